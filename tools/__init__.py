@@ -1,0 +1,1 @@
+"""Deterministic tools: typed, pure computations over the store. No Slack, no LLM here."""

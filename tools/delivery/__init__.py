@@ -1,0 +1,1 @@
+"""Delivery events (deployments, incidents): the DevOps side's raw facts."""

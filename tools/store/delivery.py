@@ -1,0 +1,257 @@
+"""Deployments, their commits and incidents; plus `commit_leads`, kept in step at ingest.
+
+`commit_leads` holds, per (service, sha), the first successful production deployment that
+contains the commit. Keeping it at write time (as DevLake materialises its PR metrics) is
+what lets the lead-time query read one indexed range instead of grouping all history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import (
+    Column,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    and_,
+    delete,
+    select,
+    tuple_,
+)
+from sqlalchemy.engine import Connection
+
+from tools.delivery.models import DeploymentEvent, IncidentEvent
+from tools.store.base import Epoch, metadata, upsert
+from tools.timeutil import to_epoch
+
+PRODUCTION = "production"
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("service", String(128), nullable=False),
+    Column("environment", String(64), nullable=False),
+    Column("team", String(128)),
+    Column("version", String(128)),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("remediates", String(200)),
+    Column("started_at", Epoch),
+    Column("finished_at", Epoch, nullable=False),
+    Column("commit_count", Integer, nullable=False, default=0),
+    Index("ix_deployments_env_finished", "environment", "finished_at"),
+    Index("ix_deployments_service_finished", "service", "environment", "finished_at"),
+    Index("ix_deployments_remediates", "remediates"),
+)
+
+deployment_commits = Table(
+    "deployment_commits",
+    metadata,
+    Column("deployment_id", String(200), nullable=False),
+    Column("sha", String(64), nullable=False),
+    Column("committed_at", Epoch),
+    PrimaryKeyConstraint("deployment_id", "sha"),
+    Index("ix_deployment_commits_sha", "sha"),
+)
+
+commit_leads = Table(
+    "commit_leads",
+    metadata,
+    Column("service", String(128), nullable=False),
+    Column("sha", String(64), nullable=False),
+    Column("committed_at", Epoch),
+    Column("deployed_at", Epoch, nullable=False),
+    Column("deployment_id", String(200), nullable=False),
+    PrimaryKeyConstraint("service", "sha"),
+    Index("ix_commit_leads_deployed", "deployed_at"),
+    Index("ix_commit_leads_service_deployed", "service", "deployed_at"),
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("service", String(128), nullable=False, index=True),
+    Column("opened_at", Epoch, nullable=False, index=True),
+    Column("resolved_at", Epoch),
+    Column("caused_by_deployment", String(200), index=True),
+    Column("severity", String(32)),
+    Column("title", String(500)),
+)
+
+_IN_CHUNK = 900
+
+
+def upsert_deployments(conn: Connection, events: Sequence[DeploymentEvent]) -> None:
+    """Store deployments (the later version of an id wins) and keep commit_leads right."""
+    if not events:
+        return
+    latest = {e.id: e for e in events}  # within a batch, the later line wins too
+    events = list(latest.values())
+    ids = list(latest)
+    old_keys = _commit_keys_of(conn, ids)
+    upsert(
+        conn,
+        deployments,
+        [
+            {
+                "id": e.id,
+                "service": e.service,
+                "environment": e.environment,
+                "team": e.team,
+                "version": e.version,
+                "kind": e.kind,
+                "status": e.status,
+                "remediates": e.remediates,
+                "started_at": to_epoch(e.started_at),
+                "finished_at": to_epoch(e.finished_at),
+                "commit_count": len({c.sha for c in e.commits}),
+            }
+            for e in events
+        ],
+        ["id"],
+    )
+    for chunk in _chunks(ids):
+        conn.execute(delete(deployment_commits).where(deployment_commits.c.deployment_id.in_(chunk)))
+    commit_rows: dict[tuple[str, str], dict] = {}
+    for e in events:
+        for c in e.commits:
+            commit_rows[(e.id, c.sha)] = {
+                "deployment_id": e.id,
+                "sha": c.sha,
+                "committed_at": to_epoch(c.committed_at),
+            }
+    if commit_rows:
+        conn.execute(deployment_commits.insert(), list(commit_rows.values()))
+    new_keys = {(e.service, c.sha) for e in events for c in e.commits}
+    refresh_commit_leads(conn, old_keys | new_keys)
+
+
+def _commit_keys_of(conn: Connection, deployment_ids: Sequence[str]) -> set[tuple[str, str]]:
+    keys: set[tuple[str, str]] = set()
+    for chunk in _chunks(deployment_ids):
+        q = (
+            select(deployments.c.service, deployment_commits.c.sha)
+            .join(deployments, deployments.c.id == deployment_commits.c.deployment_id)
+            .where(deployment_commits.c.deployment_id.in_(chunk))
+        )
+        keys.update((s, sha) for s, sha in conn.execute(q))
+    return keys
+
+
+def refresh_commit_leads(conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
+    """Recompute the first successful production deployment of each (service, sha)."""
+    keys = list(keys)
+    if not keys:
+        return
+    best: dict[tuple[str, str], dict] = {}
+    shas = sorted({sha for _, sha in keys})
+    wanted = set(keys)
+    for chunk in _chunks(shas):
+        q = (
+            select(
+                deployments.c.service,
+                deployment_commits.c.sha,
+                deployment_commits.c.committed_at,
+                deployments.c.finished_at,
+                deployments.c.id,
+            )
+            .join(deployments, deployments.c.id == deployment_commits.c.deployment_id)
+            .where(
+                deployment_commits.c.sha.in_(chunk),
+                deployments.c.environment == PRODUCTION,
+                deployments.c.status == "success",
+            )
+        )
+        for service, sha, committed_at, finished_at, dep_id in conn.execute(q):
+            key = (service, sha)
+            if key not in wanted:
+                continue
+            cur = best.get(key)
+            if cur is None or (finished_at, dep_id) < (cur["deployed_at"], cur["deployment_id"]):
+                best[key] = {
+                    "service": service,
+                    "sha": sha,
+                    "committed_at": committed_at if cur is None else _min_opt(committed_at, cur["committed_at"]),
+                    "deployed_at": finished_at,
+                    "deployment_id": dep_id,
+                }
+            elif committed_at is not None:
+                cur["committed_at"] = _min_opt(committed_at, cur["committed_at"])
+    gone = wanted - set(best)
+    for chunk in _chunks(sorted(gone)):
+        conn.execute(
+            delete(commit_leads).where(tuple_(commit_leads.c.service, commit_leads.c.sha).in_(chunk))
+        )
+    upsert(conn, commit_leads, list(best.values()), ["service", "sha"])
+
+
+def upsert_incidents(conn: Connection, events: Sequence[IncidentEvent]) -> None:
+    latest = {e.id: e for e in events}
+    upsert(
+        conn,
+        incidents,
+        [
+            {
+                "id": e.id,
+                "service": e.service,
+                "opened_at": to_epoch(e.opened_at),
+                "resolved_at": to_epoch(e.resolved_at),
+                "caused_by_deployment": e.caused_by_deployment,
+                "severity": e.severity,
+                "title": e.title,
+            }
+            for e in latest.values()
+        ],
+        ["id"],
+    )
+
+
+def known_services(conn: Connection) -> list[str]:
+    q = select(deployments.c.service).distinct().order_by(deployments.c.service)
+    return [r[0] for r in conn.execute(q)]
+
+
+def known_teams(conn: Connection) -> list[str]:
+    q = (
+        select(deployments.c.team)
+        .where(deployments.c.team.is_not(None))
+        .distinct()
+        .order_by(deployments.c.team)
+    )
+    return [r[0] for r in conn.execute(q)]
+
+
+def recent_deployments(
+    conn: Connection, services: Sequence[str], start: float, end: float, limit: int = 20
+) -> list[dict]:
+    """Production deployments of `services` finished in [start, end), newest first."""
+    q = (
+        select(deployments)
+        .where(
+            deployments.c.service.in_(list(services)),
+            deployments.c.environment == PRODUCTION,
+            and_(deployments.c.finished_at >= start, deployments.c.finished_at < end),
+        )
+        .order_by(deployments.c.finished_at.desc())
+        .limit(limit)
+    )
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def _chunks(seq: Sequence, size: int = _IN_CHUNK) -> Iterable[list]:
+    seq = list(seq)
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
+
+
+def _min_opt(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a, b)
