@@ -146,7 +146,7 @@ def resolve_scope(
         if candidate in teams_lower:
             team = teams_lower[candidate]
             members = catalog.services_of_team(team)
-            return Scope(kind="team", name=team, services=members or None)
+            return Scope(kind="team", name=team, services=members)
     raise ToolError(
         f"I don't know a service or team called '{text}'.",
         hint="Known services: " + (", ".join(services) or "none yet")
