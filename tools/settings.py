@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     webhook_token: SecretStr | None = Field(
         default=None, validation_alias=_env("TRIOPS_WEBHOOK_TOKEN")
     )
+    github_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("TRIOPS_GITHUB_SECRET")
+    )
     pagerduty_webhook_secret: SecretStr | None = Field(
         default=None, validation_alias=_env("TRIOPS_PAGERDUTY_SECRET")
     )
