@@ -3,7 +3,9 @@
 Conventions, stated once so the hand-computed tests and the bench's pandas version agree:
 - a deployment belongs to a window when it *finished* inside [start, end);
 - percentiles are numpy's default (linear interpolation): median = p50;
-- day and week buckets are counted back from the window's end, so a 30-day window has four
+- day and week buckets are counted back from the window's end and are half-open like the
+  window: day k is [end-(k+1)d, end-k·d), so a deployment exactly at the window start is on
+  the window's last day (29 of a 30-day window), never on a 31st. A 30-day window has four
   whole weeks (days 0–27) and one 30-day month.
 """
 
@@ -29,10 +31,10 @@ HOUR_S = 3600.0
 
 
 def day_offsets(finished: np.ndarray, end: float) -> np.ndarray:
-    """Distinct whole days back from the window end (0 = the last 24 h) with a deployment."""
+    """Distinct whole days back from the window end (0 = [end-24h, end)) with a deployment."""
     if finished.size == 0:
         return np.empty(0, dtype=np.int64)
-    return np.unique(np.floor((end - finished) / DAY_S).astype(np.int64))
+    return np.unique(np.ceil((end - finished) / DAY_S).astype(np.int64) - 1)
 
 
 def _median_days_per_bucket(offsets: np.ndarray, window_days: float, bucket: int) -> float:

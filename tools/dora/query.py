@@ -41,11 +41,14 @@ def _scope_filter(scope: Scope, table=deployments) -> ColumnElement[bool] | None
     return table.c.service.in_(list(scope.services or [scope.name]))
 
 
-def _floor_days(conn: Connection, end: float, col) -> ColumnElement[int]:
+def _day_offset(conn: Connection, end: float, col) -> ColumnElement[int]:
+    """Day k back from `end` is [end-(k+1)d, end-k·d): ceil((end-t)/d) - 1, as metrics.day_offsets."""
     expr = (end - col) / DAY_S
     if conn.dialect.name == "postgresql":
-        return cast(func.floor(expr), Integer)
-    return cast(expr, Integer)  # SQLite truncates toward zero; the value is never negative
+        return cast(func.ceil(expr), Integer) - 1
+    # SQLite has no ceil() in every build; x > 0 here, so CAST truncates to floor(x).
+    whole = cast(expr, Integer)
+    return whole - case((expr == whole, 1), else_=0)
 
 
 def fetch_period(conn: Connection, scope: Scope, start: float, end: float, as_of: float) -> PeriodData:
@@ -66,7 +69,7 @@ def fetch_period(conn: Connection, scope: Scope, start: float, end: float, as_of
             func.coalesce(func.sum(case((d.c.kind == "hotfix", 1), else_=0)), 0),
         ).where(where)
     ).one()
-    day_col = _floor_days(conn, end, d.c.finished_at).label("day")
+    day_col = _day_offset(conn, end, d.c.finished_at).label("day")
     days = np.fromiter(
         (r[0] for r in conn.execute(select(day_col).where(where).distinct())), dtype=np.int64
     )
