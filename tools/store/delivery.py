@@ -19,12 +19,12 @@ from sqlalchemy import (
     and_,
     delete,
     select,
-    tuple_,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from tools.delivery.models import DeploymentEvent, IncidentEvent
-from tools.store.base import Epoch, metadata, upsert
+from tools.store.base import Epoch, metadata
 from tools.timeutil import to_epoch
 
 PRODUCTION = "production"
@@ -94,7 +94,7 @@ def upsert_deployments(conn: Connection, events: Sequence[DeploymentEvent]) -> N
     events = list(latest.values())
     ids = list(latest)
     old_keys = _commit_keys_of(conn, ids)
-    upsert(
+    _upsert_many(
         conn,
         deployments,
         [
@@ -144,55 +144,88 @@ def _commit_keys_of(conn: Connection, deployment_ids: Sequence[str]) -> set[tupl
 
 
 def refresh_commit_leads(conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
-    """Recompute the first successful production deployment of each (service, sha)."""
-    keys = list(keys)
-    if not keys:
-        return
-    best: dict[tuple[str, str], dict] = {}
-    shas = sorted({sha for _, sha in keys})
+    """Recompute the first successful production deployment of each (service, sha).
+
+    Two indexed look-ups (commits by sha, then their deployments by id) rather than one
+    join: without table statistics SQLite drives such a join from the deployments'
+    environment index and probes every production deployment once per chunk, which made
+    ingest quadratic in the size of the table.
+    """
     wanted = set(keys)
-    for chunk in _chunks(shas):
-        q = (
-            select(
-                deployments.c.service,
-                deployment_commits.c.sha,
-                deployment_commits.c.committed_at,
-                deployments.c.finished_at,
-                deployments.c.id,
+    if not wanted:
+        return
+    holders: list[tuple[str, str, float | None]] = []
+    for chunk in _chunks(sorted({sha for _, sha in wanted})):
+        q = select(
+            deployment_commits.c.deployment_id,
+            deployment_commits.c.sha,
+            deployment_commits.c.committed_at,
+        ).where(deployment_commits.c.sha.in_(chunk))
+        holders.extend(tuple(r) for r in conn.execute(q))
+    shipped: dict[str, tuple[str, float]] = {}  # successful production deployments
+    for chunk in _chunks(sorted({h[0] for h in holders})):
+        q = select(
+            deployments.c.id,
+            deployments.c.service,
+            deployments.c.finished_at,
+            deployments.c.environment,
+            deployments.c.status,
+        ).where(deployments.c.id.in_(chunk))
+        for dep_id, service, finished_at, environment, status in conn.execute(q):
+            if environment == PRODUCTION and status == "success":
+                shipped[dep_id] = (service, finished_at)
+    best: dict[tuple[str, str], dict] = {}
+    for dep_id, sha, committed_at in holders:
+        if dep_id not in shipped:
+            continue
+        service, finished_at = shipped[dep_id]
+        key = (service, sha)
+        if key not in wanted:
+            continue
+        cur = best.get(key)
+        if cur is None:
+            best[key] = {
+                "service": service,
+                "sha": sha,
+                "committed_at": committed_at,
+                "deployed_at": finished_at,
+                "deployment_id": dep_id,
+            }
+            continue
+        cur["committed_at"] = _min_opt(committed_at, cur["committed_at"])
+        if (finished_at, dep_id) < (cur["deployed_at"], cur["deployment_id"]):
+            cur["deployed_at"], cur["deployment_id"] = finished_at, dep_id
+    gone: dict[str, list[str]] = {}
+    for service, sha in wanted - set(best):
+        gone.setdefault(service, []).append(sha)
+    for service, shas in sorted(gone.items()):  # by primary key, not a row-value scan
+        for chunk in _chunks(sorted(shas)):
+            conn.execute(
+                delete(commit_leads).where(
+                    commit_leads.c.service == service, commit_leads.c.sha.in_(chunk)
+                )
             )
-            .join(deployments, deployments.c.id == deployment_commits.c.deployment_id)
-            .where(
-                deployment_commits.c.sha.in_(chunk),
-                deployments.c.environment == PRODUCTION,
-                deployments.c.status == "success",
-            )
-        )
-        for service, sha, committed_at, finished_at, dep_id in conn.execute(q):
-            key = (service, sha)
-            if key not in wanted:
-                continue
-            cur = best.get(key)
-            if cur is None or (finished_at, dep_id) < (cur["deployed_at"], cur["deployment_id"]):
-                best[key] = {
-                    "service": service,
-                    "sha": sha,
-                    "committed_at": committed_at if cur is None else _min_opt(committed_at, cur["committed_at"]),
-                    "deployed_at": finished_at,
-                    "deployment_id": dep_id,
-                }
-            elif committed_at is not None:
-                cur["committed_at"] = _min_opt(committed_at, cur["committed_at"])
-    gone = wanted - set(best)
-    for chunk in _chunks(sorted(gone)):
-        conn.execute(
-            delete(commit_leads).where(tuple_(commit_leads.c.service, commit_leads.c.sha).in_(chunk))
-        )
-    upsert(conn, commit_leads, list(best.values()), ["service", "sha"])
+    _upsert_many(conn, commit_leads, list(best.values()), ["service", "sha"])
+
+
+def _upsert_many(conn: Connection, table: Table, rows: list[dict], keys: list[str]) -> None:
+    """INSERT ... ON CONFLICT DO UPDATE as one prepared statement run over all rows.
+
+    Same semantics as `base.upsert`, but executemany: compiling a multi-row VALUES clause
+    costs about as much as the insert itself at ingest volumes.
+    """
+    if not rows:
+        return
+    insert = sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
+    stmt = insert(table)
+    cols = [c for c in rows[0] if c not in keys]
+    stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in cols})
+    conn.execute(stmt, rows)
 
 
 def upsert_incidents(conn: Connection, events: Sequence[IncidentEvent]) -> None:
     latest = {e.id: e for e in events}
-    upsert(
+    _upsert_many(
         conn,
         incidents,
         [
