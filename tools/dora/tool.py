@@ -7,7 +7,7 @@ from tools.contract import ToolContext, tool
 from tools.dora import metrics
 from tools.dora.levels import LEVEL_SOURCE
 from tools.dora.models import DoraPeriod, DoraQuery, DoraReport
-from tools.dora.query import PeriodData, fetch_period
+from tools.dora.query import PeriodData, fetch_periods
 from tools.errors import ToolError
 from tools.store.delivery import known_services, known_teams
 from tools.timeutil import Window, format_window, parse_window, utc
@@ -49,9 +49,13 @@ def dora_metrics(ctx: ToolContext, args: DoraQuery) -> DoraReport:
                 known_services=known_services(conn),
                 known_teams=known_teams(conn),
             )
-        cur = fetch_period(conn, scope, window.start.timestamp(), as_of, as_of)
         prev_w = window.previous()
-        prev = fetch_period(conn, scope, prev_w.start.timestamp(), prev_w.end.timestamp(), as_of)
+        cur, prev = fetch_periods(
+            conn,
+            scope,
+            [(window.start.timestamp(), as_of), (prev_w.start.timestamp(), prev_w.end.timestamp())],
+            as_of,
+        )
     return DoraReport(
         scope=scope,
         window=format_window(length),

@@ -19,6 +19,7 @@ from sqlalchemy import (
     and_,
     delete,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
@@ -43,9 +44,23 @@ deployments = Table(
     Column("started_at", Epoch),
     Column("finished_at", Epoch, nullable=False),
     Column("commit_count", Integer, nullable=False, default=0),
-    Index("ix_deployments_env_finished", "environment", "finished_at"),
-    Index("ix_deployments_service_finished", "service", "environment", "finished_at"),
+    # Covering indexes for the DORA window scans (org-wide and per service): the query
+    # reads no table row. Column order: equality, range, then the carried columns.
+    Index(
+        "ix_deployments_window",
+        "environment", "finished_at", "status", "kind", "service", "team", "id",
+    ),
+    Index(
+        "ix_deployments_service_window",
+        "service", "environment", "finished_at", "status", "kind", "team", "id",
+    ),
     Index("ix_deployments_remediates", "remediates"),
+    Index(
+        "ix_deployments_remediations",
+        "finished_at", "remediates", "status",
+        sqlite_where=text("remediates IS NOT NULL"),
+        postgresql_where=text("remediates IS NOT NULL"),
+    ),
 )
 
 deployment_commits = Table(
@@ -67,8 +82,8 @@ commit_leads = Table(
     Column("deployed_at", Epoch, nullable=False),
     Column("deployment_id", String(200), nullable=False),
     PrimaryKeyConstraint("service", "sha"),
-    Index("ix_commit_leads_deployed", "deployed_at"),
-    Index("ix_commit_leads_service_deployed", "service", "deployed_at"),
+    Index("ix_commit_leads_window", "deployed_at", "committed_at"),  # covering: lead times
+    Index("ix_commit_leads_service_window", "service", "deployed_at", "committed_at"),
 )
 
 incidents = Table(
@@ -76,11 +91,13 @@ incidents = Table(
     metadata,
     Column("id", String(200), primary_key=True),
     Column("service", String(128), nullable=False, index=True),
-    Column("opened_at", Epoch, nullable=False, index=True),
+    Column("opened_at", Epoch, nullable=False),
     Column("resolved_at", Epoch),
     Column("caused_by_deployment", String(200), index=True),
     Column("severity", String(32)),
     Column("title", String(500)),
+    # opened_at first, covering what the DORA failure join reads
+    Index("ix_incidents_opened", "opened_at", "caused_by_deployment", "resolved_at"),
 )
 
 _IN_CHUNK = 900
