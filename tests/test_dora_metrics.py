@@ -203,3 +203,22 @@ def test_frequency_of_a_window_shorter_than_a_week_scales_to_a_week() -> None:
     stats = metrics.deployment_frequency(4, np.array([0, 1]), 2.0)
     assert stats.median_deploy_days_per_week == pytest.approx(7.0)  # 2 of 2 days -> 7 of 7
     assert stats.level == "elite"
+
+
+def test_a_remediation_finished_before_what_it_names_does_not_mark_it_failed(ctx) -> None:
+    from tools.delivery.models import DeploymentEvent
+    from tools.store.delivery import upsert_deployments
+
+    t = AS_OF - timedelta(days=2)
+    events = [
+        {"id": "x1", "service": "checkout", "finished_at": t, "status": "success"},
+        {"id": "x2", "service": "checkout", "finished_at": t - timedelta(hours=1), "status": "success",
+         "kind": "rollback", "remediates": "x1"},  # names x1 but finished before it
+        {"id": "x3", "service": "checkout", "finished_at": t, "status": "success"},
+        {"id": "x4", "service": "checkout", "finished_at": t, "status": "success",
+         "kind": "rollback", "remediates": "x3"},  # same instant counts as later
+    ]
+    with ctx.store.engine.begin() as conn:
+        upsert_deployments(conn, [DeploymentEvent.model_validate(e) for e in events])
+    cfr = dora_metrics.run(ctx, {"scope": "checkout", "window": "7d", "as_of": AS_OF}).current.change_fail_rate
+    assert (cfr.deployments, cfr.failed_deployments) == (4, ["x3"])

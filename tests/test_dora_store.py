@@ -11,7 +11,9 @@ from tools.store.delivery import (
     commit_leads,
     deployment_commits,
     deployments,
+    failure_signals,
     incidents,
+    rebuild_failure_signals,
     upsert_deployments,
     upsert_incidents,
 )
@@ -140,3 +142,60 @@ def test_incident_updates_win_and_can_reopen(store) -> None:
     with store.engine.connect() as conn:
         row = conn.execute(select(incidents)).one()
     assert (row.resolved_at, row.severity) == (None, "SEV1")
+
+
+# --- failure_signals: what marks a deployment failed, kept in step at ingest ---------------
+
+
+def signals(store) -> dict[tuple[str, str], tuple]:  # type: ignore[no-untyped-def]
+    fs = failure_signals
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(fs.c.source, fs.c.source_id, fs.c.deployment_id, fs.c.service, fs.c.finished_at, fs.c.shipped)
+        )
+        return {(r[0], r[1]): (r[2], r[3], r[4], bool(r[5])) for r in rows}
+
+
+def incident(id: str, cause: str | None, **kw) -> IncidentEvent:  # type: ignore[no-untyped-def]
+    return IncidentEvent.model_validate(
+        {"id": id, "service": "checkout", "opened_at": T0 + timedelta(hours=2), "caused_by_deployment": cause, **kw}
+    )
+
+
+def test_an_incident_before_its_deployment_is_linked_when_the_deployment_arrives(store) -> None:
+    with store.engine.begin() as conn:
+        upsert_incidents(conn, [incident("i1", "d1")])
+    assert signals(store) == {("incident", "i1"): ("d1", None, None, False)}
+    ingest(store, dep("d1", 1, ["a"]))
+    assert signals(store) == {("incident", "i1"): ("d1", "checkout", at(1), True)}
+
+
+def test_signals_follow_status_and_repointed_or_dropped_links(store) -> None:
+    ingest(store, dep("d1", 1, ["a"]), dep("d2", 2, ["b"]))
+    ingest(store, dep("r1", 3, [], kind="rollback", remediates="d1"))
+    with store.engine.begin() as conn:
+        upsert_incidents(conn, [incident("i1", "d2")])
+    assert signals(store) == {
+        ("remediation", "r1"): ("d1", "checkout", at(1), True),
+        ("incident", "i1"): ("d2", "checkout", at(2), True),
+    }
+    ingest(store, dep("d1", 1, ["a"], status="failure"))  # no longer a shipped deployment
+    assert signals(store)[("remediation", "r1")] == ("d1", "checkout", at(1), False)
+    ingest(store, dep("r1", 3, [], kind="rollback", remediates="d2"))  # re-pointed
+    with store.engine.begin() as conn:
+        upsert_incidents(conn, [incident("i1", None)])  # link dropped
+    assert signals(store) == {("remediation", "r1"): ("d2", "checkout", at(2), True)}
+    ingest(store, dep("r1", 3, ["c"]))  # now a normal deployment: names nothing
+    assert signals(store) == {}
+
+
+def test_rebuilding_the_signals_gives_what_ingest_kept(store) -> None:
+    ingest(store, dep("d1", 1, ["a"]), dep("d2", 2, ["b"], environment="staging"))
+    ingest(store, dep("r1", 3, [], kind="rollback", remediates="d1"), dep("h1", 4, ["c"], kind="hotfix", remediates="d2"))
+    with store.engine.begin() as conn:
+        upsert_incidents(conn, [incident("i1", "d1"), incident("i2", "nowhere"), incident("i3", None)])
+    kept = signals(store)
+    assert len(kept) == 4
+    with store.engine.begin() as conn:
+        rebuild_failure_signals(conn)
+    assert signals(store) == kept

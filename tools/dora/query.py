@@ -16,8 +16,8 @@ Lead times are taken to the millisecond (floor of the difference in ms).
 Cost (bench/dora.py: a year of 1M deployments, org-wide, 90 days + the 90 before): every
 query reads an index that covers it (tools/store/delivery.py); deploy-days and services are
 found by one index seek per day / per service instead of grouping the window's rows; the
-failures are driven from the remediations and incidents (few) into the deployments by
-primary key, once for both windows; the lead times (~10^6 values) leave SQLite as one
+failures come from `failure_signals` (kept at ingest, like commit_leads), read once for
+both windows; the lead times (~10^6 values) leave SQLite as one
 `group_concat` string parsed by numpy rather than as 10^6 Python rows.
 """
 
@@ -45,7 +45,7 @@ from sqlalchemy.sql import ColumnElement
 
 from tools.catalog import Scope
 from tools.dora.metrics import DAY_S, Failure
-from tools.store.delivery import PRODUCTION, commit_leads, deployments, incidents
+from tools.store.delivery import PRODUCTION, commit_leads, deployments, failure_signals
 
 
 @dataclass
@@ -80,19 +80,14 @@ def _day_offset(conn: Connection, end: float, col) -> ColumnElement[int]:
     return whole - case((expr == whole, 1), else_=0)
 
 
-def _in_window(scope: Scope, start: float, end: float, *, probe: bool = False) -> ColumnElement[bool]:
-    """The window's deployments. `probe=True` keeps the window's index out of the plan.
-
-    In a join driven from remediations or incidents, SQLite (which has no statistics
-    here) would otherwise walk the whole window and probe the other table per row; with
-    `environment || ''` and `finished_at + 0` (SQLite's documented way to disqualify an
-    index for a term) it probes deployments by primary key instead. PostgreSQL plans by
-    its own statistics and evaluates these terms as usual.
-    """
+def _in_window(scope: Scope, start: float, end: float) -> ColumnElement[bool]:
     d = deployments
-    env = d.c.environment.concat("") if probe else d.c.environment
-    finished = d.c.finished_at + 0 if probe else d.c.finished_at
-    cond = and_(env == PRODUCTION, finished >= start, finished < end, d.c.status == "success")
+    cond = and_(
+        d.c.environment == PRODUCTION,
+        d.c.finished_at >= start,
+        d.c.finished_at < end,
+        d.c.status == "success",
+    )
     scope_cond = _scope_filter(scope)
     return cond if scope_cond is None else and_(cond, scope_cond)
 
@@ -228,67 +223,66 @@ def _lead_times(conn: Connection, scope: Scope, start: float, end: float) -> tup
 def _failures(conn: Connection, scope: Scope, start: float, end: float, as_of: float) -> list[Failure]:
     """Deployments in [start, end) named by a later remediation or by an incident.
 
-    Driven from the (few) remediations and incidents, joined to the deployments by
-    primary key; never a walk of the window probing the other tables per row.
+    Reads `failure_signals` (kept at ingest with the named deployment's finish, service,
+    team and standing): one covering range, no probe of deployments per signal.
     """
-    d = deployments
-    r = deployments.alias("remediation")
-    target = _in_window(scope, start, end, probe=True)
-    remediations = conn.execute(
-        select(d.c.id, d.c.service, d.c.finished_at, r.c.status, r.c.finished_at)
-        .select_from(r)
-        .join(d, d.c.id == r.c.remediates)
-        .where(
-            r.c.remediates.is_not(None),
-            r.c.finished_at >= start,  # a remediation is later than what it remediates
-            r.c.finished_at <= as_of,
-            target,
-        )
-    )
-    i = incidents
-    caused = conn.execute(
-        select(d.c.id, d.c.service, d.c.finished_at, i.c.opened_at, i.c.resolved_at)
-        .select_from(i)
-        .join(d, d.c.id == i.c.caused_by_deployment)
-        .where(i.c.opened_at <= as_of, i.c.caused_by_deployment.is_not(None), target)
-    )
-    return _fold_failures(remediations, caused, as_of)
+    fs = failure_signals
+    conds = [fs.c.shipped.is_(True), fs.c.finished_at >= start, fs.c.finished_at < end, fs.c.at <= as_of]
+    if scope.kind == "service":
+        conds.append(fs.c.service.in_(list(scope.services or [scope.name])))
+    elif scope.kind == "team":
+        members = list(scope.services or [])
+        team = fs.c.team == scope.name
+        conds.append(or_(team, fs.c.service.in_(members)) if members else team)
+    q = select(
+        fs.c.deployment_id,
+        fs.c.service,
+        fs.c.finished_at,
+        fs.c.source,
+        fs.c.at,
+        fs.c.status,
+        fs.c.resolved_at,
+    ).where(*conds)
+    return _fold_failures(_raw_rows(conn, q), as_of)
 
 
-def _fold_failures(remediations: Iterable, caused: Iterable, as_of: float) -> list[Failure]:
-    found: dict[str, dict] = {}
+def _raw_rows(conn: Connection, q: Select) -> list[tuple]:
+    """Rows as plain tuples from the DB-API cursor (no Row objects for 10^4–10^5 rows)."""
+    compiled = q.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params: object
+    if compiled.positional:
+        params = tuple(compiled.params[name] for name in compiled.positiontup or ())
+    else:
+        params = compiled.params
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(str(compiled), params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
-    def entry(dep_id: str, service: str, finished_at: float) -> dict:
-        return found.setdefault(
-            dep_id,
-            {"service": service, "finished_at": finished_at, "remediated_at": None,
-             "incidents": 0, "open": 0, "resolved_at": None},
-        )
 
-    for dep_id, service, finished_at, status, rem_finished in remediations:
-        if rem_finished < finished_at:
+def _fold_failures(rows: Iterable[tuple], as_of: float) -> list[Failure]:
+    # per deployment: [service, finished_at, remediated_at, incidents, open, resolved_at]
+    found: dict[str, list] = {}
+    for dep_id, service, finished_at, source, at, status, resolved in rows:
+        if source == "remediation" and at < finished_at:
             continue  # names it, but finished before it: not a remediation of it
-        e = entry(dep_id, service, finished_at)
-        if status == "success" and (e["remediated_at"] is None or rem_finished < e["remediated_at"]):
-            e["remediated_at"] = rem_finished
-    for dep_id, service, finished_at, _opened, resolved in caused:
-        e = entry(dep_id, service, finished_at)
-        e["incidents"] += 1
-        if resolved is not None and resolved <= as_of:
-            if e["resolved_at"] is None or resolved > e["resolved_at"]:
-                e["resolved_at"] = resolved
+        e = found.get(dep_id)
+        if e is None:
+            e = found[dep_id] = [service, finished_at, None, 0, 0, None]
+        if source == "remediation":
+            if status == "success" and (e[2] is None or at < e[2]):
+                e[2] = at
         else:
-            e["open"] += 1
+            e[3] += 1
+            if resolved is not None and resolved <= as_of:
+                if e[5] is None or resolved > e[5]:
+                    e[5] = resolved
+            else:
+                e[4] += 1
     failures = [
-        Failure(
-            deployment_id=dep_id,
-            service=e["service"],
-            finished_at=e["finished_at"],
-            remediated_at=e["remediated_at"],
-            incidents=e["incidents"],
-            incidents_open=e["open"],
-            incidents_resolved_at=e["resolved_at"],
-        )
-        for dep_id, e in found.items()
+        Failure(dep_id, e[0], e[1], e[2], e[3], e[4], e[5]) for dep_id, e in found.items()
     ]
-    return sorted(failures, key=lambda f: (f.finished_at, f.deployment_id))
+    failures.sort(key=lambda f: (f.finished_at, f.deployment_id))
+    return failures

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Index,
     Integer,
@@ -17,9 +18,11 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     delete,
     select,
     text,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
@@ -100,6 +103,34 @@ incidents = Table(
     Index("ix_incidents_opened", "opened_at", "caused_by_deployment", "resolved_at"),
 )
 
+# What makes a deployment "failed" for DORA, kept at ingest like commit_leads: one row per
+# remediation (a deployment naming another in `remediates`) and per incident naming a
+# deployment, with the named deployment's service, team, finish and whether it counts
+# (successful, production) copied in. The change-fail and recovery queries then read one
+# indexed range instead of probing deployments by id for every remediation and incident.
+failure_signals = Table(
+    "failure_signals",
+    metadata,
+    Column("source", String(16), nullable=False),  # "remediation" | "incident"
+    Column("source_id", String(200), nullable=False),
+    Column("deployment_id", String(200), nullable=False),  # the deployment it names
+    Column("at", Epoch, nullable=False),  # remediation finished / incident opened
+    Column("status", String(16)),  # the remediation's status
+    Column("resolved_at", Epoch),  # the incident's resolution
+    # copied from the named deployment; NULL / false until that deployment is ingested
+    Column("service", String(128)),
+    Column("team", String(128)),
+    Column("finished_at", Epoch),
+    Column("shipped", Boolean, nullable=False, default=False),
+    PrimaryKeyConstraint("source", "source_id"),
+    Index("ix_failure_signals_deployment", "deployment_id"),
+    Index(
+        "ix_failure_signals_window",
+        "shipped", "finished_at", "at", "source", "status", "resolved_at",
+        "deployment_id", "service", "team",
+    ),
+)
+
 _IN_CHUNK = 900
 
 
@@ -146,6 +177,75 @@ def upsert_deployments(conn: Connection, events: Sequence[DeploymentEvent]) -> N
         conn.execute(deployment_commits.insert(), list(commit_rows.values()))
     new_keys = {(e.service, c.sha) for e in events for c in e.commits}
     refresh_commit_leads(conn, old_keys | new_keys)
+    _replace_signals(
+        conn,
+        "remediation",
+        ids,
+        [
+            {
+                "source_id": e.id,
+                "deployment_id": e.remediates,
+                "at": to_epoch(e.finished_at),
+                "status": e.status,
+                "resolved_at": None,
+            }
+            for e in events
+            if e.remediates
+        ],
+    )
+    refresh_signal_targets(conn, set(ids))
+
+
+def _replace_signals(conn: Connection, source: str, source_ids: Sequence[str], rows: list[dict]) -> None:
+    """The signals these sources give now (an update may drop or re-point one)."""
+    fs = failure_signals
+    for chunk in _chunks(source_ids):
+        conn.execute(delete(fs).where(fs.c.source == source, fs.c.source_id.in_(chunk)))
+    if rows:
+        conn.execute(fs.insert(), [{**r, "source": source, "shipped": False} for r in rows])
+        refresh_signal_targets(conn, {r["deployment_id"] for r in rows})
+
+
+def refresh_signal_targets(conn: Connection, deployment_ids: Iterable[str]) -> None:
+    """Copy each named deployment's service, team, finish and standing into its signals."""
+    ids = sorted(set(deployment_ids))
+    if not ids:
+        return
+    fs = failure_signals
+    named: set[str] = set()
+    for chunk in _chunks(ids):
+        named.update(r[0] for r in conn.execute(select(fs.c.deployment_id).where(fs.c.deployment_id.in_(chunk)).distinct()))
+    if not named:
+        return
+    info: dict[str, dict] = {}
+    for chunk in _chunks(sorted(named)):
+        q = select(
+            deployments.c.id,
+            deployments.c.service,
+            deployments.c.team,
+            deployments.c.finished_at,
+            deployments.c.environment,
+            deployments.c.status,
+        ).where(deployments.c.id.in_(chunk))
+        for dep_id, service, team, finished_at, environment, status in conn.execute(q):
+            info[dep_id] = {
+                "b_service": service,
+                "b_team": team,
+                "b_finished_at": finished_at,
+                "b_shipped": environment == PRODUCTION and status == "success",
+            }
+    missing = {"b_service": None, "b_team": None, "b_finished_at": None, "b_shipped": False}
+    conn.execute(
+        update(fs)
+        .where(fs.c.deployment_id == bindparam("b_id"))
+        .values(
+            service=bindparam("b_service"),
+            team=bindparam("b_team"),
+            finished_at=bindparam("b_finished_at"),
+            shipped=bindparam("b_shipped"),
+        ),
+        [{"b_id": dep_id, **info.get(dep_id, missing)} for dep_id in sorted(named)],
+    )
 
 
 def _commit_keys_of(conn: Connection, deployment_ids: Sequence[str]) -> set[tuple[str, str]]:
@@ -258,6 +358,53 @@ def upsert_incidents(conn: Connection, events: Sequence[IncidentEvent]) -> None:
             for e in latest.values()
         ],
         ["id"],
+    )
+    _replace_signals(
+        conn,
+        "incident",
+        list(latest),
+        [
+            {
+                "source_id": e.id,
+                "deployment_id": e.caused_by_deployment,
+                "at": to_epoch(e.opened_at),
+                "status": None,
+                "resolved_at": to_epoch(e.resolved_at),
+            }
+            for e in latest.values()
+            if e.caused_by_deployment
+        ],
+    )
+
+
+def rebuild_failure_signals(conn: Connection) -> None:
+    """Recompute every signal from deployments and incidents (a store filled another way)."""
+    conn.execute(delete(failure_signals))
+    rem = conn.execute(
+        select(deployments.c.id, deployments.c.remediates, deployments.c.finished_at, deployments.c.status)
+        .where(deployments.c.remediates.is_not(None))
+    ).all()
+    _replace_signals(
+        conn,
+        "remediation",
+        [],
+        [
+            {"source_id": i, "deployment_id": t, "at": at, "status": st, "resolved_at": None}
+            for i, t, at, st in rem
+        ],
+    )
+    inc = conn.execute(
+        select(incidents.c.id, incidents.c.caused_by_deployment, incidents.c.opened_at, incidents.c.resolved_at)
+        .where(incidents.c.caused_by_deployment.is_not(None))
+    ).all()
+    _replace_signals(
+        conn,
+        "incident",
+        [],
+        [
+            {"source_id": i, "deployment_id": t, "at": at, "status": None, "resolved_at": r}
+            for i, t, at, r in inc
+        ],
     )
 
 
