@@ -89,7 +89,9 @@ def generate(n_deployments: int, n_services: int, days: int, seed: int) -> Gener
             kind, remediates = "normal", None
             if remediate is not None:
                 target, target_finish, kind = remediate
-                delay = (5 + 115 * u[i, 0]) * 60 if kind == "rollback" else (1 + 11 * u[i, 0]) * HOUR
+                delay = (
+                    (5 + 115 * u[i, 0]) * 60 if kind == "rollback" else (1 + 11 * u[i, 0]) * HOUR
+                )
                 finished = max(prev_finish, min(finished, target_finish + delay))
                 remediates, remediate = target, None
             env = "staging" if kind == "normal" and u[i, 1] < 0.08 else "production"
@@ -206,7 +208,9 @@ def build_or_reuse(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     t = time.perf_counter()
     gen = generate(args.deployments, args.services, args.days, args.seed)
     gen_s = time.perf_counter() - t
-    print(f"generated {len(gen.deployments):,} deployments, {len(gen.incidents):,} incidents in {gen_s:.1f} s")
+    print(
+        f"generated {len(gen.deployments):,} deployments, {len(gen.incidents):,} incidents in {gen_s:.1f} s"
+    )
     store = Store.open(f"sqlite:///{tmp}")
     rates = ingest(store, gen)
     with store.engine.connect() as conn:
@@ -240,7 +244,9 @@ def load_frames(url: str) -> Frames:
             ),
             conn,
         )
-        c = pd.read_sql(text("SELECT deployment_id, sha, committed_at FROM deployment_commits"), conn)
+        c = pd.read_sql(
+            text("SELECT deployment_id, sha, committed_at FROM deployment_commits"), conn
+        )
         i = pd.read_sql(
             text("SELECT id, caused_by_deployment, opened_at, resolved_at FROM incidents"), conn
         )
@@ -250,7 +256,9 @@ def load_frames(url: str) -> Frames:
 
 def first_shipments(d: pd.DataFrame, c: pd.DataFrame) -> pd.DataFrame:
     """Each (service, sha)'s first successful production deployment; earliest committed_at."""
-    ok = d[(d.environment == "production") & (d.status == "success")][["id", "service", "finished_at"]]
+    ok = d[(d.environment == "production") & (d.status == "success")][
+        ["id", "service", "finished_at"]
+    ]
     m = c.merge(ok, left_on="deployment_id", right_on="id")
     m = m.sort_values(["finished_at", "deployment_id"], kind="stable")
     g = m.groupby(["service", "sha"], sort=False)
@@ -276,7 +284,9 @@ def _median_days(offsets: np.ndarray, window_days: float, bucket: int) -> float:
     return float(counts.median())
 
 
-def pandas_period(f: Frames, services: list[str] | None, start: float, end: float, as_of: float) -> dict:
+def pandas_period(
+    f: Frames, services: list[str] | None, start: float, end: float, as_of: float
+) -> dict:
     d = f.deployments
     w = d[
         (d.environment == "production")
@@ -382,9 +392,16 @@ def assert_agree(tool: Any, want: Any, path: str = "") -> int:
         return sum(assert_agree(tool[k], v, f"{path}.{k}") for k, v in want.items())
     if isinstance(want, list):
         assert len(tool) == len(want), f"{path}: {len(tool)} != {len(want)}"
-        return sum(assert_agree(a, b, f"{path}[{i}]") for i, (a, b) in enumerate(zip(tool, want, strict=True)))
+        return sum(
+            assert_agree(a, b, f"{path}[{i}]")
+            for i, (a, b) in enumerate(zip(tool, want, strict=True))
+        )
     if isinstance(want, float) or isinstance(tool, float):
-        ok = want is not None and tool is not None and math.isclose(tool, want, rel_tol=1e-9, abs_tol=1e-9)
+        ok = (
+            want is not None
+            and tool is not None
+            and math.isclose(tool, want, rel_tol=1e-9, abs_tol=1e-9)
+        )
         assert ok, f"{path}: tool {tool!r} != pandas {want!r}"
         return 1
     assert tool == want, f"{path}: tool {tool!r} != pandas {want!r}"
@@ -418,8 +435,12 @@ def run(args: argparse.Namespace) -> None:
     store = Store.open(url)
     ensure_indexes(store)
     names = service_names(args.services)
-    catalog = ServiceCatalog(services=[Service(name=n, team=team_of(i)) for i, n in enumerate(names)])
-    ctx = ToolContext(settings=Settings(_env_file=None), store=store, catalog=catalog, clock=lambda: END)
+    catalog = ServiceCatalog(
+        services=[Service(name=n, team=team_of(i)) for i, n in enumerate(names)]
+    )
+    ctx = ToolContext(
+        settings=Settings(_env_file=None), store=store, catalog=catalog, clock=lambda: END
+    )
 
     t = time.perf_counter()
     frames = load_frames(url)
@@ -441,7 +462,9 @@ def run(args: argparse.Namespace) -> None:
         ("whole org", None, None),
     ):
         tool_med, tool_all, report = timed(
-            lambda scope=scope: dora_metrics.run(ctx, {"scope": scope, "window": window, "as_of": END}),
+            lambda scope=scope: dora_metrics.run(
+                ctx, {"scope": scope, "window": window, "as_of": END}
+            ),
             args.repeats,
         )
         pd_med, _, want = timed(
@@ -491,7 +514,20 @@ def ensure_indexes(store: Store) -> None:
 
 
 def load_postgres(db: Path, url: str) -> str:
-    """Copy the cached SQLite log into PostgreSQL through the same ingest path."""
+    """Copy the cached SQLite log into PostgreSQL through the same ingest path.
+
+    Into its own schema (`bench_dora`), so tests sharing the database never meet it.
+    """
+    from urllib.parse import quote
+
+    from tools.settings import normalise_database_url
+
+    url = normalise_database_url(url)
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("CREATE SCHEMA IF NOT EXISTS bench_dora"))
+    admin.dispose()
+    url = f"{url}{'&' if '?' in url else '?'}options={quote('-csearch_path=bench_dora')}"
     pg = Store.open(url)
     with pg.engine.connect() as conn:
         n = conn.execute(text("SELECT count(*) FROM deployments")).scalar_one()
@@ -505,13 +541,32 @@ def load_postgres(db: Path, url: str) -> str:
     t = time.perf_counter()
     with src.connect() as conn:
         commits: dict[str, list[dict]] = {}
-        for dep_id, sha, at in conn.execute(text("SELECT deployment_id, sha, committed_at FROM deployment_commits")):
-            commits.setdefault(dep_id, []).append({"sha": sha, "committed_at": datetime.fromtimestamp(at, tz=UTC) if at is not None else None})
+        for dep_id, sha, at in conn.execute(
+            text("SELECT deployment_id, sha, committed_at FROM deployment_commits")
+        ):
+            commits.setdefault(dep_id, []).append(
+                {
+                    "sha": sha,
+                    "committed_at": datetime.fromtimestamp(at, tz=UTC) if at is not None else None,
+                }
+            )
         rows = conn.execute(text("SELECT * FROM deployments")).mappings().all()
         gen = Generated(
             [
                 {
-                    **{k: r[k] for k in ("id", "service", "team", "environment", "kind", "status", "remediates", "version")},
+                    **{
+                        k: r[k]
+                        for k in (
+                            "id",
+                            "service",
+                            "team",
+                            "environment",
+                            "kind",
+                            "status",
+                            "remediates",
+                            "version",
+                        )
+                    },
                     "finished_at": datetime.fromtimestamp(r["finished_at"], tz=UTC),
                     "commits": commits.get(r["id"], []),
                 }
@@ -521,7 +576,9 @@ def load_postgres(db: Path, url: str) -> str:
                 {
                     **dict(r),
                     "opened_at": datetime.fromtimestamp(r["opened_at"], tz=UTC),
-                    "resolved_at": datetime.fromtimestamp(r["resolved_at"], tz=UTC) if r["resolved_at"] else None,
+                    "resolved_at": datetime.fromtimestamp(r["resolved_at"], tz=UTC)
+                    if r["resolved_at"]
+                    else None,
                 }
                 for r in conn.execute(text("SELECT * FROM incidents")).mappings()
             ],
@@ -536,7 +593,9 @@ def load_postgres(db: Path, url: str) -> str:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--deployments", type=int, default=1_000_000)
     p.add_argument("--services", type=int, default=200)
     p.add_argument("--days", type=int, default=365, help="length of the generated log")

@@ -28,7 +28,9 @@ CATALOG = ServiceCatalog.model_validate(
 
 
 def deployment_events() -> list[DeploymentEvent]:
-    return [DeploymentEvent.model_validate_json(line) for line in DEPLOYMENTS.read_text().splitlines()]
+    return [
+        DeploymentEvent.model_validate_json(line) for line in DEPLOYMENTS.read_text().splitlines()
+    ]
 
 
 def incident_events() -> list[IncidentEvent]:

@@ -30,7 +30,11 @@ def loaded(ctx):  # type: ignore[no-untyped-def]
 
 
 def _report(ctx, scope: str):  # type: ignore[no-untyped-def]
-    args = {"scope": None if scope == "org" else scope, "window": EXPECTED["window"], "as_of": AS_OF}
+    args = {
+        "scope": None if scope == "org" else scope,
+        "window": EXPECTED["window"],
+        "as_of": AS_OF,
+    }
     return dora_metrics.run(ctx, args)
 
 
@@ -108,7 +112,9 @@ def test_stored_once_in_utc_and_the_update_wins(loaded) -> None:
 
 def test_a_later_as_of_takes_in_the_deployment_at_the_old_window_end(loaded) -> None:
     """chk-c7 finished exactly at 03-31 00:00: outside [03-01, 03-31), inside the next day's window."""
-    later = dora_metrics.run(loaded, {"scope": "checkout", "window": "30d", "as_of": AS_OF + timedelta(days=1)})
+    later = dora_metrics.run(
+        loaded, {"scope": "checkout", "window": "30d", "as_of": AS_OF + timedelta(days=1)}
+    )
     ids_at = {d.deployment_id for d in later.current.recovery_time.open_failures}
     # chk-c1 (03-01 00:00) has left the window; chk-c7 joined; inc-4 (04-01 06:00) is still
     # after as_of; chk-r3 (04-01 00:00, at as_of) now remediates chk-c6.
@@ -212,13 +218,27 @@ def test_a_remediation_finished_before_what_it_names_does_not_mark_it_failed(ctx
     t = AS_OF - timedelta(days=2)
     events = [
         {"id": "x1", "service": "checkout", "finished_at": t, "status": "success"},
-        {"id": "x2", "service": "checkout", "finished_at": t - timedelta(hours=1), "status": "success",
-         "kind": "rollback", "remediates": "x1"},  # names x1 but finished before it
+        {
+            "id": "x2",
+            "service": "checkout",
+            "finished_at": t - timedelta(hours=1),
+            "status": "success",
+            "kind": "rollback",
+            "remediates": "x1",
+        },  # names x1 but finished before it
         {"id": "x3", "service": "checkout", "finished_at": t, "status": "success"},
-        {"id": "x4", "service": "checkout", "finished_at": t, "status": "success",
-         "kind": "rollback", "remediates": "x3"},  # same instant counts as later
+        {
+            "id": "x4",
+            "service": "checkout",
+            "finished_at": t,
+            "status": "success",
+            "kind": "rollback",
+            "remediates": "x3",
+        },  # same instant counts as later
     ]
     with ctx.store.engine.begin() as conn:
         upsert_deployments(conn, [DeploymentEvent.model_validate(e) for e in events])
-    cfr = dora_metrics.run(ctx, {"scope": "checkout", "window": "7d", "as_of": AS_OF}).current.change_fail_rate
+    cfr = dora_metrics.run(
+        ctx, {"scope": "checkout", "window": "7d", "as_of": AS_OF}
+    ).current.change_fail_rate
     assert (cfr.deployments, cfr.failed_deployments) == (4, ["x3"])

@@ -40,7 +40,12 @@ def ingest(store, *events: DeploymentEvent) -> None:  # type: ignore[no-untyped-
 def leads(store) -> dict[tuple[str, str], tuple[str, float]]:  # type: ignore[no-untyped-def]
     with store.engine.connect() as conn:
         rows = conn.execute(
-            select(commit_leads.c.service, commit_leads.c.sha, commit_leads.c.deployment_id, commit_leads.c.deployed_at)
+            select(
+                commit_leads.c.service,
+                commit_leads.c.sha,
+                commit_leads.c.deployment_id,
+                commit_leads.c.deployed_at,
+            )
         )
         return {(r[0], r[1]): (r[2], r[3]) for r in rows}
 
@@ -105,7 +110,13 @@ def test_the_same_sha_in_two_services_has_a_lead_in_each(store) -> None:
 
 def test_a_commit_without_time_is_kept_without_a_lead_time(store) -> None:
     event = DeploymentEvent.model_validate(
-        {"id": "d1", "service": "checkout", "finished_at": T0, "status": "success", "commits": [{"sha": "a"}]}
+        {
+            "id": "d1",
+            "service": "checkout",
+            "finished_at": T0,
+            "status": "success",
+            "commits": [{"sha": "a"}],
+        }
     )
     ingest(store, event)
     with store.engine.connect() as conn:
@@ -135,7 +146,9 @@ def test_incident_updates_win_and_can_reopen(store) -> None:
         upsert_incidents(conn, [IncidentEvent.model_validate({**base, "resolved_at": resolved})])
         upsert_incidents(conn, [IncidentEvent.model_validate({**base, "resolved_at": resolved})])
     with store.engine.connect() as conn:
-        assert conn.execute(select(incidents.c.resolved_at)).scalars().all() == [resolved.timestamp()]
+        assert conn.execute(select(incidents.c.resolved_at)).scalars().all() == [
+            resolved.timestamp()
+        ]
     with store.engine.begin() as conn:
         upsert_incidents(conn, [IncidentEvent.model_validate({**base, "severity": "SEV1"})])
         upsert_incidents(conn, [])
@@ -151,14 +164,27 @@ def signals(store) -> dict[tuple[str, str], tuple]:  # type: ignore[no-untyped-d
     fs = failure_signals
     with store.engine.connect() as conn:
         rows = conn.execute(
-            select(fs.c.source, fs.c.source_id, fs.c.deployment_id, fs.c.service, fs.c.finished_at, fs.c.shipped)
+            select(
+                fs.c.source,
+                fs.c.source_id,
+                fs.c.deployment_id,
+                fs.c.service,
+                fs.c.finished_at,
+                fs.c.shipped,
+            )
         )
         return {(r[0], r[1]): (r[2], r[3], r[4], bool(r[5])) for r in rows}
 
 
 def incident(id: str, cause: str | None, **kw) -> IncidentEvent:  # type: ignore[no-untyped-def]
     return IncidentEvent.model_validate(
-        {"id": id, "service": "checkout", "opened_at": T0 + timedelta(hours=2), "caused_by_deployment": cause, **kw}
+        {
+            "id": id,
+            "service": "checkout",
+            "opened_at": T0 + timedelta(hours=2),
+            "caused_by_deployment": cause,
+            **kw,
+        }
     )
 
 
@@ -191,9 +217,15 @@ def test_signals_follow_status_and_repointed_or_dropped_links(store) -> None:
 
 def test_rebuilding_the_signals_gives_what_ingest_kept(store) -> None:
     ingest(store, dep("d1", 1, ["a"]), dep("d2", 2, ["b"], environment="staging"))
-    ingest(store, dep("r1", 3, [], kind="rollback", remediates="d1"), dep("h1", 4, ["c"], kind="hotfix", remediates="d2"))
+    ingest(
+        store,
+        dep("r1", 3, [], kind="rollback", remediates="d1"),
+        dep("h1", 4, ["c"], kind="hotfix", remediates="d2"),
+    )
     with store.engine.begin() as conn:
-        upsert_incidents(conn, [incident("i1", "d1"), incident("i2", "nowhere"), incident("i3", None)])
+        upsert_incidents(
+            conn, [incident("i1", "d1"), incident("i2", "nowhere"), incident("i3", None)]
+        )
     kept = signals(store)
     assert len(kept) == 4
     with store.engine.begin() as conn:

@@ -1,4 +1,4 @@
-"""Fetch one window's DORA inputs from the store: aggregates in SQL, arrays for percentiles.
+"""Fetch DORA inputs for windows of one scope from the store: aggregates in SQL, arrays for percentiles.
 
 Only what SQL cannot do cheaply (percentiles) comes back as rows: the lead time of each
 commit and the (few) failed deployments. Events after `as_of` are ignored, so a report
@@ -39,6 +39,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
@@ -70,16 +71,6 @@ def _scope_filter(scope: Scope, table=deployments) -> ColumnElement[bool] | None
     return table.c.service.in_(list(scope.services or [scope.name]))
 
 
-def _day_offset(conn: Connection, end: float, col) -> ColumnElement[int]:
-    """Day k back from `end` is [end-(k+1)d, end-k·d): ceil((end-t)/d) - 1, as metrics.day_offsets."""
-    expr = (end - col) / DAY_S
-    if conn.dialect.name == "postgresql":
-        return cast(func.ceil(expr), Integer) - 1
-    # SQLite has no ceil() in every build; x > 0 here, so CAST truncates to floor(x).
-    whole = cast(expr, Integer)
-    return whole - case((expr == whole, 1), else_=0)
-
-
 def _in_window(scope: Scope, start: float, end: float) -> ColumnElement[bool]:
     d = deployments
     cond = and_(
@@ -92,7 +83,9 @@ def _in_window(scope: Scope, start: float, end: float) -> ColumnElement[bool]:
     return cond if scope_cond is None else and_(cond, scope_cond)
 
 
-def fetch_period(conn: Connection, scope: Scope, start: float, end: float, as_of: float) -> PeriodData:
+def fetch_period(
+    conn: Connection, scope: Scope, start: float, end: float, as_of: float
+) -> PeriodData:
     return fetch_periods(conn, scope, [(start, end)], as_of)[0]
 
 
@@ -191,7 +184,9 @@ def _services(conn: Connection, scope: Scope, start: float, end: float) -> list[
         ).where(svc.c.name.is_not(None))
     )
     seen = exists().where(_in_window(scope, start, end), d.c.service == svc.c.name)
-    return sorted(r[0] for r in conn.execute(select(svc.c.name).where(svc.c.name.is_not(None), seen)))
+    return sorted(
+        r[0] for r in conn.execute(select(svc.c.name).where(svc.c.name.is_not(None), seen))
+    )
 
 
 def _lead_times(conn: Connection, scope: Scope, start: float, end: float) -> tuple[np.ndarray, int]:
@@ -210,24 +205,41 @@ def _lead_times(conn: Connection, scope: Scope, start: float, end: float) -> tup
     millis = (c.c.deployed_at - c.c.committed_at) * 1000
     if conn.dialect.name == "sqlite":  # CAST truncates; for the (clamped) negatives too
         text = conn.execute(
-            scoped(select(func.group_concat(cast(millis, Integer))).where(in_range, c.c.committed_at.is_not(None)))
+            scoped(
+                select(func.group_concat(cast(millis, Integer))).where(
+                    in_range, c.c.committed_at.is_not(None)
+                )
+            )
         ).scalar()
         values = np.fromstring(text, sep=",", dtype=np.int64) if text else np.empty(0, np.int64)
     else:
-        q = scoped(select(cast(func.floor(millis), BigInteger)).where(in_range, c.c.committed_at.is_not(None)))
+        q = scoped(
+            select(cast(func.floor(millis), BigInteger)).where(
+                in_range, c.c.committed_at.is_not(None)
+            )
+        )
         values = np.fromiter((r[0] for r in conn.execute(q)), dtype=np.int64)
-    untimed = scoped(select(func.count()).select_from(c).where(in_range, c.c.committed_at.is_(None)))
+    untimed = scoped(
+        select(func.count()).select_from(c).where(in_range, c.c.committed_at.is_(None))
+    )
     return values / 1000.0, int(conn.execute(untimed).scalar_one())
 
 
-def _failures(conn: Connection, scope: Scope, start: float, end: float, as_of: float) -> list[Failure]:
+def _failures(
+    conn: Connection, scope: Scope, start: float, end: float, as_of: float
+) -> list[Failure]:
     """Deployments in [start, end) named by a later remediation or by an incident.
 
     Reads `failure_signals` (kept at ingest with the named deployment's finish, service,
     team and standing): one covering range, no probe of deployments per signal.
     """
     fs = failure_signals
-    conds = [fs.c.shipped.is_(True), fs.c.finished_at >= start, fs.c.finished_at < end, fs.c.at <= as_of]
+    conds = [
+        fs.c.shipped == true(),
+        fs.c.finished_at >= start,
+        fs.c.finished_at < end,
+        fs.c.at <= as_of,
+    ]
     if scope.kind == "service":
         conds.append(fs.c.service.in_(list(scope.services or [scope.name])))
     elif scope.kind == "team":
@@ -281,8 +293,6 @@ def _fold_failures(rows: Iterable[tuple], as_of: float) -> list[Failure]:
                     e[5] = resolved
             else:
                 e[4] += 1
-    failures = [
-        Failure(dep_id, e[0], e[1], e[2], e[3], e[4], e[5]) for dep_id, e in found.items()
-    ]
+    failures = [Failure(dep_id, e[0], e[1], e[2], e[3], e[4], e[5]) for dep_id, e in found.items()]
     failures.sort(key=lambda f: (f.finished_at, f.deployment_id))
     return failures

@@ -51,16 +51,30 @@ deployments = Table(
     # reads no table row. Column order: equality, range, then the carried columns.
     Index(
         "ix_deployments_window",
-        "environment", "finished_at", "status", "kind", "service", "team", "id",
+        "environment",
+        "finished_at",
+        "status",
+        "kind",
+        "service",
+        "team",
+        "id",
     ),
     Index(
         "ix_deployments_service_window",
-        "service", "environment", "finished_at", "status", "kind", "team", "id",
+        "service",
+        "environment",
+        "finished_at",
+        "status",
+        "kind",
+        "team",
+        "id",
     ),
     Index("ix_deployments_remediates", "remediates"),
     Index(
         "ix_deployments_remediations",
-        "finished_at", "remediates", "status",
+        "finished_at",
+        "remediates",
+        "status",
         sqlite_where=text("remediates IS NOT NULL"),
         postgresql_where=text("remediates IS NOT NULL"),
     ),
@@ -126,8 +140,15 @@ failure_signals = Table(
     Index("ix_failure_signals_deployment", "deployment_id"),
     Index(
         "ix_failure_signals_window",
-        "shipped", "finished_at", "at", "source", "status", "resolved_at",
-        "deployment_id", "service", "team",
+        "shipped",
+        "finished_at",
+        "at",
+        "source",
+        "status",
+        "resolved_at",
+        "deployment_id",
+        "service",
+        "team",
     ),
 )
 
@@ -164,7 +185,9 @@ def upsert_deployments(conn: Connection, events: Sequence[DeploymentEvent]) -> N
         ["id"],
     )
     for chunk in _chunks(ids):
-        conn.execute(delete(deployment_commits).where(deployment_commits.c.deployment_id.in_(chunk)))
+        conn.execute(
+            delete(deployment_commits).where(deployment_commits.c.deployment_id.in_(chunk))
+        )
     commit_rows: dict[tuple[str, str], dict] = {}
     for e in events:
         for c in e.commits:
@@ -196,7 +219,9 @@ def upsert_deployments(conn: Connection, events: Sequence[DeploymentEvent]) -> N
     refresh_signal_targets(conn, set(ids))
 
 
-def _replace_signals(conn: Connection, source: str, source_ids: Sequence[str], rows: list[dict]) -> None:
+def _replace_signals(
+    conn: Connection, source: str, source_ids: Sequence[str], rows: list[dict]
+) -> None:
     """The signals these sources give now (an update may drop or re-point one)."""
     fs = failure_signals
     for chunk in _chunks(source_ids):
@@ -214,7 +239,12 @@ def refresh_signal_targets(conn: Connection, deployment_ids: Iterable[str]) -> N
     fs = failure_signals
     named: set[str] = set()
     for chunk in _chunks(ids):
-        named.update(r[0] for r in conn.execute(select(fs.c.deployment_id).where(fs.c.deployment_id.in_(chunk)).distinct()))
+        named.update(
+            r[0]
+            for r in conn.execute(
+                select(fs.c.deployment_id).where(fs.c.deployment_id.in_(chunk)).distinct()
+            )
+        )
     if not named:
         return
     info: dict[str, dict] = {}
@@ -381,8 +411,12 @@ def rebuild_failure_signals(conn: Connection) -> None:
     """Recompute every signal from deployments and incidents (a store filled another way)."""
     conn.execute(delete(failure_signals))
     rem = conn.execute(
-        select(deployments.c.id, deployments.c.remediates, deployments.c.finished_at, deployments.c.status)
-        .where(deployments.c.remediates.is_not(None))
+        select(
+            deployments.c.id,
+            deployments.c.remediates,
+            deployments.c.finished_at,
+            deployments.c.status,
+        ).where(deployments.c.remediates.is_not(None))
     ).all()
     _replace_signals(
         conn,
@@ -394,8 +428,12 @@ def rebuild_failure_signals(conn: Connection) -> None:
         ],
     )
     inc = conn.execute(
-        select(incidents.c.id, incidents.c.caused_by_deployment, incidents.c.opened_at, incidents.c.resolved_at)
-        .where(incidents.c.caused_by_deployment.is_not(None))
+        select(
+            incidents.c.id,
+            incidents.c.caused_by_deployment,
+            incidents.c.opened_at,
+            incidents.c.resolved_at,
+        ).where(incidents.c.caused_by_deployment.is_not(None))
     ).all()
     _replace_signals(
         conn,
