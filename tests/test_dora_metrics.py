@@ -242,3 +242,21 @@ def test_a_remediation_finished_before_what_it_names_does_not_mark_it_failed(ctx
         ctx, {"scope": "checkout", "window": "7d", "as_of": AS_OF}
     ).current.change_fail_rate
     assert (cfr.deployments, cfr.failed_deployments) == (4, ["x3"])
+
+
+def test_commits_without_a_time_are_counted_apart(ctx) -> None:
+    from tools.delivery.models import DeploymentEvent
+    from tools.store.delivery import upsert_deployments
+
+    t = AS_OF - timedelta(days=1)
+    event = {
+        "id": "y1",
+        "service": "checkout",
+        "finished_at": t,
+        "status": "success",
+        "commits": [{"sha": "a", "committed_at": t - timedelta(hours=5)}, {"sha": "b"}],
+    }
+    with ctx.store.engine.begin() as conn:
+        upsert_deployments(conn, [DeploymentEvent.model_validate(event)])
+    lead = dora_metrics.run(ctx, {"scope": "checkout", "window": "7d", "as_of": AS_OF}).current.lead_time
+    assert (lead.commits, lead.commits_without_time, lead.median_hours) == (1, 1, 5.0)

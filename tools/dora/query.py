@@ -23,7 +23,6 @@ both windows; the lead times (~10^6 values) leave SQLite as one
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,7 +44,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
 from tools.catalog import Scope
-from tools.dora.metrics import DAY_S, Failure
+from tools.dora.metrics import DAY_S, Failures
 from tools.store.delivery import PRODUCTION, commit_leads, deployments, failure_signals
 
 
@@ -57,7 +56,7 @@ class PeriodData:
     deploy_days: np.ndarray
     lead_seconds: np.ndarray
     commits_without_time: int
-    failures: list[Failure]
+    failures: Failures
     services: list[str]
 
 
@@ -92,10 +91,8 @@ def fetch_period(
 def fetch_periods(
     conn: Connection, scope: Scope, bounds: list[tuple[float, float]], as_of: float
 ) -> list[PeriodData]:
-    """Several windows of one scope (e.g. current and previous), sharing the failure scan."""
+    """Several windows of one scope (e.g. the current one and the one before)."""
     _tune(conn)
-    span = (min(b[0] for b in bounds), max(b[1] for b in bounds))
-    failures = _failures(conn, scope, span[0], span[1], as_of)
     periods = []
     for start, end in bounds:
         count, rollbacks, hotfixes = _counts(conn, _in_window(scope, start, end))
@@ -108,7 +105,7 @@ def fetch_periods(
                 deploy_days=_deploy_days(conn, scope, start, end),
                 lead_seconds=lead_seconds,
                 commits_without_time=without_time,
-                failures=[f for f in failures if start <= f.finished_at < end],
+                failures=_failures(conn, scope, start, end, as_of),
                 services=_services(conn, scope, start, end),
             )
         )
@@ -203,14 +200,14 @@ def _lead_times(conn: Connection, scope: Scope, start: float, end: float) -> tup
         return q
 
     millis = (c.c.deployed_at - c.c.committed_at) * 1000
-    if conn.dialect.name == "sqlite":  # CAST truncates; for the (clamped) negatives too
-        text = conn.execute(
-            scoped(
-                select(func.group_concat(cast(millis, Integer))).where(
-                    in_range, c.c.committed_at.is_not(None)
-                )
-            )
-        ).scalar()
+    untimed = func.coalesce(func.sum(case((c.c.committed_at.is_(None), 1), else_=0)), 0)
+    if conn.dialect.name == "sqlite":
+        # one scan: the values as one string (NULL leads are skipped by group_concat) and
+        # the count of commits without a time; CAST truncates, = floor for leads >= 0
+        # (negative ones are clamped to 0 by metrics.lead_time either way)
+        text, without_time = conn.execute(
+            scoped(select(func.group_concat(cast(millis, Integer)), untimed).where(in_range))
+        ).one()
         values = np.fromstring(text, sep=",", dtype=np.int64) if text else np.empty(0, np.int64)
     else:
         q = scoped(
@@ -219,26 +216,28 @@ def _lead_times(conn: Connection, scope: Scope, start: float, end: float) -> tup
             )
         )
         values = np.fromiter((r[0] for r in conn.execute(q)), dtype=np.int64)
-    untimed = scoped(
-        select(func.count()).select_from(c).where(in_range, c.c.committed_at.is_(None))
-    )
-    return values / 1000.0, int(conn.execute(untimed).scalar_one())
+        without_time = conn.execute(
+            scoped(select(func.count()).select_from(c).where(in_range, c.c.committed_at.is_(None)))
+        ).scalar_one()
+    return values / 1000.0, int(without_time)
 
 
-def _failures(
-    conn: Connection, scope: Scope, start: float, end: float, as_of: float
-) -> list[Failure]:
+def _failures(conn: Connection, scope: Scope, start: float, end: float, as_of: float) -> Failures:
     """Deployments in [start, end) named by a later remediation or by an incident.
 
     Reads `failure_signals` (kept at ingest with the named deployment's finish, service,
-    team and standing): one covering range, no probe of deployments per signal.
+    team and standing): one covering range, grouped per deployment in SQL, so only the
+    failures (not every signal) come back, with their recovery time already decided.
     """
     fs = failure_signals
+    is_rem = fs.c.source == "remediation"
+    resolved = and_(fs.c.resolved_at.is_not(None), fs.c.resolved_at <= as_of)
     conds = [
         fs.c.shipped == true(),
         fs.c.finished_at >= start,
         fs.c.finished_at < end,
         fs.c.at <= as_of,
+        or_(~is_rem, fs.c.at >= fs.c.finished_at),  # a remediation comes after what it fixes
     ]
     if scope.kind == "service":
         conds.append(fs.c.service.in_(list(scope.services or [scope.name])))
@@ -246,16 +245,35 @@ def _failures(
         members = list(scope.services or [])
         team = fs.c.team == scope.name
         conds.append(or_(team, fs.c.service.in_(members)) if members else team)
-    q = select(
-        fs.c.deployment_id,
-        fs.c.service,
-        fs.c.finished_at,
-        fs.c.source,
-        fs.c.at,
-        fs.c.status,
-        fs.c.resolved_at,
-    ).where(*conds)
-    return _fold_failures(_raw_rows(conn, q), as_of)
+    per = (
+        select(
+            fs.c.deployment_id.label("id"),
+            func.min(fs.c.service).label("service"),
+            func.min(fs.c.finished_at).label("finished_at"),
+            func.min(case((and_(is_rem, fs.c.status == "success"), fs.c.at))).label("remediated"),
+            func.sum(case((is_rem, 0), else_=1)).label("incidents"),
+            func.sum(case((is_rem, 0), (resolved, 0), else_=1)).label("still_open"),
+            func.max(case((and_(~is_rem, resolved), fs.c.resolved_at))).label("resolved"),
+        )
+        .where(*conds)
+        .group_by(fs.c.deployment_id)
+        .subquery()
+    )
+    # incidents count only once all of them are resolved; then the earlier of the two
+    by_incidents = case((and_(per.c.incidents > 0, per.c.still_open == 0), per.c.resolved))
+    recovered = case(
+        (per.c.remediated.is_(None), by_incidents),
+        (by_incidents.is_(None), per.c.remediated),
+        (per.c.remediated < by_incidents, per.c.remediated),
+        else_=by_incidents,
+    )
+    rows = _raw_rows(conn, select(per.c.id, per.c.service, per.c.finished_at, recovered))
+    return Failures(
+        ids=[r[0] for r in rows],
+        services=[r[1] for r in rows],
+        finished_at=np.array([r[2] for r in rows], dtype=float),
+        recovered_at=np.array([r[3] for r in rows], dtype=float),  # None -> NaN
+    )
 
 
 def _raw_rows(conn: Connection, q: Select) -> list[tuple]:
@@ -272,27 +290,3 @@ def _raw_rows(conn: Connection, q: Select) -> list[tuple]:
         return cursor.fetchall()
     finally:
         cursor.close()
-
-
-def _fold_failures(rows: Iterable[tuple], as_of: float) -> list[Failure]:
-    # per deployment: [service, finished_at, remediated_at, incidents, open, resolved_at]
-    found: dict[str, list] = {}
-    for dep_id, service, finished_at, source, at, status, resolved in rows:
-        if source == "remediation" and at < finished_at:
-            continue  # names it, but finished before it: not a remediation of it
-        e = found.get(dep_id)
-        if e is None:
-            e = found[dep_id] = [service, finished_at, None, 0, 0, None]
-        if source == "remediation":
-            if status == "success" and (e[2] is None or at < e[2]):
-                e[2] = at
-        else:
-            e[3] += 1
-            if resolved is not None and resolved <= as_of:
-                if e[5] is None or resolved > e[5]:
-                    e[5] = resolved
-            else:
-                e[4] += 1
-    failures = [Failure(dep_id, e[0], e[1], e[2], e[3], e[4], e[5]) for dep_id, e in found.items()]
-    failures.sort(key=lambda f: (f.finished_at, f.deployment_id))
-    return failures
