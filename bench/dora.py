@@ -19,6 +19,7 @@ import argparse
 import gc
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -408,14 +409,20 @@ def assert_agree(tool: Any, want: Any, path: str = "") -> int:
     return 1
 
 
-def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, list[float], Any]:
-    times, result = [], None
+def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, list[float], Any, float]:
+    """Median wall time, all wall times, the result, and median CPU time of this process.
+
+    CPU time is reported beside wall time because the machine is shared: wall time grows
+    with other processes' load, CPU time is the work this one did.
+    """
+    times, cpu, result = [], [], None
     for _ in range(repeats):
         gc.collect()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         result = fn()
         times.append(time.perf_counter() - t)
-    return statistics.median(times), times, result
+        cpu.append(time.process_time() - c)
+    return statistics.median(times), times, result, statistics.median(cpu)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -461,31 +468,35 @@ def run(args: argparse.Namespace) -> None:
         (f"service {busiest}", busiest, [busiest]),
         ("whole org", None, None),
     ):
-        tool_med, tool_all, report = timed(
+        tool_med, tool_all, report, tool_cpu = timed(
             lambda scope=scope: dora_metrics.run(
                 ctx, {"scope": scope, "window": window, "as_of": END}
             ),
             args.repeats,
         )
-        pd_med, _, want = timed(
+        pd_med, _, want, pd_cpu = timed(
             lambda services=services: pandas_report(frames, services, args.window_days, as_of),
             args.repeats,
         )
         got = report.model_dump()
         figures = assert_agree(got, want)
         cur = report.current
-        rows.append((label, tool_med, pd_med, figures, cur))
+        rows.append((label, tool_med, pd_med, figures, cur, tool_cpu))
         print(
-            f"{label:>16}: tool median {tool_med * 1000:8.1f} ms  "
+            f"{label:>16}: tool median {tool_med * 1000:8.1f} ms wall, {tool_cpu * 1000:6.1f} ms CPU "
             f"(runs {', '.join(f'{x * 1000:.0f}' for x in tool_all)})  pandas median "
-            f"{pd_med * 1000:8.1f} ms  ratio pandas/tool {pd_med / tool_med:5.2f}x  "
+            f"{pd_med * 1000:8.1f} ms wall, {pd_cpu * 1000:6.1f} ms CPU  "
+            f"ratio pandas/tool {pd_med / tool_med:5.2f}x wall, {pd_cpu / tool_cpu:5.2f}x CPU  "
             f"{figures} figures agree; current window: {cur.deployment_frequency.deployments:,} "
             f"deployments, {cur.lead_time.commits:,} commits, {cur.change_fail_rate.failed:,} failed, "
             f"{len(cur.recovery_time.open_failures)} open"
         )
-    org_ms = rows[-1][1] * 1000
+    org_ms, org_cpu = rows[-1][1] * 1000, rows[-1][5] * 1000
     target = "MET" if org_ms < 1000 else "MISSED"
-    print(f"target org-wide < 1 s on {store.dialect}: {target} ({org_ms:.0f} ms)")
+    print(
+        f"target org-wide < 1 s on {store.dialect}: {target} by wall time ({org_ms:.0f} ms; "
+        f"{org_cpu:.0f} ms CPU); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     store.close()
 
 

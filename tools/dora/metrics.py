@@ -64,19 +64,23 @@ def deployment_frequency(count: int, deploy_days: np.ndarray, window_days: float
     )
 
 
-def _pct(values: np.ndarray, q: float) -> float | None:
-    return float(np.percentile(values, q)) if values.size else None
+def _median_p90(values: np.ndarray) -> tuple[float | None, float | None]:
+    """Both in one call: numpy partitions once for the two order statistics."""
+    if not values.size:
+        return None, None
+    median, p90 = np.percentile(values, [50, 90])
+    return float(median), float(p90)
 
 
 def lead_time(lead_seconds: np.ndarray, commits_without_time: int = 0) -> LeadTimeStats:
     """Lead time per commit; a commit dated after its deployment (clock skew) counts as 0."""
     hours = np.maximum(lead_seconds, 0.0) / HOUR_S
-    median = _pct(hours, 50)
+    median, p90 = _median_p90(hours)
     return LeadTimeStats(
         commits=int(hours.size),
         commits_without_time=commits_without_time,
         median_hours=median,
-        p90_hours=_pct(hours, 90),
+        p90_hours=p90,
         level=levels.lead_time_level(median),
     )
 
@@ -129,12 +133,12 @@ def recovery_time(failures: Failures, as_of: float) -> RecoveryStats:
         ),
         key=lambda o: (o.finished_at, o.deployment_id),
     )
-    median = _pct(hours, 50)
+    median, p90 = _median_p90(hours)
     return RecoveryStats(
         failures=len(failures),
         recovered=int(hours.size),
         median_hours=median,
-        p90_hours=_pct(hours, 90),
+        p90_hours=p90,
         level=levels.recovery_level(median),
         open_failures=still_open,
     )

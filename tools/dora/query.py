@@ -249,14 +249,15 @@ def _failures(conn: Connection, scope: Scope, start: float, end: float, as_of: f
         select(
             fs.c.deployment_id.label("id"),
             func.min(fs.c.service).label("service"),
-            func.min(fs.c.finished_at).label("finished_at"),
+            fs.c.finished_at,
             func.min(case((and_(is_rem, fs.c.status == "success"), fs.c.at))).label("remediated"),
             func.sum(case((is_rem, 0), else_=1)).label("incidents"),
             func.sum(case((is_rem, 0), (resolved, 0), else_=1)).label("still_open"),
             func.max(case((and_(~is_rem, resolved), fs.c.resolved_at))).label("resolved"),
         )
         .where(*conds)
-        .group_by(fs.c.deployment_id)
+        # finished_at depends on deployment_id; leading with it follows the index order
+        .group_by(fs.c.finished_at, fs.c.deployment_id)
         .subquery()
     )
     # incidents count only once all of them are resolved; then the earlier of the two
