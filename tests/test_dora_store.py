@@ -231,3 +231,22 @@ def test_rebuilding_the_signals_gives_what_ingest_kept(store) -> None:
     with store.engine.begin() as conn:
         rebuild_failure_signals(conn)
     assert signals(store) == kept
+
+
+def test_commit_leads_keep_the_lead_to_the_millisecond(store) -> None:
+    event = DeploymentEvent.model_validate(
+        {
+            "id": "d1",
+            "service": "checkout",
+            "finished_at": T0,
+            "status": "success",
+            "commits": [
+                {"sha": "a", "committed_at": T0 - timedelta(hours=2, microseconds=1500)},
+                {"sha": "b"},
+            ],
+        }
+    )
+    ingest(store, event)
+    with store.engine.connect() as conn:
+        got = dict(conn.execute(select(commit_leads.c.sha, commit_leads.c.lead_ms)).all())
+    assert got == {"a": 2 * 3600 * 1000 + 1, "b": None}  # 7 200 001.5 ms, floored

@@ -11,7 +11,7 @@ Definitions (the bench's pandas version implements the same ones independently):
 - it recovered at the earlier of its first successful remediation's finish and the last
   resolution of its incidents, once all of them are resolved by `as_of`.
 
-Lead times are taken to the millisecond (floor of the difference in ms).
+Lead times are taken to the millisecond (commit_leads.lead_ms, floor of the difference).
 
 Cost (bench/dora.py: a year of 1M deployments, org-wide, 90 days + the 90 before): every
 query reads an index that covers it (tools/store/delivery.py); deploy-days and services are
@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import (
-    BigInteger,
     Integer,
     Select,
     and_,
@@ -126,15 +125,17 @@ def _tune(conn: Connection) -> None:
 
 
 def _counts(conn: Connection, where: ColumnElement[bool]) -> tuple[int, int, int]:
+    """All deployments of the window (one covering range) and, by seeks on kind, the rework."""
     d = deployments
-    row = conn.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(case((d.c.kind == "rollback", 1), else_=0)), 0),
-            func.coalesce(func.sum(case((d.c.kind == "hotfix", 1), else_=0)), 0),
-        ).where(where)
-    ).one()
-    return int(row[0]), int(row[1]), int(row[2])
+    total = conn.execute(select(func.count()).where(where)).scalar_one()
+    by_kind = dict(
+        conn.execute(
+            select(d.c.kind, func.count())
+            .where(where, d.c.kind.in_(["rollback", "hotfix"]))
+            .group_by(d.c.kind)
+        ).all()
+    )
+    return int(total), int(by_kind.get("rollback", 0)), int(by_kind.get("hotfix", 0))
 
 
 def _deploy_days(conn: Connection, scope: Scope, start: float, end: float) -> np.ndarray:
@@ -199,25 +200,19 @@ def _lead_times(conn: Connection, scope: Scope, start: float, end: float) -> tup
             )
         return q
 
-    millis = (c.c.deployed_at - c.c.committed_at) * 1000
-    untimed = func.coalesce(func.sum(case((c.c.committed_at.is_(None), 1), else_=0)), 0)
+    untimed = func.coalesce(func.sum(case((c.c.lead_ms.is_(None), 1), else_=0)), 0)
     if conn.dialect.name == "sqlite":
-        # one scan: the values as one string (NULL leads are skipped by group_concat) and
-        # the count of commits without a time; CAST truncates, = floor for leads >= 0
-        # (negative ones are clamped to 0 by metrics.lead_time either way)
+        # one scan: the values as one string (group_concat skips the NULLs) and the count
+        # of commits without a time
         text, without_time = conn.execute(
-            scoped(select(func.group_concat(cast(millis, Integer)), untimed).where(in_range))
+            scoped(select(func.group_concat(c.c.lead_ms), untimed).where(in_range))
         ).one()
         values = np.fromstring(text, sep=",", dtype=np.int64) if text else np.empty(0, np.int64)
     else:
-        q = scoped(
-            select(cast(func.floor(millis), BigInteger)).where(
-                in_range, c.c.committed_at.is_not(None)
-            )
-        )
+        q = scoped(select(c.c.lead_ms).where(in_range, c.c.lead_ms.is_not(None)))
         values = np.fromiter((r[0] for r in conn.execute(q)), dtype=np.int64)
         without_time = conn.execute(
-            scoped(select(func.count()).select_from(c).where(in_range, c.c.committed_at.is_(None)))
+            scoped(select(func.count()).select_from(c).where(in_range, c.c.lead_ms.is_(None)))
         ).scalar_one()
     return values / 1000.0, int(without_time)
 
