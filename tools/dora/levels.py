@@ -8,6 +8,10 @@ stores it (apache/incubator-devlake, backend/plugins/dora/models/migrationscript
 - lead time for changes: < 1 day / 1 day–1 week / 1 week–1 month / > 1 month;
 - change failure rate: 0–5 % / 5–10 % / 10–15 % / > 15 %;
 - failed deployment recovery time: < 1 hour / < 1 day / 1 day–1 week / > 1 week.
+Boundaries as DevLake's DORA dashboards compare (grafana/dashboards/DORA.json): lead time
+elite < 1 day, high < 1 week, medium < 1 month (30 days), else low; recovery elite < 1 hour,
+high < 1 day, medium < 1 week, else low; change fail rate elite <= 5 %, high <= 10 %,
+medium <= 15 %, else low. So exactly one week of lead time is medium, not high.
 Deployment frequency is binned from the median number of days with a deployment per week
 (and per month), as Google's fourkeys does: ≥ 3 deploy-days a week reads as on-demand.
 Deployment rework rate (added in 2024) has no published level table, so it gets none.
@@ -42,9 +46,9 @@ def lead_time_level(median_hours: float | None) -> Level | None:
         return None
     if median_hours < DAY:
         return "elite"
-    if median_hours <= WEEK:
+    if median_hours < WEEK:
         return "high"
-    if median_hours <= MONTH:
+    if median_hours < MONTH:
         return "medium"
     return "low"
 
@@ -68,6 +72,6 @@ def recovery_level(median_hours: float | None) -> Level | None:
         return "elite"
     if median_hours < DAY:
         return "high"
-    if median_hours <= WEEK:
+    if median_hours < WEEK:
         return "medium"
     return "low"

@@ -3,12 +3,15 @@
 Conventions, stated once so the hand-computed tests and the bench's pandas version agree:
 - a deployment belongs to a window when it *finished* inside [start, end);
 - percentiles are numpy's default (linear interpolation): median = p50;
-- day and week buckets are counted back from the window's end, so a 30-day window has four
+- day and week buckets are counted back from the window's end and are half-open like the
+  window: day k is [end-(k+1)d, end-k·d), so a deployment exactly at the window start is on
+  the window's last day (29 of a 30-day window), never on a 31st. A 30-day window has four
   whole weeks (days 0–27) and one 30-day month.
 """
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,10 +32,10 @@ HOUR_S = 3600.0
 
 
 def day_offsets(finished: np.ndarray, end: float) -> np.ndarray:
-    """Distinct whole days back from the window end (0 = the last 24 h) with a deployment."""
+    """Distinct whole days back from the window end (0 = [end-24h, end)) with a deployment."""
     if finished.size == 0:
         return np.empty(0, dtype=np.int64)
-    return np.unique(np.floor((end - finished) / DAY_S).astype(np.int64))
+    return np.unique(np.ceil((end - finished) / DAY_S).astype(np.int64) - 1)
 
 
 def _median_days_per_bucket(offsets: np.ndarray, window_days: float, bucket: int) -> float:
@@ -61,19 +64,23 @@ def deployment_frequency(count: int, deploy_days: np.ndarray, window_days: float
     )
 
 
-def _pct(values: np.ndarray, q: float) -> float | None:
-    return float(np.percentile(values, q)) if values.size else None
+def _median_p90(values: np.ndarray) -> tuple[float | None, float | None]:
+    """Both in one call: numpy partitions once for the two order statistics."""
+    if not values.size:
+        return None, None
+    median, p90 = np.percentile(values, [50, 90])
+    return float(median), float(p90)
 
 
 def lead_time(lead_seconds: np.ndarray, commits_without_time: int = 0) -> LeadTimeStats:
     """Lead time per commit; a commit dated after its deployment (clock skew) counts as 0."""
     hours = np.maximum(lead_seconds, 0.0) / HOUR_S
-    median = _pct(hours, 50)
+    median, p90 = _median_p90(hours)
     return LeadTimeStats(
         commits=int(hours.size),
         commits_without_time=commits_without_time,
         median_hours=median,
-        p90_hours=_pct(hours, 90),
+        p90_hours=p90,
         level=levels.lead_time_level(median),
     )
 
@@ -85,58 +92,55 @@ def change_fail_rate(deployments: int, failed_ids: list[str], *, keep: int = 20)
         failed=len(failed_ids),
         rate_percent=rate,
         level=levels.change_fail_level(rate),
-        failed_deployments=sorted(failed_ids)[:keep],
+        failed_deployments=heapq.nsmallest(keep, failed_ids),
     )
 
 
 @dataclass(frozen=True)
-class Failure:
-    """A deployment that needed intervention, with what (if anything) restored service."""
+class Failures:
+    """A window's failed deployments as parallel arrays; `recovered_at` is NaN while open.
 
-    deployment_id: str
-    service: str
-    finished_at: float
-    remediated_at: float | None  # finish of the first successful remediating deployment
-    incidents: int
-    incidents_open: int
-    incidents_resolved_at: float | None  # the last resolution among its incidents
+    Recovery of one failure is the earlier of the finish of its first successful
+    remediation and the last resolution of its incidents once all are resolved (both by
+    as_of); the store query computes it per failure (tools/dora/query.py).
+    """
+
+    ids: list[str]
+    services: list[str]
+    finished_at: np.ndarray
+    recovered_at: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Failures:
+        return cls([], [], np.empty(0), np.empty(0))
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
-def recovered_at(f: Failure) -> float | None:
-    """The earlier of remediation and the resolution of all its incidents."""
-    candidates = []
-    if f.remediated_at is not None:
-        candidates.append(f.remediated_at)
-    if f.incidents and not f.incidents_open and f.incidents_resolved_at is not None:
-        candidates.append(f.incidents_resolved_at)
-    return min(candidates) if candidates else None
-
-
-def recovery_time(failures: list[Failure], as_of: float) -> RecoveryStats:
-    done: list[float] = []
-    still_open: list[OpenFailure] = []
-    for f in failures:
-        at = recovered_at(f)
-        if at is None:
-            still_open.append(
-                OpenFailure(
-                    deployment_id=f.deployment_id,
-                    service=f.service,
-                    finished_at=from_epoch(f.finished_at),
-                    open_hours=max(0.0, as_of - f.finished_at) / HOUR_S,
-                )
+def recovery_time(failures: Failures, as_of: float) -> RecoveryStats:
+    done = ~np.isnan(failures.recovered_at)
+    hours = np.maximum(failures.recovered_at[done] - failures.finished_at[done], 0.0) / HOUR_S
+    still_open = sorted(
+        (
+            OpenFailure(
+                deployment_id=failures.ids[i],
+                service=failures.services[i],
+                finished_at=from_epoch(float(failures.finished_at[i])),
+                open_hours=max(0.0, as_of - float(failures.finished_at[i])) / HOUR_S,
             )
-        else:
-            done.append(max(0.0, at - f.finished_at) / HOUR_S)
-    hours = np.asarray(done, dtype=float)
-    median = _pct(hours, 50)
+            for i in np.flatnonzero(~done)
+        ),
+        key=lambda o: (o.finished_at, o.deployment_id),
+    )
+    median, p90 = _median_p90(hours)
     return RecoveryStats(
         failures=len(failures),
-        recovered=len(done),
+        recovered=int(hours.size),
         median_hours=median,
-        p90_hours=_pct(hours, 90),
+        p90_hours=p90,
         level=levels.recovery_level(median),
-        open_failures=sorted(still_open, key=lambda o: o.finished_at),
+        open_failures=still_open,
     )
 
 

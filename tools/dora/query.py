@@ -1,8 +1,24 @@
-"""Fetch one window's DORA inputs from the store: aggregates in SQL, arrays for percentiles.
+"""Fetch DORA inputs for windows of one scope from the store: aggregates in SQL, arrays for percentiles.
 
 Only what SQL cannot do cheaply (percentiles) comes back as rows: the lead time of each
 commit and the (few) failed deployments. Events after `as_of` are ignored, so a report
 "as of" a past time reads the same later.
+
+Definitions (the bench's pandas version implements the same ones independently):
+- the window's deployments: successful production deployments finished in [start, end);
+- a deployment failed when an incident opened by `as_of` names it (`caused_by_deployment`)
+  or a deployment finished no earlier than it and by `as_of` names it (`remediates`);
+- it recovered at the earlier of its first successful remediation's finish and the last
+  resolution of its incidents, once all of them are resolved by `as_of`.
+
+Lead times are taken to the millisecond (commit_leads.lead_ms, floor of the difference).
+
+Cost (bench/dora.py: a year of 1M deployments, org-wide, 90 days + the 90 before): every
+query reads an index that covers it (tools/store/delivery.py); deploy-days and services are
+found by one index seek per day / per service instead of grouping the window's rows; the
+failures come from `failure_signals` (kept at ingest, like commit_leads), read once for
+both windows; the lead times (~10^6 values) leave SQLite as one
+`group_concat` string parsed by numpy rather than as 10^6 Python rows.
 """
 
 from __future__ import annotations
@@ -10,13 +26,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import Integer, and_, case, cast, func, or_, select
+from sqlalchemy import (
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
 from tools.catalog import Scope
-from tools.dora.metrics import DAY_S, Failure
-from tools.store.delivery import PRODUCTION, commit_leads, deployments, incidents
+from tools.dora.metrics import DAY_S, Failures
+from tools.store.delivery import PRODUCTION, commit_leads, deployments, failure_signals
 
 
 @dataclass
@@ -27,7 +55,7 @@ class PeriodData:
     deploy_days: np.ndarray
     lead_seconds: np.ndarray
     commits_without_time: int
-    failures: list[Failure]
+    failures: Failures
     services: list[str]
 
 
@@ -41,111 +69,220 @@ def _scope_filter(scope: Scope, table=deployments) -> ColumnElement[bool] | None
     return table.c.service.in_(list(scope.services or [scope.name]))
 
 
-def _floor_days(conn: Connection, end: float, col) -> ColumnElement[int]:
-    expr = (end - col) / DAY_S
-    if conn.dialect.name == "postgresql":
-        return cast(func.floor(expr), Integer)
-    return cast(expr, Integer)  # SQLite truncates toward zero; the value is never negative
-
-
-def fetch_period(conn: Connection, scope: Scope, start: float, end: float, as_of: float) -> PeriodData:
+def _in_window(scope: Scope, start: float, end: float) -> ColumnElement[bool]:
     d = deployments
-    in_window = and_(
+    cond = and_(
         d.c.environment == PRODUCTION,
-        d.c.status == "success",
         d.c.finished_at >= start,
         d.c.finished_at < end,
+        d.c.status == "success",
     )
     scope_cond = _scope_filter(scope)
-    where = in_window if scope_cond is None else and_(in_window, scope_cond)
+    return cond if scope_cond is None else and_(cond, scope_cond)
 
-    counts = conn.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(case((d.c.kind == "rollback", 1), else_=0)), 0),
-            func.coalesce(func.sum(case((d.c.kind == "hotfix", 1), else_=0)), 0),
-        ).where(where)
-    ).one()
-    day_col = _floor_days(conn, end, d.c.finished_at).label("day")
-    days = np.fromiter(
-        (r[0] for r in conn.execute(select(day_col).where(where).distinct())), dtype=np.int64
+
+def fetch_period(
+    conn: Connection, scope: Scope, start: float, end: float, as_of: float
+) -> PeriodData:
+    return fetch_periods(conn, scope, [(start, end)], as_of)[0]
+
+
+def fetch_periods(
+    conn: Connection, scope: Scope, bounds: list[tuple[float, float]], as_of: float
+) -> list[PeriodData]:
+    """Several windows of one scope (e.g. the current one and the one before)."""
+    _tune(conn)
+    periods = []
+    for start, end in bounds:
+        count, rollbacks, hotfixes = _counts(conn, _in_window(scope, start, end))
+        lead_seconds, without_time = _lead_times(conn, scope, start, end)
+        periods.append(
+            PeriodData(
+                deployments=count,
+                rollbacks=rollbacks,
+                hotfixes=hotfixes,
+                deploy_days=_deploy_days(conn, scope, start, end),
+                lead_seconds=lead_seconds,
+                commits_without_time=without_time,
+                failures=_failures(conn, scope, start, end, as_of),
+                services=_services(conn, scope, start, end),
+            )
+        )
+    return periods
+
+
+_SQLITE_CACHE_KIB = 65536
+
+
+def _tune(conn: Connection) -> None:
+    """SQLite's default 2 MB page cache makes the primary-key probes re-read pages."""
+    if conn.dialect.name != "sqlite":
+        return
+    current = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+    size_kib = -current if current < 0 else current * 4  # positive = pages of ~4 KiB
+    if size_kib < _SQLITE_CACHE_KIB:
+        conn.exec_driver_sql(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
+
+
+def _counts(conn: Connection, where: ColumnElement[bool]) -> tuple[int, int, int]:
+    """All deployments of the window (one covering range) and, by seeks on kind, the rework."""
+    d = deployments
+    total = conn.execute(select(func.count()).where(where)).scalar_one()
+    by_kind = dict(
+        conn.execute(
+            select(d.c.kind, func.count())
+            .where(where, d.c.kind.in_(["rollback", "hotfix"]))
+            .group_by(d.c.kind)
+        ).all()
     )
-    services = [r[0] for r in conn.execute(select(d.c.service).where(where).distinct())]
+    return int(total), int(by_kind.get("rollback", 0)), int(by_kind.get("hotfix", 0))
 
-    lead_seconds, without_time = _lead_times(conn, scope, start, end)
-    failures = _failures(conn, where, as_of)
-    return PeriodData(
-        deployments=int(counts[0]),
-        rollbacks=int(counts[1]),
-        hotfixes=int(counts[2]),
-        deploy_days=np.sort(days),
-        lead_seconds=lead_seconds,
-        commits_without_time=without_time,
-        failures=failures,
-        services=sorted(services),
+
+def _deploy_days(conn: Connection, scope: Scope, start: float, end: float) -> np.ndarray:
+    """Day offsets back from `end` with a deployment: one EXISTS seek per day of the window.
+
+    Day k is [end-(k+1)d, end-k·d), as metrics.day_offsets; the window clips the last one.
+    """
+    n_days = int(np.ceil((end - start) / DAY_S))
+    day = select(cast(literal(0), Integer).label("k")).cte("days", recursive=True)
+    day = day.union_all(select((day.c.k + 1).label("k")).where(day.c.k + 1 < n_days))
+    d = deployments
+    lo = end - (day.c.k + 1) * DAY_S
+    conds = [
+        d.c.environment == PRODUCTION,
+        d.c.finished_at >= case((lo < start, start), else_=lo),
+        d.c.finished_at < end - day.c.k * DAY_S,
+        d.c.status == "success",
+    ]
+    scope_cond = _scope_filter(scope)
+    if scope_cond is not None:
+        conds.append(scope_cond)
+    has_deployment = select(literal(1)).where(*conds).exists()
+    offsets = [r[0] for r in conn.execute(select(day.c.k).where(has_deployment))]
+    return np.array(sorted(offsets), dtype=np.int64)
+
+
+def _services(conn: Connection, scope: Scope, start: float, end: float) -> list[str]:
+    """Services with a deployment in the window: a loose index scan, one seek per service."""
+    d = deployments
+    if scope.kind == "service":
+        names = list(scope.services or [scope.name])
+        return sorted(
+            name
+            for name in names
+            if conn.execute(
+                select(exists().where(_in_window(scope, start, end), d.c.service == name))
+            ).scalar()
+        )
+    inner = deployments.alias("later")
+    svc = select(func.min(d.c.service).label("name")).cte("services", recursive=True)
+    svc = svc.union_all(
+        select(
+            select(func.min(inner.c.service)).where(inner.c.service > svc.c.name).scalar_subquery()
+        ).where(svc.c.name.is_not(None))
+    )
+    seen = exists().where(_in_window(scope, start, end), d.c.service == svc.c.name)
+    return sorted(
+        r[0] for r in conn.execute(select(svc.c.name).where(svc.c.name.is_not(None), seen))
     )
 
 
 def _lead_times(conn: Connection, scope: Scope, start: float, end: float) -> tuple[np.ndarray, int]:
     c = commit_leads
-    cond = and_(c.c.deployed_at >= start, c.c.deployed_at < end)
-    q = select(c.c.deployed_at - c.c.committed_at).where(cond)
-    if scope.kind == "service":
-        q = q.where(c.c.service.in_(list(scope.services or [scope.name])))
-    elif scope.kind == "team":
-        q = q.join(deployments, deployments.c.id == c.c.deployment_id).where(_scope_filter(scope))
-    values = [r[0] for r in conn.execute(q)]
-    leads = np.array([v for v in values if v is not None], dtype=float)
-    return leads, len(values) - leads.size
+    in_range = and_(c.c.deployed_at >= start, c.c.deployed_at < end)
+
+    def scoped(q: Select) -> Select:
+        if scope.kind == "service":
+            return q.where(c.c.service.in_(list(scope.services or [scope.name])))
+        if scope.kind == "team":
+            return q.join(deployments, deployments.c.id == c.c.deployment_id).where(
+                _scope_filter(scope)
+            )
+        return q
+
+    untimed = func.coalesce(func.sum(case((c.c.lead_ms.is_(None), 1), else_=0)), 0)
+    if conn.dialect.name == "sqlite":
+        # one scan: the values as one string (group_concat skips the NULLs) and the count
+        # of commits without a time
+        text, without_time = conn.execute(
+            scoped(select(func.group_concat(c.c.lead_ms), untimed).where(in_range))
+        ).one()
+        values = np.fromstring(text, sep=",", dtype=np.int64) if text else np.empty(0, np.int64)
+    else:
+        q = scoped(select(c.c.lead_ms).where(in_range, c.c.lead_ms.is_not(None)))
+        values = np.fromiter((r[0] for r in conn.execute(q)), dtype=np.int64)
+        without_time = conn.execute(
+            scoped(select(func.count()).select_from(c).where(in_range, c.c.lead_ms.is_(None)))
+        ).scalar_one()
+    return values / 1000.0, int(without_time)
 
 
-def _failures(conn: Connection, where: ColumnElement[bool], as_of: float) -> list[Failure]:
-    d = deployments
-    r = deployments.alias("remediation")
-    rem = (
-        select(
-            r.c.remediates.label("id"),
-            func.min(case((r.c.status == "success", r.c.finished_at))).label("remediated_at"),
-        )
-        .where(r.c.remediates.is_not(None), r.c.finished_at <= as_of)
-        .group_by(r.c.remediates)
-        .subquery()
-    )
-    resolved_in_time = and_(incidents.c.resolved_at.is_not(None), incidents.c.resolved_at <= as_of)
-    inc = (
-        select(
-            incidents.c.caused_by_deployment.label("id"),
-            func.count().label("n"),
-            func.sum(case((resolved_in_time, 0), else_=1)).label("open"),
-            func.max(case((resolved_in_time, incidents.c.resolved_at))).label("resolved_at"),
-        )
-        .where(incidents.c.caused_by_deployment.is_not(None), incidents.c.opened_at <= as_of)
-        .group_by(incidents.c.caused_by_deployment)
-        .subquery()
-    )
-    q = (
-        select(
-            d.c.id,
-            d.c.service,
-            d.c.finished_at,
-            rem.c.remediated_at,
-            inc.c.n,
-            inc.c.open,
-            inc.c.resolved_at,
-        )
-        .select_from(d.outerjoin(rem, rem.c.id == d.c.id).outerjoin(inc, inc.c.id == d.c.id))
-        .where(where, or_(rem.c.id.is_not(None), inc.c.id.is_not(None)))
-        .order_by(d.c.finished_at)
-    )
-    return [
-        Failure(
-            deployment_id=row[0],
-            service=row[1],
-            finished_at=row[2],
-            remediated_at=row[3],
-            incidents=int(row[4] or 0),
-            incidents_open=int(row[5] or 0),
-            incidents_resolved_at=row[6],
-        )
-        for row in conn.execute(q)
+def _failures(conn: Connection, scope: Scope, start: float, end: float, as_of: float) -> Failures:
+    """Deployments in [start, end) named by a later remediation or by an incident.
+
+    Reads `failure_signals` (kept at ingest with the named deployment's finish, service,
+    team and standing): one covering range, grouped per deployment in SQL, so only the
+    failures (not every signal) come back, with their recovery time already decided.
+    """
+    fs = failure_signals
+    is_rem = fs.c.source == "remediation"
+    resolved = and_(fs.c.resolved_at.is_not(None), fs.c.resolved_at <= as_of)
+    conds = [
+        fs.c.shipped == true(),
+        fs.c.finished_at >= start,
+        fs.c.finished_at < end,
+        fs.c.at <= as_of,
+        or_(~is_rem, fs.c.at >= fs.c.finished_at),  # a remediation comes after what it fixes
     ]
+    if scope.kind == "service":
+        conds.append(fs.c.service.in_(list(scope.services or [scope.name])))
+    elif scope.kind == "team":
+        members = list(scope.services or [])
+        team = fs.c.team == scope.name
+        conds.append(or_(team, fs.c.service.in_(members)) if members else team)
+    per = (
+        select(
+            fs.c.deployment_id.label("id"),
+            func.min(fs.c.service).label("service"),
+            fs.c.finished_at,
+            func.min(case((and_(is_rem, fs.c.status == "success"), fs.c.at))).label("remediated"),
+            func.sum(case((is_rem, 0), else_=1)).label("incidents"),
+            func.sum(case((is_rem, 0), (resolved, 0), else_=1)).label("still_open"),
+            func.max(case((and_(~is_rem, resolved), fs.c.resolved_at))).label("resolved"),
+        )
+        .where(*conds)
+        # finished_at depends on deployment_id; leading with it follows the index order
+        .group_by(fs.c.finished_at, fs.c.deployment_id)
+        .subquery()
+    )
+    # incidents count only once all of them are resolved; then the earlier of the two
+    by_incidents = case((and_(per.c.incidents > 0, per.c.still_open == 0), per.c.resolved))
+    recovered = case(
+        (per.c.remediated.is_(None), by_incidents),
+        (by_incidents.is_(None), per.c.remediated),
+        (per.c.remediated < by_incidents, per.c.remediated),
+        else_=by_incidents,
+    )
+    rows = _raw_rows(conn, select(per.c.id, per.c.service, per.c.finished_at, recovered))
+    return Failures(
+        ids=[r[0] for r in rows],
+        services=[r[1] for r in rows],
+        finished_at=np.array([r[2] for r in rows], dtype=float),
+        recovered_at=np.array([r[3] for r in rows], dtype=float),  # None -> NaN
+    )
+
+
+def _raw_rows(conn: Connection, q: Select) -> list[tuple]:
+    """Rows as plain tuples from the DB-API cursor (no Row objects for 10^4–10^5 rows)."""
+    compiled = q.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params: object
+    if compiled.positional:
+        params = tuple(compiled.params[name] for name in compiled.positiontup or ())
+    else:
+        params = compiled.params
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(str(compiled), params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()

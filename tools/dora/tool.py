@@ -7,7 +7,7 @@ from tools.contract import ToolContext, tool
 from tools.dora import metrics
 from tools.dora.levels import LEVEL_SOURCE
 from tools.dora.models import DoraPeriod, DoraQuery, DoraReport
-from tools.dora.query import PeriodData, fetch_period
+from tools.dora.query import PeriodData, fetch_periods
 from tools.errors import ToolError
 from tools.store.delivery import known_services, known_teams
 from tools.timeutil import Window, format_window, parse_window, utc
@@ -20,9 +20,7 @@ def _period(window: Window, data: PeriodData, as_of: float) -> DoraPeriod:
             data.deployments, data.deploy_days, window.days
         ),
         lead_time=metrics.lead_time(data.lead_seconds, data.commits_without_time),
-        change_fail_rate=metrics.change_fail_rate(
-            data.deployments, [f.deployment_id for f in data.failures]
-        ),
+        change_fail_rate=metrics.change_fail_rate(data.deployments, data.failures.ids),
         recovery_time=metrics.recovery_time(data.failures, as_of),
         rework_rate=metrics.rework_rate(data.deployments, data.rollbacks, data.hotfixes),
     )
@@ -49,9 +47,13 @@ def dora_metrics(ctx: ToolContext, args: DoraQuery) -> DoraReport:
                 known_services=known_services(conn),
                 known_teams=known_teams(conn),
             )
-        cur = fetch_period(conn, scope, window.start.timestamp(), as_of, as_of)
         prev_w = window.previous()
-        prev = fetch_period(conn, scope, prev_w.start.timestamp(), prev_w.end.timestamp(), as_of)
+        cur, prev = fetch_periods(
+            conn,
+            scope,
+            [(window.start.timestamp(), as_of), (prev_w.start.timestamp(), prev_w.end.timestamp())],
+            as_of,
+        )
     return DoraReport(
         scope=scope,
         window=format_window(length),

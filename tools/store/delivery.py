@@ -7,9 +7,12 @@ what lets the lead-time query read one indexed range instead of grouping all his
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     Column,
     Index,
     Integer,
@@ -17,14 +20,18 @@ from sqlalchemy import (
     String,
     Table,
     and_,
+    bindparam,
     delete,
+    func,
     select,
-    tuple_,
+    text,
+    update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from tools.delivery.models import DeploymentEvent, IncidentEvent
-from tools.store.base import Epoch, metadata, upsert
+from tools.store.base import Epoch, metadata
 from tools.timeutil import to_epoch
 
 PRODUCTION = "production"
@@ -43,9 +50,39 @@ deployments = Table(
     Column("started_at", Epoch),
     Column("finished_at", Epoch, nullable=False),
     Column("commit_count", Integer, nullable=False, default=0),
-    Index("ix_deployments_env_finished", "environment", "finished_at"),
-    Index("ix_deployments_service_finished", "service", "environment", "finished_at"),
+    # Covering indexes for the DORA window scans (org-wide and per service): the query
+    # reads no table row. Column order: equality, range, then the carried columns.
+    Index(
+        "ix_deployments_window",
+        "environment",
+        "finished_at",
+        "status",
+        "kind",
+        "service",
+        "team",
+        "id",
+    ),
+    Index(
+        "ix_deployments_service_window",
+        "service",
+        "environment",
+        "finished_at",
+        "status",
+        "kind",
+        "team",
+        "id",
+    ),
+    # rollbacks and hotfixes of a window by a seek on kind, not a pass over the window
+    Index("ix_deployments_kind", "environment", "kind", "finished_at", "status", "service", "team"),
     Index("ix_deployments_remediates", "remediates"),
+    Index(
+        "ix_deployments_remediations",
+        "finished_at",
+        "remediates",
+        "status",
+        sqlite_where=text("remediates IS NOT NULL"),
+        postgresql_where=text("remediates IS NOT NULL"),
+    ),
 )
 
 deployment_commits = Table(
@@ -66,9 +103,12 @@ commit_leads = Table(
     Column("committed_at", Epoch),
     Column("deployed_at", Epoch, nullable=False),
     Column("deployment_id", String(200), nullable=False),
+    # floor((deployed_at - committed_at) * 1000): the lead time to the millisecond, NULL
+    # without committed_at; read as is by the DORA query (no arithmetic per row there)
+    Column("lead_ms", BigInteger),
     PrimaryKeyConstraint("service", "sha"),
-    Index("ix_commit_leads_deployed", "deployed_at"),
-    Index("ix_commit_leads_service_deployed", "service", "deployed_at"),
+    Index("ix_commit_leads_window", "deployed_at", "lead_ms"),  # covering: lead times
+    Index("ix_commit_leads_service_window", "service", "deployed_at", "lead_ms"),
 )
 
 incidents = Table(
@@ -76,12 +116,52 @@ incidents = Table(
     metadata,
     Column("id", String(200), primary_key=True),
     Column("service", String(128), nullable=False, index=True),
-    Column("opened_at", Epoch, nullable=False, index=True),
+    Column("opened_at", Epoch, nullable=False),
     Column("resolved_at", Epoch),
     Column("caused_by_deployment", String(200), index=True),
     Column("severity", String(32)),
     Column("title", String(500)),
+    # opened_at first, covering what the DORA failure join reads
+    Index("ix_incidents_opened", "opened_at", "caused_by_deployment", "resolved_at"),
 )
+
+# What makes a deployment "failed" for DORA, kept at ingest like commit_leads: one row per
+# remediation (a deployment naming another in `remediates`) and per incident naming a
+# deployment, with the named deployment's service, team, finish and whether it counts
+# (successful, production) copied in. The change-fail and recovery queries then read one
+# indexed range instead of probing deployments by id for every remediation and incident.
+failure_signals = Table(
+    "failure_signals",
+    metadata,
+    Column("source", String(16), nullable=False),  # "remediation" | "incident"
+    Column("source_id", String(200), nullable=False),
+    Column("deployment_id", String(200), nullable=False),  # the deployment it names
+    Column("at", Epoch, nullable=False),  # remediation finished / incident opened
+    Column("status", String(16)),  # the remediation's status
+    Column("resolved_at", Epoch),  # the incident's resolution
+    # copied from the named deployment; NULL / false until that deployment is ingested
+    Column("service", String(128)),
+    Column("team", String(128)),
+    Column("finished_at", Epoch),
+    Column("shipped", Boolean, nullable=False, default=False),
+    PrimaryKeyConstraint("source", "source_id"),
+    Index("ix_failure_signals_deployment", "deployment_id"),
+    # covering, and ordered by (finished_at, deployment_id) after the equality on shipped,
+    # so the DORA query groups a window's signals per deployment without sorting them
+    Index(
+        "ix_failure_signals_by_deployment",
+        "shipped",
+        "finished_at",
+        "deployment_id",
+        "at",
+        "source",
+        "status",
+        "resolved_at",
+        "service",
+        "team",
+    ),
+)
+
 
 _IN_CHUNK = 900
 
@@ -94,7 +174,7 @@ def upsert_deployments(conn: Connection, events: Sequence[DeploymentEvent]) -> N
     events = list(latest.values())
     ids = list(latest)
     old_keys = _commit_keys_of(conn, ids)
-    upsert(
+    _upsert_many(
         conn,
         deployments,
         [
@@ -116,7 +196,9 @@ def upsert_deployments(conn: Connection, events: Sequence[DeploymentEvent]) -> N
         ["id"],
     )
     for chunk in _chunks(ids):
-        conn.execute(delete(deployment_commits).where(deployment_commits.c.deployment_id.in_(chunk)))
+        conn.execute(
+            delete(deployment_commits).where(deployment_commits.c.deployment_id.in_(chunk))
+        )
     commit_rows: dict[tuple[str, str], dict] = {}
     for e in events:
         for c in e.commits:
@@ -129,6 +211,82 @@ def upsert_deployments(conn: Connection, events: Sequence[DeploymentEvent]) -> N
         conn.execute(deployment_commits.insert(), list(commit_rows.values()))
     new_keys = {(e.service, c.sha) for e in events for c in e.commits}
     refresh_commit_leads(conn, old_keys | new_keys)
+    _replace_signals(
+        conn,
+        "remediation",
+        ids,
+        [
+            {
+                "source_id": e.id,
+                "deployment_id": e.remediates,
+                "at": to_epoch(e.finished_at),
+                "status": e.status,
+                "resolved_at": None,
+            }
+            for e in events
+            if e.remediates
+        ],
+    )
+    refresh_signal_targets(conn, set(ids))
+
+
+def _replace_signals(
+    conn: Connection, source: str, source_ids: Sequence[str], rows: list[dict]
+) -> None:
+    """The signals these sources give now (an update may drop or re-point one)."""
+    fs = failure_signals
+    for chunk in _chunks(source_ids):
+        conn.execute(delete(fs).where(fs.c.source == source, fs.c.source_id.in_(chunk)))
+    if rows:
+        conn.execute(fs.insert(), [{**r, "source": source, "shipped": False} for r in rows])
+        refresh_signal_targets(conn, {r["deployment_id"] for r in rows})
+
+
+def refresh_signal_targets(conn: Connection, deployment_ids: Iterable[str]) -> None:
+    """Copy each named deployment's service, team, finish and standing into its signals."""
+    ids = sorted(set(deployment_ids))
+    if not ids:
+        return
+    fs = failure_signals
+    named: set[str] = set()
+    for chunk in _chunks(ids):
+        named.update(
+            r[0]
+            for r in conn.execute(
+                select(fs.c.deployment_id).where(fs.c.deployment_id.in_(chunk)).distinct()
+            )
+        )
+    if not named:
+        return
+    info: dict[str, dict] = {}
+    for chunk in _chunks(sorted(named)):
+        q = select(
+            deployments.c.id,
+            deployments.c.service,
+            deployments.c.team,
+            deployments.c.finished_at,
+            deployments.c.environment,
+            deployments.c.status,
+        ).where(deployments.c.id.in_(chunk))
+        for dep_id, service, team, finished_at, environment, status in conn.execute(q):
+            info[dep_id] = {
+                "b_service": service,
+                "b_team": team,
+                "b_finished_at": finished_at,
+                "b_shipped": environment == PRODUCTION and status == "success",
+            }
+    missing = {"b_service": None, "b_team": None, "b_finished_at": None, "b_shipped": False}
+    conn.execute(
+        update(fs)
+        .where(fs.c.deployment_id == bindparam("b_id"))
+        .values(
+            service=bindparam("b_service"),
+            team=bindparam("b_team"),
+            finished_at=bindparam("b_finished_at"),
+            shipped=bindparam("b_shipped"),
+        ),
+        [{"b_id": dep_id, **info.get(dep_id, missing)} for dep_id in sorted(named)],
+    )
 
 
 def _commit_keys_of(conn: Connection, deployment_ids: Sequence[str]) -> set[tuple[str, str]]:
@@ -144,55 +302,94 @@ def _commit_keys_of(conn: Connection, deployment_ids: Sequence[str]) -> set[tupl
 
 
 def refresh_commit_leads(conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
-    """Recompute the first successful production deployment of each (service, sha)."""
-    keys = list(keys)
-    if not keys:
-        return
-    best: dict[tuple[str, str], dict] = {}
-    shas = sorted({sha for _, sha in keys})
+    """Recompute the first successful production deployment of each (service, sha).
+
+    Two indexed look-ups (commits by sha, then their deployments by id) rather than one
+    join: without table statistics SQLite drives such a join from the deployments'
+    environment index and probes every production deployment once per chunk, which made
+    ingest quadratic in the size of the table.
+    """
     wanted = set(keys)
-    for chunk in _chunks(shas):
-        q = (
-            select(
-                deployments.c.service,
-                deployment_commits.c.sha,
-                deployment_commits.c.committed_at,
-                deployments.c.finished_at,
-                deployments.c.id,
+    if not wanted:
+        return
+    holders: list[tuple[str, str, float | None]] = []
+    for chunk in _chunks(sorted({sha for _, sha in wanted})):
+        q = select(
+            deployment_commits.c.deployment_id,
+            deployment_commits.c.sha,
+            deployment_commits.c.committed_at,
+        ).where(deployment_commits.c.sha.in_(chunk))
+        holders.extend(tuple(r) for r in conn.execute(q))
+    shipped: dict[str, tuple[str, float]] = {}  # successful production deployments
+    for chunk in _chunks(sorted({h[0] for h in holders})):
+        q = select(
+            deployments.c.id,
+            deployments.c.service,
+            deployments.c.finished_at,
+            deployments.c.environment,
+            deployments.c.status,
+        ).where(deployments.c.id.in_(chunk))
+        for dep_id, service, finished_at, environment, status in conn.execute(q):
+            if environment == PRODUCTION and status == "success":
+                shipped[dep_id] = (service, finished_at)
+    best: dict[tuple[str, str], dict] = {}
+    for dep_id, sha, committed_at in holders:
+        if dep_id not in shipped:
+            continue
+        service, finished_at = shipped[dep_id]
+        key = (service, sha)
+        if key not in wanted:
+            continue
+        cur = best.get(key)
+        if cur is None:
+            best[key] = {
+                "service": service,
+                "sha": sha,
+                "committed_at": committed_at,
+                "deployed_at": finished_at,
+                "deployment_id": dep_id,
+            }
+            continue
+        cur["committed_at"] = _min_opt(committed_at, cur["committed_at"])
+        if (finished_at, dep_id) < (cur["deployed_at"], cur["deployment_id"]):
+            cur["deployed_at"], cur["deployment_id"] = finished_at, dep_id
+    gone: dict[str, list[str]] = {}
+    for service, sha in wanted - set(best):
+        gone.setdefault(service, []).append(sha)
+    for service, shas in sorted(gone.items()):  # by primary key, not a row-value scan
+        for chunk in _chunks(sorted(shas)):
+            conn.execute(
+                delete(commit_leads).where(
+                    commit_leads.c.service == service, commit_leads.c.sha.in_(chunk)
+                )
             )
-            .join(deployments, deployments.c.id == deployment_commits.c.deployment_id)
-            .where(
-                deployment_commits.c.sha.in_(chunk),
-                deployments.c.environment == PRODUCTION,
-                deployments.c.status == "success",
-            )
-        )
-        for service, sha, committed_at, finished_at, dep_id in conn.execute(q):
-            key = (service, sha)
-            if key not in wanted:
-                continue
-            cur = best.get(key)
-            if cur is None or (finished_at, dep_id) < (cur["deployed_at"], cur["deployment_id"]):
-                best[key] = {
-                    "service": service,
-                    "sha": sha,
-                    "committed_at": committed_at if cur is None else _min_opt(committed_at, cur["committed_at"]),
-                    "deployed_at": finished_at,
-                    "deployment_id": dep_id,
-                }
-            elif committed_at is not None:
-                cur["committed_at"] = _min_opt(committed_at, cur["committed_at"])
-    gone = wanted - set(best)
-    for chunk in _chunks(sorted(gone)):
-        conn.execute(
-            delete(commit_leads).where(tuple_(commit_leads.c.service, commit_leads.c.sha).in_(chunk))
-        )
-    upsert(conn, commit_leads, list(best.values()), ["service", "sha"])
+    for row in best.values():
+        row["lead_ms"] = lead_ms(row["deployed_at"], row["committed_at"])
+    _upsert_many(conn, commit_leads, list(best.values()), ["service", "sha"])
+
+
+def lead_ms(deployed_at: float, committed_at: float | None) -> int | None:
+    return None if committed_at is None else math.floor((deployed_at - committed_at) * 1000)
+
+
+def _upsert_many(conn: Connection, table: Table, rows: list[dict], keys: list[str]) -> None:
+    """INSERT ... ON CONFLICT DO UPDATE as one prepared statement run over all rows.
+
+    Same semantics as `base.upsert`, but executemany: compiling a multi-row VALUES clause
+    costs about as much as the insert itself at ingest volumes.
+    """
+    if not rows:
+        return
+    insert = sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
+    stmt = insert(table)
+    cols = [c for c in rows[0] if c not in keys]
+    stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in cols})
+    conn.execute(stmt, rows)
 
 
 def upsert_incidents(conn: Connection, events: Sequence[IncidentEvent]) -> None:
     latest = {e.id: e for e in events}
-    upsert(
+    _upsert_many(
         conn,
         incidents,
         [
@@ -209,11 +406,76 @@ def upsert_incidents(conn: Connection, events: Sequence[IncidentEvent]) -> None:
         ],
         ["id"],
     )
+    _replace_signals(
+        conn,
+        "incident",
+        list(latest),
+        [
+            {
+                "source_id": e.id,
+                "deployment_id": e.caused_by_deployment,
+                "at": to_epoch(e.opened_at),
+                "status": None,
+                "resolved_at": to_epoch(e.resolved_at),
+            }
+            for e in latest.values()
+            if e.caused_by_deployment
+        ],
+    )
+
+
+def rebuild_failure_signals(conn: Connection) -> None:
+    """Recompute every signal from deployments and incidents (a store filled another way)."""
+    conn.execute(delete(failure_signals))
+    rem = conn.execute(
+        select(
+            deployments.c.id,
+            deployments.c.remediates,
+            deployments.c.finished_at,
+            deployments.c.status,
+        ).where(deployments.c.remediates.is_not(None))
+    ).all()
+    _replace_signals(
+        conn,
+        "remediation",
+        [],
+        [
+            {"source_id": i, "deployment_id": t, "at": at, "status": st, "resolved_at": None}
+            for i, t, at, st in rem
+        ],
+    )
+    inc = conn.execute(
+        select(
+            incidents.c.id,
+            incidents.c.caused_by_deployment,
+            incidents.c.opened_at,
+            incidents.c.resolved_at,
+        ).where(incidents.c.caused_by_deployment.is_not(None))
+    ).all()
+    _replace_signals(
+        conn,
+        "incident",
+        [],
+        [
+            {"source_id": i, "deployment_id": t, "at": at, "status": None, "resolved_at": r}
+            for i, t, at, r in inc
+        ],
+    )
 
 
 def known_services(conn: Connection) -> list[str]:
-    q = select(deployments.c.service).distinct().order_by(deployments.c.service)
-    return [r[0] for r in conn.execute(q)]
+    """Distinct services by a loose index scan: one seek per service, not a pass over all rows."""
+    d = deployments
+    later = deployments.alias("later")
+    names = select(func.min(d.c.service).label("name")).cte("names", recursive=True)
+    names = names.union_all(
+        select(
+            select(func.min(later.c.service))
+            .where(later.c.service > names.c.name)
+            .scalar_subquery()
+        ).where(names.c.name.is_not(None))
+    )
+    return [r[0] for r in conn.execute(select(names.c.name).where(names.c.name.is_not(None)))]
 
 
 def known_teams(conn: Connection) -> list[str]:
