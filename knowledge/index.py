@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from knowledge import retrieval
+from knowledge import retrieval, vector_cache
 from knowledge.embedding import MiniLMEmbedding, OpenAIEmbedding, embedding_from_settings
 from knowledge.lexical import LexicalIndex
 from knowledge.models import (
@@ -116,6 +116,10 @@ class _Snapshot:
     alert_index: dict[str, list[str]]
     doc_chunks: dict[str, list[Chunk]]
 
+    @property
+    def vocabulary(self) -> _Vocabulary:
+        return _Vocabulary(self.lexical)
+
     @classmethod
     def build(cls, revision: str, chunks: list[Chunk]) -> _Snapshot:
         chunks = sorted(chunks, key=lambda c: (c.doc_id, c.ordinal))
@@ -152,6 +156,14 @@ class _Snapshot:
             if c.doc_id not in best_chunk or scores[i] > best_chunk[c.doc_id][1]:
                 best_chunk[c.doc_id] = (c.id, float(scores[i]))
         return doc_scores, best_chunk
+
+
+@dataclass(frozen=True)
+class _Vocabulary:
+    lexical: LexicalIndex
+
+    def __contains__(self, term: object) -> bool:
+        return isinstance(term, str) and self.lexical.knows(term)
 
 
 class KnowledgeBase:
@@ -217,9 +229,11 @@ class KnowledgeBase:
     def ingest_folder(self, folder: Path, name: str | None = None,
                       url_template: str | None = None) -> IngestReport:
         corpus, _template, chunks = load_folder(Path(folder), name, url_template)
-        return self.ingest_chunks(corpus, chunks, source=str(Path(folder).resolve()))
+        cache = vector_cache.load(Path(folder), self.embedding)
+        return self.ingest_chunks(corpus, chunks, source=str(Path(folder).resolve()), cache=cache)
 
-    def ingest_chunks(self, corpus: str, chunks: Sequence[Chunk], *, source: str | None = None) -> IngestReport:
+    def ingest_chunks(self, corpus: str, chunks: Sequence[Chunk], *, source: str | None = None,
+                      cache: dict[str, np.ndarray] | None = None) -> IngestReport:
         """Make the stored corpus equal `chunks`: embed only new or changed chunks, delete the rest."""
         started = time.perf_counter()
         validate_name(corpus)
@@ -231,9 +245,11 @@ class KnowledgeBase:
                 raise ValueError(f"duplicate chunk ids in corpus {corpus}")
             changed = [c for c in chunks if old.get(c.id) != c.content_hash]
             deleted = [cid for cid in old if cid not in new]
+            embedded = 0
             for start in range(0, len(changed), UPSERT_BATCH):
                 batch = changed[start : start + UPSERT_BATCH]
-                vectors = self.embedding.embed([c.embedding_text() for c in batch])
+                vectors, misses = self._vectors([c.embedding_text() for c in batch], cache or {})
+                embedded += misses
                 self.collection.upsert(
                     ids=[c.id for c in batch],
                     embeddings=vectors,
@@ -255,9 +271,20 @@ class KnowledgeBase:
             updated=len(changed) - added,
             unchanged=len(chunks) - len(changed),
             deleted=len(deleted),
-            embedded=len(changed),
+            embedded=embedded,
             seconds=round(time.perf_counter() - started, 3),
         )
+
+    def _vectors(self, texts: list[str], cache: dict[str, np.ndarray]) -> tuple[np.ndarray, int]:
+        """Vectors from the shipped cache where it has them; the rest embedded now."""
+        keys = [vector_cache.text_key(t) for t in texts]
+        missing = [i for i, key in enumerate(keys) if key not in cache]
+        fresh = self.embedding.embed([texts[i] for i in missing]) if missing else None
+        rows: list[np.ndarray] = []
+        pos = {i: j for j, i in enumerate(missing)}
+        for i, key in enumerate(keys):
+            rows.append(fresh[pos[i]] if i in pos else cache[key])  # type: ignore[index]
+        return np.vstack(rows).astype(np.float32), len(missing)
 
     def remove_corpus(self, corpus: str) -> int:
         with self._lock:
@@ -340,6 +367,9 @@ class KnowledgeBase:
             return RunbookSearchResult(query=query, found=False, confidence=0.0,
                                        threshold=self.threshold, mode=mode)
         top = order[0]
+        # A query that names an alert no runbook covers gets "none": the nearest runbook is
+        # another alert's, and must not be presented as this one's.
+        unknown = [] if named else retrieval.unknown_alert_names(query, snap.vocabulary)
         if top in named:
             confidence = 1.0
         else:
@@ -369,8 +399,9 @@ class KnowledgeBase:
             )
         return RunbookSearchResult(
             query=query,
-            found=confidence >= self.threshold,
+            found=confidence >= self.threshold and not unknown,
             confidence=round(confidence, 4),
+            unknown_alerts=unknown,
             threshold=self.threshold,
             mode=mode,
             hits=hits,

@@ -50,6 +50,10 @@ class LexicalIndex:
         if corpus:
             self._bm25.index(corpus, show_progress=False)
 
+    def knows(self, term: str) -> bool:
+        """Whether any chunk contains this (lower-cased) token."""
+        return term in self._bm25.vocab_dict if self.ids else False
+
     def scores(self, query: str) -> np.ndarray:
         if not self.ids:
             return np.zeros(0, dtype=np.float32)

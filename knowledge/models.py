@@ -82,6 +82,9 @@ class RunbookSearchResult(BaseModel):
     confidence: float
     threshold: float
     mode: str = "hybrid"
+    unknown_alerts: list[str] = Field(
+        default_factory=list, description="Alert names in the query that no runbook covers"
+    )
     hits: list[RunbookHit] = Field(default_factory=list)
 
 

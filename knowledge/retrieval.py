@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+from knowledge.models import split_identifier
+
 RRF_K = 60  # Cormack et al. (2009); the usual constant
-_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9_:]*")
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
 def best_per_doc(chunk_doc: Sequence[str], chunk_scores: Iterable[float]) -> dict[str, float]:
@@ -72,6 +74,18 @@ def default_calibration() -> Calibration:
         threshold=float(data["threshold"]),
         source=str(data.get("obtained_by", "")),
     )
+
+
+def unknown_alert_names(query: str, known_terms: Container[str]) -> list[str]:
+    """Alert-style identifiers (camelCase, 3+ words, e.g. KubeDeploymentRolloutStuck) that no
+    runbook mentions: the query names an alert we have no runbook for."""
+    out = []
+    for tok in _TOKEN.findall(query):
+        if len(tok) < 10 or tok.lower() in known_terms or not any(ch.isupper() for ch in tok):
+            continue
+        if len(split_identifier(tok).split()) >= 3 and tok not in out:
+            out.append(tok)
+    return out
 
 
 def confidence_features(
