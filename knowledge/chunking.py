@@ -99,10 +99,12 @@ def _alert_name(front_matter: dict[str, str], h1: str | None, stem: str) -> str 
     for key in ("alert", "alertname", "alert_name"):
         if front_matter.get(key):
             return front_matter[key]
-    if h1 and _IDENT.match(h1):
-        return h1
+    # The corpus convention is file name == alert name (an upstream H1 may be a copy-paste
+    # slip, as in PrometheusRemoteWriteBehind.md), so the file name wins over the heading.
     if _IDENT.match(stem):
         return stem
+    if h1 and _IDENT.match(h1):
+        return h1
     return None
 
 
