@@ -137,3 +137,86 @@ def rank_metrics(ranked: Sequence[Sequence[str]], truths: Sequence[str]) -> Metr
         recall_at_3=round(r3 / n, 4) if n else 0.0,
         mrr=round(rr / n, 4) if n else 0.0,
     )
+
+
+class RankRow(BaseModel):
+    variant: str
+    retriever: str
+    metrics: Metrics
+
+
+class AnswerRow(BaseModel):
+    """As users get it: an answer only when found; 'none' is right for alerts with no runbook."""
+
+    variant: str
+    answered_recall_at_3: float
+    answered_wrong_top1: float
+    none_when_no_runbook: float
+    no_runbook_alerts: int
+
+
+class EvalReport(BaseModel):
+    queries: int
+    threshold: float
+    ranking: list[RankRow]
+    answers: list[AnswerRow]
+
+
+RETRIEVERS = (
+    ("bm25", "bm25", False),
+    ("dense", "dense", False),
+    ("hybrid (RRF)", "hybrid", False),
+    ("hybrid + alert-name rule", "hybrid", True),
+)
+
+
+def evaluate(kb: Any, queries: Sequence[EvalQuery]) -> EvalReport:
+    """Ranking metrics per retriever and answer rates with the knowledge base's threshold."""
+    ranking: list[RankRow] = []
+    answers: list[AnswerRow] = []
+    for with_name in (False, True):
+        variant = "with name" if with_name else "without name"
+        subset = [q for q in queries if q.with_name == with_name]
+        known = [q for q in subset if q.truth]
+        for label, mode, rule in RETRIEVERS:
+            ranked = [[h.doc_id for h in kb.search(q.text, k=10, mode=mode, use_alert_names=rule).hits]
+                      for q in known]
+            ranking.append(RankRow(variant=variant, retriever=label,
+                                   metrics=rank_metrics(ranked, [q.truth for q in known])))
+        right3 = wrong1 = none = 0
+        for q in subset:
+            r = kb.search(q.text, k=3)
+            top = [h.doc_id for h in r.hits]
+            if q.truth:
+                right3 += r.found and q.truth in top
+                wrong1 += r.found and top[:1] != [q.truth]
+            else:
+                none += not r.found
+        n_known, n_none = len(known), len(subset) - len(known)
+        answers.append(AnswerRow(
+            variant=variant,
+            answered_recall_at_3=round(right3 / n_known, 4) if n_known else 0.0,
+            answered_wrong_top1=round(wrong1 / n_known, 4) if n_known else 0.0,
+            none_when_no_runbook=round(none / n_none, 4) if n_none else 0.0,
+            no_runbook_alerts=n_none,
+        ))
+    return EvalReport(queries=len(queries), threshold=kb.threshold, ranking=ranking, answers=answers)
+
+
+def format_report(report: EvalReport) -> str:
+    lines = [f"{'variant':14} {'retriever':26} {'n':>4} {'R@1':>6} {'R@3':>6} {'MRR':>6}"]
+    for row in report.ranking:
+        m = row.metrics
+        lines.append(f"{row.variant:14} {row.retriever:26} {m.n:4d} {m.recall_at_1:6.3f} "
+                     f"{m.recall_at_3:6.3f} {m.mrr:6.3f}")
+    lines.append(f"\nanswers at the confidence bar {report.threshold:.3f}:")
+    for a in report.answers:
+        lines.append(f"  {a.variant:13} answered recall@3 {a.answered_recall_at_3:.3f} · answered with a "
+                     f"wrong top-1 {a.answered_wrong_top1:.3f} · 'none' for the {a.no_runbook_alerts} "
+                     f"no-runbook alerts {a.none_when_no_runbook:.3f}")
+    return "\n".join(lines)
+
+
+def default_rules_path() -> Path:
+    """bench/data/alert-rules/alerts.jsonl of a source checkout."""
+    return Path(__file__).resolve().parent.parent / "bench" / "data" / "alert-rules" / "alerts.jsonl"

@@ -57,6 +57,17 @@ def _clean(text: str) -> str:
     return " ".join(text.split())
 
 
+def _join_wrapped(lines: list[str]) -> list[str]:
+    """Continuation lines join the line before; each nested item (marked \\x00) starts anew."""
+    out: list[str] = []
+    for ln in lines:
+        if out and not ln.startswith("\x00"):
+            out[-1] = f"{out[-1]} {ln}"
+        else:
+            out.append(ln)
+    return out
+
+
 def parse_steps(markdown: str, section: str) -> list[RemediationStep]:
     """Steps of one section's markdown, numbered from 1 (renumbered by the caller)."""
     steps: list[RemediationStep] = []
@@ -66,7 +77,11 @@ def parse_steps(markdown: str, section: str) -> list[RemediationStep]:
 
     def flush_para() -> None:
         nonlocal para
-        text = _clean(" ".join(para))
+        # Nested list items stay on their own lines (as "- item") inside their parent step.
+        text = "\n".join(
+            ("- " + _clean(ln[1:])) if ln.startswith("\x00") else _clean(ln)
+            for ln in _join_wrapped(para)
+        ).strip()
         para = []
         if text and _substantive(text):
             steps.append(RemediationStep(number=len(steps) + 1, section=section, text=text,
@@ -102,7 +117,7 @@ def parse_steps(markdown: str, section: str) -> list[RemediationStep]:
         if item_indent is not None and not m and not line.startswith((" ", "\t")):
             flush_para()  # a paragraph after the list
             item_indent = None
-        para.append(m.group(0).strip() if m else line.strip())
+        para.append("\x00" + m.group(3).strip() if m else line.strip())
     flush_para()
     return steps
 
