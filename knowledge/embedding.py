@@ -27,6 +27,12 @@ DIMENSION = 384
 BATCH_SIZE = 32
 
 
+# Loaded (tokenizer, session) per (model file, sha256, threads): every KnowledgeBase of a
+# process shares one copy of the model instead of loading 23 MB again.
+_LOADED: dict[tuple[str, str, str, int | None], tuple[Any, Any]] = {}
+_LOAD_LOCK = threading.Lock()
+
+
 class EmbeddingModelError(RuntimeError):
     """The model or tokenizer file is missing or is not the file we checked."""
 
@@ -109,30 +115,37 @@ class MiniLMEmbedding(EmbeddingFunction[Documents]):
         with self._lock:
             if self._session is not None:
                 return self
-            import onnxruntime as ort
-            from tokenizers import Tokenizer
-
             model = self.model_path or default_model_path()
             tok = self.tokenizer_path or default_tokenizer_path()
-            for p in (model, tok):
-                if not p.is_file():
-                    raise EmbeddingModelError(f"Embedding model file not found: {p}")
-            digest = sha256_file(model)
-            if digest != self.expected_sha256:
-                raise EmbeddingModelError(
-                    f"Refusing to load {model}: sha256 {digest} is not the expected "
-                    f"{self.expected_sha256} (wrong or corrupted model file)"
-                )
-            tokenizer = Tokenizer.from_file(str(tok))
-            tokenizer.enable_truncation(max_length=MAX_TOKENS)
-            tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest input
-            opts = ort.SessionOptions()
-            if self.threads:
-                opts.intra_op_num_threads = self.threads
-            opts.log_severity_level = 3
-            session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
-            self._tokenizer, self._session = tokenizer, session
+            key = (str(model), str(tok), self.expected_sha256, self.threads)
+            with _LOAD_LOCK:
+                if key not in _LOADED:
+                    _LOADED[key] = self._load_files(model, tok)
+                self._tokenizer, self._session = _LOADED[key]
         return self
+
+    def _load_files(self, model: Path, tok: Path) -> tuple[Any, Any]:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        for p in (model, tok):
+            if not p.is_file():
+                raise EmbeddingModelError(f"Embedding model file not found: {p}")
+        digest = sha256_file(model)
+        if digest != self.expected_sha256:
+            raise EmbeddingModelError(
+                f"Refusing to load {model}: sha256 {digest} is not the expected "
+                f"{self.expected_sha256} (wrong or corrupted model file)"
+            )
+        tokenizer = Tokenizer.from_file(str(tok))
+        tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest input
+        opts = ort.SessionOptions()
+        if self.threads:
+            opts.intra_op_num_threads = self.threads
+        opts.log_severity_level = 3
+        session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+        return tokenizer, session
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """(n, 384) float32, L2-normalised. Batches texts of similar length to pad little."""

@@ -6,6 +6,7 @@ names the alert and one that describes it in words both match.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 
@@ -16,6 +17,7 @@ from bm25s.stopwords import STOPWORDS_EN
 from knowledge.models import split_identifier
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]*|\d+(?:\.\d+)?")
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 _STOP = set(STOPWORDS_EN) | {"via", "e.g", "i.e"}
 
 
