@@ -333,12 +333,15 @@ class KnowledgeBase:
         if n == 0:
             return {}, {}
         vec = self.embedding.embed([query])
-        res = self.collection.query(query_embeddings=vec, n_results=n, include=["distances", "metadatas"])
+        res = self.collection.query(query_embeddings=vec, n_results=n, include=["distances"])
         doc_scores: dict[str, float] = {}
         best_chunk: dict[str, tuple[str, float]] = {}
-        for cid, dist, meta in zip(res["ids"][0], res["distances"][0], res["metadatas"][0], strict=True):
+        for cid, dist in zip(res["ids"][0], res["distances"][0], strict=True):
+            chunk = snap.by_id.get(cid)
+            if chunk is None:  # written by another replica since our snapshot
+                continue
             sim = 1.0 - float(dist)
-            doc = meta["doc_id"]
+            doc = chunk.doc_id
             if doc not in doc_scores or sim > doc_scores[doc]:
                 doc_scores[doc] = sim
                 best_chunk[doc] = (cid, sim)
