@@ -167,6 +167,6 @@ def eval_runbooks(
         err_console.print(f"[red]error:[/] no such file: {path} (pass --rules)")
         raise typer.Exit(2)
     with tempfile.TemporaryDirectory() as home:
-        kb = _kb(Settings(home=Path(home), chroma_url=None))
+        kb = _kb(Settings().model_copy(update={"home": Path(home), "chroma_url": None}))
         report = evaluate(kb, build_queries(load_rules(path)))
     typer.echo(report.model_dump_json(indent=2) if as_json else format_report(report))

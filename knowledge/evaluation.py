@@ -87,6 +87,9 @@ def fill_template(text: str | None) -> str:
     """Fill Prometheus alert template placeholders with plausible values."""
     if not text:
         return ""
+    # Go template trim markers: "{{-" eats the whitespace before, "-}}" the whitespace after.
+    text = re.sub(r"\s*\{\{-", "{{", text)
+    text = re.sub(r"-\}\}\s*", "}}", text)
     text = _WITH.sub(lambda m: _DOT.sub(LABEL_VALUES.get(m.group(1), f"{m.group(1)}-1"), m.group(2)), text)
     text = _LABEL.sub(lambda m: LABEL_VALUES.get(m.group(1), f"{m.group(1)}-1"), text)
     text = _TEMPLATE.sub(lambda m: _value(m.group(1)), text)

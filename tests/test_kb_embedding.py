@@ -98,3 +98,16 @@ def test_shipped_vector_cache_is_current_and_true():
     cached = np.vstack([cache[vector_cache.text_key(t)] for t in sample])
     assert np.allclose(fresh, cached, atol=2e-3)
     assert vector_cache.load(folder, MiniLMEmbedding(expected_sha256="0" * 64)) == {}
+
+
+def test_openai_embeddings_when_configured_get_their_own_collection():
+    from knowledge.embedding import embedding_from_settings
+    from knowledge.index import collection_name
+    from tools.settings import Settings
+
+    local = embedding_from_settings(Settings())
+    remote = embedding_from_settings(Settings(TRIOPS_EMBEDDINGS="openai", OPENAI_API_KEY="sk-x",
+                                              OPENAI_BASE_URL="http://127.0.0.1:9/v1"))
+    assert isinstance(local, MiniLMEmbedding) and isinstance(remote, OpenAIEmbedding)
+    assert remote.base_url == "http://127.0.0.1:9/v1" and remote.model == "text-embedding-3-small"
+    assert collection_name(local) != collection_name(remote)

@@ -24,7 +24,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def runtime(tmp_path: Path) -> Runtime:
-    settings = Settings(home=tmp_path)
+    settings = Settings(TRIOPS_HOME=tmp_path)
     return Runtime.build(settings, store=Store.open("sqlite://"), catalog=ServiceCatalog(services=[]))
 
 
