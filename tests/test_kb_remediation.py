@@ -68,3 +68,15 @@ def test_top_runbook_for_alert(kb: KnowledgeBase):
     # An alert we have no runbook for gets none, not its nearest neighbour's runbook.
     assert top_runbook_for_alert(kb, "DiskWriteLatencyHigh", "disk writes are slow on the node") is None
     assert top_runbook_for_alert(kb, None, "") is None
+
+
+def test_suggestion_renders_for_the_incident_post(kb: KnowledgeBase):
+    from bot.render.runbooks import suggestion_blocks, suggestion_text
+
+    s = top_runbook_for_alert(kb, "PodCrashLooping", "checkout pods restart")
+    assert s is not None
+    blocks = [b.to_dict() for b in suggestion_blocks(s, max_steps=2)]
+    text = blocks[0]["text"]["text"]
+    assert "<https://wiki.example.com/PodCrashLooping|PodCrashLooping> — matched by alert name" in text
+    assert "```kubectl -n $NAMESPACE logs $POD --previous```" in text
+    assert suggestion_text(s, max_steps=1).splitlines()[1].startswith("1. Check the logs")

@@ -21,7 +21,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.render.registry import Renderer, register
-from knowledge.models import RemediationStep, RunbookHit
+from knowledge.models import RemediationStep, RunbookHit, RunbookSuggestion
 from tools.runbooks.models import RunbookResults
 
 SECTION_LIMIT = 3000
@@ -150,4 +150,23 @@ def rich(r: RunbookResults) -> Panel:
     return Panel(Group(Markdown("\n".join(md))), title=f"runbook · {top.title}", border_style="green")
 
 
+def suggestion_blocks(s: RunbookSuggestion, max_steps: int = 3) -> list[Block]:
+    """The runbook part of an incident post: link, why it was picked, first steps."""
+    title = slack_escape(s.title).replace("|", "/")
+    link = f"<{s.url}|{title}>" if s.url else f"*{title}* (`{slack_escape(s.path)}`)"
+    why = "matched by alert name" if s.matched_by == "alert_name" else f"confidence {s.confidence:.2f}"
+    parts = [f":book: *Runbook:* {link} — {why}", *(_step_mrkdwn(st) for st in s.steps[:max_steps])]
+    return [SectionBlock(text=MarkdownTextObject(text=t)) for t in _pack(parts)]
+
+
+def suggestion_text(s: RunbookSuggestion, max_steps: int = 3) -> str:
+    lines = [f"Runbook: {s.title} — {s.link}"]
+    for st in s.steps[:max_steps]:
+        lines.append(f"{st.number}. {st.text}")
+        lines += [f"     $ {c}" for c in st.commands]
+    return "\n".join(lines)
+
+
 register(RunbookResults, Renderer(blocks=blocks, text=text, rich=rich))
+register(RunbookSuggestion, Renderer(blocks=suggestion_blocks, text=suggestion_text,
+                                     rich=lambda s: Panel(suggestion_text(s), title="runbook")))
