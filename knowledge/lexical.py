@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 import bm25s
 import numpy as np
@@ -21,6 +22,7 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index buil
 _STOP = set(STOPWORDS_EN) | {"via", "e.g", "i.e"}
 
 
+@lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """A light suffix stripper: enough to match failing/failed/failures, pods/pod."""
     for suffix, repl in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
@@ -29,16 +31,21 @@ def stem(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=200_000)
+def _word_tokens(raw: str) -> tuple[str, ...]:
+    low = raw.lower()
+    if raw[1:] == low[1:] and "_" not in raw:  # a plain word: no identifier to split
+        return (stem(low),) if low not in _STOP and len(low) > 1 else ()
+    parts = split_identifier(raw).lower().split()
+    out = [low] if len(parts) > 1 else []  # the identifier whole, as an alert name is typed
+    out += [stem(p) for p in parts if p not in _STOP and len(p) > 1]
+    return tuple(out)
+
+
 def tokenize(text: str) -> list[str]:
     tokens: list[str] = []
     for raw in _WORD.findall(text):
-        low = raw.lower()
-        parts = split_identifier(raw).lower().split()
-        if len(parts) > 1:
-            tokens.append(low)  # the identifier whole, as an alert name is typed
-        for p in parts:
-            if p not in _STOP and len(p) > 1:
-                tokens.append(stem(p))
+        tokens.extend(_word_tokens(raw))
     return tokens
 
 

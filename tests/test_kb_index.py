@@ -109,3 +109,11 @@ def test_default_corpus_ingests_once_from_the_shipped_cache(tmp_path: Path):
     assert r.hits[0].url == "https://runbooks.prometheus-operator.dev/runbooks/kubernetes/kubepodcrashlooping"
     assert {c.name for c in kb.corpora()} == {"prometheus-operator"}
     assert len(RUNBOOKS) == 4
+
+
+def test_lexical_tokens_split_identifiers_and_stem():
+    from knowledge.lexical import tokenize
+
+    assert tokenize("KubePodCrashLooping: pods are failing in etcd_server") == [
+        "kubepodcrashlooping", "kube", "pod", "crash", "loop", "pod", "fail", "etcd_server", "etcd", "server"
+    ]
