@@ -17,7 +17,6 @@ from tools.catalog import ServiceCatalog
 from tools.errors import ToolError
 from tools.runbooks.models import RunbookResults
 from tools.settings import Settings
-from tools.store import Store
 
 runner = CliRunner()
 
@@ -25,7 +24,7 @@ runner = CliRunner()
 @pytest.fixture
 def runtime(tmp_path: Path) -> Runtime:
     settings = Settings(TRIOPS_HOME=tmp_path)
-    return Runtime.build(settings, store=Store.open("sqlite://"), catalog=ServiceCatalog(services=[]))
+    return Runtime.build(settings, catalog=ServiceCatalog(services=[]))
 
 
 def _ask(rt: Runtime, text: str) -> Reply:
@@ -103,3 +102,25 @@ def test_cli_kb_ingest_list_search_batch(tmp_path: Path, monkeypatch):
 
     assert runner.invoke(app, ["kb", "ingest", str(tmp_path / "missing")]).exit_code == 2
     assert runner.invoke(app, ["kb", "search"]).exit_code == 2
+
+
+def test_slash_runbook_through_bolt_is_acked_then_answered(tmp_path: Path):
+    import time
+
+    from tests.slack_harness import SlackHarness
+
+    rt = Runtime.build(Settings(TRIOPS_HOME=tmp_path),
+                       catalog=ServiceCatalog(services=[]))
+    h = SlackHarness.start(rt)
+    try:
+        started = time.monotonic()
+        resp, name = h.command("runbook KubePodCrashLooping")  # first use: model load + corpus after the ack
+        assert resp.status_code == 200 and time.monotonic() - started < 3.0
+        posted = h.response(name, timeout=60)
+        dumped = json.dumps(posted["blocks"])
+        assert "<https://runbooks.prometheus-operator.dev/runbooks/kubernetes/kubepodcrashlooping|KubePodCrashLooping>" in dumped
+        assert "kubectl -n $NAMESPACE describe pod $POD" in dumped
+        _, name = h.command("help")
+        assert "/triops runbook <alert name or question>" in h.response(name)["text"]
+    finally:
+        h.stop()
