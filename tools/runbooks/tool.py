@@ -24,6 +24,17 @@ def knowledge_base(ctx: ToolContext) -> KnowledgeBase:
         raise ToolError(str(exc), hint="Check TRIOPS_CHROMA_URL / TRIOPS_HOME, then `triops kb list`.") from exc
 
 
+def warm(ctx: ToolContext) -> None:
+    """Open the index (and ingest the default corpus) ahead of the first question; a failure
+    is logged here and reported to whoever asks later."""
+    import logging
+
+    try:
+        knowledge_base(ctx)
+    except ToolError as exc:
+        logging.getLogger("triops.knowledge").warning("runbook index not ready: %s", exc.message)
+
+
 @tool(
     "runbook_search",
     "Find the runbook for an alert name or a question about an outage (hybrid BM25 + vector "
