@@ -26,6 +26,9 @@ DEMO_QUESTIONS: list[tuple[str, str]] = [
     ("How did checkout do this month?", "dora checkout 30d"),
     ("And the payments team over a quarter?", "dora team-payments 90d"),
     ("A typo gets a helpful answer", "dora chekout 30d"),
+    ("KubePodCrashLooping fired: what do I do?", "runbook KubePodCrashLooping"),
+    ("A question in words finds its runbook", "runbook etcd cluster has no leader"),
+    ("No runbook is better than a wrong one", "runbook KubeDeploymentRolloutStuck"),
 ]
 
 

@@ -7,11 +7,13 @@ and HTTP serves only the webhooks; otherwise Slack posts to `/slack/events`.
 from __future__ import annotations
 
 import logging
+import threading
 
 import uvicorn
 
 from bot.router import Router
 from bot.runtime import Runtime
+from tools.runbooks.tool import warm as warm_runbooks
 from tools.settings import Settings
 
 log = logging.getLogger("triops.serve")
@@ -21,6 +23,8 @@ def build_surfaces(settings: Settings) -> tuple[Router, object | None]:
     from bot.slack.app import build_app
 
     router = Router(Runtime.build(settings))
+    # Load the embedding model and the runbook index now, not on the first /triops runbook.
+    threading.Thread(target=warm_runbooks, args=(router.runtime.ctx,), name="kb-warm", daemon=True).start()
     bolt = None
     if (settings.slack_signing_secret and settings.slack_bot_token) or (settings.slack_app_token and settings.slack_bot_token):
         bolt = build_app(router)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from tools.contract import Tool, ToolRegistry
 from tools.dora.tool import dora_metrics
+from tools.runbooks.tool import runbook_search
 
 
 def all_tools() -> list[Tool]:
-    return [dora_metrics]
+    return [dora_metrics, runbook_search]
 
 
 def default_registry() -> ToolRegistry:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,6 +49,18 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(default=None, validation_alias=_env("OPENAI_API_KEY"))
     openai_base_url: str | None = Field(default=None, validation_alias=_env("OPENAI_BASE_URL"))
     llm_model: str = Field(default="gpt-4o-mini", validation_alias=_env("TRIOPS_LLM_MODEL"))
+
+    # Runbook search: the offline MiniLM model unless "openai" (uses OPENAI_API_KEY/BASE_URL).
+    embeddings: Literal["local", "openai"] = Field(
+        default="local", validation_alias=_env("TRIOPS_EMBEDDINGS")
+    )
+    embedding_model: str = Field(
+        default="text-embedding-3-small", validation_alias=_env("TRIOPS_EMBEDDING_MODEL")
+    )
+    # Overrides the calibrated "no runbook found" bar (knowledge/calibration.json).
+    kb_min_confidence: float | None = Field(
+        default=None, ge=0.0, le=1.0, validation_alias=_env("TRIOPS_KB_MIN_CONFIDENCE")
+    )
 
     host: str = Field(default="127.0.0.1", validation_alias=_env("TRIOPS_HOST"))
     port: int = Field(default=3000, validation_alias=_env("PORT", "TRIOPS_PORT"))
