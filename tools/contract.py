@@ -19,8 +19,8 @@ from tools.errors import ToolError
 from tools.settings import Settings
 from tools.timeutil import now_utc
 
-I = TypeVar("I", bound=BaseModel)
-O = TypeVar("O", bound=BaseModel)
+In = TypeVar("In", bound=BaseModel)
+Out = TypeVar("Out", bound=BaseModel)
 
 
 @dataclass
@@ -47,16 +47,16 @@ class ToolContext:
 
 
 @dataclass(frozen=True)
-class Tool(Generic[I, O]):
+class Tool(Generic[In, Out]):
     name: str
     description: str
-    input_model: type[I]
-    output_model: type[O]
-    func: Callable[[ToolContext, I], O]
+    input_model: type[In]
+    output_model: type[Out]
+    func: Callable[[ToolContext, In], Out]
     # A tool that changes a system is never offered to the agent and runs only after approval.
     mutates: bool = False
 
-    def run(self, ctx: ToolContext, args: I | dict[str, Any] | None = None) -> O:
+    def run(self, ctx: ToolContext, args: In | dict[str, Any] | None = None) -> Out:
         """Validate the arguments, call the tool, validate the result."""
         if isinstance(args, self.input_model):
             parsed = args
@@ -82,10 +82,10 @@ def _validation_summary(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def tool(name: str, description: str, *, mutates: bool = False) -> Callable[[Callable[..., O]], Tool]:
+def tool(name: str, description: str, *, mutates: bool = False) -> Callable[[Callable[..., Out]], Tool]:
     """Decorator: infer the input and output models from the function's annotations."""
 
-    def wrap(func: Callable[..., O]) -> Tool:
+    def wrap(func: Callable[..., Out]) -> Tool:
         hints = typing.get_type_hints(func)
         params = list(inspect.signature(func).parameters)
         if len(params) != 2:

@@ -1,0 +1,1 @@
+"""DORA's five delivery metrics (dora.dev guide) over the delivery store."""

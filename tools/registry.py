@@ -1,0 +1,14 @@
+"""Every tool triops offers, in one list. A new tool joins here and every surface sees it."""
+
+from __future__ import annotations
+
+from tools.contract import Tool, ToolRegistry
+from tools.dora.tool import dora_metrics
+
+
+def all_tools() -> list[Tool]:
+    return [dora_metrics]
+
+
+def default_registry() -> ToolRegistry:
+    return ToolRegistry(all_tools())
