@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(default=None, validation_alias=_env("OPENAI_BASE_URL"))
     llm_model: str = Field(default="gpt-4o-mini", validation_alias=_env("TRIOPS_LLM_MODEL"))
 
+    mlflow_tracking_uri: str | None = Field(default=None, validation_alias=_env("MLFLOW_TRACKING_URI"))
+    mlflow_tracking_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("MLFLOW_TRACKING_TOKEN")
+    )
+
     host: str = Field(default="127.0.0.1", validation_alias=_env("TRIOPS_HOST"))
     port: int = Field(default=3000, validation_alias=_env("PORT", "TRIOPS_PORT"))
 
