@@ -13,7 +13,7 @@ from tools.contract import ToolContext
 from tools.errors import ToolError
 from tools.mlops.ingest import parse_models
 from tools.mlops.schemas import ModelIn
-from tools.mlops.tool import drift_report, model_status
+from tools.mlops.tool import LOCAL_FILES, drift_report, model_status
 from tools.settings import Settings
 from tools.store import models as reg
 
@@ -25,8 +25,11 @@ def mlops_store(request, tmp_path):  # type: ignore[no-untyped-def]
     yield from open_store(request.param, tmp_path)
 
 
-def _ctx(store) -> ToolContext:  # type: ignore[no-untyped-def]
-    return ToolContext(settings=Settings(), store=store, catalog=None, clock=lambda: NOW)
+def _ctx(store, files: bool = False) -> ToolContext:  # type: ignore[no-untyped-def]
+    ctx = ToolContext(settings=Settings(), store=store, catalog=None, clock=lambda: NOW)
+    if files:
+        ctx.resource(LOCAL_FILES, lambda: True)
+    return ctx
 
 
 def _register(store, payload: list[dict], at: datetime) -> int:  # type: ignore[no-untyped-def]
@@ -135,15 +138,17 @@ def test_store_sources_are_checked(mlops_store) -> None:  # type: ignore[no-unty
     with pytest.raises(ToolError) as err:
         drift_report.run(_ctx(mlops_store), {"reference": "store:ranker/reference", "current": "store:ranker/nope"})
     assert "2026-11-20" in err.value.choices
-    with pytest.raises(ToolError, match="CSV or Parquet"):
+    with pytest.raises(ToolError, match="logged feature windows only"):
         drift_report.run(_ctx(mlops_store), {"reference": "/etc/passwd", "current": "/etc/passwd"})
+    with pytest.raises(ToolError, match="CSV or Parquet"):
+        drift_report.run(_ctx(mlops_store, files=True), {"reference": "/etc/passwd", "current": "/etc/passwd"})
 
 
 def test_drift_report_from_files(mlops_store, tmp_path) -> None:  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(9)
     pd.DataFrame({"x": rng.normal(0, 1, 500), "c": rng.choice(list("abc"), 500)}).to_csv(tmp_path / "ref.csv", index=False)
     pd.DataFrame({"x": rng.normal(1, 1, 400), "c": rng.choice(list("abcd"), 400)}).to_parquet(tmp_path / "cur.parquet")
-    result = drift_report.run(_ctx(mlops_store), {"reference": str(tmp_path / "ref.csv"), "current": str(tmp_path / "cur.parquet")})
+    result = drift_report.run(_ctx(mlops_store, files=True), {"reference": str(tmp_path / "ref.csv"), "current": str(tmp_path / "cur.parquet")})
     by = {f.column: f for f in result.report.features}
     assert by["x"].method == "ks" and by["x"].drifted
     assert by["c"].method == "chisquare" and by["c"].unseen_categories == ["d"]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from tools.contract import Tool, ToolRegistry
 from tools.dora.tool import dora_metrics
+from tools.mlops.tool import drift_report, model_status
 
 
 def all_tools() -> list[Tool]:
-    return [dora_metrics]
+    return [dora_metrics, model_status, drift_report]
 
 
 def default_registry() -> ToolRegistry:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy import stats as sps
@@ -54,8 +55,10 @@ class NumericPair:
         # A stable sort of two sorted runs is a linear merge; ties keep reference first.
         order = np.argsort(both, kind="stable")
         merged = both[order]
-        from_cur = np.cumsum(order >= n)
-        from_ref = np.arange(1, n + m + 1) - from_cur
+        index = np.int32 if n + m < 2**31 else np.int64
+        from_cur = np.cumsum(order >= n, dtype=index)
+        from_ref = np.arange(1, n + m + 1, dtype=index)
+        from_ref -= from_cur
         return cls(ref, cur, merged, from_ref / n - from_cur / m)
 
     @property
@@ -73,13 +76,17 @@ class NumericPair:
     def n_unique_ref(self) -> int:
         return 1 + int(np.count_nonzero(self.ref[1:] != self.ref[:-1]))
 
+    @cached_property
+    def _ks_statistic(self) -> float:
+        # ECDFs must be read after every tie, as scipy's searchsorted(side='right') does;
+        # the last point has both ECDFs at 1 and adds nothing.
+        d = self.cdf_diff[:-1][self.merged[1:] != self.merged[:-1]]
+        if d.size == 0:
+            return 0.0
+        return float(max(np.clip(-d.min(), 0, 1), d.max(), 0.0))
+
     def ks_statistic(self) -> float:
-        # ECDFs must be read after every tie, as scipy's searchsorted(side='right') does.
-        last_of_run = np.empty(self.merged.size, dtype=bool)
-        last_of_run[:-1] = self.merged[1:] != self.merged[:-1]
-        last_of_run[-1] = True
-        d = self.cdf_diff[last_of_run]
-        return float(max(np.clip(-d.min(), 0, 1), d.max()))
+        return self._ks_statistic
 
     def ks_pvalue(self) -> float:
         n, m = self.n_ref, self.n_cur

@@ -73,13 +73,14 @@ class ModelIn(BaseModel):
     team: str | None = Field(default=None, max_length=128)
     description: str | None = Field(default=None, max_length=2000)
     source: str = Field(default="local", max_length=32)
+    prediction_column: str | None = Field(default=None, max_length=200, description="the model's output column in logged windows")
     versions: list[ModelVersionIn] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
     def _flat(cls, data: object) -> object:
         if isinstance(data, dict) and "version" in data and "versions" not in data:
-            model_keys = {"name", "service", "team", "source"}
+            model_keys = {"name", "service", "team", "source", "prediction_column"}
             version = {k: v for k, v in data.items() if k not in model_keys}
             return {**{k: data[k] for k in model_keys if k in data}, "versions": [version]}
         return data

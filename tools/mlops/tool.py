@@ -14,6 +14,8 @@ from tools.mlops.data import REFERENCE, load_source
 from tools.mlops.status import ModelStatus, StatusPolicy, assess
 from tools.store import models as reg
 
+LOCAL_FILES = "mlops.allow_local_files"  # a ToolContext resource the CLI sets to True
+
 
 class ModelStatusQuery(BaseModel):
     name: str = Field(min_length=1, max_length=200, description="registered model name")
@@ -83,6 +85,12 @@ def drift_report(ctx: ToolContext, args: DriftQuery) -> DriftResult:
         raise ToolError("Give a model name, or both a reference and a current data set.")
     reference = args.reference or f"store:{args.model}/{REFERENCE}"
     current = args.current or f"store:{args.model}/latest"
+    # Local files only from the CLI: Slack and the agent must not make the bot read paths.
+    if not ctx.resource(LOCAL_FILES, lambda: False):
+        for source in (reference, current):
+            if not source.startswith("store:"):
+                raise ToolError("Here drift compares logged feature windows only (store:MODEL/LABEL).",
+                                hint="Files can be compared from the command line: triops drift REF CUR.")
     config = DriftConfig(
         drift_share=args.drift_share,
         numeric_method=args.method,
@@ -95,8 +103,13 @@ def drift_report(ctx: ToolContext, args: DriftQuery) -> DriftResult:
             raise _unknown_model(conn, args.model)
         ref_frame, ref_label = load_source(conn, reference)
         cur_frame, cur_label = load_source(conn, current)
+        target = args.target
+        if target is None and args.model is not None:
+            row = reg.get_model(conn, args.model)
+            column = row.get("prediction_column") if row else None
+            target = column if column in ref_frame.columns and column in cur_frame.columns else None
     try:
-        report = compute_drift(ref_frame, cur_frame, config, target=args.target)
+        report = compute_drift(ref_frame, cur_frame, config, target=target)
     except DriftInputError as exc:
         raise ToolError(str(exc)) from exc
     service = version = None

@@ -41,6 +41,7 @@ ml_models = Table(
     Column("team", String(128)),
     Column("description", Text),
     Column("source", String(32), nullable=False, default="local"),
+    Column("prediction_column", String(200)),
     Column("updated_at", Epoch, nullable=False),
 )
 
@@ -166,6 +167,7 @@ def upsert_models(conn: Connection, models: Sequence[ModelIn], now: float) -> in
                 "team": m.team or keep.get("team"),
                 "description": m.description or keep.get("description"),
                 "source": m.source,
+                "prediction_column": m.prediction_column or keep.get("prediction_column"),
                 "updated_at": now,
             }],
             ["name"],
