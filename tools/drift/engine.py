@@ -50,7 +50,8 @@ class DriftInputError(ValueError):
 
 
 def column_kind(series: pd.Series, config: DriftConfig) -> Kind | str:
-    """'numeric', 'categorical', or the reason the column is skipped."""
+    """'numeric', 'categorical', 'text?' (strings: categorical unless mostly distinct), or
+    'skipped: <reason>'."""
     name = str(series.name)
     if name in config.numerical:
         return "numeric"
@@ -66,15 +67,12 @@ def column_kind(series: pd.Series, config: DriftConfig) -> Kind | str:
     if pd.api.types.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.DatetimeTZDtype):
         return "skipped: a timestamp column"
     if pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
-        values = series.dropna()
-        if values.empty:
+        first, last = series.first_valid_index(), series.last_valid_index()
+        if first is None:
             return "skipped: no values in the reference"
-        if not (isinstance(values.iloc[0], str) and isinstance(values.iloc[-1], str)):
+        if not (isinstance(series[first], str) and isinstance(series[last], str)):
             return "skipped: mixed or unsupported values"
-        # factorize is several times faster than nunique() on Python strings
-        if pd.factorize(values)[1].size > values.size * 0.5:
-            return "skipped: free text (more than half the values distinct)"
-        return "categorical"
+        return "text?"  # categorical unless most values are distinct: see categorical_drift
     return f"skipped: unsupported type {dtype}"
 
 
@@ -165,8 +163,17 @@ def numeric_drift(column: str, ref: pd.Series, cur: pd.Series, config: DriftConf
     )
 
 
-def categorical_drift(column: str, ref: pd.Series, cur: pd.Series, config: DriftConfig) -> FeatureDrift:
+class FreeText(DriftInputError):
+    """A string column with more distinct values than half its rows: Evidently's text type."""
+
+
+def categorical_drift(
+    column: str, ref: pd.Series, cur: pd.Series, config: DriftConfig, *, text_rule: bool = False
+) -> FeatureDrift:
     ref_codes, ref_labels = pd.factorize(ref, use_na_sentinel=True)
+    # evidently core/datasets.py infer_column_type: strings with nunique > count/2 are text
+    if text_rule and len(ref_labels) > np.count_nonzero(np.asarray(ref_codes) >= 0) * 0.5:
+        raise FreeText("free text (more than half the values distinct)")
     cur_codes, cur_labels = pd.factorize(cur, use_na_sentinel=True)
     ref_codes = np.asarray(ref_codes)
     cur_codes = np.asarray(cur_codes)
@@ -250,11 +257,13 @@ def compute_drift(
     jobs: list[tuple[str, Callable[[], FeatureDrift]]] = []
     for name in wanted:
         kind = column_kind(reference[name], config)
-        if kind not in ("numeric", "categorical"):
+        if kind == "numeric":
+            jobs.append((str(name), lambda n=name: numeric_drift(str(n), reference[n], current[n], config)))
+        elif kind in ("categorical", "text?"):
+            jobs.append((str(name), lambda n=name, t=kind == "text?": categorical_drift(
+                str(n), reference[n], current[n], config, text_rule=t)))
+        else:
             skipped.append(SkippedColumn(column=str(name), reason=str(kind).removeprefix("skipped: ")))
-            continue
-        func = numeric_drift if kind == "numeric" else categorical_drift
-        jobs.append((str(name), lambda f=func, n=name: f(str(n), reference[n], current[n], config)))
 
     results = _run(jobs, workers, len(reference) + len(current))
     features: list[FeatureDrift] = []

@@ -69,9 +69,14 @@ class NumericPair:
     def n_cur(self) -> int:
         return int(self.cur.size)
 
+    @cached_property
+    def _run_ends(self) -> np.ndarray:
+        """merged[i] != merged[i + 1]: where a run of equal values ends."""
+        return self.merged[1:] != self.merged[:-1]
+
     def n_unique(self) -> int:
         """Distinct values over reference ∪ current (Evidently's choice of test reads this)."""
-        return 1 + int(np.count_nonzero(self.merged[1:] != self.merged[:-1]))
+        return 1 + int(np.count_nonzero(self._run_ends))
 
     def n_unique_ref(self) -> int:
         return 1 + int(np.count_nonzero(self.ref[1:] != self.ref[:-1]))
@@ -80,7 +85,7 @@ class NumericPair:
     def _ks_statistic(self) -> float:
         # ECDFs must be read after every tie, as scipy's searchsorted(side='right') does;
         # the last point has both ECDFs at 1 and adds nothing.
-        d = self.cdf_diff[:-1][self.merged[1:] != self.merged[:-1]]
+        d = self.cdf_diff[:-1][self._run_ends]
         if d.size == 0:
             return 0.0
         return float(max(np.clip(-d.min(), 0, 1), d.max(), 0.0))
@@ -106,10 +111,7 @@ class NumericPair:
 
     def value_counts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(distinct values of ref ∪ cur, reference counts, current counts)."""
-        keep = np.empty(self.merged.size, dtype=bool)
-        keep[0] = True
-        keep[1:] = self.merged[1:] != self.merged[:-1]
-        keys = self.merged[keep]
+        keys = np.concatenate([self.merged[:1], self.merged[1:][self._run_ends]])
         return keys, _count_sorted(self.ref, keys), _count_sorted(self.cur, keys)
 
     def binned_counts(self, binning: str = "sturges", n_bins: int = 10) -> tuple[np.ndarray, np.ndarray]:
