@@ -74,9 +74,13 @@ class NumericPair:
         """merged[i] != merged[i + 1]: where a run of equal values ends."""
         return self.merged[1:] != self.merged[:-1]
 
+    @cached_property
+    def _n_unique(self) -> int:
+        return 1 + int(np.count_nonzero(self._run_ends))
+
     def n_unique(self) -> int:
         """Distinct values over reference ∪ current (Evidently's choice of test reads this)."""
-        return 1 + int(np.count_nonzero(self._run_ends))
+        return self._n_unique
 
     def n_unique_ref(self) -> int:
         return 1 + int(np.count_nonzero(self.ref[1:] != self.ref[:-1]))
@@ -85,7 +89,8 @@ class NumericPair:
     def _ks_statistic(self) -> float:
         # ECDFs must be read after every tie, as scipy's searchsorted(side='right') does;
         # the last point has both ECDFs at 1 and adds nothing.
-        d = self.cdf_diff[:-1][self._run_ends]
+        ties = self.n_unique() < self.merged.size
+        d = self.cdf_diff[:-1][self._run_ends] if ties else self.cdf_diff[:-1]
         if d.size == 0:
             return 0.0
         return float(max(np.clip(-d.min(), 0, 1), d.max(), 0.0))
@@ -103,8 +108,7 @@ class NumericPair:
 
     def wasserstein(self) -> float:
         """∫|F_ref − F_cur| dx over the merged sample (scipy's _cdf_distance with p=1)."""
-        deltas = np.diff(self.merged)
-        return float(np.sum(np.abs(self.cdf_diff[:-1]) * deltas))
+        return float(np.dot(np.abs(self.cdf_diff[:-1]), np.diff(self.merged)))
 
     def wasserstein_norm(self, std_floor: float = 0.001) -> float:
         return self.wasserstein() / max(float(np.std(self.ref)), std_floor)
