@@ -115,6 +115,8 @@ def test_drift_over_threshold_becomes_an_event_for_the_service(mlops_store) -> N
         assert ev["method"] == "wasserstein" and ev["score"] == pytest.approx(result.report.features[0].score)
         assert reg.recent_drift_events(conn, NOW.timestamp() - 60, NOW.timestamp() + 60, services=["checkout"]) == []
         assert reg.recent_drift_events(conn, NOW.timestamp() + 60, NOW.timestamp() + 120) == []
+    again = drift_report.run(_ctx(mlops_store), {"model": "ranker", "target": "score"})
+    assert (again.report_id, again.event_id) == (result.report_id, result.event_id)  # no duplicate event
     status = model_status.run(_ctx(mlops_store), {"name": "ranker"})
     assert status.recommendation == "retrain"
     assert status.drift is not None and status.drift.dataset_drift and status.drift.prediction_drifted

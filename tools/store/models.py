@@ -311,14 +311,26 @@ def record_drift(
     current: str | None = None,
 ) -> tuple[int, int | None]:
     """Store a drift report; when any feature or the prediction is over its threshold, also
-    a drift event. Returns (report id, event id or None)."""
+    a drift event. Returns (report id, event id or None). Checking the same data again
+    returns the ids already stored instead of a duplicate event."""
     prediction_drifted = report.prediction.drifted if report.prediction is not None else None
+    body = report.model_dump_json()
+    same = conn.execute(
+        select(drift_reports.c.id, drift_reports.c.report)
+        .where(drift_reports.c.model.is_(None) if model is None else drift_reports.c.model == model,
+               drift_reports.c.reference == reference, drift_reports.c.current == current)
+        .order_by(drift_reports.c.id.desc()).limit(1)
+    ).first()
+    if same is not None and same.report == body:
+        # The same windows checked again (a second /triops drift): one report, one event.
+        event = conn.execute(select(drift_events.c.id).where(drift_events.c.report_id == same.id)).scalar()
+        return int(same.id), None if event is None else int(event)
     report_id = conn.execute(
         insert(drift_reports).values(
             model=model, version=version, computed_at=at, reference=reference, current=current,
             n_features=report.n_features, n_drifted=report.n_drifted, share_drifted=report.share_drifted,
             dataset_drift=report.dataset_drift, prediction_drifted=prediction_drifted,
-            report=report.model_dump_json(),
+            report=body,
         )
     ).inserted_primary_key[0]
     drifted = report.drifted_features()
