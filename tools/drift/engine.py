@@ -115,7 +115,10 @@ def _numeric_values(series: pd.Series) -> tuple[np.ndarray, int]:
     """Finite float values and how many were missing or infinite."""
     values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     finite = np.isfinite(values)
-    return values[finite], int(values.size - np.count_nonzero(finite))
+    n_finite = int(np.count_nonzero(finite))
+    if n_finite == values.size:
+        return values, 0
+    return values[finite], int(values.size - n_finite)
 
 
 def _discrete_scores(

@@ -59,7 +59,9 @@ class NumericPair:
         from_cur = np.cumsum(order >= n, dtype=index)
         from_ref = np.arange(1, n + m + 1, dtype=index)
         from_ref -= from_cur
-        return cls(ref, cur, merged, from_ref / n - from_cur / m)
+        cdf_diff = np.divide(from_ref, n, dtype=np.float64)  # F_ref, as scipy: count / n
+        cdf_diff -= np.divide(from_cur, m, dtype=np.float64)
+        return cls(ref, cur, merged, cdf_diff)
 
     @property
     def n_ref(self) -> int:
