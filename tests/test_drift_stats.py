@@ -163,6 +163,15 @@ def test_overrides_and_thresholds_are_configurable() -> None:
     assert bad.skipped and "categorical" in bad.skipped[0].reason
 
 
+def test_columns_on_one_side_only_are_reported() -> None:
+    ref = pd.DataFrame({"a": np.arange(50.0), "gone": np.arange(50.0)})
+    cur = pd.DataFrame({"a": np.arange(50.0), "new": np.arange(50.0)})
+    report = compute_drift(ref, cur)
+    assert [f.column for f in report.features] == ["a"]
+    assert {s.column: s.reason for s in report.skipped} == {
+        "gone": "not in the current data", "new": "not in the reference data"}
+
+
 def test_parallel_and_serial_give_the_same_report() -> None:
     rng = np.random.default_rng(2)
     ref = pd.DataFrame({f"x{i}": rng.normal(0, 1, 2000) for i in range(4)})

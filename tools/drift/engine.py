@@ -257,6 +257,11 @@ def compute_drift(
         wanted.append(target)
 
     skipped: list[SkippedColumn] = []
+    if columns is None:  # a feature that vanished (or appeared) is itself worth a line
+        skipped += [SkippedColumn(column=str(c), reason="not in the current data")
+                    for c in reference.columns if c not in current.columns and c not in config.ignore]
+        skipped += [SkippedColumn(column=str(c), reason="not in the reference data")
+                    for c in current.columns if c not in reference.columns and c not in config.ignore]
     jobs: list[tuple[str, Callable[[], FeatureDrift]]] = []
     for name in wanted:
         kind = column_kind(reference[name], config)
