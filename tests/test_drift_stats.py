@@ -177,3 +177,32 @@ def test_parallel_and_serial_give_the_same_report() -> None:
     ref = pd.DataFrame({f"x{i}": rng.normal(0, 1, 2000) for i in range(4)})
     cur = pd.DataFrame({f"x{i}": rng.normal(0.1 * i, 1, 2000) for i in range(4)})
     assert compute_drift(ref, cur, workers=1) == compute_drift(ref, cur, workers=3)
+
+
+def test_pandas_dtypes_are_typed_as_evidently_does() -> None:
+    rng = np.random.default_rng(0)
+    n = 3000
+
+    def frame(shift: int) -> pd.DataFrame:
+        d = pd.DataFrame({
+            "i64": pd.array(rng.integers(0, 100, n) + 10 * shift, dtype="Int64"),
+            "few_ints": rng.integers(0, 4, n),  # ≤ 10 distinct integers: categorical
+            "flag": pd.array(rng.random(n) < 0.3 + 0.2 * shift, dtype="boolean"),
+            "s": pd.array(rng.choice(["x", "y", "z"], n), dtype="string"),
+            "cat": pd.Categorical(rng.choice(["p", "q"], n)),
+            "at": pd.date_range("2026-01-01", periods=n, freq="h"),
+            "mixed": np.array([1, "a"] * (n // 2), dtype=object),
+        })
+        d.loc[:10, "i64"] = pd.NA
+        return d
+
+    report = compute_drift(frame(0), frame(1))
+    by = {f.column: f for f in report.features}
+    assert {c: (f.kind, f.method) for c, f in by.items()} == {
+        "i64": ("numeric", "wasserstein"), "few_ints": ("categorical", "jensenshannon"),
+        "flag": ("categorical", "jensenshannon"), "s": ("categorical", "jensenshannon"),
+        "cat": ("categorical", "jensenshannon"),
+    }
+    assert by["i64"].drifted and by["flag"].drifted and not by["s"].drifted
+    assert by["i64"].missing_reference == 11
+    assert {s.column for s in report.skipped} == {"at", "mixed"}
