@@ -98,7 +98,7 @@ def model_list() -> None:
     with rt.store.engine.connect() as conn:
         for name in model_names(conn):
             row = get_model(conn, name) or {}
-            console.print(f"{name}\t{row.get('service') or '-'}\t{row.get('source')}")
+            typer.echo(f"{name}\t{row.get('service') or '-'}\t{row.get('source')}")
 
 
 @model_app.command("sync-mlflow")

@@ -85,3 +85,26 @@ def test_sync_from_a_real_mlflow_server(tmp_path) -> None:  # type: ignore[no-un
         report = sync(store, client, NOW.timestamp())
     assert report.models == 2 and report.versions == 5
     _check_synced(store)
+
+
+def test_cli_sync_then_status(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    monkeypatch.setenv("TRIOPS_HOME", str(tmp_path))
+    runner = CliRunner()
+    with MlflowDouble() as double:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", double.url)
+        monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "tok")
+        out = runner.invoke(app, ["model", "sync-mlflow"])
+        assert out.exit_code == 0, out.output
+        assert "synced 2 models, 5 versions (5 runs)" in out.output
+        assert set(double.auth) == {"Bearer tok"}
+    listed = runner.invoke(app, ["model", "list"])
+    assert "search-ranker\tranking\tmlflow" in listed.output
+    status = runner.invoke(app, ["model", "status", "churn"])
+    assert status.exit_code == 0 and "stage Production" in status.output
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "file:///tmp/mlruns")
+    bad = runner.invoke(app, ["model", "sync-mlflow"])
+    assert bad.exit_code == 2 and "No MLflow server URL" in bad.output
