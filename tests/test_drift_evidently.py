@@ -46,3 +46,25 @@ def test_same_verdicts_as_evidently(name: str) -> None:
         assert mine.method == theirs["method"], column
         assert mine.drifted == theirs["drifted"], (column, mine.score, theirs["score"])
         assert mine.score == pytest.approx(theirs["score"], rel=1e-6, abs=1e-12), column
+
+
+@pytest.mark.parametrize("method", ["psi", "jensenshannon"])
+def test_same_scores_as_evidently_when_one_test_is_forced(method: str) -> None:
+    """PSI and Jensen–Shannon on every column: Evidently's binning (sturges over reference ∪
+    current for numeric columns with > 20 reference values, else per value) and PSI's
+    empty-bin rule, on all 24 cases."""
+    forced = FIXTURE["forced"][method]
+    assert set(forced) == set(CASES)
+    compared = 0
+    for name, columns in forced.items():
+        case = CASES[name]
+        config = DriftConfig(numerical=case.numerical, categorical=case.categorical,
+                             numeric_method=method, categorical_method=method)
+        ours = {f.column: f for f in compute_drift(case.reference, case.current, config).features}
+        for column, theirs in columns.items():
+            mine = ours[column]
+            assert mine.method == theirs["method"] == method
+            assert mine.score == pytest.approx(theirs["score"], rel=1e-6, abs=1e-12), (name, column)
+            assert mine.drifted == theirs["drifted"], (name, column)
+            compared += 1
+    assert compared == 628
