@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bot import cli_kb, logs
+from bot import cli_kb, cli_mlops, logs
 from bot.render import to_rich
 from bot.router import Asker, Router
 from bot.runtime import Runtime
@@ -23,6 +23,8 @@ ingest_app = typer.Typer(help="Load delivery events from files (JSON lines, JSON
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(cli_kb.app, name="kb")
 app.add_typer(cli_kb.eval_app, name="eval")
+cli_mlops.register_ingest(ingest_app)
+app.add_typer(cli_mlops.app)
 
 console = Console()
 err_console = Console(stderr=True)

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.rule import Rule
 
 from bot.render import to_blocks, to_rich
+from bot.render.charts import images
 from bot.router import Asker, Router
 from bot.runtime import Runtime
 from tools.scenario import Scenario, build_scenario, load_scenario
@@ -29,6 +30,8 @@ DEMO_QUESTIONS: list[tuple[str, str]] = [
     ("KubePodCrashLooping fired: what do I do?", "runbook KubePodCrashLooping"),
     ("A question in words finds its runbook", "runbook etcd cluster has no leader"),
     ("No runbook is better than a wrong one", "runbook KubeDeploymentRolloutStuck"),
+    ("Which ranking model is live, and is it still valid?", "model search-ranker"),
+    ("Is its input drifting since the feature-store deployment?", "drift search-ranker"),
 ]
 
 
@@ -62,6 +65,9 @@ def run(settings: Settings, seed_value: int, now: datetime, console: Console) ->
         console.print(to_rich(reply))
         slug = re.sub(r"[^a-z0-9]+", "-", command.lower()).strip("-") or "help"
         (out_dir / f"{i:02d}-{slug}.json").write_text(json.dumps({"blocks": to_blocks(reply)}, indent=2))
+        for name, png in images(reply):
+            (out_dir / f"{i:02d}-{name}").write_bytes(png)
+            console.print(f"chart: {out_dir / f'{i:02d}-{name}'}")
     console.print(Rule())
     console.print(f"Block Kit JSON of every answer: {out_dir}/")
     return out_dir

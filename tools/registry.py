@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from tools.contract import Tool, ToolRegistry
 from tools.dora.tool import dora_metrics
+from tools.mlops.tool import drift_report, model_status
 from tools.runbooks.tool import runbook_search
 
 
 def all_tools() -> list[Tool]:
-    return [dora_metrics, runbook_search]
+    return [dora_metrics, runbook_search, model_status, drift_report]
 
 
 def default_registry() -> ToolRegistry:

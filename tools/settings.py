@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     kb_min_confidence: float | None = Field(
         default=None, ge=0.0, le=1.0, validation_alias=_env("TRIOPS_KB_MIN_CONFIDENCE")
     )
+    mlflow_tracking_uri: str | None = Field(default=None, validation_alias=_env("MLFLOW_TRACKING_URI"))
+    mlflow_tracking_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("MLFLOW_TRACKING_TOKEN")
+    )
 
     host: str = Field(default="127.0.0.1", validation_alias=_env("TRIOPS_HOST"))
     port: int = Field(default=3000, validation_alias=_env("PORT", "TRIOPS_PORT"))

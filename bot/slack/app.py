@@ -70,6 +70,17 @@ def post_reply(client: WebClient, channel: str, reply: Reply, thread_ts: str | N
     return resp.data if hasattr(resp, "data") else dict(resp)
 
 
+def attach_images(client: WebClient, channel: str, reply: Reply, thread_ts: str | None = None) -> None:
+    """Charts go up as files (files_upload_v2, scope files:write); a failed upload only logs."""
+    from bot.render.charts import images
+
+    for filename, png in images(reply):
+        try:
+            client.files_upload_v2(channel=channel, file=png, filename=filename, title=filename.removesuffix(".png"), thread_ts=thread_ts)
+        except Exception as exc:  # a chart is a nicety: never lose the answer over it
+            log.warning("chart upload %s to %s failed: %s", filename, channel, exc.__class__.__name__)
+
+
 def register_listeners(app: App, router: Router) -> None:
     settings = router.runtime.settings
     store = router.runtime.store
@@ -77,7 +88,7 @@ def register_listeners(app: App, router: Router) -> None:
     def ack_command(ack: Ack) -> None:
         ack()
 
-    def run_command(body: dict, respond: Respond) -> None:
+    def run_command(body: dict, respond: Respond, client: WebClient) -> None:
         text = body.get("text") or ""
         asker = Asker(user=body.get("user_id", "?"), surface="slack", channel=body.get("channel_id"))
         audit.record(store, asker.user, "command", text[:200], channel=asker.channel)
@@ -88,6 +99,8 @@ def register_listeners(app: App, router: Router) -> None:
             response_type="ephemeral" if reply.ephemeral else "in_channel",
             replace_original=False,
         )
+        if not reply.ephemeral and asker.channel:
+            attach_images(client, asker.channel, reply)
 
     app.command(settings.slack_command)(ack=ack_command, lazy=[run_command])
 
@@ -101,6 +114,7 @@ def register_listeners(app: App, router: Router) -> None:
         audit.record(store, asker.user, "mention", text[:200], channel=asker.channel)
         reply = router.handle(text, asker)
         post_reply(client, event["channel"], reply, thread_ts=thread_ts)
+        attach_images(client, event["channel"], reply, thread_ts=thread_ts)
 
 
 def _from_a_bot(event: dict, context: BoltContext) -> bool:

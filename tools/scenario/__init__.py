@@ -15,6 +15,7 @@ import numpy as np
 from tools.catalog import ServiceCatalog
 from tools.delivery.models import DeploymentEvent, IncidentEvent
 from tools.scenario import delivery, topology
+from tools.scenario import models as ml_models
 from tools.timeutil import utc
 
 
@@ -27,6 +28,7 @@ class Scenario:
     incidents: list[IncidentEvent] = field(default_factory=list)
     # The recent bad deployment that later steps (alert storm, drift) build on.
     bad_deployment: DeploymentEvent | None = None
+    models: ml_models.ModelsPart | None = None
 
 
 def build_scenario(seed: int = 7, now: datetime | None = None, days: int = 90) -> Scenario:
@@ -34,6 +36,7 @@ def build_scenario(seed: int = 7, now: datetime | None = None, days: int = 90) -
     rng = np.random.default_rng(seed)
     sc = Scenario(seed=seed, now=now, catalog=topology.catalog())
     delivery.build(sc, rng, days=days)
+    sc.models = ml_models.build(sc, np.random.default_rng([seed, 5]))
     return sc
 
 
@@ -43,3 +46,5 @@ def load_scenario(store, scenario: Scenario) -> None:  # type: ignore[no-untyped
     with store.engine.begin() as conn:
         upsert_deployments(conn, scenario.deployments)
         upsert_incidents(conn, scenario.incidents)
+    if scenario.models is not None:
+        ml_models.load(store, scenario.models)

@@ -1,0 +1,172 @@
+"""`triops drift`, `triops model status|list|sync-mlflow`, `triops ingest models|features`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from bot.commands.base import Reply, ToolCall
+from bot.render import to_rich
+from bot.render.charts import images
+from bot.runtime import Runtime
+from tools.drift.models import Method
+from tools.errors import ToolError
+from tools.mlops.tool import LOCAL_FILES
+from tools.settings import Settings
+
+app = typer.Typer(help="MLOps: model status, registry sync and drift.")
+model_app = typer.Typer(help="Registered models: status, list, sync from MLflow.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _runtime() -> Runtime:
+    rt = Runtime.build(Settings())
+    rt.ctx.resource(LOCAL_FILES, lambda: True)  # the person at the terminal may name files
+    return rt
+
+
+def _fail(exc: ToolError) -> None:
+    err_console.print(f"[red]error:[/] {exc.message}")
+    if exc.hint:
+        err_console.print(exc.hint)
+    if exc.choices:
+        err_console.print("choices: " + ", ".join(exc.choices))
+    raise typer.Exit(2)
+
+
+def _show(tool: str, args: dict, as_json: bool, chart: Path | None = None) -> None:
+    rt = _runtime()
+    try:
+        out = rt.call(tool, args)
+    except ToolError as exc:
+        _fail(exc)
+        return
+    reply = Reply(results=[ToolCall(tool=tool, args=args, output=out)])
+    if as_json:
+        typer.echo(out.model_dump_json(indent=2))
+    else:
+        console.print(to_rich(reply))
+    if chart is not None:
+        for _, png in images(reply):
+            chart.write_bytes(png)
+            err_console.print(f"chart written to {chart}")
+
+
+@app.command()
+def drift(
+    reference: Annotated[str, typer.Argument(help="CSV/Parquet file, or store:MODEL[/LABEL]")],
+    current: Annotated[str, typer.Argument(help="CSV/Parquet file, or store:MODEL/LABEL or store:MODEL/latest")],
+    target: Annotated[str | None, typer.Option(help="the model's output column (prediction drift)")] = None,
+    model: Annotated[str | None, typer.Option(help="record the result against this model")] = None,
+    method: Annotated[str | None, typer.Option(help="one test for all features: ks, wasserstein, psi, jensenshannon, chisquare, z")] = None,
+    threshold: Annotated[float | None, typer.Option(help="one threshold for all features")] = None,
+    drift_share: Annotated[float, typer.Option(help="dataset drift at this share of drifted features")] = 0.5,
+    chart: Annotated[Path | None, typer.Option(help="write the drift chart (PNG) here")] = None,
+    record: Annotated[bool, typer.Option(help="store the report (and a drift event when over threshold)")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="print the tool's output as JSON")] = False,
+) -> None:
+    """Drift per feature (Evidently's default tests and thresholds), dataset and prediction drift."""
+    args: dict = {"reference": reference, "current": current, "target": target, "model": model,
+                  "threshold": threshold, "drift_share": drift_share, "record": record}
+    if method is not None:
+        if method not in Method.__args__:  # type: ignore[attr-defined]
+            _fail(ToolError(f"Unknown test '{method}'.", choices=list(Method.__args__)))  # type: ignore[attr-defined]
+        args["method"] = method
+    _show("drift_report", args, as_json, chart)
+
+
+@model_app.command("status")
+def model_status(
+    name: str, as_json: Annotated[bool, typer.Option("--json", help="print the tool's output as JSON")] = False
+) -> None:
+    """Live version per alias, metrics vs the previous version, age, last drift, recommendation."""
+    _show("model_status", {"name": name}, as_json)
+
+
+@model_app.command("list")
+def model_list() -> None:
+    """Registered models and the service each serves."""
+    from tools.store.models import get_model, model_names
+
+    rt = _runtime()
+    with rt.store.engine.connect() as conn:
+        for name in model_names(conn):
+            row = get_model(conn, name) or {}
+            typer.echo(f"{name}\t{row.get('service') or '-'}\t{row.get('source')}")
+
+
+@model_app.command("sync-mlflow")
+def sync_mlflow(
+    url: Annotated[str | None, typer.Option(help="MLflow tracking URL (default MLFLOW_TRACKING_URI)")] = None,
+    name: Annotated[list[str] | None, typer.Option(help="only these registered models")] = None,
+) -> None:
+    """Copy an MLflow tracking server's registry (aliases, stages, run metrics) into triops."""
+    from tools.mlops.mlflow_client import MlflowClient, sync
+    from tools.timeutil import now_utc
+
+    settings = Settings()
+    url = url or settings.mlflow_tracking_uri
+    if not url or not url.startswith(("http://", "https://")):
+        _fail(ToolError("No MLflow server URL.", hint="Pass --url http://host:5000 or set MLFLOW_TRACKING_URI."))
+        return
+    token = settings.mlflow_tracking_token.get_secret_value() if settings.mlflow_tracking_token else None
+    rt = _runtime()
+    try:
+        with MlflowClient(url, token=token) as client:
+            report = sync(rt.store, client, now_utc().timestamp(), names=name or None)
+    except ToolError as exc:
+        _fail(exc)
+        return
+    console.print(f"synced {report.models} models, {report.versions} versions ({report.runs_read} runs) from {report.url}")
+    for s in report.skipped:
+        err_console.print(f"[yellow]skipped[/] {s}")
+
+
+def ingest_models(file: Path, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Models: {name, service, team, prediction_column, versions: [{version, aliases, stage, metrics, trained_at, training_data, run_id}]} (or one flat version)."""
+    from tools.mlops.ingest import ingest_models_file
+
+    if not file.exists():
+        err_console.print(f"[red]error:[/] no such file: {file}")
+        raise typer.Exit(2)
+    report = ingest_models_file(_runtime().store, file)
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        console.print(f"loaded {report.loaded} model versions from {file}")
+        for e in report.errors:
+            err_console.print(f"[yellow]line {e.line}:[/] {e.error}")
+    if report.errors and not report.loaded:
+        raise typer.Exit(1)
+
+
+def ingest_features(
+    model: str,
+    label: Annotated[str, typer.Argument(help="'reference' for the training window, else e.g. a date")],
+    file: Path,
+) -> None:
+    """A window of logged model inputs (CSV/Parquet) for drift: store:MODEL/LABEL."""
+    from tools.mlops.data import load_file
+    from tools.store.models import save_window
+    from tools.timeutil import now_utc
+
+    try:
+        frame = load_file(file)
+    except ToolError as exc:
+        _fail(exc)
+        return
+    rt = _runtime()
+    with rt.store.engine.begin() as conn:
+        save_window(conn, model, label, frame, now_utc().timestamp())
+    console.print(f"stored {len(frame):,} rows × {frame.shape[1]} columns as store:{model}/{label}")
+
+
+def register_ingest(ingest_app: typer.Typer) -> None:
+    ingest_app.command("models")(ingest_models)
+    ingest_app.command("features")(ingest_features)

@@ -1,0 +1,215 @@
+"""Model status and drift reports: Block Kit, plain text and rich, plus the drift chart."""
+
+from __future__ import annotations
+
+import re
+
+from rich.console import Group
+from rich.table import Table
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.render import fmt
+from bot.render.charts import drift_chart_png, register_chart
+from bot.render.registry import Renderer, register
+from tools.drift.models import P_VALUE_METHODS, FeatureDrift
+from tools.mlops.status import ModelStatus, VersionStatus
+from tools.mlops.tool import DriftResult
+
+REC_EMOJI = {"keep": ":large_green_circle:", "investigate": ":large_yellow_circle:", "retrain": ":red_circle:"}
+METHOD_LABEL = {
+    "ks": "KS p", "chisquare": "χ² p", "chi2_contingency": "χ² (2×k) p", "z": "Z p",
+    "wasserstein": "Wasserstein/σ", "jensenshannon": "Jensen–Shannon", "psi": "PSI",
+}
+TABLE_ROWS = 12
+
+
+def _score(f: FeatureDrift) -> str:
+    s = f.score
+    if f.method in P_VALUE_METHODS:
+        return "<1e-16" if s < 1e-16 else f"{s:.2g}" if s < 0.001 else f"{s:.3f}"
+    return f"{s:.3f}"
+
+
+def _cmp(f: FeatureDrift) -> str:
+    if f.method == "ks":
+        return "≤"  # evidently ks_stattest.py: p_value <= threshold
+    return "<" if f.method in P_VALUE_METHODS else "≥"
+
+
+def _notes(f: FeatureDrift) -> str:
+    parts = []
+    if f.missing_current:
+        parts.append(f"{f.missing_share_current:.0%} missing")
+    if f.unseen_count:
+        parts.append(f"{f.unseen_count} unseen ({f.unseen_share:.0%}): {', '.join(f.unseen_categories[:3])}")
+    if f.reference_mean is not None and f.current_mean is not None:
+        parts.append(f"mean {f.reference_mean:.3g}→{f.current_mean:.3g}")
+    return "; ".join(parts)
+
+
+def feature_rows(r: DriftResult, limit: int = TABLE_ROWS) -> list[tuple[str, str, str, str, str, str]]:
+    """(flag, column, test, score, threshold, notes), prediction first, then worst first."""
+    feats = ([r.report.prediction] if r.report.prediction else []) + r.report.features[:limit]
+    rows = []
+    for f in feats:
+        name = f"{f.column} (prediction)" if f is r.report.prediction else f.column
+        rows.append((
+            "DRIFT" if f.drifted else "ok", name, METHOD_LABEL.get(f.method, f.method), _score(f),
+            f"{_cmp(f)} {f.threshold:g}" if f.drifted else f"thr {f.threshold:g}", _notes(f),
+        ))
+    return rows
+
+
+def _drift_title(r: DriftResult) -> str:
+    who = f"{r.model}" + (f" ({r.service})" if r.service else "") if r.model else "data"
+    return f"Drift · {who} · {r.current} vs {r.reference}"
+
+
+def _drift_summary(r: DriftResult) -> str:
+    rep = r.report
+    verdict = "DATASET DRIFT" if rep.dataset_drift else "no dataset drift"
+    line = (f"{verdict}: {rep.n_drifted} of {rep.n_features} features drifted "
+            f"({rep.share_drifted:.0%}; threshold {rep.drift_share_threshold:.0%})")
+    if rep.prediction is not None:
+        line += f" · prediction {rep.prediction.column}: {'DRIFTED' if rep.prediction.drifted else 'stable'}"
+    return line
+
+
+def drift_blocks(r: DriftResult) -> list[Block]:
+    rows = feature_rows(r)
+    width = max(len(x[1]) for x in rows) if rows else 10
+    table = "\n".join(
+        f"{'🔴' if flag == 'DRIFT' else '⚪'} {name[:28]:<{min(width, 28)}}  {test:<14} {score:>8}  {thr}"
+        for flag, name, test, score, thr, _ in rows
+    )
+    notes = [f"• *{name}*: {n}" for flag, name, _, _, _, n in rows if n and flag == "DRIFT"][:6]
+    out: list[Block] = [
+        HeaderBlock(text=_drift_title(r)[:150]),
+        SectionBlock(text=MarkdownTextObject(text=f"*{_drift_summary(r)}*")),
+        SectionBlock(text=MarkdownTextObject(text=f"```{table[:2900]}```")),
+    ]
+    if notes:
+        out.append(SectionBlock(text=MarkdownTextObject(text="\n".join(notes)[:2900])))
+    more = len(r.report.features) - TABLE_ROWS
+    context = f"{r.report.reference_rows:,} reference rows vs {r.report.current_rows:,} current · {r.report.method_rule}"
+    if more > 0:
+        context = f"{more} more features not shown · " + context
+    if r.report.skipped:
+        context += " · skipped: " + ", ".join(f"{s.column} ({s.reason})" for s in r.report.skipped[:5])
+    out.append(ContextBlock(elements=[MarkdownTextObject(text=context[:2900])]))
+    return out
+
+
+def drift_text(r: DriftResult) -> str:
+    lines = [_drift_title(r), _drift_summary(r)]
+    for flag, name, test, score, thr, notes in feature_rows(r, limit=50):
+        lines.append(f"- [{flag}] {name}: {test} {score} ({thr})" + (f" — {notes}" if notes else ""))
+    for s in r.report.skipped:
+        lines.append(f"- skipped {s.column}: {s.reason}")
+    return "\n".join(lines)
+
+
+def drift_rich(r: DriftResult) -> Group:
+    table = Table(title=_drift_title(r), caption=r.report.method_rule, expand=False)
+    for col in ("", "Feature", "Test", "Score", "Threshold", "Notes"):
+        table.add_column(col)
+    for flag, name, test, score, thr, notes in feature_rows(r, limit=50):
+        style = "bold red" if flag == "DRIFT" else ""
+        table.add_row(flag, name, test, score, thr, notes, style=style)
+    return Group(_drift_summary(r), table)
+
+
+def drift_chart(r: DriftResult) -> tuple[str, bytes] | None:
+    if not r.report.features and r.report.prediction is None:
+        return None
+    slug = re.sub(r"[^a-zA-Z0-9_.-]+", "-", r.model or "data")
+    return f"drift-{slug}.png", drift_chart_png(r.report, _drift_title(r))
+
+
+# ---- model status ----------------------------------------------------------------------
+
+
+def _version_line(v: VersionStatus) -> str:
+    label = v.alias or (v.stage and f"stage {v.stage}") or "latest"
+    age = f", trained {v.age_days:.0f} days ago" if v.age_days is not None else ""
+    prev = f" (replaced v{v.previous_version})" if v.previous_version else ""
+    return f"{label}: v{v.version}{prev}{age}"
+
+
+def _metric_lines(v: VersionStatus) -> list[str]:
+    out = []
+    for m in v.metrics:
+        if m.previous is None:
+            out.append(f"{m.key} {m.value:.4g}")
+        else:
+            word = "same" if m.better is None else ("better" if m.better else "worse")
+            rel = f"{m.relative_change:+.1%}" if m.relative_change is not None else ""
+            out.append(f"{m.key} {m.value:.4g} vs {m.previous:.4g} ({rel}, {word})")
+    return out
+
+
+def _drift_line(s: ModelStatus) -> str:
+    d = s.drift
+    if d is None:
+        return "no drift check recorded"
+    top = ", ".join(f"{f.column}" for f in d.top if f.drifted) or "none"
+    pred = "" if d.prediction_drifted is None else f"; prediction {'drifted' if d.prediction_drifted else 'stable'}"
+    return (f"last check {fmt.when(d.computed_at)} ({d.age_hours:.0f} h ago): {d.n_drifted}/{d.n_features} "
+            f"features drifted{pred}; drifted: {top}")
+
+
+def status_blocks(s: ModelStatus) -> list[Block]:
+    head = f"{REC_EMOJI[s.recommendation]} *{s.recommendation.upper()}* — " + "; ".join(s.reasons)
+    out: list[Block] = [
+        HeaderBlock(text=f"Model · {s.name}" + (f" · serves {s.service}" if s.service else "")),
+        SectionBlock(text=MarkdownTextObject(text=head[:2900])),
+    ]
+    fields = []
+    for v in ([s.live] if s.live else []) + [a for a in s.aliases if s.live is None or a.alias != s.live.alias]:
+        body = "\n".join([_version_line(v), *_metric_lines(v)])
+        if v.training_data:
+            body += f"\ndata: `{v.training_data}`"
+        fields.append(MarkdownTextObject(text=(("*live* " if v is s.live else "") + body)[:1900]))
+    if fields:
+        out.append(SectionBlock(fields=fields[:10]))
+    out.append(SectionBlock(text=MarkdownTextObject(text=f"*Drift*: {_drift_line(s)}"[:2900])))
+    out.append(ContextBlock(elements=[MarkdownTextObject(
+        text=f"{s.n_versions} versions · source {s.source}" + (f" · team {s.team}" if s.team else "")
+        + f" · checked {fmt.when(s.checked_at)}"
+    )]))
+    return out
+
+
+def status_text(s: ModelStatus) -> str:
+    lines = [f"Model {s.name}" + (f" (serves {s.service})" if s.service else ""),
+             f"Recommendation: {s.recommendation.upper()} — " + "; ".join(s.reasons)]
+    for v in ([s.live] if s.live else []) + [a for a in s.aliases if s.live is None or a.alias != s.live.alias]:
+        lines.append(("- live " if v is s.live else "- ") + _version_line(v))
+        lines.extend(f"    {m}" for m in _metric_lines(v))
+    lines.append(f"- drift: {_drift_line(s)}")
+    return "\n".join(lines)
+
+
+def status_rich(s: ModelStatus) -> Group:
+    table = Table(title=f"Model {s.name}" + (f" · serves {s.service}" if s.service else ""), expand=False)
+    for col in ("Alias / stage", "Version", "Trained", "Metrics vs previous"):
+        table.add_column(col)
+    for v in ([s.live] if s.live else []) + [a for a in s.aliases if s.live is None or a.alias != s.live.alias]:
+        label = (v.alias or (v.stage and f"stage {v.stage}") or "latest") + (" (live)" if v is s.live else "")
+        age = f"{v.age_days:.0f} d ago" if v.age_days is not None else "n/a"
+        table.add_row(label, f"v{v.version}" + (f" (was v{v.previous_version})" if v.previous_version else ""),
+                      age, "\n".join(_metric_lines(v)) or "—")
+    colour = {"keep": "green", "investigate": "yellow", "retrain": "red"}[s.recommendation]
+    return Group(table, f"Drift: {_drift_line(s)}",
+                 f"[bold {colour}]{s.recommendation.upper()}[/] — " + "; ".join(s.reasons))
+
+
+register(DriftResult, Renderer(blocks=drift_blocks, text=drift_text, rich=drift_rich))
+register(ModelStatus, Renderer(blocks=status_blocks, text=status_text, rich=status_rich))
+register_chart(DriftResult, drift_chart)

@@ -1,0 +1,131 @@
+"""The MLOps tools: `model_status` and `drift_report` (pydantic in, pydantic out)."""
+
+from __future__ import annotations
+
+import difflib
+
+from pydantic import BaseModel, Field
+
+from tools.contract import ToolContext, tool
+from tools.drift import DriftConfig, DriftInputError, DriftReport, compute_drift
+from tools.drift.models import Method
+from tools.errors import ToolError
+from tools.mlops.data import REFERENCE, load_source
+from tools.mlops.status import ModelStatus, StatusPolicy, assess
+from tools.store import models as reg
+
+LOCAL_FILES = "mlops.allow_local_files"  # a ToolContext resource the CLI sets to True
+
+
+class ModelStatusQuery(BaseModel):
+    name: str = Field(min_length=1, max_length=200, description="registered model name")
+
+
+class DriftQuery(BaseModel):
+    model: str | None = Field(None, max_length=200, description="model whose stored feature windows to compare")
+    reference: str | None = Field(None, description="CSV/Parquet path or store:MODEL/LABEL; default the model's reference window")
+    current: str | None = Field(None, description="CSV/Parquet path or store:MODEL/LABEL; default the model's newest window")
+    target: str | None = Field(None, description="the model's output column, for prediction drift")
+    method: Method | None = Field(None, description="one test for every feature instead of Evidently's defaults")
+    threshold: float | None = Field(None, gt=0, description="one threshold for every feature")
+    drift_share: float = Field(0.5, gt=0, le=1)
+    record: bool = Field(True, description="store the report (and a drift event when over threshold)")
+
+
+class DriftResult(BaseModel):
+    model: str | None = None
+    service: str | None = None
+    reference: str
+    current: str
+    report: DriftReport
+    report_id: int | None = None
+    event_id: int | None = None
+
+
+def _unknown_model(conn, name: str) -> ToolError:  # type: ignore[no-untyped-def]
+    names = reg.model_names(conn)
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+    hint = f"Did you mean {', '.join(close)}?" if close else ("Known models: " + ", ".join(names[:10]) if names else "No models are registered yet.")
+    return ToolError(f"No model named '{name}'.", hint=hint, choices=close or names[:10])
+
+
+@tool(
+    "model_status",
+    "Status of a registered ML model: the live version per alias (champion, challenger…) or "
+    "legacy stage, its metrics against the previous version, age since training, the last "
+    "drift check, and a recommendation (keep / investigate / retrain) with the reasons.",
+)
+def model_status(ctx: ToolContext, args: ModelStatusQuery) -> ModelStatus:
+    with ctx.store.engine.connect() as conn:
+        model = reg.get_model(conn, args.name)
+        if model is None:
+            raise _unknown_model(conn, args.name)
+        alias_rows = reg.aliases(conn, args.name)
+        return assess(
+            model,
+            reg.versions(conn, args.name),
+            reg.metrics(conn, args.name),
+            alias_rows,
+            {a: reg.alias_history(conn, args.name, a) for a in alias_rows},
+            reg.latest_drift_report(conn, args.name),
+            ctx.now(),
+            StatusPolicy(),
+        )
+
+
+@tool(
+    "drift_report",
+    "Data and prediction drift between a reference and a current data set (a model's stored "
+    "feature windows, or CSV/Parquet files): per feature the test Evidently would choose "
+    "(KS, chi-square, Z, Wasserstein, Jensen–Shannon; PSI on request), score, threshold and "
+    "verdict, worst first; missing values and unseen categories; dataset drift by share.",
+)
+def drift_report(ctx: ToolContext, args: DriftQuery) -> DriftResult:
+    if args.model is None and (args.reference is None or args.current is None):
+        raise ToolError("Give a model name, or both a reference and a current data set.")
+    reference = args.reference or f"store:{args.model}/{REFERENCE}"
+    current = args.current or f"store:{args.model}/latest"
+    # Local files only from the CLI: Slack and the agent must not make the bot read paths.
+    if not ctx.resource(LOCAL_FILES, lambda: False):
+        for source in (reference, current):
+            if not source.startswith("store:"):
+                raise ToolError("Here drift compares logged feature windows only (store:MODEL/LABEL).",
+                                hint="Files can be compared from the command line: triops drift REF CUR.")
+    config = DriftConfig(
+        drift_share=args.drift_share,
+        numeric_method=args.method,
+        categorical_method=args.method if args.method not in ("ks", "wasserstein") else None,
+    )
+    if args.threshold is not None:
+        config = config.model_copy(update={"p_value_threshold": args.threshold, "distance_threshold": args.threshold, "psi_threshold": args.threshold})
+    with ctx.store.engine.connect() as conn:
+        if args.model is not None and reg.get_model(conn, args.model) is None and args.reference is None:
+            raise _unknown_model(conn, args.model)
+        ref_frame, ref_label = load_source(conn, reference)
+        cur_frame, cur_label = load_source(conn, current)
+        target = args.target
+        if target is None and args.model is not None:
+            row = reg.get_model(conn, args.model)
+            column = row.get("prediction_column") if row else None
+            target = column if column in ref_frame.columns and column in cur_frame.columns else None
+    try:
+        report = compute_drift(ref_frame, cur_frame, config, target=target)
+    except DriftInputError as exc:
+        raise ToolError(str(exc)) from exc
+    service = version = None
+    report_id = event_id = None
+    with ctx.store.engine.begin() as conn:
+        if args.model:
+            row = reg.get_model(conn, args.model)
+            service = row["service"] if row else None
+            live = reg.aliases(conn, args.model).get("champion")
+            version = live["version"] if live else None
+        if args.record:
+            report_id, event_id = reg.record_drift(
+                conn, report, at=ctx.now().timestamp(), model=args.model, version=version,
+                service=service, reference=ref_label, current=cur_label,
+            )
+    return DriftResult(
+        model=args.model, service=service, reference=ref_label, current=cur_label,
+        report=report, report_id=report_id, event_id=event_id,
+    )
