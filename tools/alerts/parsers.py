@@ -16,7 +16,11 @@ from pydantic import ValidationError
 
 from tools.alerts.models import Alert, AlertLinks, label_fingerprint, normalise_severity
 
-SERVICE_LABELS = ("service", "service_name", "app", "app_kubernetes_io_name", "application", "job")
+# `job` is left out on purpose: for kube-state-metrics alerts it names the exporter, not the service.
+SERVICE_LABELS = (
+    "service", "service_name", "app_kubernetes_io_name", "app", "application",
+    "deployment", "statefulset", "daemonset", "container",
+)
 _EPOCH_LIMIT_MS = 10**11  # larger epoch values are milliseconds
 
 
