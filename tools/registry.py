@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from tools.alerts.tool import TOOLS as ALERT_TOOLS
 from tools.contract import Tool, ToolRegistry
 from tools.dora.tool import dora_metrics
 
 
 def all_tools() -> list[Tool]:
-    return [dora_metrics]
+    return [dora_metrics, *ALERT_TOOLS]
 
 
 def default_registry() -> ToolRegistry:
