@@ -36,7 +36,7 @@ class CorrelationConfig:
     min_score: float = 2.0
     w_same_service: float = 3.0
     w_dependency: float = 2.0  # the incident has a service this alert's service depends on
-    w_dependent: float = 1.0  # ... a service that depends on it (symptoms usually come later)
+    w_dependent: float = 2.0  # ... a service that depends on it (a symptom may alert before its cause)
     w_dependency2: float = 1.0  # ... a dependency of a dependency
     w_second_hop: float = 0.5  # ... any other service two edges away (e.g. a shared dependency)
     w_namespace: float = 1.0  # same cluster + namespace
@@ -156,6 +156,7 @@ class CorrelationEngine:
             inc = self.incidents[st.incident]
             inc.duplicates += 1
             inc.events += 1
+            self.dirty.add(inc.id)  # counts changed; the notifier skips posts that look the same
             inc.last_event_at = max(inc.last_event_at, t)
             self.stats["duplicates"] += 1
             if aid not in inc.alerts:  # a new startsAt while still firing: same alert, new occurrence
