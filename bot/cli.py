@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bot import logs
+from bot import cli_alerts, logs
 from bot.render import to_rich
 from bot.router import Asker, Router
 from bot.runtime import Runtime
@@ -21,6 +21,8 @@ from tools.timeutil import utc
 app = typer.Typer(help="triops: DevOps, MLOps and AIOps answers in Slack.", no_args_is_help=True)
 ingest_app = typer.Typer(help="Load delivery events from files (JSON lines, JSON array or CSV).")
 app.add_typer(ingest_app, name="ingest")
+app.add_typer(cli_alerts.app, name="alerts")
+ingest_app.command("alerts")(cli_alerts.ingest_alerts)
 
 console = Console()
 err_console = Console(stderr=True)
