@@ -8,10 +8,10 @@ from slack_bolt import App
 from slack_bolt.adapter.fastapi import SlackRequestHandler
 from sqlalchemy import text
 
-from bot.hooks import delivery
+from bot.hooks import alerts, delivery
 from bot.router import Router
 
-HOOK_ROUTERS = [delivery.router]
+HOOK_ROUTERS = [delivery.router, alerts.router]
 
 
 def create_app(router: Router, bolt_app: App | None = None) -> FastAPI:

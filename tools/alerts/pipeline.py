@@ -91,6 +91,19 @@ class AlertPipeline:
         self._notify(touched)
         return touched
 
+    def acknowledge(self, incident_id: str, user: str, surface: str = "slack") -> bool:
+        now = to_epoch(self.clock()) or 0.0
+        with self.store.engine.begin() as conn:
+            ok = alert_store.record_action(conn, incident_id, "ack", user, now, surface)
+        if ok:
+            self._notify([incident_id])
+        return ok
+
+    def record_view(self, incident_id: str, user: str, surface: str = "slack") -> bool:
+        now = to_epoch(self.clock()) or 0.0
+        with self.store.engine.begin() as conn:
+            return alert_store.record_action(conn, incident_id, "show", user, now, surface)
+
     def resolve_by_hand(self, incident_id: str, user: str, surface: str = "slack") -> bool:
         now = to_epoch(self.clock()) or 0.0
         with self.lock, self.store.engine.begin() as conn:
