@@ -184,7 +184,9 @@ class IncidentNotifier:
             for chunk in _chunks([head, *(alert_line(a) for a in new[:60])] + ([f"… and {len(new) - 60} more"] if len(new) > 60 else [])):
                 self.client.chat_postMessage(channel=channel, thread_ts=ts, text=chunk, unfurl_links=False)
             told.update(a.fingerprint for a in new)
-        if s.status == "resolved" and iid not in self.told_resolved:
+        if s.status == "open":
+            self.told_resolved.discard(iid)  # reopened: a later resolve is news again
+        elif iid not in self.told_resolved:
             by = f" by <@{s.resolved_by}>" if s.resolved_by else " (all alerts resolved, quiet period passed)"
             self.client.chat_postMessage(channel=channel, thread_ts=ts, text=f":white_check_mark: Resolved {fmt.when(s.resolved_at)}{by}.")
             self.told_resolved.add(iid)

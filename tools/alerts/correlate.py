@@ -8,7 +8,8 @@ seconds of its last new alert takes the alert, else the alert opens an incident.
 
 An incident resolves once every member alert resolved and `quiet` seconds passed with no
 new activity. A fingerprint that re-fires `flap_threshold` times within `flap_window` is
-flapping: it rejoins its incident (reopening it if needed) and is never a new incident.
+flapping: it rejoins its incident and is never announced again. Any re-fire within
+`flap_window` of its incident's resolution reopens that incident instead of opening one.
 """
 
 from __future__ import annotations
@@ -240,8 +241,9 @@ class CorrelationEngine:
         if len(fires) >= cfg.flap_threshold:
             st.flapping = True
         inc = self.incidents.get(st.incident)
+        # a re-fire within the flap window is the same problem coming back: reopen, don't page anew
         rejoin = inc is not None and (
-            inc.is_open or (st.flapping and inc.resolved_at is not None and t - inc.resolved_at <= cfg.flap_window)
+            inc.is_open or (inc.resolved_at is not None and t - inc.resolved_at <= cfg.flap_window)
         )
         if not rejoin:
             st_fires = fires
