@@ -14,7 +14,7 @@ import numpy as np
 
 from tools.catalog import ServiceCatalog
 from tools.delivery.models import DeploymentEvent, IncidentEvent
-from tools.scenario import delivery, topology
+from tools.scenario import alerts, delivery, topology
 from tools.timeutil import utc
 
 
@@ -27,6 +27,7 @@ class Scenario:
     incidents: list[IncidentEvent] = field(default_factory=list)
     # The recent bad deployment that later steps (alert storm, drift) build on.
     bad_deployment: DeploymentEvent | None = None
+    alerts: list = field(default_factory=list)  # alert notifications (tools.alerts.models.Alert)
 
 
 def build_scenario(seed: int = 7, now: datetime | None = None, days: int = 90) -> Scenario:
@@ -34,6 +35,7 @@ def build_scenario(seed: int = 7, now: datetime | None = None, days: int = 90) -
     rng = np.random.default_rng(seed)
     sc = Scenario(seed=seed, now=now, catalog=topology.catalog())
     delivery.build(sc, rng, days=days)
+    sc.alerts = alerts.build_storm(sc, np.random.default_rng([seed, 4]))  # own stream: steps stay independent
     return sc
 
 
@@ -43,3 +45,7 @@ def load_scenario(store, scenario: Scenario) -> None:  # type: ignore[no-untyped
     with store.engine.begin() as conn:
         upsert_deployments(conn, scenario.deployments)
         upsert_incidents(conn, scenario.incidents)
+    if scenario.alerts:  # through the same pipeline as the webhooks: stored, then correlated
+        from tools.alerts.pipeline import AlertPipeline
+
+        AlertPipeline(store, scenario.catalog, clock=lambda: scenario.now).ingest(scenario.alerts)
