@@ -40,6 +40,7 @@ class CorrelationConfig:
     w_dependent: float = 2.0  # ... a service that depends on it (a symptom may alert before its cause)
     w_dependency2: float = 1.0  # ... a dependency of a dependency
     w_second_hop: float = 0.5  # ... any other service two edges away (e.g. a shared dependency)
+    unexplained_factor: float = 0.0  # graph evidence off the incident's root paths counts this much
     w_namespace: float = 1.0  # same cluster + namespace
     w_template: float = 1.5  # same message template
     w_template_unowned: float = 2.5  # same template, the alert names no service
@@ -77,6 +78,7 @@ class IncidentState:
     firing: set[str] = field(default_factory=set)
     services: dict[str, float] = field(default_factory=dict)  # service -> first alert time
     key_last: dict[tuple, float] = field(default_factory=dict)  # index key -> last new alert
+    roots: set[str] = field(default_factory=set)  # affected services none of whose dependencies alert
     names: Counter = field(default_factory=Counter)
     severity: str = "info"
     first_alert_id: str = ""
@@ -111,6 +113,7 @@ class CorrelationEngine:
         self._due: list[tuple[float, str]] = []
         self._workloads: dict[str, str] = {}
         self._related: dict[str, tuple[tuple[str, float], ...]] = {}
+        self._up: dict[str, frozenset[str]] = {}  # transitive dependencies of each service
         self.stats = Counter()
         if catalog is not None:
             self._build_graph(catalog)
@@ -142,6 +145,8 @@ class CorrelationEngine:
                 for u2 in users.get(u, ()):
                     put(u2, cfg.w_second_hop)
             self._related[name] = tuple(sorted(weights.items()))
+        for name in deps:
+            self._up[name] = frozenset(catalog.upstream(name))
 
     # --- the stream -----------------------------------------------------------------------
     def process(self, alert: Alert) -> Placement:
@@ -200,11 +205,14 @@ class CorrelationEngine:
         cfg = self.config
         features = self._features(alert)
         scores: dict[tuple[str, str], float] = {}
+        svc = features[0]
         for k, weight, horizon in features[2]:
             for iid in self._index.get(k, ()):
                 inc = self.incidents.get(iid)
                 if inc is None or not inc.is_open or t - inc.key_last.get(k, -1e18) > horizon:
                     continue
+                if k[0] == "svc" and k[1] != svc and not self._explained(svc, inc):
+                    weight *= cfg.unexplained_factor
                 slot = (iid, k[0])  # evidence of one kind counts once (its strongest); kinds add up
                 if weight > scores.get(slot, 0.0):
                     scores[slot] = weight
@@ -314,6 +322,7 @@ class CorrelationEngine:
         svc, facts, _ = features if features is not None else self._features(alert)
         if svc and svc not in inc.services:
             inc.services[svc] = t
+            self._add_root(inc, svc)
         self.dirty.add(inc.id)
         width = self.config.index_width
         for k in facts:
@@ -327,6 +336,21 @@ class CorrelationEngine:
             lst.append(inc.id)
             if len(lst) > width:
                 del lst[0]
+
+    def _explained(self, svc: str | None, inc: IncidentState) -> bool:
+        """Could one fault explain both? Only if the alert's service lies on a dependency
+        path through one of the incident's roots (its most upstream affected services)."""
+        if svc is None:
+            return True
+        up = self._up.get(svc, frozenset())
+        return any(r == svc or r in up or svc in self._up.get(r, ()) for r in inc.roots)
+
+    def _add_root(self, inc: IncidentState, svc: str) -> None:
+        up = self._up.get(svc, frozenset())
+        if any(r in up for r in inc.roots):
+            return  # something it depends on already alerts: not a root
+        inc.roots = {r for r in inc.roots if svc not in self._up.get(r, ())}
+        inc.roots.add(svc)
 
     def service_of(self, alert: Alert) -> str | None:
         """The alert's service, else the one learned for its pod's workload (pod name minus
