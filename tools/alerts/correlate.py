@@ -114,6 +114,7 @@ class CorrelationEngine:
         self._workloads: dict[str, str] = {}
         self._related: dict[str, tuple[tuple[str, float], ...]] = {}
         self._up: dict[str, frozenset[str]] = {}  # transitive dependencies of each service
+        self._svc_queries: dict[str, list[tuple[tuple, float, float]]] = {}
         self.stats = Counter()
         if catalog is not None:
             self._build_graph(catalog)
@@ -206,16 +207,30 @@ class CorrelationEngine:
         features = self._features(alert)
         scores: dict[tuple[str, str], float] = {}
         svc = features[0]
+        index_get = self._index.get
+        incidents = self.incidents
+        max_horizon = max(cfg.window, cfg.cascade_window)
         for k, weight, horizon in features[2]:
-            for iid in self._index.get(k, ()):
-                inc = self.incidents.get(iid)
-                if inc is None or not inc.is_open or t - inc.key_last.get(k, -1e18) > horizon:
+            ids = index_get(k)
+            if not ids:
+                continue
+            stale = False
+            for iid in ids:
+                inc = incidents.get(iid)
+                last = None if inc is None else inc.key_last.get(k)
+                if last is None or t - last > max_horizon or inc.status != "open":
+                    stale = True
                     continue
+                if t - last > horizon:
+                    continue
+                w = weight
                 if k[0] == "svc" and k[1] != svc and not self._explained(svc, inc):
-                    weight *= cfg.unexplained_factor
+                    w *= cfg.unexplained_factor
                 slot = (iid, k[0])  # evidence of one kind counts once (its strongest); kinds add up
-                if weight > scores.get(slot, 0.0):
-                    scores[slot] = weight
+                if w > scores.get(slot, 0.0):
+                    scores[slot] = w
+            if stale:  # drop incidents no alert can join any more: lists stay short
+                self._prune_key(k, t, max_horizon)
         totals: dict[str, float] = {}
         for (iid, _kind), w in scores.items():
             totals[iid] = totals.get(iid, 0.0) + w
@@ -337,6 +352,19 @@ class CorrelationEngine:
             if len(lst) > width:
                 del lst[0]
 
+    def _prune_key(self, k: tuple, t: float, horizon: float) -> None:
+        keep = []
+        for iid in self._index[k]:
+            inc = self.incidents.get(iid)
+            last = None if inc is None else inc.key_last.get(k)
+            # a resolved incident may still reopen on a re-fire, but that path goes by fingerprint
+            if last is not None and t - last <= horizon and inc.status == "open":
+                keep.append(iid)
+        if keep:
+            self._index[k] = keep
+        else:
+            del self._index[k]
+
     def _explained(self, svc: str | None, inc: IncidentState) -> bool:
         """Could one fault explain both? Only if the alert's service lies on a dependency
         path through one of the incident's roots (its most upstream affected services)."""
@@ -371,8 +399,13 @@ class CorrelationEngine:
         svc = self.service_of(alert)
         if svc:
             facts.append(("svc", svc))
-            queries.append((("svc", svc), cfg.w_same_service, cfg.window))
-            queries.extend((("svc", n), w, cfg.cascade_window) for n, w in self._related.get(svc, ()))
+            cached = self._svc_queries.get(svc)
+            if cached is None:
+                cached = self._svc_queries[svc] = [
+                    (("svc", svc), cfg.w_same_service, cfg.window),
+                    *((("svc", n), w, cfg.cascade_window) for n, w in self._related.get(svc, ())),
+                ]
+            queries.extend(cached)
         labels = alert.labels
         group = tuple(labels.get(g) for g in cfg.group_labels)
         if group[-1]:
