@@ -13,31 +13,21 @@ from dataclasses import dataclass, field
 
 WILDCARD = "<*>"
 
-_MASKS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"), "<UUID>"),
-    (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b"), "<IP>"),
-    (re.compile(r"\b0x[0-9a-fA-F]+\b"), "<HEX>"),
-    (re.compile(r"(?<![\w/])(?:/[\w.\-@~]+){2,}/?"), "<PATH>"),
-    (re.compile(r"\b[0-9a-fA-F]{12,}\b"), "<HEX>"),
-]
+# Numbers, IPs, hex ids and UUIDs need no mask of their own: a token holding a digit is a
+# variable anyway. Paths do: `/var/lib/x` and `/etc/y` differ without a digit.
+_PATH = re.compile(r"(?<![\w/])(?:/[\w.\-@~]+){2,}/?")
 _SPLIT = re.compile(r"[\s,;=]+")
 _HAS_DIGIT = re.compile(r"\d")
 
 
 def mask(message: str) -> str:
-    for pattern, repl in _MASKS:
-        message = pattern.sub(repl, message)
-    return message
+    return _PATH.sub("<PATH>", message) if "/" in message else message
 
 
 def tokenize(message: str) -> list[str]:
-    """Mask, split on blanks and punctuation; a token holding a digit is a variable."""
-    tokens = []
-    for tok in _SPLIT.split(mask(message)):
-        if not tok:
-            continue
-        tokens.append(WILDCARD if _HAS_DIGIT.search(tok) else tok)
-    return tokens
+    """Mask paths, split on blanks and punctuation; a token holding a digit is a variable."""
+    has_digit = _HAS_DIGIT.search
+    return [WILDCARD if has_digit(tok) else tok for tok in _SPLIT.split(mask(message)) if tok]
 
 
 @dataclass
