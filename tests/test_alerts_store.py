@@ -149,6 +149,7 @@ def test_actions_are_recorded_with_who(db: Store) -> None:
         acts = [(a["action"], a["user"]) for a in s.actions_of(conn, iid)]
     assert (detail.acked_by, detail.acked_at) == ("U123", datetime.fromtimestamp(T0 + 120, UTC))
     assert (detail.status, detail.resolved_by) == ("resolved", "U456")
+    assert (detail.time_to_ack_s, detail.time_to_resolve_s) == (120.0, 200.0)
     assert acts == [("ack", "U123"), ("ack", "U999"), ("resolve", "U456")]
 
 

@@ -88,6 +88,8 @@ class AlertPipeline:
             self.engine.advance(now)
             touched = self._save([])
             self.engine.prune(now - self.engine.config.flap_window - self.engine.config.window)
+            for iid in [i for i in self._changes if i not in self.engine.incidents]:
+                del self._changes[iid]
         self._notify(touched)
         return touched
 

@@ -47,6 +47,8 @@ class IncidentSummary(BaseModel):
     acked_at: datetime | None = None
     acked_by: str | None = None
     resolved_by: str | None = None
+    time_to_ack_s: float | None = None
+    time_to_resolve_s: float | None = None
 
 
 def brief(alert: Alert, *, flapping: bool = False) -> AlertBrief:

@@ -193,7 +193,9 @@ def save_incidents(conn: Connection, summaries: Sequence[IncidentSummary]) -> No
                 "notifications": s.notifications,
                 "duplicates": s.duplicates,
                 "summary": json.loads(
-                    s.model_dump_json(exclude={"acked_at", "acked_by", "resolved_by", "alert_ids"})
+                    s.model_dump_json(
+                        exclude={"acked_at", "acked_by", "resolved_by", "alert_ids", "time_to_ack_s", "time_to_resolve_s"}
+                    )
                 ),
             }
         )
@@ -242,10 +244,13 @@ def row_to_alert(r: Any) -> Alert:
 
 def incident_summary(r: Any, alert_ids: list[str] | None = None) -> IncidentSummary:
     data = dict(r["summary"] or {})
+    opened = r["opened_at"]
     data.update(
         status=r["status"], acked_at=from_epoch(r["acked_at"]), acked_by=r["acked_by"],
         resolved_by=r["resolved_by"], resolved_at=from_epoch(r["resolved_at"]),
         alert_ids=alert_ids or [],
+        time_to_ack_s=None if r["acked_at"] is None else round(r["acked_at"] - opened, 1),
+        time_to_resolve_s=None if r["resolved_at"] is None else round(r["resolved_at"] - opened, 1),
     )
     return IncidentSummary.model_validate(data)
 
