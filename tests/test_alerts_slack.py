@@ -200,3 +200,24 @@ def test_no_channel_means_no_notifier(tmp_path) -> None:  # type: ignore[no-unty
     assert install_notifier(rt, WebClient(token="x"), start=False) is None
     assert get_pipeline(rt).listeners == []
     assert isinstance(IncidentNotifier(rt.store, WebClient(token="x"), "C").min_interval, float)
+
+
+def test_serve_wires_the_notifier_and_the_buttons(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bot.serve import build_surfaces
+
+    settings = Settings(
+        TRIOPS_HOME=tmp_path, SLACK_SIGNING_SECRET="s", SLACK_BOT_TOKEN="xoxb-1",
+        TRIOPS_INCIDENT_CHANNEL=CHANNEL, SLACK_API_URL="http://127.0.0.1:9/api/",
+    )
+    router, bolt = build_surfaces(settings)
+    rt = router.runtime
+    notifier = rt.ctx.resource("incident_notifier", lambda: None)
+    try:
+        assert isinstance(notifier, IncidentNotifier) and notifier.channel == CHANNEL
+        assert notifier.on_incidents in get_pipeline(rt).listeners
+        from bot.slack.app import build_app
+
+        without_buttons = build_app(router)
+        assert len(bolt._listeners) == len(without_buttons._listeners) + 3  # Ack, Resolve, Show alerts
+    finally:
+        notifier.stop()
