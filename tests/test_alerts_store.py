@@ -167,3 +167,21 @@ def test_quiet_period_close_is_saved_by_tick(db: Store) -> None:
         assert s.list_incidents(conn, status="open") == []
         (closed,) = s.list_incidents(conn, status="resolved")
     assert closed.resolved_at == datetime.fromtimestamp(T0 + 900, UTC)
+
+
+def test_an_ack_in_pagerduty_acknowledges_the_incident(db: Store) -> None:
+    import json
+    from pathlib import Path
+
+    from tools.alerts.parsers import parse_pagerduty
+
+    body = json.loads((Path(__file__).parent / "fixtures" / "alerts" / "pagerduty.json").read_text())
+    p = AlertPipeline(db, catalog(), providers=[], clock=lambda: datetime(2026, 11, 20, 10, 5, tzinfo=UTC))
+    (iid,) = p.ingest(parse_pagerduty(body)).opened
+    body["event"]["event_type"] = "incident.acknowledged"
+    assert p.ingest(parse_pagerduty(body)).incidents == [iid]
+    with db.engine.connect() as conn:
+        detail, _ = s.get_incident(conn, iid)
+        acts = s.actions_of(conn, iid)
+    assert detail.acked_by == "Tenex Engineer" and detail.time_to_ack_s == 50.0  # 10:04:10 -> 10:05:00
+    assert [(a["action"], a["surface"]) for a in acts] == [("ack", "pagerduty")]

@@ -24,6 +24,10 @@ SERVICE_LABELS = (
 _EPOCH_LIMIT_MS = 10**11  # larger epoch values are milliseconds
 
 
+# An annotation set when the source reports that someone acknowledged the alert there.
+ACKED_BY = "acknowledged_by"
+
+
 class PayloadError(ValueError):
     """A payload we cannot turn into alerts; the message is the reason for the 4xx."""
 
@@ -206,6 +210,10 @@ def parse_pagerduty(body: Any) -> list[Alert]:
     if data.get("urgency"):
         labels["urgency"] = str(data["urgency"])
     title = str(data.get("title") or data.get("summary") or f"PagerDuty incident {data['id']}")
+    annotations = {"summary": title, "event_type": etype}
+    if etype == "incident.acknowledged":
+        agent = event.get("agent") if isinstance(event.get("agent"), dict) else {}
+        annotations[ACKED_BY] = str(agent.get("summary") or agent.get("id") or "pagerduty")
     return [
         _build(
             source="pagerduty",
@@ -215,7 +223,7 @@ def parse_pagerduty(body: Any) -> list[Alert]:
             severity=severity,
             status=status,
             labels=labels,
-            annotations={"summary": title, "event_type": etype},
+            annotations=annotations,
             starts_at=created,
             ends_at=occurred if status == "resolved" else None,
             links=AlertLinks(generator=data.get("html_url") or None),
@@ -257,6 +265,8 @@ def parse_opsgenie(body: Any) -> list[Alert]:
         raise PayloadError("alert.createdAt: missing")
     status = "resolved" if action.lower() in _OG_CLOSE else "firing"
     annotations = {"summary": str(message), "action": action}
+    if action.lower() == "acknowledge":
+        annotations[ACKED_BY] = str(alert.get("username") or "opsgenie")
     if alert.get("description"):
         annotations["description"] = str(alert["description"])
     return [

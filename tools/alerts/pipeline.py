@@ -17,6 +17,7 @@ from tools.alerts.cause import change_window
 from tools.alerts.changes import ChangeProvider, default_providers, gather_changes
 from tools.alerts.correlate import CorrelationConfig, CorrelationEngine
 from tools.alerts.models import Alert, ChangeEvent
+from tools.alerts.parsers import ACKED_BY
 from tools.alerts.summary import IncidentSummary, summarise
 from tools.catalog import ServiceCatalog
 from tools.store import alerts as alert_store
@@ -78,8 +79,20 @@ class AlertPipeline:
                     opened.append(p.incident_id)
             self.engine.advance(now)
             touched = self._save(placements)
+            self._record_source_acks(batch, placements, now)
         self._notify(touched)
         return IngestResult(stored=len(batch), alert_ids=[p[0] for p in placements], incidents=touched, opened=opened)
+
+    def _record_source_acks(self, batch: Sequence[Alert], placements: list[tuple[str, str, str, float]], now: float) -> None:
+        """An acknowledgement in PagerDuty or Opsgenie acknowledges the incident here too."""
+        incident_of = {aid: iid for aid, iid, _k, _t in placements}
+        acks = [(incident_of[a.id], a.annotations[ACKED_BY], a.source) for a in batch
+                if a.annotations.get(ACKED_BY) and a.id in incident_of]
+        if not acks:
+            return
+        with self.store.engine.begin() as conn:
+            for iid, user, source in acks:
+                alert_store.record_action(conn, iid, "ack", user, now, surface=source)
 
     def tick(self) -> list[str]:
         """Advance to the wall clock: incidents whose quiet period passed resolve."""
