@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     case,
     func,
     select,
@@ -134,29 +135,36 @@ def _alert_row(a: Alert, received_at: float) -> dict[str, Any]:
 
 def upsert_alerts(conn: Connection, batch: Sequence[Alert], received_at: float) -> None:
     """Store notifications idempotently; the later notification of one occurrence wins,
-    except that a resolved occurrence stays resolved."""
+    except that a resolved occurrence stays resolved. One executemany for the batch."""
     if not batch:
         return
-    insert = _insert(conn)
-    for a in batch:  # one row at a time: repeats of one occurrence inside a batch must add up
-        stmt = insert(alerts).values(_alert_row(a, received_at))
-        ex = stmt.excluded
-        was_resolved = alerts.c.status == "resolved"
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["id"],
-            set_={
-                "status": case((was_resolved, alerts.c.status), else_=ex.status),
-                "ends_at": case((was_resolved, alerts.c.ends_at), else_=ex.ends_at),
-                "severity": ex.severity,
-                "labels": ex.labels,
-                "annotations": ex.annotations,
-                "links": ex.links,
-                "raw": ex.raw,
-                "last_received_at": ex.last_received_at,
-                "notifications": alerts.c.notifications + 1,
-            },
-        )
-        conn.execute(stmt)
+    rows: dict[str, dict[str, Any]] = {}
+    for a in batch:  # fold repeats inside the batch first: counts add, resolved sticks
+        row = _alert_row(a, received_at)
+        prev = rows.get(row["id"])
+        if prev is not None:
+            row["notifications"] = prev["notifications"] + 1
+            if prev["status"] == "resolved":
+                row["status"], row["ends_at"] = "resolved", prev["ends_at"]
+        rows[row["id"]] = row
+    stmt = _insert(conn)(alerts)
+    ex = stmt.excluded
+    was_resolved = alerts.c.status == "resolved"
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["id"],
+        set_={
+            "status": case((was_resolved, alerts.c.status), else_=ex.status),
+            "ends_at": case((was_resolved, alerts.c.ends_at), else_=ex.ends_at),
+            "severity": ex.severity,
+            "labels": ex.labels,
+            "annotations": ex.annotations,
+            "links": ex.links,
+            "raw": ex.raw,
+            "last_received_at": ex.last_received_at,
+            "notifications": alerts.c.notifications + ex.notifications,
+        },
+    )
+    conn.execute(stmt, list(rows.values()))
 
 
 def assign(conn: Connection, placements: Sequence[tuple[str, str, str, float]]) -> None:
@@ -166,12 +174,12 @@ def assign(conn: Connection, placements: Sequence[tuple[str, str, str, float]]) 
     rows = {(iid, aid): {"incident_id": iid, "alert_id": aid, "joined_at": at, "kind": kind}
             for aid, iid, kind, at in placements}
     upsert(conn, alert_incident_members, list(rows.values()), ["incident_id", "alert_id"], update=False)
-    by_incident: dict[str, list[str]] = {}
-    for aid, iid, _kind, _at in placements:
-        by_incident.setdefault(iid, []).append(aid)
-    for iid, aids in by_incident.items():
-        for i in range(0, len(aids), 500):
-            conn.execute(update(alerts).where(alerts.c.id.in_(aids[i : i + 500])).values(incident_id=iid))
+    stmt = (
+        update(alerts)
+        .where(alerts.c.id == bindparam("aid"), alerts.c.incident_id.is_distinct_from(bindparam("iid")))
+        .values(incident_id=bindparam("iid"))
+    )
+    conn.execute(stmt, [{"aid": r["alert_id"], "iid": r["incident_id"]} for r in rows.values()])
 
 
 def save_incidents(conn: Connection, summaries: Sequence[IncidentSummary]) -> None:
