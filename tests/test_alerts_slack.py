@@ -119,6 +119,17 @@ def test_429_is_retried_after_retry_after(env) -> None:  # type: ignore[no-untyp
     assert notifier.run_pending() == 1 and len(h.double.of("chat.update")) == 1
 
 
+def test_a_permanent_slack_error_is_not_retried(env) -> None:  # type: ignore[no-untyped-def]
+    h, notifier, clock = env
+    (iid,) = post_alerts(h, [{"name": "A", "service": "payments", "starts_at": "2026-11-20T10:00:00Z"}])["incidents"]
+    notifier.run_pending()
+    post_alerts(h, [{"name": "B", "service": "checkout", "starts_at": "2026-11-20T10:00:30Z"}])
+    h.double.fail_next("chat.update", status=200, body={"ok": False, "error": "message_not_found"})
+    clock.t += 5
+    assert notifier.run_pending() == 0
+    assert iid not in notifier.pending  # given up, logged; the next change tries again
+
+
 def test_buttons_record_who_and_update_the_card(env) -> None:  # type: ignore[no-untyped-def]
     h, notifier, clock = env
     (iid,) = post_alerts(h, [{"name": "A", "service": "payments", "starts_at": "2026-11-20T10:00:00Z"}])["incidents"]

@@ -32,6 +32,8 @@ from tools.store import alerts as alert_store
 
 log = logging.getLogger("triops.slack.incidents")
 
+MAX_TRIES = 5  # rate-limited or 5xx attempts per update before it waits for the next change
+
 
 def alert_line(a: Alert) -> str:
     state = "resolved" if a.status == "resolved" else "firing"
@@ -72,6 +74,7 @@ class IncidentNotifier:
         self.last_hash: dict[str, str] = {}
         self.told: dict[str, set[str]] = {}  # fingerprints already announced in the thread
         self.told_resolved: set[str] = set()
+        self.failures: dict[str, int] = {}
         self.cond = threading.Condition()
         self._stop = False
         self._thread: threading.Thread | None = None
@@ -164,12 +167,21 @@ class IncidentNotifier:
                     self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
                 self._thread_news(iid, channel, ts, summary, members, first=False)
         except SlackApiError as exc:
-            retry = _retry_after(exc)
-            log.warning("slack refused incident %s update (%s); retry in %ss", iid, exc.response.get("error"), retry)
-            with self.cond:
-                self.pending[iid] = self.clock() + retry
-                self.cond.notify_all()
+            error = exc.response.get("error")
+            status = getattr(exc.response, "status_code", 0)
+            tries = self.failures.get(iid, 0) + 1
+            if (status == 429 or status >= 500 or error == "ratelimited") and tries <= MAX_TRIES:
+                retry = _retry_after(exc)
+                self.failures[iid] = tries
+                log.warning("slack refused incident %s update (%s); retry in %ss", iid, error, retry)
+                with self.cond:
+                    self.pending[iid] = self.clock() + retry
+                    self.cond.notify_all()
+            else:  # a permanent error (no such channel, message deleted…): retrying won't help
+                self.failures.pop(iid, None)
+                log.warning("slack refused incident %s update (%s); giving up on this update", iid, error)
             return False
+        self.failures.pop(iid, None)
         self.last_hash[iid] = digest
         self.last_sent[iid] = self.clock()
         return True

@@ -339,6 +339,8 @@ def _generic_one(item: Any, now: Callable[[], datetime] | None) -> Alert:
     if starts is None:
         starts = (now or (lambda: datetime.now(tz=UTC)))()
     ends = parse_time(item.get("ends_at"), "ends_at")
+    if status == "resolved" and ends is None:
+        ends = (now or (lambda: datetime.now(tz=UTC)))()
     fingerprint = item.get("fingerprint") or label_fingerprint(
         {**labels, "alertname": name, "service": service or ""}
     )
