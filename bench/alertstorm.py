@@ -27,6 +27,7 @@ import json
 import sys
 import time
 import tracemalloc
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -140,7 +141,7 @@ class _Builder:
             "service": service,
             "pod": f"{service}-{7 + pod_idx:x}c9f-{pod_idx:02d}",
             "job": "kube-state-metrics",
-            "instance": f"10.{hash(service) % 200}.{pod_idx}.{int(rng.integers(2, 250))}:8080",
+            "instance": f"10.{zlib.crc32(service.encode()) % 200}.{pod_idx}.{int(rng.integers(2, 250))}:8080",
             "container": service,
             "deployment": service,
             "node": f"node-{int(rng.integers(0, 40)):02d}",
