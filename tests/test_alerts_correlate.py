@@ -141,3 +141,15 @@ def test_indexes_stay_bounded_however_long_the_stream() -> None:
         e.process(mk(f"Alert{i % 13}", services[i % len(services)], i * 97.0, fp=f"f{i}", started=i * 97.0))
     assert max(len(v) for v in e._index.values()) <= e.config.index_width
     assert len(e._index) < 200  # keys are services, groups and templates, not alerts
+
+
+def test_prune_forgets_long_resolved_incidents_only() -> None:
+    e = CorrelationEngine(catalog(), CorrelationConfig(quiet=300))
+    e.process(mk("Old", "payments", 0))
+    e.process(mk("Old", "payments", 60, status="resolved", started=0))
+    e.process(mk("New", "search", 5000))
+    e.advance(T0 + 5000)
+    assert len(e.incidents) == 2
+    assert e.prune(T0 + 1000) == 1
+    assert [i.alerts[i.first_alert_id].name for i in e.incidents.values()] == ["New"]
+    assert list(e._fp) == ["alertmanager\x00New/search"]

@@ -98,14 +98,10 @@ class CorrelationEngine:
         catalog: ServiceCatalog | None = None,
         config: CorrelationConfig | None = None,
         miner: TemplateMiner | None = None,
-        *,
-        keep_closed: bool = True,
     ):
         self.config = config or CorrelationConfig()
         self.miner = miner or TemplateMiner()
-        self.keep_closed = keep_closed
         self.incidents: dict[str, IncidentState] = {}
-        self.closed: list[str] = []
         self.dirty: set[str] = set()
         self.clock = float("-inf")
         self._fp: dict[str, _FpState] = {}
@@ -191,7 +187,6 @@ class CorrelationEngine:
             inc.close_due = None
             self.dirty.add(iid)
             closed.append(iid)
-            self.closed.append(iid)
         return closed
 
     def run(self, alerts: Iterable[Alert]) -> list[Placement]:

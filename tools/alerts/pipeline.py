@@ -46,7 +46,7 @@ class AlertPipeline:
     ):
         self.store = store
         self.catalog = catalog or ServiceCatalog()
-        self.engine = CorrelationEngine(self.catalog, config, keep_closed=False)
+        self.engine = CorrelationEngine(self.catalog, config)  # tick() prunes what it no longer needs
         self.providers = list(default_providers() if providers is None else providers)
         self.clock = clock
         self.lock = threading.RLock()
