@@ -147,11 +147,15 @@ def list_text(r: IncidentList) -> str:
 
 def list_rich(r: IncidentList) -> Table:
     t = Table(title=_list_title(r))
-    for col in ("Id", "Severity", "Title", "Alerts", "Services", "Opened", "Cause", "Status"):
-        t.add_column(col)
+    t.add_column("Id", no_wrap=True)
+    t.add_column("Status", no_wrap=True)
+    t.add_column("Severity", no_wrap=True)
+    t.add_column("Alerts", justify="right")
+    t.add_column("Opened (UTC)", no_wrap=True)
+    t.add_column("Incident (probable cause)")
     for s in r.incidents:
-        t.add_row(s.id, s.severity, s.title, str(s.alert_count), ", ".join(s.services[:4]), fmt.when(s.opened_at),
-                  s.causes[0].service if s.causes else "", s.status)
+        cause = f" (cause: {s.causes[0].service})" if s.causes else ""
+        t.add_row(s.id, s.status, s.severity, str(s.alert_count), s.opened_at.strftime("%m-%d %H:%M"), s.title + cause)
     return t
 
 
