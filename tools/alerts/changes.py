@@ -46,10 +46,9 @@ def _deployment_summary(r: dict) -> str:
 
 
 def drift_changes(conn: Connection, services: Sequence[str], start: float, end: float) -> list[ChangeEvent]:
-    """Model drift events, if the MLOps store offers `recent_drift_events` (else none).
-
-    Expected rows (dicts): id, service, detected_at|at (epoch), and optionally model, summary.
-    """
+    """Model drift events from the MLOps store, if present (branch mlops:
+    `recent_drift_events(conn, start, end, services=None, limit=50)` -> dicts with id, model,
+    service, at (epoch), features (worst first), method, score, severity)."""
     try:
         from tools.store import models as mlstore  # type: ignore[attr-defined]
     except ImportError:
@@ -58,18 +57,20 @@ def drift_changes(conn: Connection, services: Sequence[str], start: float, end: 
     if fn is None:
         return []
     out = []
-    for r in fn(conn, list(services), start, end):
-        r = dict(r) if not isinstance(r, dict) else r
-        at = r.get("detected_at", r.get("at"))
-        if at is None or not r.get("service"):
+    for r in fn(conn, start, end, services=list(services)):
+        if r.get("at") is None or not r.get("service"):
             continue
+        features = [str(f) for f in (r.get("features") or [])][:3]
+        detail = f"{r.get('method')} {float(r['score']):.2f}" if r.get("method") and r.get("score") is not None else ""
+        summary = f"model {r.get('model') or '?'}" + (f": drift in {', '.join(features)}" if features else "")
         out.append(
             ChangeEvent(
                 kind="model_drift",
                 id=str(r.get("id", "")),
                 service=str(r["service"]),
-                at=at if not isinstance(at, int | float) else from_epoch(at),
-                summary=str(r.get("summary") or (f"model {r['model']}" if r.get("model") else "")),
+                at=from_epoch(float(r["at"])),
+                summary=summary + (f" ({detail})" if detail else ""),
+                status=r.get("severity"),
             )
         )
     return out
