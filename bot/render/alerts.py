@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import BaseModel
 from rich.console import Group
 from rich.table import Table
 from slack_sdk.models.blocks import (
@@ -66,7 +67,22 @@ def _change_line(s: IncidentSummary) -> str | None:
     return f"{kind} `{esc(ch.id, 120)}` of *{esc(ch.service)}* at {fmt.when(ch.at)}{extra}"
 
 
-def incident_card(s: IncidentSummary, runbook: tuple[str, str] | None = None, *, buttons: bool = True) -> list[Block]:
+def runbook_blocks(hit: Any) -> list[Block]:
+    """The runbook part of the card: a model with a registered renderer (the knowledge
+    helper's RunbookSuggestion) renders itself; a (title, url) pair becomes a link."""
+    from bot.render.registry import renderer_for
+
+    if isinstance(hit, BaseModel) and (r := renderer_for(hit)) is not None:
+        return list(r.blocks(hit))
+    if isinstance(hit, tuple):
+        title, url = str(hit[0]), str(hit[1]) if len(hit) > 1 and hit[1] else ""
+    else:
+        title, url = str(getattr(hit, "title", hit)), str(getattr(hit, "url", "") or "")
+    link = f"<{url}|{esc(title, 150)}>" if url.startswith(("http://", "https://")) else esc(title, 150)
+    return [SectionBlock(text=MarkdownTextObject(text=f"*Runbook*\n{link}"))]
+
+
+def incident_card(s: IncidentSummary, runbook: Any = None, *, buttons: bool = True) -> list[Block]:
     """The ONE message per incident in the incident channel (updated in place)."""
     sev = SEVERITY_EMOJI.get(s.severity, "")
     services = ", ".join(esc(x) for x in s.services[:8]) + (" …" if len(s.services) > 8 else "")
@@ -89,10 +105,8 @@ def incident_card(s: IncidentSummary, runbook: tuple[str, str] | None = None, *,
     change = _change_line(s)
     if change:
         out.append(SectionBlock(text=MarkdownTextObject(text=f"*Suspect change*\n{change}"[:3000])))
-    if runbook:
-        title, url = runbook
-        link = f"<{url}|{esc(title, 150)}>" if url and url.startswith(("http://", "https://")) else esc(title, 150)
-        out.append(SectionBlock(text=MarkdownTextObject(text=f"*Runbook*\n{link}")))
+    if runbook is not None:
+        out.extend(runbook_blocks(runbook))
     elif s.first_alert and s.first_alert.runbook_url and s.first_alert.runbook_url.startswith(("http://", "https://")):
         out.append(SectionBlock(text=MarkdownTextObject(text=f"*Runbook*\n<{s.first_alert.runbook_url}|{esc(s.first_alert.name)}>")))
     if s.flapping:

@@ -125,19 +125,15 @@ class IncidentNotifier:
             self._thread.join(timeout=5)
 
     # --- sending ------------------------------------------------------------------------------
-    def _runbook(self, s: IncidentSummary) -> tuple[str, str] | None:
+    def _runbook(self, s: IncidentSummary) -> Any:
+        """The hook's answer as it is: a (title, url) pair or a model with a renderer."""
         if self.runbook_lookup is None or s.first_alert is None:
             return None
         try:
-            hit = self.runbook_lookup(s.first_alert.name, s.first_alert.message)
+            return self.runbook_lookup(s.first_alert.name, s.first_alert.message)
         except Exception as exc:  # a runbook search failure must not block the page
             log.warning("runbook lookup failed: %s", exc)
             return None
-        if hit is None:
-            return None
-        if isinstance(hit, tuple):
-            return (str(hit[0]), str(hit[1]) if len(hit) > 1 else "")
-        return (str(getattr(hit, "title", hit)), str(getattr(hit, "url", "") or ""))
 
     def _send(self, iid: str) -> bool:
         with self.store.engine.connect() as conn:
