@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bot import cli_kb, cli_mlops, logs
+from bot import cli_alerts, cli_kb, cli_mlops, logs
 from bot.render import to_rich
 from bot.router import Asker, Router
 from bot.runtime import Runtime
@@ -25,6 +25,8 @@ app.add_typer(cli_kb.app, name="kb")
 app.add_typer(cli_kb.eval_app, name="eval")
 cli_mlops.register_ingest(ingest_app)
 app.add_typer(cli_mlops.app)
+app.add_typer(cli_alerts.app, name="alerts")
+ingest_app.command("alerts")(cli_alerts.ingest_alerts)
 
 console = Console()
 err_console = Console(stderr=True)

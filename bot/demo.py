@@ -32,6 +32,8 @@ DEMO_QUESTIONS: list[tuple[str, str]] = [
     ("No runbook is better than a wrong one", "runbook KubeDeploymentRolloutStuck"),
     ("Which ranking model is live, and is it still valid?", "model search-ranker"),
     ("Is its input drifting since the feature-store deployment?", "drift search-ranker"),
+    ("What is on fire right now?", "alerts"),
+    ("How noisy were the alerts today?", "alerts stats 1d"),
 ]
 
 
@@ -68,6 +70,25 @@ def run(settings: Settings, seed_value: int, now: datetime, console: Console) ->
         for name, png in images(reply):
             (out_dir / f"{i:02d}-{name}").write_bytes(png)
             console.print(f"chart: {out_dir / f'{i:02d}-{name}'}")
+    _incident_post(runtime, router, console, out_dir)
     console.print(Rule())
     console.print(f"Block Kit JSON of every answer: {out_dir}/")
     return out_dir
+
+
+def _incident_post(runtime: Runtime, router: Router, console: Console, out_dir: Path) -> None:
+    """The alert storm's incident: its detail, and the card posted in the incident channel."""
+    from bot.render.alerts import incident_card
+    from tools.store import alerts as alert_store
+
+    with runtime.store.engine.connect() as conn:
+        open_incidents = alert_store.list_incidents(conn, status="open", limit=1)
+    if not open_incidents:
+        return
+    inc = open_incidents[0]
+    console.print(Rule(f"The storm after the bad deploy  ›  /triops incident {inc.id}"))
+    console.print(to_rich(router.handle(f"incident {inc.id}", Asker(user="demo", surface="console"))))
+    card = [b.to_dict() for b in incident_card(inc)]
+    path = out_dir / "incident-channel-post.json"
+    path.write_text(json.dumps({"blocks": card}, indent=2))
+    console.print(f"The incident channel's message (one per incident, updated in place): {path}")

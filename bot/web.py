@@ -8,10 +8,10 @@ from slack_bolt import App
 from slack_bolt.adapter.fastapi import SlackRequestHandler
 from sqlalchemy import text
 
-from bot.hooks import delivery, mlops
+from bot.hooks import alerts, delivery, mlops
 from bot.router import Router
 
-HOOK_ROUTERS = [delivery.router, mlops.router]
+HOOK_ROUTERS = [delivery.router, alerts.router, mlops.router]
 
 
 def create_app(router: Router, bolt_app: App | None = None) -> FastAPI:

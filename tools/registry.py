@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tools.alerts.tool import TOOLS as ALERT_TOOLS
 from tools.contract import Tool, ToolRegistry
 from tools.dora.tool import dora_metrics
 from tools.mlops.tool import drift_report, model_status
@@ -9,7 +10,7 @@ from tools.runbooks.tool import runbook_search
 
 
 def all_tools() -> list[Tool]:
-    return [dora_metrics, runbook_search, model_status, drift_report]
+    return [dora_metrics, *ALERT_TOOLS, runbook_search, model_status, drift_report]
 
 
 def default_registry() -> ToolRegistry:

@@ -14,7 +14,7 @@ from rich.panel import Panel
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
 
 from bot.commands.base import Reply
-from bot.render import dora, mlops, runbooks  # noqa: F401  (registers renderers)
+from bot.render import alerts, dora, mlops, runbooks  # noqa: F401  (registers renderers)
 from bot.render.registry import renderer_for
 
 MAX_BLOCKS = 50

@@ -14,7 +14,7 @@ import numpy as np
 
 from tools.catalog import ServiceCatalog
 from tools.delivery.models import DeploymentEvent, IncidentEvent
-from tools.scenario import delivery, topology
+from tools.scenario import alerts, delivery, topology
 from tools.scenario import models as ml_models
 from tools.timeutil import utc
 
@@ -29,6 +29,7 @@ class Scenario:
     # The recent bad deployment that later steps (alert storm, drift) build on.
     bad_deployment: DeploymentEvent | None = None
     models: ml_models.ModelsPart | None = None
+    alerts: list = field(default_factory=list)  # alert notifications (tools.alerts.models.Alert)
 
 
 def build_scenario(seed: int = 7, now: datetime | None = None, days: int = 90) -> Scenario:
@@ -37,6 +38,7 @@ def build_scenario(seed: int = 7, now: datetime | None = None, days: int = 90) -
     sc = Scenario(seed=seed, now=now, catalog=topology.catalog())
     delivery.build(sc, rng, days=days)
     sc.models = ml_models.build(sc, np.random.default_rng([seed, 5]))
+    sc.alerts = alerts.build_storm(sc, np.random.default_rng([seed, 4]))  # own stream: steps stay independent
     return sc
 
 
@@ -48,3 +50,7 @@ def load_scenario(store, scenario: Scenario) -> None:  # type: ignore[no-untyped
         upsert_incidents(conn, scenario.incidents)
     if scenario.models is not None:
         ml_models.load(store, scenario.models)
+    if scenario.alerts:  # through the same pipeline as the webhooks: stored, then correlated
+        from tools.alerts.pipeline import AlertPipeline
+
+        AlertPipeline(store, scenario.catalog, clock=lambda: scenario.now).ingest(scenario.alerts)

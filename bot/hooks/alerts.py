@@ -1,0 +1,80 @@
+"""Alert webhooks: `/hooks/alertmanager`, `/hooks/grafana`, `/hooks/pagerduty`,
+`/hooks/opsgenie`, `/hooks/alerts` (generic JSON).
+
+The whole payload is parsed before anything is stored (a malformed one stores nothing and
+gets a 4xx naming the field); a good one is stored, committed and correlated before the
+2xx goes back, so an acknowledged alert is never lost. Retries update, never duplicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
+
+from bot.alerts_runtime import get_pipeline
+from bot.hooks.common import check_token, log, read_json
+from tools.alerts.models import Alert
+from tools.alerts.parsers import (
+    GENERIC_DOC,
+    PayloadError,
+    parse_alertmanager,
+    parse_generic,
+    parse_grafana,
+    parse_opsgenie,
+    parse_pagerduty,
+    verify_pagerduty_signature,
+)
+
+router = APIRouter(prefix="/hooks", dependencies=[Depends(check_token)])
+
+
+async def _accept(request: Request, body: Any, parser: Callable[[Any], list[Alert]]) -> dict:
+    try:
+        alerts = parser(body)
+    except PayloadError as exc:
+        log.warning("webhook %s rejected: %s", request.url.path, exc)
+        raise HTTPException(status_code=422, detail={"error": str(exc)}) from exc
+    rt = request.app.state.runtime
+    pipeline = get_pipeline(rt, ticker=True)
+    result = await run_in_threadpool(pipeline.ingest, alerts) if alerts else None
+    return {
+        "stored": len(alerts),
+        "alert_ids": [a.id for a in alerts],
+        "incidents": result.incidents if result else [],
+    }
+
+
+@router.post("/alertmanager", status_code=202)
+async def alertmanager(request: Request) -> dict:
+    return await _accept(request, await read_json(request), parse_alertmanager)
+
+
+@router.post("/grafana", status_code=202)
+async def grafana(request: Request) -> dict:
+    return await _accept(request, await read_json(request), parse_grafana)
+
+
+@router.post("/pagerduty", status_code=202)
+async def pagerduty(request: Request) -> dict:
+    raw = await request.body()
+    secret = request.app.state.runtime.settings.pagerduty_webhook_secret
+    if secret is not None and not verify_pagerduty_signature(
+        secret.get_secret_value(), raw, request.headers.get("x-pagerduty-signature")
+    ):
+        log.warning("pagerduty webhook rejected: bad or missing X-PagerDuty-Signature")
+        raise HTTPException(status_code=401, detail={"error": "bad or missing X-PagerDuty-Signature"})
+    return await _accept(request, await read_json(request), parse_pagerduty)
+
+
+@router.post("/opsgenie", status_code=202)
+async def opsgenie(request: Request) -> dict:
+    return await _accept(request, await read_json(request), parse_opsgenie)
+
+
+@router.post("/alerts", status_code=202, description=GENERIC_DOC)
+async def generic(request: Request) -> dict:
+    rt = request.app.state.runtime
+    return await _accept(request, await read_json(request), lambda body: parse_generic(body, now=rt.ctx.clock))

@@ -1,0 +1,155 @@
+"""Correlation on small hand-built storms with known incidents; dedup, flapping, resolve."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from tests.alerts_helpers import T0, mk
+from tools.alerts.correlate import CorrelationConfig, CorrelationEngine
+from tools.scenario.topology import catalog
+
+
+def groups(engine: CorrelationEngine, alerts) -> dict[str, set[str]]:  # type: ignore[no-untyped-def]
+    """incident id -> the alert names (name/service) in it."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for a in alerts:
+        p = engine.process(a)
+        out[p.incident_id].add(f"{a.name}/{a.service}")
+    return out
+
+
+def test_duplicates_are_folded_into_one_alert() -> None:
+    e = CorrelationEngine(catalog())
+    a = mk("HighErrorRate", "payments", 0)
+    kinds = [e.process(a).kind for _ in range(3)]
+    assert kinds == ["opened", "duplicate", "duplicate"]
+    (inc,) = e.incidents.values()
+    assert inc.alert_ids == [a.id] and inc.duplicates == 2 and inc.events == 3
+    assert e.stats["duplicates"] == 2 and e.stats["alerts"] == 1
+
+
+def test_cascade_along_depends_on_is_one_incident_and_an_unrelated_service_is_not() -> None:
+    e = CorrelationEngine(catalog())
+    storm = [
+        mk("PostgresDown", "postgres-main", 0),
+        mk("HighErrorRate", "payments", 60),
+        mk("SearchLatency", "search", 100, namespace="discovery"),  # unrelated part of the graph
+        mk("HighErrorRate", "checkout", 120),
+        mk("HighErrorRate", "web-frontend", 150),
+        mk("PodCrashLooping", "auth", 170),
+    ]
+    got = sorted(sorted(g) for g in groups(e, storm).values())
+    assert got == [
+        ["HighErrorRate/checkout", "HighErrorRate/payments", "HighErrorRate/web-frontend",
+         "PodCrashLooping/auth", "PostgresDown/postgres-main"],
+        ["SearchLatency/search"],
+    ]
+
+
+def test_same_services_hours_apart_are_two_incidents() -> None:
+    e = CorrelationEngine(catalog())
+    g = groups(e, [mk("HighErrorRate", "payments", 0), mk("HighErrorRate", "checkout", 60),
+                   mk("Latency", "payments", 7200), mk("Latency", "checkout", 7260)])
+    assert sorted(len(v) for v in g.values()) == [2, 2]
+
+
+def test_overlapping_faults_in_separate_parts_stay_apart() -> None:
+    e = CorrelationEngine(catalog())
+    storm = [
+        mk("FeatureStoreDown", "feature-store", 0, namespace="platform"),
+        mk("PaymentsErrors", "payments", 10, namespace="payments"),
+        mk("RankingErrors", "ranking", 40, namespace="discovery"),
+        mk("CheckoutErrors", "checkout", 50, namespace="payments"),
+        mk("SearchErrors", "search", 90, namespace="discovery"),
+    ]
+    got = sorted(sorted(g) for g in groups(e, storm).values())
+    assert got == [
+        ["CheckoutErrors/checkout", "PaymentsErrors/payments"],
+        ["FeatureStoreDown/feature-store", "RankingErrors/ranking", "SearchErrors/search"],
+    ]
+
+
+def test_free_text_alerts_group_by_message_template() -> None:
+    e = CorrelationEngine(catalog())
+    storm = [
+        mk("LogAlert", None, 0, fp="l1", message="Disk usage on host-12 at 91% for /var/lib/docker"),
+        mk("LogAlert", None, 30, fp="l2", message="Disk usage on host-31 at 97% for /var/lib/docker"),
+        mk("LogAlert", None, 45, fp="l3", message="Connection refused by upstream 10.0.0.7:5432 after 3 retries"),
+        mk("LogAlert", None, 70, fp="l4", message="Disk usage on host-7 at 93% for /var/lib/docker"),
+    ]
+    sizes = sorted(len(v) for v in groups_by_fp(e, storm).values())
+    assert sizes == [1, 3]
+
+
+def groups_by_fp(engine: CorrelationEngine, alerts) -> dict[str, set[str]]:  # type: ignore[no-untyped-def]
+    out: dict[str, set[str]] = defaultdict(set)
+    for a in alerts:
+        out[engine.process(a).incident_id].add(a.fingerprint)
+    return out
+
+
+def test_incident_resolves_after_all_alerts_resolved_and_quiet_period() -> None:
+    cfg = CorrelationConfig(quiet=300)
+    e = CorrelationEngine(catalog(), cfg)
+    e.process(mk("A", "payments", 0))
+    e.process(mk("B", "checkout", 30))
+    e.process(mk("A", "payments", 600, status="resolved", started=0))
+    (inc,) = e.incidents.values()
+    assert inc.is_open  # B still firing
+    e.process(mk("B", "checkout", 900, status="resolved", started=30))
+    assert e.advance(T0 + 900 + 299) == [] and inc.is_open
+    assert e.advance(T0 + 900 + 300) == [inc.id]
+    assert inc.status == "resolved" and inc.resolved_at == T0 + 1200
+
+
+def test_flapping_alert_is_damped_into_its_incident() -> None:
+    e = CorrelationEngine(catalog(), CorrelationConfig(flap_threshold=3, flap_window=3600, quiet=300))
+    kinds = []
+    t = 0
+    for _ in range(5):  # fires for 2 min, resolves for 2 min, again and again
+        kinds.append(e.process(mk("DiskPressure", "inventory", t, started=t)).kind)
+        kinds.append(e.process(mk("DiskPressure", "inventory", t + 120, status="resolved", started=t)).kind)
+        t += 240
+    assert kinds[::2] == ["opened", "refired", "flapping", "flapping", "flapping"]
+    assert len(e.incidents) == 1
+    (inc,) = e.incidents.values()
+    assert inc.flapping == {"DiskPressure/inventory"}
+    # resolved after the quiet period; a later flap re-opens it instead of paging again
+    e.advance(T0 + t + 400)
+    assert inc.status == "resolved"
+    assert e.process(mk("DiskPressure", "inventory", t + 500, started=t + 500)).kind == "flapping"
+    assert inc.is_open and len(e.incidents) == 1
+
+
+def test_restore_lets_new_alerts_join_an_open_incident() -> None:
+    first = CorrelationEngine(catalog())
+    a, b = mk("A", "payments", 0), mk("B", "checkout", 40)
+    first.process(a)
+    first.process(b)
+    (inc,) = first.incidents.values()
+    again = CorrelationEngine(catalog())
+    again.restore(inc.id, inc.opened_at, [a, b])
+    p = again.process(mk("C", "web-frontend", 90))
+    assert (p.incident_id, p.kind) == (inc.id, "joined")
+    assert again.process(b).kind == "duplicate"
+
+
+def test_indexes_stay_bounded_however_long_the_stream() -> None:
+    e = CorrelationEngine(catalog())
+    services = catalog().service_names
+    for i in range(3000):
+        e.process(mk(f"Alert{i % 13}", services[i % len(services)], i * 97.0, fp=f"f{i}", started=i * 97.0))
+    assert max(len(v) for v in e._index.values()) <= e.config.index_width
+    assert len(e._index) < 200  # keys are services, groups and templates, not alerts
+
+
+def test_prune_forgets_long_resolved_incidents_only() -> None:
+    e = CorrelationEngine(catalog(), CorrelationConfig(quiet=300))
+    e.process(mk("Old", "payments", 0))
+    e.process(mk("Old", "payments", 60, status="resolved", started=0))
+    e.process(mk("New", "search", 5000))
+    e.advance(T0 + 5000)
+    assert len(e.incidents) == 2
+    assert e.prune(T0 + 1000) == 1
+    assert [i.alerts[i.first_alert_id].name for i in e.incidents.values()] == ["New"]
+    assert list(e._fp) == ["alertmanager\x00New/search"]

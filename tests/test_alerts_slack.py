@@ -1,0 +1,262 @@
+"""The incident channel through the real Bolt app and the Slack Web API double."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from slack_sdk import WebClient
+
+from bot.alerts_runtime import get_pipeline
+from bot.runtime import Runtime
+from bot.slack.incidents import IncidentNotifier, install_notifier, register_actions
+from tests.slack_harness import SlackHarness
+from tools.scenario.topology import catalog
+from tools.settings import Settings
+from tools.store import alerts as s
+
+CHANNEL = "C_INCIDENTS"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+def env(tmp_path):  # type: ignore[no-untyped-def]
+    rt = Runtime.build(Settings(TRIOPS_HOME=tmp_path, TRIOPS_INCIDENT_CHANNEL=CHANNEL), catalog=catalog())
+    h = SlackHarness.start(rt, extensions=[register_actions])
+    clock = FakeClock()
+    # no slack_sdk retry handler here: the notifier's own Retry-After handling is under test
+    client = WebClient(token="xoxb-test", base_url=h.double.base_url)
+    notifier = install_notifier(rt, client, start=False)
+    assert notifier is not None
+    notifier.clock = clock
+    notifier.runbook_lookup = lambda name, text: ("Postgres down runbook", "https://runbooks.example/postgres-down")
+    yield h, notifier, clock
+    h.stop()
+
+
+def post_alerts(h: SlackHarness, batch: list[dict]) -> dict:
+    r = h.http.post("/hooks/alerts", content=json.dumps(batch))
+    assert r.status_code == 202, r.text
+    return r.json()
+
+
+def card_text(params: dict) -> str:
+    blocks = params["blocks"] if isinstance(params["blocks"], list) else json.loads(params["blocks"])
+    out = []
+    for b in blocks:
+        if isinstance(b.get("text"), dict):
+            out.append(b["text"]["text"])
+        out.extend(f["text"] for f in b.get("fields", []))
+        out.extend(e["text"]["text"] if isinstance(e.get("text"), dict) else e.get("text", "") for e in b.get("elements", []))
+    return "\n".join(out)
+
+
+def wait_until(cond, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not met")
+
+
+def test_one_message_per_incident_updated_in_place_and_coalesced(env) -> None:  # type: ignore[no-untyped-def]
+    h, notifier, clock = env
+    d = h.double
+    res = post_alerts(h, [
+        {"name": "PostgresDown", "service": "postgres-main", "severity": "critical", "starts_at": "2026-11-20T10:00:00Z",
+         "message": "primary not answering <!channel>"},
+        {"name": "HighErrorRate", "service": "payments", "starts_at": "2026-11-20T10:01:00Z"},
+    ])
+    (iid,) = res["incidents"]
+    assert notifier.run_pending() == 1
+    (post,) = [c for c in d.of("chat.postMessage") if not c.params.get("thread_ts")]
+    assert post.params["channel"] == CHANNEL
+    text = card_text(post.params)
+    assert "CRITICAL: PostgresDown on postgres-main (+1 service)" in text
+    assert "*postgres-main* (score" in text and "most upstream affected service" in text
+    assert "<https://runbooks.example/postgres-down|Postgres down runbook>" in text
+    thread = [c for c in d.of("chat.postMessage") if c.params.get("thread_ts")]
+    assert len(thread) == 1 and "&lt;!channel&gt;" in thread[0].params["text"]  # alert text is escaped
+    with h.runtime.store.engine.connect() as conn:
+        assert s.slack_message(conn, iid) == (CHANNEL, d.of("chat.postMessage")[0].params.get("ts") or s.slack_message(conn, iid)[1])
+
+    # three more alerts join within a second: one update, not three, and only after min_interval
+    for i, svc in enumerate(["checkout", "web-frontend", "auth"]):
+        post_alerts(h, [{"name": "HighErrorRate", "service": svc, "starts_at": f"2026-11-20T10:02:{10 + i}Z"}])
+    assert notifier.run_pending() == 0 and d.of("chat.update") == []
+    clock.t += notifier.min_interval
+    assert notifier.run_pending() == 1
+    (upd,) = d.of("chat.update")
+    assert "*Alerts*\n5 (5 firing" in card_text(upd.params)
+    joined = [c for c in d.of("chat.postMessage") if c.params.get("thread_ts")]
+    assert len(joined) == 2 and joined[-1].params["text"].startswith("3 more alerts joined")
+    assert len([c for c in d.of("chat.postMessage") if not c.params.get("thread_ts")]) == 1  # still ONE post
+
+
+def test_429_is_retried_after_retry_after(env) -> None:  # type: ignore[no-untyped-def]
+    h, notifier, clock = env
+    (iid,) = post_alerts(h, [{"name": "A", "service": "payments", "starts_at": "2026-11-20T10:00:00Z"}])["incidents"]
+    notifier.run_pending()
+    post_alerts(h, [{"name": "B", "service": "checkout", "starts_at": "2026-11-20T10:00:30Z"}])
+    h.double.fail_next("chat.update", status=429, retry_after=7)
+    clock.t += 5
+    assert notifier.run_pending() == 0
+    assert len(h.double.of("chat.update:failed")) == 1
+    assert notifier.pending[iid] == pytest.approx(clock.t + 7)
+    clock.t += 6.9
+    assert notifier.run_pending() == 0
+    clock.t += 0.2
+    assert notifier.run_pending() == 1 and len(h.double.of("chat.update")) == 1
+
+
+def test_a_permanent_slack_error_is_not_retried(env) -> None:  # type: ignore[no-untyped-def]
+    h, notifier, clock = env
+    (iid,) = post_alerts(h, [{"name": "A", "service": "payments", "starts_at": "2026-11-20T10:00:00Z"}])["incidents"]
+    notifier.run_pending()
+    post_alerts(h, [{"name": "B", "service": "checkout", "starts_at": "2026-11-20T10:00:30Z"}])
+    h.double.fail_next("chat.update", status=200, body={"ok": False, "error": "message_not_found"})
+    clock.t += 5
+    assert notifier.run_pending() == 0
+    assert iid not in notifier.pending  # given up, logged; the next change tries again
+
+
+def test_buttons_record_who_and_update_the_card(env) -> None:  # type: ignore[no-untyped-def]
+    h, notifier, clock = env
+    (iid,) = post_alerts(h, [{"name": "A", "service": "payments", "starts_at": "2026-11-20T10:00:00Z"}])["incidents"]
+    notifier.run_pending()
+    ts = h.double.of("chat.postMessage")[0].params.get("ts")
+    with h.runtime.store.engine.connect() as conn:
+        ts = s.slack_message(conn, iid)[1]
+
+    def press(action_id: str, user: str) -> None:
+        payload = {
+            "type": "block_actions", "user": {"id": user, "username": user.lower(), "team_id": "T1"},
+            "api_app_id": "A1", "token": "legacy", "trigger_id": "1.2.3", "team": {"id": "T1", "domain": "test"},
+            "channel": {"id": CHANNEL, "name": "incidents"}, "message": {"ts": ts, "text": "card"},
+            "container": {"type": "message", "message_ts": ts, "channel_id": CHANNEL},
+            "response_url": h.double.response_url("act"),
+            "actions": [{"action_id": action_id, "block_id": f"incident:{iid}", "value": iid, "type": "button", "action_ts": "1"}],
+        }
+        assert h.action(payload).status_code == 200
+
+    press("alerts_ack", "U42")
+    wait_until(lambda: any(a["action"] == "ack" for a in _actions(h, iid)))
+    clock.t += 10
+    wait_until(lambda: notifier.run_pending() >= 0 and len(h.double.of("chat.update")) >= 1)
+    assert "acknowledged by <@U42>" in card_text(h.double.of("chat.update")[-1].params)
+    press("alerts_show", "U7")
+    wait_until(lambda: any("requested by <@U7>" in c.params.get("text", "") for c in h.double.of("chat.postMessage")))
+    press("alerts_resolve", "U9")
+    wait_until(lambda: any(a["action"] == "resolve" for a in _actions(h, iid)))
+    clock.t += 10
+    notifier.run_pending()
+    last = card_text(h.double.of("chat.update")[-1].params)
+    assert "resolved" in last and "<@U9>" in last and "Acknowledge" not in last
+    assert [(a["action"], a["user"]) for a in _actions(h, iid)] == [("ack", "U42"), ("show", "U7"), ("resolve", "U9")]
+
+
+def _actions(h: SlackHarness, iid: str) -> list[dict]:
+    with h.runtime.store.engine.connect() as conn:
+        return s.actions_of(conn, iid)
+
+
+def test_flapping_alert_updates_the_card_but_is_not_reannounced(env) -> None:  # type: ignore[no-untyped-def]
+    h, notifier, clock = env
+    base = datetime.now(UTC) - timedelta(seconds=60)  # live: the quiet period never passes
+    for i in range(5):
+        start = (base + timedelta(seconds=120 * i)).isoformat()
+        end = (base + timedelta(seconds=120 * i + 60)).isoformat()
+        post_alerts(h, [{"name": "DiskPressure", "service": "inventory", "fingerprint": "disk-1", "starts_at": start}])
+        post_alerts(h, [{"name": "DiskPressure", "service": "inventory", "fingerprint": "disk-1", "status": "resolved",
+                         "starts_at": start, "ends_at": end}])
+        clock.t += 5
+        notifier.run_pending()
+    posts = [c for c in h.double.of("chat.postMessage") if not c.params.get("thread_ts")]
+    thread = [c for c in h.double.of("chat.postMessage") if c.params.get("thread_ts")]
+    assert len(posts) == 1 and len(thread) == 1, [c.params["text"][:80] for c in thread]  # announced once, never again
+    with h.runtime.store.engine.connect() as conn:
+        (inc,) = s.list_incidents(conn, status="all")
+    assert inc.flapping == ["DiskPressure"]
+    assert "flapping (damped): DiskPressure" in card_text(h.double.of("chat.update")[-1].params)
+
+
+def test_slash_alerts_and_incident(env) -> None:  # type: ignore[no-untyped-def]
+    h, _notifier, _clock = env
+    (iid,) = post_alerts(h, [
+        {"name": "PostgresDown", "service": "postgres-main", "starts_at": "2026-11-20T10:00:00Z"},
+        {"name": "HighErrorRate", "service": "payments", "starts_at": "2026-11-20T10:01:00Z"},
+    ])["incidents"]
+    _, name = h.command("alerts payments")
+    listed = h.response(name)
+    assert iid in card_text(listed) and "PostgresDown on postgres-main" in card_text(listed)
+    _, name = h.command(f"incident {iid[:10]}")
+    shown = card_text(h.response(name))
+    assert "HighErrorRate" in shown and "PostgresDown" in shown
+    _, name = h.command("incident inc-nope")
+    assert "No alert incident 'inc-nope'" in h.response(name)["text"]
+
+
+def test_no_channel_means_no_notifier(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    rt = Runtime.build(Settings(TRIOPS_HOME=tmp_path), catalog=catalog())
+    assert install_notifier(rt, WebClient(token="x"), start=False) is None
+    assert get_pipeline(rt).listeners == []
+    assert isinstance(IncidentNotifier(rt.store, WebClient(token="x"), "C").min_interval, float)
+
+
+def test_serve_wires_the_notifier_and_the_buttons(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bot.serve import build_surfaces
+
+    settings = Settings(
+        TRIOPS_HOME=tmp_path, SLACK_SIGNING_SECRET="s", SLACK_BOT_TOKEN="xoxb-1",
+        TRIOPS_INCIDENT_CHANNEL=CHANNEL, SLACK_API_URL="http://127.0.0.1:9/api/",
+    )
+    router, bolt = build_surfaces(settings)
+    rt = router.runtime
+    notifier = rt.ctx.resource("incident_notifier", lambda: None)
+    try:
+        assert isinstance(notifier, IncidentNotifier) and notifier.channel == CHANNEL
+        assert notifier.on_incidents in get_pipeline(rt).listeners
+        from bot.slack.app import build_app
+
+        without_buttons = build_app(router)
+        assert len(bolt._listeners) == len(without_buttons._listeners) + 3  # Ack, Resolve, Show alerts
+    finally:
+        notifier.stop()
+
+
+def test_a_runbook_model_with_a_renderer_renders_itself_in_the_card() -> None:
+    from pydantic import BaseModel
+    from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
+
+    from bot.render.alerts import incident_card
+    from bot.render.registry import Renderer, register
+    from tests.alerts_helpers import mk
+    from tools.alerts.correlate import CorrelationEngine
+    from tools.alerts.summary import summarise
+
+    class Suggestion(BaseModel):
+        title: str
+        url: str
+
+    register(Suggestion, Renderer(
+        blocks=lambda x: [SectionBlock(text=MarkdownTextObject(text=f":book: <{x.url}|{x.title}> — step 1"))],
+        text=lambda x: x.title, rich=lambda x: x.title,
+    ))
+    e = CorrelationEngine(catalog())
+    e.process(mk("PostgresDown", "postgres-main", 0))
+    (inc,) = e.incidents.values()
+    blocks = [b.to_dict() for b in incident_card(summarise(inc, catalog()), Suggestion(title="PG down", url="https://rb/pg"))]
+    text = json.dumps(blocks)
+    assert ":book: <https://rb/pg|PG down>" in text and "step 1" in text
+    plain = json.dumps([b.to_dict() for b in incident_card(summarise(inc, catalog()), ("PG <b>", "javascript:x"))])
+    assert "PG &lt;b&gt;" in plain and "javascript" not in plain  # only http(s) links

@@ -1,0 +1,216 @@
+"""The alert store and pipeline on SQLite and (when configured) PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import delete, func, select
+
+from tests.alerts_helpers import T0, mk
+from tools.alerts.changes import deployment_changes
+from tools.alerts.models import ChangeEvent
+from tools.alerts.pipeline import AlertPipeline
+from tools.delivery.models import DeploymentEvent
+from tools.scenario.topology import catalog
+from tools.store import Store
+from tools.store import alerts as s
+from tools.store.delivery import deployments, upsert_deployments
+
+PG = os.environ.get("TRIOPS_TEST_DATABASE_URL")
+DEP_PREFIX = "alerts-test-"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db(request, tmp_path):  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        store = Store.open(f"sqlite:///{tmp_path / 't.db'}")
+    else:
+        if not PG:
+            pytest.skip("TRIOPS_TEST_DATABASE_URL not set")
+        store = Store.open(PG)
+    _clean(store)
+    yield store
+    _clean(store)
+    store.close()
+
+
+def _clean(store: Store) -> None:
+    with store.engine.begin() as conn:
+        for t in (s.alert_incident_actions, s.alert_incident_members, s.alert_incidents, s.alerts):
+            conn.execute(delete(t))
+        conn.execute(delete(deployments).where(deployments.c.id.like(f"{DEP_PREFIX}%")))
+
+
+def clock_at(seconds: float):  # type: ignore[no-untyped-def]
+    return lambda: datetime.fromtimestamp(T0 + seconds, UTC)
+
+
+def count(store: Store, table) -> int:  # type: ignore[no-untyped-def]
+    with store.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def test_retries_update_and_resolve_closes(db: Store) -> None:
+    a = mk("HighErrorRate", "payments", 0)
+    with db.engine.begin() as conn:
+        s.upsert_alerts(conn, [a, a], T0 + 1)
+        s.upsert_alerts(conn, [a], T0 + 60)
+    with db.engine.connect() as conn:
+        (row,) = conn.execute(select(s.alerts)).mappings().all()
+    assert (row["notifications"], row["status"], row["last_received_at"]) == (3, "firing", T0 + 60)
+    resolved = mk("HighErrorRate", "payments", 300, status="resolved", started=0)
+    with db.engine.begin() as conn:
+        s.upsert_alerts(conn, [resolved], T0 + 300)
+        s.upsert_alerts(conn, [a], T0 + 301)  # a late retry of the firing notification
+    with db.engine.connect() as conn:
+        (row,) = conn.execute(select(s.alerts)).mappings().all()
+    assert row["status"] == "resolved" and row["ends_at"] == T0 + 300 and row["notifications"] == 5
+    # a new firing after the resolve is a new occurrence, a new row
+    with db.engine.begin() as conn:
+        s.upsert_alerts(conn, [mk("HighErrorRate", "payments", 900)], T0 + 900)
+    assert count(db, s.alerts) == 2
+
+
+def test_pipeline_persists_correlates_and_restores(db: Store) -> None:
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200))
+    r1 = p.ingest([mk("PostgresDown", "postgres-main", 0), mk("HighErrorRate", "payments", 60)])
+    r2 = p.ingest([mk("HighErrorRate", "payments", 60), mk("SearchLatency", "search", 90, namespace="x")])
+    assert len(r1.opened) == 1 and len(r2.opened) == 1
+    assert count(db, s.alerts) == 3 and count(db, s.alert_incidents) == 2
+    with db.engine.connect() as conn:
+        listed = s.list_incidents(conn, status="all")
+        only_payments = s.list_incidents(conn, service="payments")
+        detail, members = s.get_incident(conn, r1.opened[0])
+    assert [i.id for i in only_payments] == r1.opened
+    assert {i.id for i in listed} == {*r1.opened, *r2.opened}
+    assert detail.alert_count == 2 and detail.duplicates == 1
+    assert sorted(m.name for m in members) == ["HighErrorRate", "PostgresDown"]
+    assert detail.causes[0].service == "postgres-main"
+    # a restart: a new pipeline on the same store keeps grouping into the open incident
+    p2 = AlertPipeline(db, catalog(), providers=[], clock=clock_at(250))
+    r3 = p2.ingest([mk("HighErrorRate", "checkout", 120)])
+    assert r3.opened == [] and r3.incidents == r1.opened
+
+
+def test_cause_ranking_names_the_deployment_before_the_first_alert(db: Store) -> None:
+    first = datetime.fromtimestamp(T0, UTC)
+    with db.engine.begin() as conn:
+        upsert_deployments(conn, [
+            DeploymentEvent(id=f"{DEP_PREFIX}pay-42", service="payments", finished_at=first - timedelta(minutes=12),
+                            status="success", version="v42"),
+            DeploymentEvent(id=f"{DEP_PREFIX}pay-41", service="payments", finished_at=first - timedelta(hours=5),
+                            status="success", version="v41"),  # too long before
+            DeploymentEvent(id=f"{DEP_PREFIX}ranking-9", service="ranking", finished_at=first - timedelta(minutes=5),
+                            status="success"),  # not affected, not a dependency
+        ])
+    p = AlertPipeline(db, catalog(), providers=[deployment_changes], clock=clock_at(300))
+    res = p.ingest([
+        mk("HighErrorRate", "payments", 0),
+        mk("HighErrorRate", "checkout", 45),
+        mk("HighErrorRate", "web-frontend", 80),
+    ])
+    (iid,) = res.opened
+    summary = p.summary(iid)
+    assert summary is not None
+    top = summary.causes[0]
+    assert top.service == "payments"
+    assert top.change is not None and top.change.id == f"{DEP_PREFIX}pay-42"
+    assert any("12 min before the first alert" in e for e in top.evidence)
+    assert any("most upstream affected service" in e for e in top.evidence)
+    assert summary.suspect_change.id == f"{DEP_PREFIX}pay-42"
+    assert [c.service for c in summary.causes] == ["payments", "checkout", "web-frontend"]
+
+
+def test_drift_provider_plugs_in(db: Store) -> None:
+    at = datetime.fromtimestamp(T0 - 600, UTC)
+
+    def drift(conn, services, start, end):  # type: ignore[no-untyped-def]
+        return [ChangeEvent(kind="model_drift", id="ranker-v7", service="ranking", at=at, summary="feature drift 0.31")]
+
+    p = AlertPipeline(db, catalog(), providers=[drift], clock=clock_at(100))
+    (iid,) = p.ingest([mk("SearchLatency", "search", 0), mk("RankingErrors", "ranking", 30)]).opened
+    summary = p.summary(iid)
+    assert summary.causes[0].service == "ranking"
+    assert summary.suspect_change.kind == "model_drift"
+
+
+def test_actions_are_recorded_with_who(db: Store) -> None:
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200))
+    (iid,) = p.ingest([mk("A", "payments", 0)]).opened
+    with db.engine.begin() as conn:
+        assert s.record_action(conn, iid, "ack", "U123", T0 + 120)
+        assert s.record_action(conn, iid, "ack", "U999", T0 + 130)  # recorded, first ack wins
+        assert not s.record_action(conn, "inc-nope", "ack", "U1", T0)
+    assert p.resolve_by_hand(iid, "U456")
+    with db.engine.connect() as conn:
+        detail, _ = s.get_incident(conn, iid)
+        acts = [(a["action"], a["user"]) for a in s.actions_of(conn, iid)]
+    assert (detail.acked_by, detail.acked_at) == ("U123", datetime.fromtimestamp(T0 + 120, UTC))
+    assert (detail.status, detail.resolved_by) == ("resolved", "U456")
+    assert (detail.time_to_ack_s, detail.time_to_resolve_s) == (120.0, 200.0)
+    assert acts == [("ack", "U123"), ("ack", "U999"), ("resolve", "U456")]
+
+
+def test_quiet_period_close_is_saved_by_tick(db: Store) -> None:
+    now = {"t": 0.0}
+    p = AlertPipeline(db, catalog(), providers=[], clock=lambda: datetime.fromtimestamp(T0 + now["t"], UTC))
+    (iid,) = p.ingest([mk("A", "payments", 0)]).opened
+    now["t"] = 600
+    p.ingest([mk("A", "payments", 600, status="resolved", started=0)])
+    now["t"] = 600 + 299
+    assert p.tick() == []
+    now["t"] = 600 + 301
+    assert p.tick() == [iid]
+    with db.engine.connect() as conn:
+        assert s.list_incidents(conn, status="open") == []
+        (closed,) = s.list_incidents(conn, status="resolved")
+    assert closed.resolved_at == datetime.fromtimestamp(T0 + 900, UTC)
+
+
+def test_an_ack_in_pagerduty_acknowledges_the_incident(db: Store) -> None:
+    import json
+    from pathlib import Path
+
+    from tools.alerts.parsers import parse_pagerduty
+
+    body = json.loads((Path(__file__).parent / "fixtures" / "alerts" / "pagerduty.json").read_text())
+    p = AlertPipeline(db, catalog(), providers=[], clock=lambda: datetime(2026, 11, 20, 10, 5, tzinfo=UTC))
+    (iid,) = p.ingest(parse_pagerduty(body)).opened
+    body["event"]["event_type"] = "incident.acknowledged"
+    assert p.ingest(parse_pagerduty(body)).incidents == [iid]
+    with db.engine.connect() as conn:
+        detail, _ = s.get_incident(conn, iid)
+        acts = s.actions_of(conn, iid)
+    assert detail.acked_by == "Tenex Engineer" and detail.time_to_ack_s == 50.0  # 10:04:10 -> 10:05:00
+    assert [(a["action"], a["surface"]) for a in acts] == [("ack", "pagerduty")]
+
+
+def test_drift_changes_reads_the_mlops_store_shape(db: Store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The adapter for `tools.store.models.recent_drift_events` (branch mlops) and its row shape."""
+    import sys
+    import types
+
+    from tools.alerts.changes import drift_changes
+
+    seen = {}
+
+    def recent_drift_events(conn, start, end, services=None, limit=50):  # type: ignore[no-untyped-def]
+        seen.update(start=start, end=end, services=services)
+        return [{"id": "drift-7", "model": "ranker", "service": "ranking", "at": T0 - 900,
+                 "features": ["ctr_7d", "age", "country", "x"], "method": "wasserstein", "score": 0.31,
+                 "severity": "high", "share_drifted": 0.4, "dataset_drift": False}]
+
+    fake = types.ModuleType("tools.store.models")
+    fake.recent_drift_events = recent_drift_events
+    monkeypatch.setitem(sys.modules, "tools.store.models", fake)
+    import tools.store as store_pkg
+
+    monkeypatch.setattr(store_pkg, "models", fake, raising=False)
+    with db.engine.connect() as conn:
+        (ch,) = drift_changes(conn, ["ranking", "search"], T0 - 7200, T0 + 120)
+    assert seen == {"start": T0 - 7200, "end": T0 + 120, "services": ["ranking", "search"]}
+    assert (ch.kind, ch.id, ch.service, ch.status) == ("model_drift", "drift-7", "ranking", "high")
+    assert ch.at == datetime.fromtimestamp(T0 - 900, UTC)
+    assert ch.summary == "model ranker: drift in ctr_7d, age, country (wasserstein 0.31)"

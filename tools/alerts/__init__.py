@@ -1,0 +1,1 @@
+"""AIOps: alert ingestion (parsers to one `Alert`), template mining, correlation into incidents."""

@@ -1,0 +1,173 @@
+"""The live alert path: persist first, then correlate, then save the incidents it touched.
+
+One `AlertPipeline` per process (webhooks and the CLI share it). It rebuilds the engine's
+open incidents from the store on start, so a restart loses no grouping.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from tools.alerts.cause import change_window
+from tools.alerts.changes import ChangeProvider, default_providers, gather_changes
+from tools.alerts.correlate import CorrelationConfig, CorrelationEngine
+from tools.alerts.models import Alert, ChangeEvent
+from tools.alerts.parsers import ACKED_BY
+from tools.alerts.summary import IncidentSummary, summarise
+from tools.catalog import ServiceCatalog
+from tools.store import alerts as alert_store
+from tools.timeutil import now_utc, to_epoch
+
+log = logging.getLogger("triops.alerts")
+
+
+class IngestResult(BaseModel):
+    stored: int
+    alert_ids: list[str] = Field(default_factory=list)
+    incidents: list[str] = Field(default_factory=list)  # incidents opened or changed
+    opened: list[str] = Field(default_factory=list)
+
+
+class AlertPipeline:
+    def __init__(
+        self,
+        store,  # type: ignore[no-untyped-def]
+        catalog: ServiceCatalog | None = None,
+        *,
+        config: CorrelationConfig | None = None,
+        providers: Sequence[ChangeProvider] | None = None,
+        clock: Callable[[], datetime] = now_utc,
+        restore: bool = True,
+    ):
+        self.store = store
+        self.catalog = catalog or ServiceCatalog()
+        self.engine = CorrelationEngine(self.catalog, config)  # tick() prunes what it no longer needs
+        self.providers = list(default_providers() if providers is None else providers)
+        self.clock = clock
+        self.lock = threading.RLock()
+        self._changes: dict[str, tuple[tuple[str, ...], list[ChangeEvent]]] = {}
+        self.listeners: list[Callable[[list[str]], None]] = []  # e.g. the Slack notifier
+        if restore:
+            self.restore()
+
+    def restore(self) -> int:
+        with self.store.engine.connect() as conn:
+            rows = alert_store.open_incidents_for_restore(conn)
+        for iid, opened, members in rows:
+            self.engine.restore(iid, opened, members)
+        if rows:
+            log.info("restored %d open alert incidents from the store", len(rows))
+        return len(rows)
+
+    def ingest(self, batch: Sequence[Alert]) -> IngestResult:
+        """Store the alerts (committed before anything else), then correlate them."""
+        now = to_epoch(self.clock()) or 0.0
+        with self.lock:
+            with self.store.engine.begin() as conn:
+                alert_store.upsert_alerts(conn, batch, now)
+            placements = []
+            opened = []
+            for a in sorted(batch, key=lambda x: x.event_time):
+                p = self.engine.process(a)
+                placements.append((p.alert_id, p.incident_id, p.kind, a.event_time))
+                if p.kind == "opened":
+                    opened.append(p.incident_id)
+            self.engine.advance(now)
+            touched = self._save(placements)
+            self._record_source_acks(batch, placements, now)
+        self._notify(touched)
+        return IngestResult(stored=len(batch), alert_ids=[p[0] for p in placements], incidents=touched, opened=opened)
+
+    def _record_source_acks(self, batch: Sequence[Alert], placements: list[tuple[str, str, str, float]], now: float) -> None:
+        """An acknowledgement in PagerDuty or Opsgenie acknowledges the incident here too."""
+        incident_of = {aid: iid for aid, iid, _k, _t in placements}
+        acks = [(incident_of[a.id], a.annotations[ACKED_BY], a.source) for a in batch
+                if a.annotations.get(ACKED_BY) and a.id in incident_of]
+        if not acks:
+            return
+        with self.store.engine.begin() as conn:
+            for iid, user, source in acks:
+                alert_store.record_action(conn, iid, "ack", user, now, surface=source)
+
+    def tick(self) -> list[str]:
+        """Advance to the wall clock: incidents whose quiet period passed resolve."""
+        now = to_epoch(self.clock()) or 0.0
+        with self.lock:
+            self.engine.advance(now)
+            touched = self._save([])
+            self.engine.prune(now - self.engine.config.flap_window - self.engine.config.window)
+            for iid in [i for i in self._changes if i not in self.engine.incidents]:
+                del self._changes[iid]
+        self._notify(touched)
+        return touched
+
+    def acknowledge(self, incident_id: str, user: str, surface: str = "slack") -> bool:
+        now = to_epoch(self.clock()) or 0.0
+        with self.store.engine.begin() as conn:
+            ok = alert_store.record_action(conn, incident_id, "ack", user, now, surface)
+        if ok:
+            self._notify([incident_id])
+        return ok
+
+    def record_view(self, incident_id: str, user: str, surface: str = "slack") -> bool:
+        now = to_epoch(self.clock()) or 0.0
+        with self.store.engine.begin() as conn:
+            return alert_store.record_action(conn, incident_id, "show", user, now, surface)
+
+    def resolve_by_hand(self, incident_id: str, user: str, surface: str = "slack") -> bool:
+        now = to_epoch(self.clock()) or 0.0
+        with self.lock, self.store.engine.begin() as conn:
+            ok = alert_store.record_action(conn, incident_id, "resolve", user, now, surface)
+            inc = self.engine.incidents.get(incident_id)
+            if ok and inc is not None and inc.is_open:
+                inc.status = "resolved"
+                inc.resolved_at = now
+        if ok:
+            self._notify([incident_id])
+        return ok
+
+    def summary(self, incident_id: str) -> IncidentSummary | None:
+        inc = self.engine.incidents.get(incident_id)
+        if inc is None:
+            return None
+        return summarise(inc, self.catalog, self._changes_for(incident_id))
+
+    def _save(self, placements: list[tuple[str, str, str, float]]) -> list[str]:
+        dirty = sorted(self.engine.take_dirty())
+        summaries = [s for s in (self.summary(i) for i in dirty) if s is not None]
+        with self.store.engine.begin() as conn:
+            alert_store.assign(conn, placements)
+            alert_store.save_incidents(conn, summaries)
+        return dirty
+
+    def _changes_for(self, incident_id: str) -> list[ChangeEvent]:
+        inc = self.engine.incidents[incident_id]
+        services = tuple(sorted(inc.services))
+        cached = self._changes.get(incident_id)
+        if cached is not None and cached[0] == services:
+            return cached[1]
+        if not services or not self.providers:
+            return []
+        wanted = set(services)
+        for s in services:  # a dependency that changed without alerting is a suspect too
+            wanted.update(self.catalog.dependencies(s))
+        first = inc.alerts[inc.first_alert_id].starts_at if inc.first_alert_id in inc.alerts else now_utc()
+        start, end = change_window(first)
+        with self.store.engine.connect() as conn:
+            changes = gather_changes(conn, self.providers, sorted(wanted), start, end)
+        self._changes[incident_id] = (services, changes)
+        return changes
+
+    def _notify(self, incident_ids: list[str]) -> None:
+        if not incident_ids:
+            return
+        for listener in self.listeners:
+            try:
+                listener(incident_ids)
+            except Exception as exc:  # a notifier failure must not fail the webhook
+                log.warning("incident listener failed: %s", exc)

@@ -1,0 +1,97 @@
+"""Read-outs of incidents: the stable models the CLI, tools and Slack all print."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from tools.alerts.cause import CauseCandidate, rank_causes, suspect_change
+from tools.alerts.correlate import CorrelationEngine, IncidentState
+from tools.alerts.models import Alert, ChangeEvent
+from tools.catalog import ServiceCatalog
+from tools.timeutil import from_epoch
+
+
+class AlertBrief(BaseModel):
+    id: str
+    name: str
+    service: str | None = None
+    severity: str
+    status: str
+    starts_at: datetime
+    ends_at: datetime | None = None
+    message: str = ""
+    runbook_url: str | None = None
+    flapping: bool = False
+
+
+class IncidentSummary(BaseModel):
+    id: str
+    status: str  # open | resolved
+    severity: str
+    title: str
+    services: list[str] = Field(default_factory=list)  # in order of first alert
+    opened_at: datetime
+    last_alert_at: datetime
+    resolved_at: datetime | None = None
+    alert_ids: list[str] = Field(default_factory=list)
+    alert_count: int = 0
+    firing_count: int = 0
+    notifications: int = 0
+    duplicates: int = 0
+    flapping: list[str] = Field(default_factory=list)  # alert names recognised as flapping
+    first_alert: AlertBrief | None = None
+    causes: list[CauseCandidate] = Field(default_factory=list)
+    suspect_change: ChangeEvent | None = None
+    acked_at: datetime | None = None
+    acked_by: str | None = None
+    resolved_by: str | None = None
+    time_to_ack_s: float | None = None
+    time_to_resolve_s: float | None = None
+
+
+def brief(alert: Alert, *, flapping: bool = False) -> AlertBrief:
+    return AlertBrief(
+        id=alert.id, name=alert.name, service=alert.service, severity=alert.severity,
+        status=alert.status, starts_at=alert.starts_at, ends_at=alert.ends_at,
+        message=alert.message[:500], runbook_url=alert.links.runbook, flapping=flapping,
+    )
+
+
+def summarise(
+    inc: IncidentState,
+    catalog: ServiceCatalog | None,
+    changes: list[ChangeEvent] | None = None,
+    engine: CorrelationEngine | None = None,
+) -> IncidentSummary:
+    causes = rank_causes(inc.services, catalog, changes)
+    first = inc.alerts.get(inc.first_alert_id)
+    top = causes[0].service if causes else None
+    lead = next(
+        (inc.alerts[a] for a in inc.alert_ids if top and inc.alerts[a].service == top), first
+    )
+    title = f"{lead.name} on {top}" if lead and top else (lead.name if lead else inc.id)
+    others = len(inc.services) - 1
+    if others > 0:
+        title += f" (+{others} service{'s' if others > 1 else ''})"
+    flapping_names = sorted({a.name for a in inc.alerts.values() if a.fingerprint in inc.flapping})
+    return IncidentSummary(
+        id=inc.id,
+        status=inc.status,
+        severity=inc.severity,
+        title=title,
+        services=sorted(inc.services, key=lambda s: (inc.services[s], s)),
+        opened_at=from_epoch(inc.opened_at),
+        last_alert_at=from_epoch(inc.last_alert_at),
+        resolved_at=from_epoch(inc.resolved_at),
+        alert_ids=list(inc.alert_ids),
+        alert_count=len(inc.alert_ids),
+        firing_count=len(inc.firing),
+        notifications=inc.events,
+        duplicates=inc.duplicates,
+        flapping=flapping_names,
+        first_alert=brief(first) if first else None,
+        causes=causes[:5],
+        suspect_change=suspect_change(causes),
+    )

@@ -1,0 +1,119 @@
+"""Agent/command tools over the stored incidents: list, one incident, noise figures."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from tools.alerts.stats import NoiseStats, noise_stats
+from tools.alerts.summary import AlertBrief, IncidentSummary, brief
+from tools.contract import ToolContext, tool
+from tools.errors import ToolError
+from tools.store import alerts as alert_store
+from tools.timeutil import Window, format_window, from_epoch, parse_window, utc
+
+
+class AlertsQuery(BaseModel):
+    service: str | None = Field(default=None, description="Only incidents touching this service")
+    state: Literal["open", "resolved", "all"] = "open"
+    limit: int = Field(default=20, ge=1, le=200)
+
+
+class IncidentList(BaseModel):
+    service: str | None = None
+    state: str
+    incidents: list[IncidentSummary] = Field(default_factory=list)
+
+
+class IncidentQuery(BaseModel):
+    id: str = Field(min_length=3, description="Incident id (inc-…), or a unique prefix of it")
+
+
+class IncidentAction(BaseModel):
+    action: str
+    user: str
+    surface: str
+    at: datetime
+
+
+class IncidentDetail(BaseModel):
+    incident: IncidentSummary
+    alerts: list[AlertBrief] = Field(default_factory=list)
+    actions: list[IncidentAction] = Field(default_factory=list)
+
+
+class StatsQuery(BaseModel):
+    window: str = Field(default="7d", description="12h, 7d, 30d…")
+    as_of: datetime | None = None
+
+
+@tool(
+    "alerts_list",
+    "Alert incidents (correlated groups of alerts), newest first: open ones by default, or "
+    "all/resolved; optionally only those touching one service. Each has its severity, "
+    "services, alert count, probable cause and suspect change.",
+)
+def alerts_list(ctx: ToolContext, args: AlertsQuery) -> IncidentList:
+    service = args.service
+    if service:
+        known = set(ctx.catalog.service_names)
+        if known and service not in known:
+            lower = {s.lower(): s for s in known}
+            if service.lower() not in lower:
+                raise ToolError(f"I don't know a service called '{service}'.", choices=sorted(known))
+            service = lower[service.lower()]
+    with ctx.store.engine.connect() as conn:
+        rows = alert_store.list_incidents(conn, service=service, status=args.state, limit=args.limit)
+    return IncidentList(service=service, state=args.state, incidents=rows)
+
+
+@tool(
+    "incident_get",
+    "One alert incident with its member alerts, the ranked probable causes with their "
+    "evidence, the suspect change (deployment or model drift) and who acknowledged/resolved it.",
+)
+def incident_get(ctx: ToolContext, args: IncidentQuery) -> IncidentDetail:
+    ident = args.id.strip()
+    with ctx.store.engine.connect() as conn:
+        found = alert_store.get_incident(conn, ident)
+        if found is None:
+            matches = alert_store.incident_ids_like(conn, ident)
+            if len(matches) == 1:
+                ident = matches[0]
+                found = alert_store.get_incident(conn, ident)
+            else:
+                raise ToolError(
+                    f"No alert incident '{args.id}'." if not matches else f"'{args.id}' matches several incidents.",
+                    hint="Use `/triops alerts all` to list incident ids.",
+                    choices=matches,
+                )
+        assert found is not None
+        summary, members = found
+        actions = alert_store.actions_of(conn, ident)
+    flapping = set(summary.flapping)
+    return IncidentDetail(
+        incident=summary,
+        alerts=[brief(a, flapping=a.name in flapping) for a in members],
+        actions=[
+            IncidentAction(action=a["action"], user=a["user"], surface=a["surface"], at=from_epoch(a["at"]))
+            for a in actions
+        ],
+    )
+
+
+@tool(
+    "alert_stats",
+    "Alert noise figures over a window: notifications, distinct alerts, incidents, dedup "
+    "ratio, compression (1 - incidents/alerts), and median/p90 time to acknowledge and resolve.",
+)
+def alert_stats(ctx: ToolContext, args: StatsQuery) -> NoiseStats:
+    length = parse_window(args.window)
+    window = Window.ending(utc(args.as_of) if args.as_of else ctx.now(), length)
+    with ctx.store.engine.connect() as conn:
+        a, i = alert_store.noise_rows(conn, window.start.timestamp(), window.end.timestamp())
+    return noise_stats(format_window(length), a, i)
+
+
+TOOLS = [alerts_list, incident_get, alert_stats]

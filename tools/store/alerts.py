@@ -1,0 +1,332 @@
+"""Alerts, the incidents they were correlated into, membership, actions and Slack messages.
+
+`alerts` is keyed by the occurrence id (a hash of source + fingerprint + starts_at) and
+unique on those three: a webhook retry or a repeated firing notification updates the row
+(`notifications` counts them), a resolve closes it, and a late retry of a firing
+notification never re-opens a resolved occurrence. `alert_incidents` is separate from the
+DORA `incidents` table: these are machine-correlated groups, those are declared outages.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    case,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from tools.alerts.models import Alert, AlertLinks
+from tools.alerts.summary import IncidentSummary
+from tools.store.base import Epoch, metadata, upsert
+from tools.timeutil import from_epoch, to_epoch
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("source", String(64), nullable=False),
+    Column("fingerprint", String(200), nullable=False),
+    Column("starts_at", Epoch, nullable=False),
+    Column("ends_at", Epoch),
+    Column("name", String(300), nullable=False),
+    Column("service", String(128), index=True),
+    Column("severity", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("annotations", JSON, nullable=False),
+    Column("links", JSON, nullable=False),
+    Column("raw", JSON, nullable=False),
+    Column("first_received_at", Epoch, nullable=False),
+    Column("last_received_at", Epoch, nullable=False),
+    Column("notifications", Integer, nullable=False, default=1),
+    Column("incident_id", String(40), index=True),
+    UniqueConstraint("source", "fingerprint", "starts_at", name="uq_alerts_occurrence"),
+    Index("ix_alerts_status_starts", "status", "starts_at"),
+)
+
+alert_incidents = Table(
+    "alert_incidents",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("title", String(500), nullable=False),
+    Column("services", JSON, nullable=False),
+    Column("services_text", Text, nullable=False),  # "|a|b|": a LIKE filter on both dialects
+    Column("opened_at", Epoch, nullable=False, index=True),
+    Column("last_alert_at", Epoch, nullable=False),
+    Column("resolved_at", Epoch),
+    Column("alert_count", Integer, nullable=False),
+    Column("notifications", Integer, nullable=False),
+    Column("duplicates", Integer, nullable=False),
+    Column("summary", JSON, nullable=False),  # the full IncidentSummary (causes, change…)
+    Column("acked_at", Epoch),
+    Column("acked_by", String(128)),
+    Column("resolved_by", String(128)),
+    Column("slack_channel", String(64)),
+    Column("slack_ts", String(32)),
+    Index("ix_alert_incidents_status_opened", "status", "opened_at"),
+)
+
+alert_incident_members = Table(
+    "alert_incident_members",
+    metadata,
+    Column("incident_id", String(40), nullable=False),
+    Column("alert_id", String(40), nullable=False),
+    Column("joined_at", Epoch, nullable=False),
+    Column("kind", String(16), nullable=False),
+    PrimaryKeyConstraint("incident_id", "alert_id"),
+    Index("ix_alert_incident_members_alert", "alert_id"),
+)
+
+alert_incident_actions = Table(
+    "alert_incident_actions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", String(40), nullable=False, index=True),
+    Column("action", String(16), nullable=False),  # ack | resolve | show
+    Column("user", String(128), nullable=False),
+    Column("surface", String(16), nullable=False),
+    Column("at", Epoch, nullable=False),
+)
+
+
+def _insert(conn: Connection):  # type: ignore[no-untyped-def]
+    return sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
+
+
+def _alert_row(a: Alert, received_at: float) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "source": a.source,
+        "fingerprint": a.fingerprint,
+        "starts_at": to_epoch(a.starts_at),
+        "ends_at": to_epoch(a.ends_at),
+        "name": a.name,
+        "service": a.service,
+        "severity": a.severity,
+        "status": a.status,
+        "labels": a.labels,
+        "annotations": a.annotations,
+        "links": a.links.model_dump(exclude_none=True),
+        "raw": json.loads(json.dumps(a.raw, default=str)),
+        "first_received_at": received_at,
+        "last_received_at": received_at,
+        "notifications": 1,
+    }
+
+
+def upsert_alerts(conn: Connection, batch: Sequence[Alert], received_at: float) -> None:
+    """Store notifications idempotently; the later notification of one occurrence wins,
+    except that a resolved occurrence stays resolved. One executemany for the batch."""
+    if not batch:
+        return
+    rows: dict[str, dict[str, Any]] = {}
+    for a in batch:  # fold repeats inside the batch first: counts add, resolved sticks
+        row = _alert_row(a, received_at)
+        prev = rows.get(row["id"])
+        if prev is not None:
+            row["notifications"] = prev["notifications"] + 1
+            if prev["status"] == "resolved":
+                row["status"], row["ends_at"] = "resolved", prev["ends_at"]
+        rows[row["id"]] = row
+    stmt = _insert(conn)(alerts)
+    ex = stmt.excluded
+    was_resolved = alerts.c.status == "resolved"
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["id"],
+        set_={
+            "status": case((was_resolved, alerts.c.status), else_=ex.status),
+            "ends_at": case((was_resolved, alerts.c.ends_at), else_=ex.ends_at),
+            "severity": ex.severity,
+            "labels": ex.labels,
+            "annotations": ex.annotations,
+            "links": ex.links,
+            "raw": ex.raw,
+            "last_received_at": ex.last_received_at,
+            "notifications": alerts.c.notifications + ex.notifications,
+        },
+    )
+    conn.execute(stmt, list(rows.values()))
+
+
+def assign(conn: Connection, placements: Sequence[tuple[str, str, str, float]]) -> None:
+    """(alert_id, incident_id, kind, at): membership rows and each alert's incident."""
+    if not placements:
+        return
+    rows = {(iid, aid): {"incident_id": iid, "alert_id": aid, "joined_at": at, "kind": kind}
+            for aid, iid, kind, at in placements}
+    upsert(conn, alert_incident_members, list(rows.values()), ["incident_id", "alert_id"], update=False)
+    stmt = (
+        update(alerts)
+        .where(alerts.c.id == bindparam("aid"), alerts.c.incident_id.is_distinct_from(bindparam("iid")))
+        .values(incident_id=bindparam("iid"))
+    )
+    conn.execute(stmt, [{"aid": r["alert_id"], "iid": r["incident_id"]} for r in rows.values()])
+
+
+def save_incidents(conn: Connection, summaries: Sequence[IncidentSummary]) -> None:
+    """Write the engine-owned columns; actions and the Slack ts are kept as they are."""
+    rows = []
+    for s in summaries:
+        rows.append(
+            {
+                "id": s.id,
+                "status": s.status,
+                "severity": s.severity,
+                "title": s.title[:500],
+                "services": s.services,
+                "services_text": "|" + "|".join(s.services) + "|",
+                "opened_at": to_epoch(s.opened_at),
+                "last_alert_at": to_epoch(s.last_alert_at),
+                "resolved_at": to_epoch(s.resolved_at),
+                "alert_count": s.alert_count,
+                "notifications": s.notifications,
+                "duplicates": s.duplicates,
+                "summary": json.loads(
+                    s.model_dump_json(
+                        exclude={"acked_at", "acked_by", "resolved_by", "alert_ids", "time_to_ack_s", "time_to_resolve_s"}
+                    )
+                ),
+            }
+        )
+    upsert(conn, alert_incidents, rows, ["id"])
+
+
+def record_action(conn: Connection, incident_id: str, action: str, user: str, at: float, surface: str = "slack") -> bool:
+    """Record who pressed what; ack and resolve also stamp the incident (first one wins)."""
+    exists = conn.execute(select(alert_incidents.c.id).where(alert_incidents.c.id == incident_id)).first()
+    if exists is None:
+        return False
+    conn.execute(
+        alert_incident_actions.insert().values(incident_id=incident_id, action=action, user=user, surface=surface, at=at)
+    )
+    c = alert_incidents.c
+    if action == "ack":
+        conn.execute(update(alert_incidents).where(c.id == incident_id, c.acked_at.is_(None)).values(acked_at=at, acked_by=user))
+    elif action == "resolve":
+        conn.execute(
+            update(alert_incidents)
+            .where(c.id == incident_id, c.resolved_by.is_(None))
+            .values(status="resolved", resolved_at=func.coalesce(c.resolved_at, at), resolved_by=user)
+        )
+    return True
+
+
+def set_slack_message(conn: Connection, incident_id: str, channel: str, ts: str) -> None:
+    conn.execute(update(alert_incidents).where(alert_incidents.c.id == incident_id).values(slack_channel=channel, slack_ts=ts))
+
+
+def slack_message(conn: Connection, incident_id: str) -> tuple[str, str] | None:
+    row = conn.execute(
+        select(alert_incidents.c.slack_channel, alert_incidents.c.slack_ts).where(alert_incidents.c.id == incident_id)
+    ).first()
+    return (row[0], row[1]) if row and row[1] else None
+
+
+def row_to_alert(r: Any) -> Alert:
+    return Alert(
+        source=r["source"], fingerprint=r["fingerprint"], name=r["name"], service=r["service"],
+        severity=r["severity"], status=r["status"], labels=r["labels"] or {},
+        annotations=r["annotations"] or {}, starts_at=from_epoch(r["starts_at"]),
+        ends_at=from_epoch(r["ends_at"]), links=AlertLinks(**(r["links"] or {})), raw=r["raw"] or {},
+    )
+
+
+def incident_summary(r: Any, alert_ids: list[str] | None = None) -> IncidentSummary:
+    data = dict(r["summary"] or {})
+    opened = r["opened_at"]
+    data.update(
+        status=r["status"], acked_at=from_epoch(r["acked_at"]), acked_by=r["acked_by"],
+        resolved_by=r["resolved_by"], resolved_at=from_epoch(r["resolved_at"]),
+        alert_ids=alert_ids or [],
+        time_to_ack_s=None if r["acked_at"] is None else round(r["acked_at"] - opened, 1),
+        time_to_resolve_s=None if r["resolved_at"] is None else round(r["resolved_at"] - opened, 1),
+    )
+    return IncidentSummary.model_validate(data)
+
+
+def member_alerts(conn: Connection, incident_id: str) -> list[Alert]:
+    q = (
+        select(alerts)
+        .join(alert_incident_members, alert_incident_members.c.alert_id == alerts.c.id)
+        .where(alert_incident_members.c.incident_id == incident_id)
+        .order_by(alerts.c.starts_at, alerts.c.id)
+    )
+    return [row_to_alert(r) for r in conn.execute(q).mappings()]
+
+
+def open_incidents_for_restore(conn: Connection) -> list[tuple[str, float, list[Alert]]]:
+    """Open incidents with their member alerts: what the engine needs after a restart."""
+    q = select(alert_incidents.c.id, alert_incidents.c.opened_at).where(alert_incidents.c.status == "open")
+    return [(iid, opened, member_alerts(conn, iid)) for iid, opened in conn.execute(q)]
+
+
+def list_incidents(
+    conn: Connection, *, service: str | None = None, status: str = "open", limit: int = 20
+) -> list[IncidentSummary]:
+    q = select(alert_incidents).order_by(alert_incidents.c.opened_at.desc()).limit(limit)
+    if status != "all":
+        q = q.where(alert_incidents.c.status == status)
+    if service:
+        q = q.where(alert_incidents.c.services_text.like(f"%|{_escape_like(service)}|%", escape="\\"))
+    return [incident_summary(r) for r in conn.execute(q).mappings()]
+
+
+def get_incident(conn: Connection, incident_id: str) -> tuple[IncidentSummary, list[Alert]] | None:
+    r = conn.execute(select(alert_incidents).where(alert_incidents.c.id == incident_id)).mappings().first()
+    if r is None:
+        return None
+    members = member_alerts(conn, incident_id)
+    return incident_summary(r, [a.id for a in members]), members
+
+
+def incident_ids_like(conn: Connection, prefix: str, limit: int = 10) -> list[str]:
+    q = select(alert_incidents.c.id).where(alert_incidents.c.id.like(f"{_escape_like(prefix)}%", escape="\\")).limit(limit)
+    return [r[0] for r in conn.execute(q)]
+
+
+def actions_of(conn: Connection, incident_id: str) -> list[dict]:
+    q = (
+        select(alert_incident_actions)
+        .where(alert_incident_actions.c.incident_id == incident_id)
+        .order_by(alert_incident_actions.c.at, alert_incident_actions.c.id)
+    )
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def noise_rows(conn: Connection, start: float, end: float) -> tuple[list[dict], list[dict]]:
+    """Alerts started and incidents opened in [start, end): what the noise figures need."""
+    a = conn.execute(
+        select(alerts.c.id, alerts.c.notifications, alerts.c.incident_id).where(
+            alerts.c.starts_at >= start, alerts.c.starts_at < end
+        )
+    ).mappings()
+    i = conn.execute(
+        select(
+            alert_incidents.c.id, alert_incidents.c.opened_at, alert_incidents.c.acked_at,
+            alert_incidents.c.resolved_at, alert_incidents.c.status, alert_incidents.c.alert_count,
+        ).where(alert_incidents.c.opened_at >= start, alert_incidents.c.opened_at < end)
+    ).mappings()
+    return [dict(r) for r in a], [dict(r) for r in i]
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
