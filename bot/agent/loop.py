@@ -1,0 +1,145 @@
+"""The LLM agent loop: LangChain `create_agent` over the wrapped registry tools.
+
+One run answers one question. Budgets are enforced inside the loop by a middleware that
+ends the run before a model call once time or tokens are spent, and by the tool session,
+which refuses calls over the tool-call budget. What comes out is the model's final text
+(or None) and the record of every tool call — the evidence the grounding guard needs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain.agents import create_agent
+from langchain.agents.middleware import AgentMiddleware, hook_config
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langgraph.errors import GraphRecursionError
+
+import prompts
+from bot.agent.budget import Budget, BudgetMeter
+from bot.agent.capping import redact
+from bot.agent.llm import usage_of
+from bot.agent.models import ToolCallRecord, Usage
+from bot.agent.toolkit import ToolSession, as_langchain_tools, offered_tools
+from tools.contract import ToolContext, ToolRegistry
+from tools.settings import Settings
+from tools.store.conversations import Turn
+
+log = logging.getLogger("triops.agent")
+
+
+class _BudgetGuard(AgentMiddleware):
+    """Ends the run before a model call when time or tokens are spent."""
+
+    def __init__(self, meter: BudgetMeter):
+        super().__init__()
+        self.meter = meter
+        self.stopped: str | None = None
+
+    @hook_config(can_jump_to=["end"])
+    def before_model(self, state: Any, runtime: Any) -> dict[str, Any] | None:
+        spent = self.meter.exhausted()
+        if spent:
+            self.stopped = spent
+            return {"jump_to": "end"}
+        return None
+
+    @hook_config(can_jump_to=["end"])
+    def after_model(self, state: Any, runtime: Any) -> dict[str, Any] | None:
+        last = state["messages"][-1]
+        meta = getattr(last, "usage_metadata", None) or {}
+        self.meter.tokens += int(meta.get("input_tokens", 0) or 0) + int(meta.get("output_tokens", 0) or 0)
+        spent = self.meter.exhausted()
+        if spent and getattr(last, "tool_calls", None):  # do not run tools we cannot use
+            self.stopped = spent
+            return {"jump_to": "end"}
+        return None
+
+
+@dataclass
+class LLMRun:
+    text: str | None
+    calls: list[ToolCallRecord] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    stopped: str | None = None  # the budget that ended the run early
+
+
+def history_messages(turns: Sequence[Turn]) -> list[BaseMessage]:
+    out: list[BaseMessage] = []
+    for t in turns:
+        out.append(HumanMessage(content=t.question))
+        used = f"\n(tools used: {'; '.join(t.tools)})" if t.tools else ""
+        out.append(AIMessage(content=t.answer + used))
+    return out
+
+
+def system_prompt(registry: ToolRegistry, ctx: ToolContext, *, has_history: bool) -> str:
+    names = [t.name for t in offered_tools(registry)]
+    catalog = ctx.catalog
+    return prompts.render(
+        "system",
+        tool_names=names,
+        example_tool=names[0] if names else "tool_name",
+        now=ctx.now().strftime("%Y-%m-%d %H:%M"),
+        known_services=list(getattr(catalog, "service_names", []) or [])[:60],
+        known_teams=list(getattr(catalog, "team_names", []) or [])[:30],
+        max_sentences=6,
+        has_history=has_history,
+    )
+
+
+class LLMAgent:
+    def __init__(
+        self,
+        model: BaseChatModel,
+        registry: ToolRegistry,
+        ctx: ToolContext,
+        settings: Settings,
+        budget: Budget | None = None,
+    ):
+        self.model = model
+        self.registry = registry
+        self.ctx = ctx
+        self.settings = settings
+        self.budget = budget or Budget.from_settings(settings)
+
+    def run(self, question: str, history: Sequence[Turn] = (), conversation_tokens: int = 0) -> LLMRun:
+        """Answer once. Raises only when the model itself fails (the caller falls back)."""
+        meter = BudgetMeter(self.budget, conversation_tokens_before=conversation_tokens)
+        spent = meter.exhausted()
+        if spent:
+            return LLMRun(text=None, stopped=spent)
+        session = ToolSession(
+            self.registry, self.ctx, meter, max_output_chars=self.settings.agent_tool_output_chars
+        )
+        guard = _BudgetGuard(meter)
+        agent = create_agent(
+            self.model,
+            tools=as_langchain_tools(session),
+            system_prompt=system_prompt(self.registry, self.ctx, has_history=bool(history)),
+            middleware=[guard],
+        )
+        messages = [*history_messages(history), HumanMessage(content=redact(question))]
+        limit = 2 * (self.budget.max_tool_calls + 2) + 4
+        try:
+            state = agent.invoke({"messages": messages}, config={"recursion_limit": limit})
+        except GraphRecursionError:
+            return LLMRun(text=None, calls=session.calls, stopped="steps")
+        new = state["messages"][len(messages):]
+        usage = usage_of(new, self.settings)
+        final = new[-1] if new else None
+        text = None
+        if isinstance(final, AIMessage) and not final.tool_calls:
+            text = _text(final).strip() or None
+        return LLMRun(text=text, calls=session.calls, usage=usage, stopped=guard.stopped)
+
+
+def _text(msg: AIMessage) -> str:
+    content = msg.content
+    if isinstance(content, str):
+        return content
+    return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
