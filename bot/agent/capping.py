@@ -1,4 +1,4 @@
-"""Shorten a tool result before the model sees it, and keep secret-looking strings out.
+"""Shorten a tool result before the model sees it; keep secrets and injected orders out.
 
 The cap shrinks structure first (long lists keep their head and say how many were left
 out; long strings keep their start), so what the model reads is still valid, meaningful
@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+
+from bot.agent.injection import WITHHELD, looks_like_injection
 
 # Tokens that must never reach the model or a log: Slack, OpenAI, GitHub, AWS, bearer headers.
 _SECRET_RE = re.compile(
@@ -33,6 +35,8 @@ def _shrink(value: Any, max_items: int, max_str: int) -> Any:
             head.append(f"… {len(value) - max_items} more items not shown")
         return head
     if isinstance(value, str):
+        if looks_like_injection(value):
+            return WITHHELD
         value = redact(value)
         if len(value) > max_str:
             return value[:max_str] + f"… [{len(value) - max_str} more characters]"

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.agent.injection import looks_like_injection
 from bot.agent.models import Grounding
 
 # --- units -----------------------------------------------------------------------------
@@ -137,6 +138,8 @@ class Evidence:
             return
         if isinstance(value, datetime):
             value = value.isoformat()
+        if looks_like_injection(str(value)):  # the model never saw it; it proves nothing
+            return
         self._add_text(str(value), parts)
 
     def _add_text(self, text: str, parts: list[str]) -> None:

@@ -124,11 +124,13 @@ class LLMAgent:
             middleware=[guard],
         )
         messages = [*history_messages(history), HumanMessage(content=redact(question))]
-        limit = 2 * (self.budget.max_tool_calls + 2) + 4
+        # A safety net only (the budgets above end a run first): each round is several graph
+        # steps (middleware, model, tools), and a model that keeps calling refused tools stops here.
+        limit = 6 * (self.budget.max_tool_calls + 4)
         try:
             state = agent.invoke({"messages": messages}, config={"recursion_limit": limit})
         except GraphRecursionError:
-            return LLMRun(text=None, calls=session.calls, stopped="steps")
+            return LLMRun(text=None, calls=session.calls, stopped="model steps")
         new = state["messages"][len(messages):]
         usage = usage_of(new, self.settings)
         final = new[-1] if new else None

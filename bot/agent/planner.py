@@ -1,7 +1,7 @@
 """The no-LLM planner: keywords plus a small intent model pick the tools, slots fill them.
 
-The intent model (TF-IDF word and character n-grams, logistic regression) trains at
-start-up in well under a second on the example utterances in `intents.yaml`. Questions are
+The intent model (TF-IDF word and character n-grams, a logistic model fitted by SGD) trains
+at start-up in about a tenth of a second on the example utterances in `intents.yaml`. Questions are
 normalised first — known services, teams, models and time phrases become placeholders — so
 the model learns the shape of a question, not the names in it. Everything about intents and
 tools is data: a new tool family is a new block in the YAML.
@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import SGDClassifier
 from sklearn.pipeline import FeatureUnion, make_pipeline
 
 import prompts
@@ -91,7 +91,14 @@ def resolve_tool(step: ToolStep, tools: list[Tool]) -> Tool | None:
 
 
 class Planner:
-    def __init__(self, registry: ToolRegistry, ctx: ToolContext, intents: IntentFile | None = None):
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        ctx: ToolContext,
+        intents: IntentFile | None = None,
+        *,
+        vocabulary: Vocabulary | None = None,
+    ):
         self.registry = registry
         self.ctx = ctx
         self.spec = intents or IntentFile.load()
@@ -106,7 +113,8 @@ class Planner:
                                           token_pattern=r"(?u)\b\w+\b")),
                 ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)),
             ]),
-            LogisticRegression(C=20.0, max_iter=2000),
+            # logistic loss by SGD: probabilities like logistic regression, trained in ~50 ms
+            SGDClassifier(loss="log_loss", alpha=1e-4, max_iter=50, tol=None, random_state=0),
         )
         self.model.fit(texts, labels)
         self.train_ms = (time.perf_counter() - started) * 1000
@@ -114,11 +122,14 @@ class Planner:
             i.name: [re.compile(r"(?<!\w)" + re.escape(k.lower()) + r"(?!\w)") for k in i.keywords]
             for i in self.spec.intents
         }
-        self._vocab: Vocabulary | None = None
+        self._fixed_vocab = vocabulary  # tests and evals; otherwise read from the store
+        self._vocab: Vocabulary | None = vocabulary
         self._vocab_at = 0.0
 
     # --- understanding ------------------------------------------------------------------
     def vocabulary(self, max_age: float = 60.0) -> Vocabulary:
+        if self._fixed_vocab is not None:
+            return self._fixed_vocab
         if self._vocab is None or time.monotonic() - self._vocab_at > max_age:
             self._vocab = load_vocabulary(self.ctx, self.spec.entities)
             self._vocab_at = time.monotonic()

@@ -107,20 +107,24 @@ def parse_time_phrase(text: str, now: datetime) -> tuple[str | None, str | None]
     return None, None
 
 
-def _find_names(text: str, names: list[str]) -> list[str]:
-    """Names mentioned in `text`, longest first, matched on word boundaries; '-' ≈ ' '."""
+def _find_names(text: str, named: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(kind, name) of the names mentioned in `text`, in order of appearance.
+
+    Longest names claim their words first ("ranking-api" before "ranking"); '-' and '_' in a
+    name also match a space.
+    """
     low = text.lower()
-    found: list[tuple[int, str]] = []
+    found: list[tuple[int, str, str]] = []
     taken: list[tuple[int, int]] = []
-    for name in sorted(set(names), key=len, reverse=True):
+    for kind, name in sorted(set(named), key=lambda kn: len(kn[1]), reverse=True):
         variants = {name.lower(), name.lower().replace("-", " "), name.lower().replace("_", " ")}
         for v in variants:
             for m in re.finditer(r"(?<![\w-])" + re.escape(v) + r"(?![\w-])", low):
                 if any(a < m.end() and m.start() < b for a, b in taken):
                     continue
                 taken.append(m.span())
-                found.append((m.start(), name))
-    return [n for _, n in sorted(found)]
+                found.append((m.start(), kind, name))
+    return [(k, n) for _, k, n in sorted(found)]
 
 
 @dataclass
@@ -158,18 +162,20 @@ def load_vocabulary(ctx: Any, entity_sources: dict[str, list[dict[str, str]]]) -
 def extract_slots(text: str, vocab: Vocabulary, now: datetime) -> Slots:
     slots = Slots(text=text.strip())
     slots.window, slots.window_phrase = parse_time_phrase(text, now)
-    models = _find_names(text, vocab.models)
-    masked = text
-    for mname in models:
-        masked = re.sub(re.escape(mname), " ", masked, flags=re.I)
-    services = _find_names(masked, vocab.services)
-    teams = _find_names(masked, vocab.teams + [t.removeprefix("team-") for t in vocab.teams if t.startswith("team-")])
+    named = [("model", n) for n in vocab.models] + [("service", n) for n in vocab.services]
+    named += [("team", t) for t in vocab.teams]
+    named += [("team", t.removeprefix("team-")) for t in vocab.teams if t.startswith("team-")]
+    found = _find_names(text, named)
+    models = [n for k, n in found if k == "model"]
     slots.model = models[0] if models else None
-    slots.services = services
-    slots.service = services[0] if services else None
+    slots.services = list(dict.fromkeys(n for k, n in found if k == "service"))
+    slots.service = slots.services[0] if slots.services else None
+    teams = [n for k, n in found if k == "team"]
     if teams:
-        t = teams[0]
-        slots.team = t if t in vocab.teams else f"team-{t}"
+        slots.team = teams[0] if teams[0] in vocab.teams else f"team-{teams[0]}"
+    masked = text
+    for _, name in found:
+        masked = re.sub(re.escape(name), " ", masked, flags=re.I)
     m = _IDENT_RE.search(masked)
     if m and m.group(0).lower() not in {s.lower() for s in vocab.services + vocab.teams}:
         slots.identifier = m.group(0)
