@@ -116,7 +116,8 @@ def _find_names(text: str, named: list[tuple[str, str]]) -> list[tuple[str, str]
     low = text.lower()
     found: list[tuple[int, str, str]] = []
     taken: list[tuple[int, int]] = []
-    for kind, name in sorted(set(named), key=lambda kn: len(kn[1]), reverse=True):
+    priority = {"service": 0, "model": 1, "team": 2}  # "payments": the service, not team-payments
+    for kind, name in sorted(set(named), key=lambda kn: (-len(kn[1]), priority.get(kn[0], 3), kn[1])):
         variants = {name.lower(), name.lower().replace("-", " "), name.lower().replace("_", " ")}
         for v in variants:
             for m in re.finditer(r"(?<![\w-])" + re.escape(v) + r"(?![\w-])", low):
