@@ -31,13 +31,15 @@ log = logging.getLogger("triops.agent")
 
 
 def evidence_of(question: str, calls: list[ToolCallRecord]) -> Evidence:
-    """What a turn's tools produced (outputs and the arguments they were called with)."""
+    """What a turn's tools produced: outputs, errors, and the arguments of successful calls."""
     items: list[Any] = []
     for c in calls:
         if c.output is not None:
             items.append(c.output.model_dump(mode="json"))
         if c.ok:
             items.append(c.args)
+        elif c.error and not c.refused:  # a tool's error and hint are its output too
+            items.append({k: v for k, v in c.error.items() if k in ("error", "hint", "choices")})
     return Evidence.build(items, question=question)
 
 
