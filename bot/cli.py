@@ -142,6 +142,15 @@ def ingest_incidents(file: Path, as_json: Annotated[bool, typer.Option("--json")
     _ingest("incidents", file, as_json)
 
 
+def _register_domains() -> None:
+    from bot import cli_agent
+
+    cli_agent.register(app)
+
+
+_register_domains()
+
+
 def main() -> None:
     app()
 

@@ -24,7 +24,7 @@ from tools.store import Store
 
 
 def make_settings(tmp: Path, **over: Any) -> Settings:
-    return Settings(home=tmp, **over)
+    return Settings(TRIOPS_HOME=str(tmp), **over)
 
 
 @pytest.fixture
@@ -159,3 +159,10 @@ def say(text: str, tokens: tuple[int, int] = (200, 40)) -> AIMessage:
         content=text,
         usage_metadata={"input_tokens": tokens[0], "output_tokens": tokens[1], "total_tokens": sum(tokens)},
     )
+
+
+@pytest.fixture(autouse=True)
+def _no_real_llm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's own OPENAI_* variables must never send a test to a real endpoint."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "TRIOPS_LLM_MODEL"):
+        monkeypatch.delenv(name, raising=False)
