@@ -12,7 +12,7 @@ from rich.console import Console
 
 from bot import logs
 from bot.render import to_rich
-from bot.router import Asker, Router
+from bot.router import Asker
 from bot.runtime import Runtime
 from tools.errors import ToolError
 from tools.settings import Settings
@@ -54,7 +54,9 @@ def demo(
 def chat() -> None:
     """A console conversation through the same router and renderers as Slack."""
     logs.setup("WARNING")
-    router = Router(_runtime())
+    from bot.agent.surface import make_router
+
+    router = make_router(_runtime())
     interactive = sys.stdin.isatty()
     if interactive:
         console.print("triops chat — type `help`, or `quit` to leave.")

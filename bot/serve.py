@@ -18,12 +18,14 @@ log = logging.getLogger("triops.serve")
 
 
 def build_surfaces(settings: Settings) -> tuple[Router, object | None]:
+    from bot.agent.slack import agent_extension
+    from bot.agent.surface import make_router
     from bot.slack.app import build_app
 
-    router = Router(Runtime.build(settings))
+    router = make_router(Runtime.build(settings))
     bolt = None
     if (settings.slack_signing_secret and settings.slack_bot_token) or (settings.slack_app_token and settings.slack_bot_token):
-        bolt = build_app(router)
+        bolt = build_app(router, extensions=[agent_extension])
     else:
         log.warning("Slack is not configured (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET): serving webhooks only")
     return router, bolt

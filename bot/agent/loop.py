@@ -20,6 +20,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langgraph.errors import GraphRecursionError
 
 import prompts
+from bot.agent.actions import Suggestion, suggest_tool
 from bot.agent.budget import Budget, BudgetMeter
 from bot.agent.capping import redact
 from bot.agent.llm import usage_of
@@ -66,6 +67,7 @@ class LLMRun:
     calls: list[ToolCallRecord] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     stopped: str | None = None  # the budget that ended the run early
+    suggestions: list[Suggestion] = field(default_factory=list)
 
 
 def history_messages(turns: Sequence[Turn]) -> list[BaseMessage]:
@@ -117,9 +119,14 @@ class LLMAgent:
             self.registry, self.ctx, meter, max_output_chars=self.settings.agent_tool_output_chars
         )
         guard = _BudgetGuard(meter)
+        suggestions: list[Suggestion] = []
+        tools = as_langchain_tools(session)
+        proposer = suggest_tool(self.registry, self.settings, suggestions)
+        if proposer is not None:
+            tools.append(proposer)
         agent = create_agent(
             self.model,
-            tools=as_langchain_tools(session),
+            tools=tools,
             system_prompt=system_prompt(self.registry, self.ctx, has_history=bool(history)),
             middleware=[guard],
         )
@@ -130,14 +137,14 @@ class LLMAgent:
         try:
             state = agent.invoke({"messages": messages}, config={"recursion_limit": limit})
         except GraphRecursionError:
-            return LLMRun(text=None, calls=session.calls, stopped="model steps")
+            return LLMRun(text=None, calls=session.calls, stopped="model steps", suggestions=suggestions)
         new = state["messages"][len(messages):]
         usage = usage_of(new, self.settings)
         final = new[-1] if new else None
         text = None
         if isinstance(final, AIMessage) and not final.tool_calls:
             text = _text(final).strip() or None
-        return LLMRun(text=text, calls=session.calls, usage=usage, stopped=guard.stopped)
+        return LLMRun(text=text, calls=session.calls, usage=usage, stopped=guard.stopped, suggestions=suggestions)
 
 
 def _text(msg: AIMessage) -> str:

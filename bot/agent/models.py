@@ -79,6 +79,7 @@ class AgentAnswer(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     latency_ms: float = 0.0
     render_outputs: bool = False  # the surface should show the tool outputs' own rendering
+    suggestions: list[dict[str, Any]] = Field(default_factory=list)  # actions for a human to approve
 
     @property
     def tools_used(self) -> list[str]:

@@ -14,6 +14,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 
 import prompts
+from bot.agent import actions
 from bot.agent.budget import Budget
 from bot.agent.capping import redact
 from bot.agent.grounding import Evidence, check
@@ -97,9 +98,21 @@ class Assistant:
         else:
             ans = self.planner.answer(question)
             ans.grounding = check(ans.text, evidence_of(question, ans.calls))
+        if ans.path == "planner" or ans.fallback:
+            ans.suggestions = self._tool_suggestions(ans)
         ans.latency_ms = (time.perf_counter() - started) * 1000
         self._book(ans, key, actor, conv if remember and key else None)
         return ans
+
+    def _tool_suggestions(self, ans: AgentAnswer) -> list[dict]:
+        """Deterministic suggestions from tool outputs, kept only if allowed and valid."""
+        out = []
+        for s in actions.suggestions_in([c.output for c in ans.calls if c.output is not None]):
+            try:
+                out.append(actions.validate(self.registry, self.settings, s).model_dump())
+            except Exception:
+                continue
+        return out
 
     # --- the LLM path ---------------------------------------------------------------------
     def _ask_llm(self, question: str, conv: conv_store.Conversation) -> AgentAnswer:
@@ -122,8 +135,10 @@ class Assistant:
             ans.grounding = check(note, evidence_of(question, run.calls))
             return ans
         verdict = check(run.text, evidence_of(question, run.calls))
-        if verdict.grounded:
-            return AgentAnswer(text=run.text, grounding=verdict, **base)
+        if verdict.grounded:  # suggestions only ride on an answer whose figures hold
+            return AgentAnswer(
+                text=run.text, grounding=verdict, suggestions=[x.model_dump() for x in run.suggestions], **base
+            )
         log.warning("ungrounded answer replaced; figures no tool produced: %s", verdict.unsupported)
         audit.record(
             self.store, "agent", "grounding_fallback", question[:200],
@@ -167,6 +182,9 @@ class Assistant:
             )
             for c in ans.calls:
                 audit.record(self.store, actor, "tool_call", c.tool, args=c.args, ok=c.ok, refused=c.refused, via=ans.path)
+            for sug in ans.suggestions:
+                actions.record(self.store, actions.Suggestion.model_validate(sug), key=key,
+                               by="agent" if ans.path == "llm" and not ans.fallback else "tool", actor=actor)
             if conv is not None and key:
                 shown = ans.text if not ans.render_outputs else answer_text(ans)
                 turn = conv_store.Turn(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from bot.agent.models import AgentAnswer
 from bot.agent.service import Assistant
 from bot.commands.base import Reply, ToolCall
-from bot.router import Asker, FreeTextHandler
+from bot.router import Asker, FreeTextHandler, Router
 from bot.runtime import Runtime
 
 
@@ -60,3 +60,8 @@ def free_text_handler() -> FreeTextHandler:
         return to_reply(ans)
 
     return handle
+
+
+def make_router(rt: Runtime) -> Router:
+    """The shared router with the agent (or its planner) answering free text."""
+    return Router(rt, free_text=free_text_handler())

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.commands import dora
+from bot.commands import agent, dora
 from bot.commands.base import Command
 
 
 def all_commands() -> list[Command]:
-    return [*dora.COMMANDS]
+    return [*dora.COMMANDS, *agent.COMMANDS]

@@ -149,3 +149,8 @@ def usage_summary(store: Any, since: float | None = None) -> list[UsageLine]:
         q = q.where(u.at >= since)
     with store.engine.connect() as conn:
         return [UsageLine.model_validate(dict(r)) for r in conn.execute(q).mappings()]
+
+
+def exists(store: Any, key: str) -> bool:
+    with store.engine.connect() as conn:
+        return conn.execute(select(conversations.c.key).where(conversations.c.key == key)).first() is not None
