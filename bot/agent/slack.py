@@ -66,13 +66,13 @@ def answer_in_thread(client: WebClient, router: Router, text: str, asker: Asker,
     """Answer `text` in the thread: a command directly; free text with a status message first."""
     if not text.strip() or is_command(router, text) or router.free_text is None:
         reply = router.handle(text, asker)
-        client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=to_text(reply)[:3000], blocks=to_blocks(reply))
         if text.strip() and not reply.error:  # the bot is now in this thread: follow-ups have context
-            conv_store.append_turn(
+            conv_store.append_turn(  # stored before it is posted, so a quick reply finds it
                 router.runtime.store, asker.conversation_key,
                 conv_store.Turn(question=text[:2000], answer=to_text(reply)[:4000]), tokens=0,
                 max_history_tokens=router.runtime.settings.agent_history_tokens,
             )
+        client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=to_text(reply)[:3000], blocks=to_blocks(reply))
         return
     status = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=status_text(router, text))
     reply = router.handle(text, asker)
