@@ -12,6 +12,7 @@ Now is 2026-11-23 12:00 UTC. In the last 30 days:
 
 from __future__ import annotations
 
+import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -80,8 +81,14 @@ def context(store: Store, settings: Settings | None = None) -> ToolContext:
     return ToolContext(settings=settings, store=store, catalog=catalog(), clock=lambda: NOW)
 
 
-def open_world(url: str = "sqlite://", settings: Settings | None = None) -> ToolContext:
-    """A fresh store (in memory by default) seeded with this world, and its tool context."""
+def open_world(url: str | None = None, settings: Settings | None = None) -> ToolContext:
+    """A fresh store seeded with this world, and its tool context.
+
+    By default a SQLite file in a new temporary directory: an in-memory database would be a
+    different, empty one in each thread (the agent runs tools on worker threads).
+    """
+    if url is None:
+        url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='triops-eval-')) / 'world.db'}"
     store = Store.open(url)
     seed(store)
     return context(store, settings)

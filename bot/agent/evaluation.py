@@ -90,12 +90,14 @@ def _fact_present(fact: str, text: str) -> bool:
     return any(abs(abs(f.value) - want) <= 0.5 * 10 ** (-f.decimals) + 1e-9 for f in extract(text).numbers)
 
 
-def score(case: Case, ans: AgentAnswer, registry: ToolRegistry) -> CaseResult:
+def score(case: Case, ans: AgentAnswer, registry: ToolRegistry, run: str) -> CaseResult:
+    """Score one answer of the `run` ("planner" or "llm"; an LLM run may end in the planner)."""
     names = registry.names()
     expected = [p for p in case.tools if any(_matches(p, n) for n in names)]
-    called = [c.tool for c in ans.calls if not c.refused]
+    # the LLM is scored on the calls it chose, not on those of a planner fallback
+    called = [c.tool for c in ans.calls if not c.refused and (run == "planner" or c.by == "llm")]
     tools_ok = all(any(_matches(p, t) for t in called) for p in expected)
-    if ans.path == "planner":
+    if run == "planner":
         routed: bool | None = ans.intent == case.intent
     else:
         routed = tools_ok if (expected or not case.tools) else None
@@ -104,7 +106,7 @@ def score(case: Case, ans: AgentAnswer, registry: ToolRegistry) -> CaseResult:
     missing = [f for f in case.facts if not _fact_present(f, text)] if checkable else []
     return CaseResult(
         question=case.question,
-        path=ans.path if ans.fallback != "llm_error" else "llm",
+        path=run,
         intent=ans.intent,
         expected_intent=case.intent,
         routed=routed,
@@ -148,7 +150,7 @@ def run_eval(
     model: Any = None,
 ) -> EvalReport:
     registry = registry or default_registry()
-    ctx = eval_world.open_world("sqlite://", settings)
+    ctx = eval_world.open_world(None, settings)
     planner = Planner(registry, ctx)
     assistant = Assistant(registry, ctx, settings, model=model, planner=planner)
     runs: dict[str, list[CaseResult]] = {"planner": []}
@@ -156,9 +158,10 @@ def run_eval(
     if use_llm:
         runs["llm"] = []
     for case in cases:
-        runs["planner"].append(score(case, assistant.ask(case.question, use_llm=False, remember=False), registry))
+        runs["planner"].append(score(case, assistant.ask(case.question, use_llm=False, remember=False), registry, "planner"))
         if use_llm:
-            runs["llm"].append(score(case, assistant.ask(case.question, use_llm=True, remember=False), registry))
+            runs["llm"].append(score(case, assistant.ask(case.question, use_llm=True, remember=False), registry, "llm"))
+    ctx.store.close()
     return EvalReport(
         cases=len(cases),
         tools=registry.names(),

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
 
-Path = Literal["llm", "planner"]
+Path = Literal["llm", "planner"]  # how an answer was made (and who chose a tool call)
 
 
 class ToolCallRecord(BaseModel):
@@ -16,6 +16,7 @@ class ToolCallRecord(BaseModel):
 
     tool: str
     args: dict[str, Any] = Field(default_factory=dict)
+    by: Path = "llm"  # who chose the call: the LLM, or the planner
     output: SerializeAsAny[BaseModel] | None = None
     error: dict[str, Any] | None = None
     refused: bool = False  # not run: repeated, over budget or unknown

@@ -175,7 +175,7 @@ class Planner:
         intent = self.intents[route.intent]
         calls: list[ToolCallRecord] = []
         for t, args in self.plan(route):
-            record = ToolCallRecord(tool=t.name, args=args)
+            record = ToolCallRecord(tool=t.name, args=args, by="planner")
             t0 = time.perf_counter()
             try:
                 record.output = t.run(self.ctx, args)
