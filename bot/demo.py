@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.rule import Rule
 
 from bot.render import to_blocks, to_rich
-from bot.router import Asker, Router
+from bot.router import Asker
 from bot.runtime import Runtime
 from tools.scenario import Scenario, build_scenario, load_scenario
 from tools.settings import Settings
@@ -26,6 +26,8 @@ DEMO_QUESTIONS: list[tuple[str, str]] = [
     ("How did checkout do this month?", "dora checkout 30d"),
     ("And the payments team over a quarter?", "dora team-payments 90d"),
     ("A typo gets a helpful answer", "dora chekout 30d"),
+    ("Plain words (the agent; without an LLM, its planner)", "how did checkout ship this month?"),
+    ("Plain words, a team and a window", "and the payments team over the last 2 weeks?"),
 ]
 
 
@@ -47,7 +49,9 @@ def run(settings: Settings, seed_value: int, now: datetime, console: Console) ->
     runtime, scenario = seed(settings, seed_value, now)
     out_dir = settings.home / "demo"
     out_dir.mkdir(parents=True, exist_ok=True)
-    router = Router(runtime)
+    from bot.agent.surface import make_router
+
+    router = make_router(runtime)
     console.print(
         f"[bold]triops demo[/] · seed {seed_value} · {len(scenario.catalog.services)} services · "
         f"{len(scenario.deployments)} deployments · {len(scenario.incidents)} incidents · "

@@ -77,7 +77,7 @@ def answer_in_thread(client: WebClient, router: Router, text: str, asker: Asker,
     status = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=status_text(router, text))
     reply = router.handle(text, asker)
     client.chat_update(channel=channel, ts=status["ts"], text=to_text(reply)[:3000], blocks=to_blocks(reply))
-    post_suggestions(client, router, asker.conversation_key, channel, thread_ts)
+    post_suggestions(client, router.runtime.store, asker.conversation_key, channel, thread_ts)
 
 
 # --- suggested actions ------------------------------------------------------------------------------
@@ -96,8 +96,7 @@ def suggestion_blocks(req: action_store.ActionRequest) -> list[dict[str, Any]]:
     return [b.to_dict() for b in blocks]
 
 
-def post_suggestions(client: WebClient, router: Router, key: str, channel: str, thread_ts: str | None) -> None:
-    store = router.runtime.store
+def post_suggestions(client: WebClient, store: Any, key: str, channel: str, thread_ts: str | None) -> None:
     for req in action_store.unposted(store, key):
         resp = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=f"Suggested action: {req.action} (needs approval)",
                                        blocks=suggestion_blocks(req))

@@ -174,6 +174,13 @@ def extract_slots(text: str, vocab: Vocabulary, now: datetime) -> Slots:
     teams = [n for k, n in found if k == "team"]
     if teams:
         slots.team = teams[0] if teams[0] in vocab.teams else f"team-{teams[0]}"
+    low = text.lower()
+    for name in list(slots.services):  # "the payments team": the team, not the service
+        team = next((t for t in (f"team-{name}", name) if t in vocab.teams), None)
+        if team and re.search(rf"\b{re.escape(name)}\s+team\b|\bteam\s+{re.escape(name)}\b", low):
+            slots.team = slots.team or team
+            slots.services.remove(name)
+    slots.service = slots.services[0] if slots.services else None
     masked = text
     for _, name in found:
         masked = re.sub(re.escape(name), " ", masked, flags=re.I)

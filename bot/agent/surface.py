@@ -46,7 +46,7 @@ def to_reply(ans: AgentAnswer) -> Reply:
     text = ans.text
     footer = sources_line(ans)
     if footer:
-        text = f"{text}\n{footer}"
+        text = f"{text}\n\n{footer}"
     errors = [c.error for c in ans.calls if c.error and not c.refused and not c.ok]
     error = errors[0] if ans.render_outputs and errors and not any(c.ok for c in ans.calls) else None
     return Reply(results=[r for r in results if r.output is not None], text=text, error=error)

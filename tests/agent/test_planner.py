@@ -89,6 +89,10 @@ def test_slots_services_teams_models() -> None:
     assert s.model == "ranking" and s.service == "ranking-api" and s.team == "team-search"
     s = extract_slots("checkout and payments over 7d", vocab, NOW)
     assert s.services == ["checkout", "payments"] and s.scope == "checkout" and s.window == "7d"
+    both = Vocabulary(services=["payments"], teams=["team-payments"])
+    assert extract_slots("how did payments ship?", both, NOW).scope == "payments"
+    assert extract_slots("and the payments team over 2 weeks?", both, NOW).scope == "team-payments"
+    assert extract_slots("team payments this month", both, NOW).scope == "team-payments"
     s = extract_slots("why is INC-42 still open?", vocab, NOW)
     assert s.identifier == "INC-42"
 
