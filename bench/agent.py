@@ -14,14 +14,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import yaml  # noqa: E402
-from sklearn.base import clone  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
+import yaml
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
 
-from bot.agent import eval_world  # noqa: E402
-from bot.agent.grounding import Evidence, check  # noqa: E402
-from bot.agent.planner import IntentFile, Planner, template_text  # noqa: E402
-from tools.registry import default_registry  # noqa: E402
+from bot.agent import eval_world
+from bot.agent.grounding import Evidence, check
+from bot.agent.planner import IntentFile, Planner, template_text
+from tools.registry import default_registry
 
 
 def timed(fn, n: int = 5) -> float:  # type: ignore[no-untyped-def]
