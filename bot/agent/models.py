@@ -74,6 +74,7 @@ class AgentAnswer(BaseModel):
     text: str  # the answer as shown (LLM prose, or the planner's template intro)
     path: Path
     intent: str | None = None  # the planner's intent (planner path only)
+    slots: dict[str, str] = Field(default_factory=dict)  # what the planner understood (scope, window…)
     calls: list[ToolCallRecord] = Field(default_factory=list)
     grounding: Grounding | None = None
     fallback: str | None = None  # why the LLM's answer was not used: ungrounded, budget, llm_error…

@@ -28,12 +28,14 @@ from bot.agent.slots import Slots, Vocabulary, extract_slots, fill_args, load_vo
 from bot.agent.toolkit import offered_tools
 from tools.contract import Tool, ToolContext, ToolRegistry
 from tools.errors import ToolError
+from tools.store.conversations import Turn
 
 INTENTS_FILE = Path(__file__).with_name("intents.yaml")
 _PLACEHOLDERS = {"{service}": "SERVICE", "{team}": "TEAM", "{model}": "MODEL", "{window}": "WINDOW"}
 KEYWORD_WEIGHT = 0.25
 MIN_CONFIDENCE = 0.30
 NO_TOOL_INTENTS = ("help", "smalltalk")
+FOLLOW_UP_RE = re.compile(r"^\s*(?:and|what about|how about|same (?:for|with)|also|now|then|ok,? (?:and|what about))\b", re.I)
 
 
 class ToolStep(BaseModel):
@@ -169,9 +171,37 @@ class Planner:
         return not i.tools or any(resolve_tool(s, tools) for s in i.tools)
 
     # --- answering ----------------------------------------------------------------------
-    def answer(self, question: str) -> AgentAnswer:
+    def follow_up(self, question: str, route: Route, previous: Turn | None) -> Route:
+        """"and payments?" after a DORA answer: the same intent, the new names, the old window."""
+        if previous is None or previous.intent not in self.intents or previous.intent in NO_TOOL_INTENTS:
+            return route
+        slots = route.slots
+        assert slots is not None
+        mentions = bool(slots.scope or slots.model or slots.window)
+        looks_like = bool(FOLLOW_UP_RE.search(question)) or (route.intent in NO_TOOL_INTENTS and mentions)
+        if not looks_like or (route.intent not in NO_TOOL_INTENTS and route.intent != previous.intent and route.confidence >= 0.5):
+            return route
+        if slots.window is None and previous.slots.get("window"):
+            slots.window = previous.slots["window"]
+            slots.window_phrase = previous.slots.get("window_phrase") or f"over {slots.window}"
+        if not (slots.scope or slots.model):
+            slots.service = previous.slots.get("service")
+            slots.services = [slots.service] if slots.service else []
+            slots.team = previous.slots.get("team")
+            slots.model = previous.slots.get("model")
+        return Route(intent=previous.intent, confidence=route.confidence, scores=route.scores, slots=slots)
+
+    def intent_of_tool(self, name: str) -> str | None:
+        """The first intent whose first step resolves to tool `name` (to label an LLM turn)."""
+        tools = offered_tools(self.registry)
+        for i in self.spec.intents:
+            if i.tools and (t := resolve_tool(i.tools[0], tools)) is not None and t.name == name:
+                return i.name
+        return None
+
+    def answer(self, question: str, previous: Turn | None = None) -> AgentAnswer:
         started = time.perf_counter()
-        route = self.route(question)
+        route = self.follow_up(question, self.route(question), previous)
         intent = self.intents[route.intent]
         calls: list[ToolCallRecord] = []
         for t, args in self.plan(route):
@@ -186,11 +216,16 @@ class Planner:
             record.ms = (time.perf_counter() - t0) * 1000
             calls.append(record)
         text = self._intro(route, intent, calls)
+        slots = route.slots
+        assert slots is not None
+        kept = {"service": slots.service, "team": slots.team, "model": slots.model,
+                "window": slots.window, "window_phrase": slots.window_phrase}
         return AgentAnswer(
             question=question,
             text=text,
             path="planner",
             intent=route.intent,
+            slots={k: v for k, v in kept.items() if v},
             calls=calls,
             latency_ms=(time.perf_counter() - started) * 1000,
             render_outputs=True,

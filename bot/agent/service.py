@@ -96,7 +96,7 @@ class Assistant:
         if self.model is not None and use_llm is not False:
             ans = self._ask_llm(question, conv)
         else:
-            ans = self.planner.answer(question)
+            ans = self.planner.answer(question, conv.turns[-1] if conv.turns else None)
             ans.grounding = check(ans.text, evidence_of(question, ans.calls))
         if ans.path == "planner" or ans.fallback:
             ans.suggestions = self._tool_suggestions(ans)
@@ -117,19 +117,20 @@ class Assistant:
     # --- the LLM path ---------------------------------------------------------------------
     def _ask_llm(self, question: str, conv: conv_store.Conversation) -> AgentAnswer:
         agent = LLMAgent(self.model, self.registry, self.ctx, self.settings, self.budget)  # type: ignore[arg-type]
+        previous = conv.turns[-1] if conv.turns else None
         try:
             run = agent.run(question, conv.turns, conv.tokens_used)
         except Exception as exc:  # endpoint down, timeout, bad response: the planner answers
             log.warning("LLM failed (%s: %s); the planner answers", type(exc).__name__, redact(str(exc))[:300])
-            return self._planner_fallback(question, "llm_error", None)
-        return self._check_run(question, run)
+            return self._planner_fallback(question, "llm_error", None, previous)
+        return self._check_run(question, run, previous)
 
-    def _check_run(self, question: str, run: LLMRun) -> AgentAnswer:
+    def _check_run(self, question: str, run: LLMRun, previous: conv_store.Turn | None = None) -> AgentAnswer:
         base = {"question": question, "path": "llm", "calls": run.calls, "usage": run.usage}
         if run.text is None:
             reason = "budget" if run.stopped else "no_answer"
             if not any(c.ok for c in run.calls):
-                return self._planner_fallback(question, reason, run)
+                return self._planner_fallback(question, reason, run, previous)
             note = prompts.render("fallback_note", reason=reason, detail=run.stopped or "")
             ans = AgentAnswer(text=note, fallback=reason, render_outputs=True, **base)
             ans.grounding = check(note, evidence_of(question, run.calls))
@@ -145,15 +146,15 @@ class Assistant:
             unsupported=verdict.unsupported, answer=redact(run.text)[:1000],
         )
         if not any(c.ok for c in run.calls):
-            ans = self._planner_fallback(question, "ungrounded", run)
+            ans = self._planner_fallback(question, "ungrounded", run, previous)
         else:
             note = prompts.render("fallback_note", reason="ungrounded", detail="")
             ans = AgentAnswer(text=note, fallback="ungrounded", render_outputs=True, **base)
         ans.grounding = verdict  # the verdict on what the model said, for the record
         return ans
 
-    def _planner_fallback(self, question: str, reason: str, run: LLMRun | None) -> AgentAnswer:
-        ans = self.planner.answer(question)
+    def _planner_fallback(self, question: str, reason: str, run: LLMRun | None, previous: conv_store.Turn | None = None) -> AgentAnswer:
+        ans = self.planner.answer(question, previous)
         note = prompts.render("fallback_note", reason=reason, detail=(run.stopped if run else "") or "")
         ans.text = f"{ans.text}\n{note}" if note else ans.text
         ans.fallback = reason
@@ -187,10 +188,19 @@ class Assistant:
                                by="agent" if ans.path == "llm" and not ans.fallback else "tool", actor=actor)
             if conv is not None and key:
                 shown = ans.text if not ans.render_outputs else answer_text(ans)
+                first = next((c for c in ans.calls if c.ok), None)
+                intent = ans.intent or (self.planner.intent_of_tool(first.tool) if first else None)
+                slots = dict(ans.slots)
+                if not slots and first is not None:  # an LLM turn: what its first call was about
+                    slots = {k: str(first.args[k]) for k in ("service", "team", "model", "window") if first.args.get(k)}
+                    if first.args.get("scope"):
+                        slots["service"] = str(first.args["scope"])
                 turn = conv_store.Turn(
                     question=redact(ans.question)[:2000],
                     answer=redact(shown)[:4000],
                     tools=[f"{c.tool}({', '.join(f'{k}={v}' for k, v in c.args.items())})" for c in ans.calls if c.ok],
+                    intent=intent,
+                    slots=slots,
                 )
                 conv_store.append_turn(self.store, key, turn, ans.usage.total_tokens, self.settings.agent_history_tokens)
         except Exception:  # the answer matters more than its bookkeeping

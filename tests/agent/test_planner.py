@@ -190,3 +190,20 @@ def test_fill_args_explicit_mapping_and_types() -> None:
     assert fill_args(ModelQuery, slots, {"model": "{service}"}, NOW) == {"model": "checkout", "since_hours": 48}
     assert fill_args(RunbookQuery, slots, None, NOW) == {"query": "q"}
     assert eval_world.NOW == NOW
+
+
+def test_follow_ups_keep_the_intent_and_window(ctx: ToolContext, registry: ToolRegistry) -> None:
+    from bot.agent.service import Assistant
+
+    a = Assistant(registry, ctx, ctx.settings)
+    assert not a.llm_enabled
+    first = a.ask("how did checkout ship in the last 2 weeks?", key="t:f")
+    assert first.calls[0].args == {"scope": "checkout", "window": "2w"}
+    second = a.ask("and payments?", key="t:f")
+    assert second.intent == "dora" and second.calls[0].args == {"scope": "payments", "window": "2w"}
+    third = a.ask("what about over 30d?", key="t:f")
+    assert third.calls[0].args == {"scope": "payments", "window": "30d"}
+    other = a.ask("hello", key="t:f")  # not a follow-up: no names, no window
+    assert other.intent == "smalltalk" and other.calls == []
+    fresh = a.ask("and payments?", key="t:other-thread")  # no history: nothing to follow
+    assert "window" not in fresh.calls[0].args if fresh.calls else True  # the tool default, not 2w

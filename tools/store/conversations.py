@@ -50,6 +50,8 @@ class Turn(BaseModel):
     answer: str
     tools: list[str] = Field(default_factory=list)  # "name(args)" of the calls made
     at: float = 0.0
+    intent: str | None = None  # what the turn was about, for the planner's follow-ups
+    slots: dict[str, str] = Field(default_factory=dict)  # scope, window… it was about
 
 
 class Conversation(BaseModel):
