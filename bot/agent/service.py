@@ -29,6 +29,7 @@ from tools.store import audit
 from tools.store import conversations as conv_store
 
 log = logging.getLogger("triops.agent")
+MAX_QUESTION_CHARS = 4000  # a pasted log dump is cut, not sent whole to the model
 
 
 def evidence_of(question: str, calls: list[ToolCallRecord]) -> Evidence:
@@ -91,7 +92,7 @@ class Assistant:
         remember: bool = True,
     ) -> AgentAnswer:
         started = time.perf_counter()
-        question = question.strip()
+        question = question.strip()[:MAX_QUESTION_CHARS]
         conv = conv_store.load(self.store, key) if key else conv_store.Conversation(key="")
         if self.model is not None and use_llm is not False:
             ans = self._ask_llm(question, conv)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
 from typing import Any
@@ -62,6 +63,7 @@ class ToolSession:
         self.max_output_chars = max_output_chars
         self.calls: list[ToolCallRecord] = []
         self._seen: set[str] = set()
+        self._lock = threading.Lock()  # parallel tool calls of one model turn run on threads
 
     # The result the model reads; errors raise ToolException so the ToolMessage is status=error.
     def invoke(self, name: str, args: dict[str, Any]) -> str:
@@ -77,7 +79,6 @@ class ToolSession:
         args = dict(args or {})
         started = time.perf_counter()
         record = ToolCallRecord(tool=name, args=args)
-        self.calls.append(record)
         try:
             t = self.registry.get(name)
             if t.mutates:
@@ -87,23 +88,28 @@ class ToolSession:
             except Exception:  # bad arguments: Tool.run words the reason
                 canonical = None
             sig = name + json.dumps(canonical if canonical is not None else args, sort_keys=True, default=str)
-            if sig in self._seen:
-                record.refused = True
-                raise ToolError(
-                    f"Refused: {name} was already called with these arguments in this answer.",
-                    hint="Use the earlier result, or change the arguments.",
-                )
-            if not self.meter.may_call_tool():
-                record.refused = True
-                raise ToolError(
-                    f"Refused: the budget of {self.meter.budget.max_tool_calls} tool calls per answer is spent.",
-                    hint="Answer with the results you already have.",
-                )
-            self._seen.add(sig)
-            self.meter.tool_calls += 1
+            with self._lock:  # check and reserve at once
+                self.calls.append(record)
+                if sig in self._seen:
+                    record.refused = True
+                    raise ToolError(
+                        f"Refused: {name} was already called with these arguments in this answer.",
+                        hint="Use the earlier result, or change the arguments.",
+                    )
+                if not self.meter.may_call_tool():
+                    record.refused = True
+                    raise ToolError(
+                        f"Refused: the budget of {self.meter.budget.max_tool_calls} tool calls per answer is spent.",
+                        hint="Answer with the results you already have.",
+                    )
+                self._seen.add(sig)
+                self.meter.tool_calls += 1
             record.output = t.run(self.ctx, args)
         except ToolError as exc:
             record.error = exc.as_dict()
+            with self._lock:
+                if not any(r is record for r in self.calls):  # failed before it was reserved
+                    self.calls.append(record)
         except Exception as exc:  # a bug in a tool: the model hears the kind, the log the trace
             ref = uuid.uuid4().hex[:8]
             log.exception("tool %s failed (ref %s)", name, ref)

@@ -187,3 +187,26 @@ def test_unknown_model_price_is_not_invented(registry: ToolRegistry, ctx: ToolCo
     model = ScriptedChatModel(script=[say("Hello, nothing to compute.")])
     ans = Assistant(registry, ctx, ctx.settings, model=model).ask("hi")
     assert ans.usage.cost_usd is None and ans.usage.model == "llama3.1:8b"
+
+
+def test_parallel_tool_calls_in_one_turn(registry: ToolRegistry, ctx: ToolContext) -> None:
+    import uuid as _uuid
+
+    from langchain_core.messages import AIMessage
+
+    both = AIMessage(content="", tool_calls=[
+        {"name": "dora_metrics", "args": {"scope": s, "window": "30d"}, "id": f"c{_uuid.uuid4().hex[:6]}"}
+        for s in ("checkout", "payments", "search")
+    ], usage_metadata={"input_tokens": 100, "output_tokens": 30, "total_tokens": 130})
+    model = ScriptedChatModel(script=[both, say("Checkout 10, payments 4 deployments [dora_metrics].")])
+    ans = assistant(registry, ctx, model, max_tool_calls=2).ask("checkout vs payments vs search")
+    assert sorted(c.refused for c in ans.calls) == [False, False, True]  # the budget holds under threads
+    assert len([m for m in model.seen[1] if isinstance(m, ToolMessage)]) == 3
+
+
+def test_unknown_tool_name_is_an_error_result(registry: ToolRegistry, ctx: ToolContext) -> None:
+    model = ScriptedChatModel(script=[call("delete_everything", {}), say("I cannot do that.")])
+    ans = assistant(registry, ctx, model).ask("delete everything")
+    tool_msgs = [m for m in model.seen[1] if isinstance(m, ToolMessage)]
+    assert tool_msgs and tool_msgs[0].status == "error"
+    assert ans.text == "I cannot do that." and ans.grounding.grounded
