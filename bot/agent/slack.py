@@ -128,7 +128,7 @@ def _decide(router: Router, body: dict, client: WebClient, approve: bool) -> Non
                               approver_check(client, rt.settings.approver_user_group))
     channel = (body.get("channel") or {}).get("id") or (decision.request.channel if decision.request else None)
     message_ts = (body.get("message") or {}).get("ts") or (decision.request.message_ts if decision.request else None)
-    if decision.status in ("refused",) or (not decision.ok and decision.status == "gone" and decision.request is None):
+    if decision.status == "refused" or decision.request is None:  # tell only the clicker
         if channel:
             client.chat_postEphemeral(channel=channel, user=user, text=decision.message)
         return

@@ -38,18 +38,15 @@ def to_reply(ans: AgentAnswer) -> Reply:
     """Prose first; the tools' own rendering when the answer relies on it."""
     results = []
     if ans.render_outputs:
-        results = [
-            ToolCall(tool=c.tool, args=c.args, output=c.output, error=c.error)
-            for c in ans.calls
-            if c.output is not None or (c.error and not c.refused)
-        ]
+        results = [ToolCall(tool=c.tool, args=c.args, output=c.output) for c in ans.calls if c.output is not None]
     text = ans.text
     footer = sources_line(ans)
     if footer:
         text = f"{text}\n\n{footer}"
-    errors = [c.error for c in ans.calls if c.error and not c.refused and not c.ok]
+    # When the tools were to speak for themselves but none could, their error is the answer.
+    errors = [c.error for c in ans.calls if c.error and not c.refused]
     error = errors[0] if ans.render_outputs and errors and not any(c.ok for c in ans.calls) else None
-    return Reply(results=[r for r in results if r.output is not None], text=text, error=error)
+    return Reply(results=results, text=text, error=error)
 
 
 def free_text_handler() -> FreeTextHandler:
