@@ -152,6 +152,7 @@ class Evidence:
             self.facts.append(Fact(f.value, unit))
         self.dates |= found.dates
         self.dates |= {(0, m, d) for _, m, d in found.dates}
+        self.facts.extend(Fact(float(y)) for y, _, _ in found.dates if y)  # "in 2026"
         self.times |= found.times
 
 

@@ -6,6 +6,8 @@ once); the conversation key comes from the `Asker` (surface, channel, thread).
 
 from __future__ import annotations
 
+import re
+
 from bot.agent.models import AgentAnswer
 from bot.agent.service import Assistant
 from bot.commands.base import Reply, ToolCall
@@ -40,6 +42,8 @@ def to_reply(ans: AgentAnswer) -> Reply:
     if ans.render_outputs:
         results = [ToolCall(tool=c.tool, args=c.args, output=c.output) for c in ans.calls if c.output is not None]
     text = ans.text
+    if ans.path == "llm":  # models write Markdown; Slack's mrkdwn bolds with single stars
+        text = re.sub(r"\*\*(.+?)\*\*", r"*\1*", text)
     footer = sources_line(ans)
     if footer:
         text = f"{text}\n\n{footer}"
