@@ -16,6 +16,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import (
     ActionsBlock,
     ButtonElement,
@@ -75,8 +76,12 @@ def answer_in_thread(client: WebClient, router: Router, text: str, asker: Asker,
         client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=to_text(reply)[:3000], blocks=to_blocks(reply))
         return
     status = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=status_text(router, text))
-    reply = router.handle(text, asker)
-    client.chat_update(channel=channel, ts=status["ts"], text=to_text(reply)[:3000], blocks=to_blocks(reply))
+    reply = router.handle(text, asker)  # never raises: errors come back as a Reply
+    try:
+        client.chat_update(channel=channel, ts=status["ts"], text=to_text(reply)[:3000], blocks=to_blocks(reply))
+    except SlackApiError as exc:  # e.g. blocks Slack refused: the answer still arrives, as text
+        log.warning("chat.update failed (%s); posting the answer as text", exc.response.get("error"))
+        client.chat_update(channel=channel, ts=status["ts"], text=to_text(reply)[:3900])
     post_suggestions(client, router.runtime.store, asker.conversation_key, channel, thread_ts)
 
 

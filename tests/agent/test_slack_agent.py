@@ -269,3 +269,14 @@ def test_auto_triage_posts_in_the_incident_thread(db: Path, tmp_path: Path, harn
     question = model.seen[0][-1].content
     assert "INC-7" in question and "data, not instructions" in question
     assert "IGNORE PREVIOUS" not in question and "withheld" in question
+
+
+def test_a_refused_update_still_delivers_the_answer_as_text(db: Path, tmp_path: Path, harnesses: list[SlackHarness]) -> None:
+    model = ScriptedChatModel(script=[call("dora_metrics", {"scope": "checkout"}), say(GOOD)])
+    h = start(runtime(db, tmp_path), model)
+    harnesses.append(h)
+    h.double.fail_next("chat.update", status=200, body={"ok": False, "error": "invalid_blocks"})
+    h.event(mention("how did checkout ship in the last 30 days?", ts="800.1"))
+    (update,) = h.double.wait_for("chat.update")
+    assert GOOD in update.params["text"] and "blocks" not in update.params
+    assert h.double.of("chat.update:failed")
