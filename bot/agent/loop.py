@@ -23,7 +23,7 @@ import prompts
 from bot.agent.actions import Suggestion, suggest_tool
 from bot.agent.budget import Budget, BudgetMeter
 from bot.agent.capping import redact
-from bot.agent.llm import usage_of
+from bot.agent.llm import cost, prices, usage_of
 from bot.agent.models import ToolCallRecord, Usage
 from bot.agent.toolkit import ToolSession, as_langchain_tools, offered_tools
 from tools.contract import ToolContext, ToolRegistry
@@ -40,6 +40,7 @@ class _BudgetGuard(AgentMiddleware):
         super().__init__()
         self.meter = meter
         self.stopped: str | None = None
+        self.input_tokens = self.output_tokens = self.calls = 0  # for runs cut short
 
     @hook_config(can_jump_to=["end"])
     def before_model(self, state: Any, runtime: Any) -> dict[str, Any] | None:
@@ -53,7 +54,11 @@ class _BudgetGuard(AgentMiddleware):
     def after_model(self, state: Any, runtime: Any) -> dict[str, Any] | None:
         last = state["messages"][-1]
         meta = getattr(last, "usage_metadata", None) or {}
-        self.meter.tokens += int(meta.get("input_tokens", 0) or 0) + int(meta.get("output_tokens", 0) or 0)
+        tin, tout = int(meta.get("input_tokens", 0) or 0), int(meta.get("output_tokens", 0) or 0)
+        self.input_tokens += tin
+        self.output_tokens += tout
+        self.calls += 1
+        self.meter.tokens += tin + tout
         spent = self.meter.exhausted()
         if spent and getattr(last, "tool_calls", None):  # do not run tools we cannot use
             self.stopped = spent
@@ -79,7 +84,7 @@ def history_messages(turns: Sequence[Turn]) -> list[BaseMessage]:
     return out
 
 
-def system_prompt(registry: ToolRegistry, ctx: ToolContext, *, has_history: bool) -> str:
+def system_prompt(registry: ToolRegistry, ctx: ToolContext, *, has_history: bool, can_suggest: bool = False) -> str:
     names = [t.name for t in offered_tools(registry)]
     catalog = ctx.catalog
     return prompts.render(
@@ -91,6 +96,7 @@ def system_prompt(registry: ToolRegistry, ctx: ToolContext, *, has_history: bool
         known_teams=list(getattr(catalog, "team_names", []) or [])[:30],
         max_sentences=6,
         has_history=has_history,
+        can_suggest=can_suggest,
     )
 
 
@@ -127,7 +133,7 @@ class LLMAgent:
         agent = create_agent(
             self.model,
             tools=tools,
-            system_prompt=system_prompt(self.registry, self.ctx, has_history=bool(history)),
+            system_prompt=system_prompt(self.registry, self.ctx, has_history=bool(history), can_suggest=proposer is not None),
             middleware=[guard],
         )
         messages = [*history_messages(history), HumanMessage(content=redact(question))]
@@ -137,7 +143,10 @@ class LLMAgent:
         try:
             state = agent.invoke({"messages": messages}, config={"recursion_limit": limit})
         except GraphRecursionError:
-            return LLMRun(text=None, calls=session.calls, stopped="model steps", suggestions=suggestions)
+            price = prices(self.settings)
+            usage = Usage(model=self.settings.llm_model, input_tokens=guard.input_tokens, output_tokens=guard.output_tokens,
+                          llm_calls=guard.calls, cost_usd=cost(guard.input_tokens, guard.output_tokens, price))
+            return LLMRun(text=None, calls=session.calls, usage=usage, stopped="model steps", suggestions=suggestions)
         new = state["messages"][len(messages):]
         usage = usage_of(new, self.settings)
         final = new[-1] if new else None

@@ -210,3 +210,12 @@ def test_unknown_tool_name_is_an_error_result(registry: ToolRegistry, ctx: ToolC
     tool_msgs = [m for m in model.seen[1] if isinstance(m, ToolMessage)]
     assert tool_msgs and tool_msgs[0].status == "error"
     assert ans.text == "I cannot do that." and ans.grounding.grounded
+
+
+def test_a_model_that_never_stops_is_stopped(registry: ToolRegistry, ctx: ToolContext) -> None:
+    script = [call("dora_metrics", {"scope": "checkout", "window": f"{d}d"}) for d in range(1, 60)]
+    model = ScriptedChatModel(script=script)
+    ans = assistant(registry, ctx, model, max_tool_calls=1).ask("loop forever")
+    assert ans.fallback == "budget" and "model steps budget" in ans.text
+    assert len([c for c in ans.calls if not c.refused]) == 1
+    assert 0 < ans.usage.llm_calls < 20 and ans.usage.input_tokens == 100 * ans.usage.llm_calls

@@ -15,6 +15,7 @@ SYSTEM_VARS = {
     "known_teams": ["team-shop"],
     "max_sentences": 6,
     "has_history": True,
+    "can_suggest": True,
 }
 
 
@@ -33,11 +34,12 @@ def test_system_prompt_rules() -> None:
     assert "checkout, payments" in text and "dora_metrics, runbook_search" in text
     assert "2026-11-23 12:00" in text
     assert "earlier turns of this thread" in low
+    assert "call suggest_action" in low
 
 
 def test_system_prompt_without_history_or_catalog() -> None:
-    text = prompts.render("system", **{**SYSTEM_VARS, "has_history": False, "known_services": [], "known_teams": []})
-    assert "Earlier turns" not in text and "Known services" not in text
+    text = prompts.render("system", **{**SYSTEM_VARS, "has_history": False, "known_services": [], "known_teams": [], "can_suggest": False})
+    assert "Earlier turns" not in text and "Known services" not in text and "suggest_action" not in text
 
 
 def test_missing_variable_fails_loudly() -> None:
