@@ -122,9 +122,10 @@ class Evidence:
             if math.isfinite(value):
                 k = key.lower()
                 unit = None if "per_" in k else next((u for r, u in _KEY_UNITS if r.search(k)), None)
-                if unit is None and ("percent" in k or k.endswith("_pct")):
+                if unit is None and ("percent" in k or k.endswith("_pct") or k == "pct"):
                     unit = "%"
-                self.facts.append(Fact(float(value), unit, any(f in k for f in _FRACTION_KEYS) and abs(value) <= 1))
+                fraction = unit is None and abs(value) <= 1 and any(f in k for f in _FRACTION_KEYS)
+                self.facts.append(Fact(float(value), unit, fraction))
             return
         if isinstance(value, dict):
             for k, v in value.items():

@@ -141,3 +141,10 @@ def test_extract_consumes_dates_before_numbers() -> None:
 def test_thousands_and_suffixes() -> None:
     values = [f.value for f in extract("1,234,567 and 1.5M and 2k and 12,5 %").numbers]
     assert values == [1234567.0, 1500000.0, 2000.0, 12.5]  # "12,5" with a decimal comma
+
+
+def test_a_percent_field_is_not_scaled_again() -> None:
+    ev = Evidence.build([{"rate_percent": 0.5, "error_ratio": 0.07}])
+    assert check("0.5% of deployments failed", ev).grounded
+    assert not check("50% of deployments failed", ev).grounded
+    assert check("7% of requests erred", ev).grounded  # a ratio shown as a percentage
