@@ -12,7 +12,7 @@ from rich.console import Console
 
 from bot import cli_alerts, cli_kb, cli_mlops, logs
 from bot.render import to_rich
-from bot.router import Asker, Router
+from bot.router import Asker
 from bot.runtime import Runtime
 from tools.errors import ToolError
 from tools.settings import Settings
@@ -60,7 +60,9 @@ def demo(
 def chat() -> None:
     """A console conversation through the same router and renderers as Slack."""
     logs.setup("WARNING")
-    router = Router(_runtime())
+    from bot.agent.surface import make_router
+
+    router = make_router(_runtime())
     interactive = sys.stdin.isatty()
     if interactive:
         console.print("triops chat — type `help`, or `quit` to leave.")
@@ -146,6 +148,15 @@ def ingest_deployments(
 def ingest_incidents(file: Path, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Incidents: {id, service, opened_at, resolved_at, caused_by_deployment, severity}."""
     _ingest("incidents", file, as_json)
+
+
+def _register_domains() -> None:
+    from bot import cli_agent
+
+    cli_agent.register(app)
+
+
+_register_domains()
 
 
 def main() -> None:

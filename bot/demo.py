@@ -34,6 +34,8 @@ DEMO_QUESTIONS: list[tuple[str, str]] = [
     ("Is its input drifting since the feature-store deployment?", "drift search-ranker"),
     ("What is on fire right now?", "alerts"),
     ("How noisy were the alerts today?", "alerts stats 1d"),
+    ("Plain words (the agent; without an LLM, its planner)", "how did checkout ship this month?"),
+    ("Plain words, a team and a window", "and the payments team over the last 2 weeks?"),
 ]
 
 
@@ -55,7 +57,9 @@ def run(settings: Settings, seed_value: int, now: datetime, console: Console) ->
     runtime, scenario = seed(settings, seed_value, now)
     out_dir = settings.home / "demo"
     out_dir.mkdir(parents=True, exist_ok=True)
-    router = Router(runtime)
+    from bot.agent.surface import make_router
+
+    router = make_router(runtime)
     console.print(
         f"[bold]triops demo[/] · seed {seed_value} · {len(scenario.catalog.services)} services · "
         f"{len(scenario.deployments)} deployments · {len(scenario.incidents)} incidents · "

@@ -52,6 +52,10 @@ class Router:
             for name in (c.verb, *c.aliases):
                 self._by_verb[name] = c
 
+    def command_verbs(self) -> set[str]:
+        """Every verb and alias (the Slack surface answers these at once, without a status)."""
+        return set(self._by_verb)
+
     def handle(self, text: str, asker: Asker | None = None) -> Reply:
         asker = asker or Asker()
         try:

@@ -20,15 +20,17 @@ log = logging.getLogger("triops.serve")
 
 
 def build_surfaces(settings: Settings) -> tuple[Router, object | None]:
+    from bot.agent.slack import agent_extension
+    from bot.agent.surface import make_router
     from bot.slack.app import build_app
     from bot.slack.incidents import install_notifier, register_actions
 
-    router = Router(Runtime.build(settings))
+    router = make_router(Runtime.build(settings))
     # Load the embedding model and the runbook index now, not on the first /triops runbook.
     threading.Thread(target=warm_runbooks, args=(router.runtime.ctx,), name="kb-warm", daemon=True).start()
     bolt = None
     if (settings.slack_signing_secret and settings.slack_bot_token) or (settings.slack_app_token and settings.slack_bot_token):
-        bolt = build_app(router, extensions=[register_actions])
+        bolt = build_app(router, extensions=[register_actions, agent_extension])
         install_notifier(router.runtime, bolt.client)
     else:
         log.warning("Slack is not configured (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET): serving webhooks only")

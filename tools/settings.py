@@ -49,6 +49,39 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(default=None, validation_alias=_env("OPENAI_API_KEY"))
     openai_base_url: str | None = Field(default=None, validation_alias=_env("OPENAI_BASE_URL"))
     llm_model: str = Field(default="gpt-4o-mini", validation_alias=_env("TRIOPS_LLM_MODEL"))
+    # --- the agent: LLM call limits, budgets, prices, remediation --------------------------
+    llm_timeout: float = Field(default=30.0, gt=0, validation_alias=_env("TRIOPS_LLM_TIMEOUT"))
+    llm_price_in: float | None = Field(
+        default=None, ge=0, validation_alias=_env("TRIOPS_LLM_PRICE_IN")
+    )  # USD per million input tokens; None = the built-in list price for known models
+    llm_price_out: float | None = Field(
+        default=None, ge=0, validation_alias=_env("TRIOPS_LLM_PRICE_OUT")
+    )
+    agent_max_tool_calls: int = Field(
+        default=8, ge=1, validation_alias=_env("TRIOPS_AGENT_MAX_TOOL_CALLS")
+    )
+    agent_max_seconds: float = Field(
+        default=60.0, gt=0, validation_alias=_env("TRIOPS_AGENT_MAX_SECONDS")
+    )
+    agent_max_answer_tokens: int = Field(
+        default=60_000, ge=1000, validation_alias=_env("TRIOPS_AGENT_MAX_ANSWER_TOKENS")
+    )
+    agent_max_conversation_tokens: int = Field(
+        default=300_000, ge=1000, validation_alias=_env("TRIOPS_AGENT_MAX_CONVERSATION_TOKENS")
+    )
+    agent_history_tokens: int = Field(
+        default=3_000, ge=0, validation_alias=_env("TRIOPS_AGENT_HISTORY_TOKENS")
+    )
+    agent_tool_output_chars: int = Field(
+        default=6_000, ge=500, validation_alias=_env("TRIOPS_AGENT_TOOL_OUTPUT_CHARS")
+    )
+    auto_triage: bool = Field(default=False, validation_alias=_env("TRIOPS_AUTO_TRIAGE"))
+    action_allowlist_csv: str = Field(
+        default="", validation_alias=_env("TRIOPS_ACTION_ALLOWLIST")
+    )  # comma-separated tool names of mutating actions that may be executed after approval
+    approver_user_group: str | None = Field(
+        default=None, validation_alias=_env("TRIOPS_APPROVER_GROUP")
+    )  # Slack user group id (S0…) whose members may approve actions
 
     # Runbook search: the offline MiniLM model unless "openai" (uses OPENAI_API_KEY/BASE_URL).
     embeddings: Literal["local", "openai"] = Field(
@@ -74,6 +107,15 @@ class Settings(BaseSettings):
         if self.database_url:
             return normalise_database_url(self.database_url)
         return f"sqlite:///{(self.home / 'triops.db').resolve()}"
+
+    @property
+    def llm_enabled(self) -> bool:
+        """An OpenAI-compatible endpoint is configured (a key, or a keyless local base URL)."""
+        return bool(self.openai_api_key or self.openai_base_url)
+
+    @property
+    def action_allowlist(self) -> list[str]:
+        return [a.strip() for a in self.action_allowlist_csv.split(",") if a.strip()]
 
     @property
     def services_path(self) -> Path:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.commands import alerts, dora, mlops, runbook
+from bot.commands import agent, alerts, dora, mlops, runbook
 from bot.commands.base import Command
 
 
 def all_commands() -> list[Command]:
-    return [*dora.COMMANDS, *alerts.COMMANDS, *runbook.COMMANDS, *mlops.COMMANDS]
+    return [*dora.COMMANDS, *alerts.COMMANDS, *runbook.COMMANDS, *mlops.COMMANDS, *agent.COMMANDS]

@@ -112,8 +112,9 @@ def register_listeners(app: App, router: Router) -> None:
         thread_ts = event.get("thread_ts") or event.get("ts")
         asker = Asker(user=event.get("user", "?"), surface="slack", channel=event.get("channel"), thread_ts=thread_ts)
         audit.record(store, asker.user, "mention", text[:200], channel=asker.channel)
-        reply = router.handle(text, asker)
-        post_reply(client, event["channel"], reply, thread_ts=thread_ts)
+        from bot.agent.slack import answer_in_thread  # status first for free text, then the answer
+
+        reply = answer_in_thread(client, router, text, asker, event["channel"], thread_ts)
         attach_images(client, event["channel"], reply, thread_ts=thread_ts)
 
 

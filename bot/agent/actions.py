@@ -1,0 +1,163 @@
+"""Remediation with approval: the agent may only *suggest*; a human approves; then it runs.
+
+Rules, all enforced here (not in a prompt):
+- only tools marked `mutates=True` AND named in TRIOPS_ACTION_ALLOWLIST can be suggested
+  or executed; the arguments are validated against the tool's input model when suggested;
+- only members of the Slack user group TRIOPS_APPROVER_GROUP may approve or deny (no group
+  configured: nobody can approve, the safe default);
+- approval is a compare-and-set on the stored request, so an action runs at most once;
+- every suggestion, approval, denial, refusal and execution goes to the audit log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from langchain_core.tools import StructuredTool, ToolException
+from pydantic import BaseModel, Field
+
+from tools.contract import Tool, ToolContext, ToolRegistry
+from tools.errors import ToolError
+from tools.settings import Settings
+from tools.store import actions as action_store
+from tools.store import audit
+
+log = logging.getLogger("triops.agent.actions")
+
+
+class Suggestion(BaseModel):
+    action: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    reason: str | None = None
+
+
+def allowed_actions(registry: ToolRegistry, settings: Settings) -> list[Tool]:
+    allow = set(settings.action_allowlist)
+    return [t for t in registry if t.mutates and t.name in allow]
+
+
+def validate(registry: ToolRegistry, settings: Settings, s: Suggestion) -> Suggestion:
+    """The suggestion with its arguments normalised; ToolError if it may not be suggested."""
+    allowed = {t.name: t for t in allowed_actions(registry, settings)}
+    if s.action not in allowed:
+        raise ToolError(
+            f"'{s.action}' is not an action triops may suggest.",
+            hint="Allowed: " + (", ".join(sorted(allowed)) or "none (TRIOPS_ACTION_ALLOWLIST is empty)"),
+            choices=sorted(allowed),
+        )
+    try:
+        args = allowed[s.action].input_model.model_validate(s.args).model_dump(mode="json")
+    except Exception as exc:
+        raise ToolError(f"Bad arguments for {s.action}: {exc}") from None
+    return Suggestion(action=s.action, args=args, reason=s.reason)
+
+
+def suggestions_in(outputs: list[BaseModel]) -> list[Suggestion]:
+    """Suggestions a deterministic tool put in its output (`suggested_actions`), if any."""
+    found: list[Suggestion] = []
+    for out in outputs:
+        for item in out.model_dump(mode="json").get("suggested_actions") or []:
+            if isinstance(item, dict) and item.get("action"):
+                found.append(Suggestion(action=item["action"], args=item.get("args") or {}, reason=item.get("reason")))
+    return found
+
+
+def record(store: Any, s: Suggestion, *, key: str | None, by: str, actor: str) -> action_store.ActionRequest:
+    req = action_store.create(store, action=s.action, args=s.args, reason=s.reason, suggested_by=by, conversation_key=key)
+    audit.record(store, actor, "suggest", s.action, request=req.id, args=s.args, reason=s.reason, by=by)
+    return req
+
+
+class SuggestArgs(BaseModel):
+    action: str = Field(description="The name of an allowed action")
+    args: dict[str, Any] = Field(default_factory=dict, description="The action's arguments")
+    reason: str = Field(description="Why, citing the tool results that support it")
+
+
+def suggest_tool(registry: ToolRegistry, settings: Settings, sink: list[Suggestion]) -> StructuredTool | None:
+    """The agent's only way to propose a change: it records a suggestion; nothing runs."""
+    allowed = allowed_actions(registry, settings)
+    if not allowed:
+        return None
+    catalogue = "; ".join(f"{t.name}: {t.description} args {json.dumps(t.input_model.model_json_schema().get('properties', {}))}" for t in allowed)
+
+    def propose(action: str, reason: str, args: dict[str, Any] | None = None) -> str:
+        try:
+            s = validate(registry, settings, Suggestion(action=action, args=args or {}, reason=reason))
+        except ToolError as exc:
+            raise ToolException(json.dumps({"status": "error", **exc.as_dict()})) from None
+        if any(x.action == s.action and x.args == s.args for x in sink):
+            raise ToolException(json.dumps({"status": "error", "error": "Already suggested in this answer."}))
+        sink.append(s)
+        return json.dumps({"status": "suggested", "action": s.action, "args": s.args,
+                           "note": "Not executed. It is shown to the humans with Approve/Deny; only an approver can run it."})
+
+    return StructuredTool.from_function(
+        func=propose,
+        name="suggest_action",
+        description="Suggest (never run) a remediation for a human to approve in Slack. Allowed actions: " + catalogue,
+        args_schema=SuggestArgs.model_json_schema(),
+        handle_tool_error=lambda exc: str(exc),
+    )
+
+
+# --- deciding ------------------------------------------------------------------------------------
+class Decision(BaseModel):
+    ok: bool
+    status: str  # approved→executed | failed | denied | refused | gone
+    message: str
+    request: action_store.ActionRequest | None = None
+
+
+IsApprover = Callable[[str], bool]
+
+
+def decide(
+    registry: ToolRegistry,
+    ctx: ToolContext,
+    settings: Settings,
+    rid: str,
+    user: str,
+    approve: bool,
+    is_approver: IsApprover,
+) -> Decision:
+    store = ctx.store
+    req = action_store.get(store, rid)
+    if req is None:
+        return Decision(ok=False, status="gone", message="This suggestion no longer exists.")
+    if req.status != "pending":
+        return Decision(ok=False, status="gone", request=req,
+                        message=f"Already {req.status} by <@{req.decided_by}>." if req.decided_by else f"Already {req.status}.")
+    if not is_approver(user):
+        audit.record(store, user, "approval_refused", req.action, request=rid, reason="not in the approver group")
+        return Decision(ok=False, status="refused", request=req,
+                        message="Only members of the approver group can approve or deny actions.")
+    if not approve:
+        if not action_store.transition(store, rid, from_status="pending", to_status="denied", user=user):
+            return Decision(ok=False, status="gone", message="Someone else decided first.")
+        audit.record(store, user, "deny", req.action, request=rid, args=req.args)
+        return Decision(ok=True, status="denied", request=action_store.get(store, rid), message=f"Denied by <@{user}>.")
+    allowed = {t.name: t for t in allowed_actions(registry, settings)}
+    if req.action not in allowed:  # the allowlist changed since the suggestion
+        audit.record(store, user, "approval_refused", req.action, request=rid, reason="not on the allowlist")
+        return Decision(ok=False, status="refused", request=req, message=f"`{req.action}` is not on the action allowlist.")
+    if not action_store.transition(store, rid, from_status="pending", to_status="approved", user=user):
+        return Decision(ok=False, status="gone", message="Someone else decided first.")
+    audit.record(store, user, "approve", req.action, request=rid, args=req.args)
+    try:
+        out = allowed[req.action].run(ctx, req.args)
+    except ToolError as exc:
+        result, status = json.dumps(exc.as_dict()), "failed"
+    except Exception as exc:
+        log.exception("approved action %s failed", req.action)
+        result, status = json.dumps({"error": f"{type(exc).__name__}"}), "failed"
+    else:
+        result, status = out.model_dump_json(), "executed"
+    action_store.transition(store, rid, from_status="approved", to_status=status, result=result)
+    audit.record(store, user, "execute", req.action, request=rid, status=status, result=result[:1000])
+    final = action_store.get(store, rid)
+    msg = f"Approved by <@{user}> and {status}." + ("" if status == "executed" else f" {json.loads(result).get('error', '')}")
+    return Decision(ok=status == "executed", status=status, request=final, message=msg)

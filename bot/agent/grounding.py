@@ -1,0 +1,295 @@
+"""The grounding guard: every figure in an answer must come from that turn's tool outputs.
+
+A *figure* is a number (with its unit, if any), a date, a clock time, or an identifier that
+carries digits (`deploy-4711`, `v2.3.1`, a commit sha, a URL). Evidence is everything the
+tools returned in the turn (numbers, list lengths, numbers and dates inside strings), the
+arguments they were called with, and the question itself.
+
+A figure is supported when some evidence value equals it after allowing for:
+- formatting: 12.5 = 12.50, 1,234 = 1 234 = 1234, 1.2k = 1200, a sign written as a word;
+- rounding to the precision the answer shows: 12 % or 12.5 % for 12.46; and, after a hedge
+  word (about, ~, roughly…), rounding to its significant figures: "about 1,200" for 1234;
+- percent and fractions: 25 % for a `*_rate`/`*_ratio`/`*_share` value of 0.25;
+- durations, only when both sides name their unit (a duration is never matched by a bare
+  count) (a `*_hours` field, "30d" in a string, or
+  "3.5 days" in the answer): 90 min = 1.5 h, 2 days ≈ 50 h at the answer's precision.
+Counts (a list of three services → "3 services") are evidence too. Nothing else is
+derived: a difference, a sum or a ratio the model worked out is not supported.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.agent.injection import looks_like_injection
+from bot.agent.models import Grounding
+
+# --- units -----------------------------------------------------------------------------
+_SECONDS = {"ms": 0.001, "s": 1, "min": 60, "h": 3600, "d": 86400, "w": 604800, "mo": 2592000, "y": 31536000}
+_UNIT_WORDS = {
+    "%": "%", "percent": "%", "per cent": "%", "pct": "%",
+    "ms": "ms", "millisecond": "ms", "milliseconds": "ms",
+    "s": "s", "sec": "s", "secs": "s", "second": "s", "seconds": "s",
+    "m": "min", "min": "min", "mins": "min", "minute": "min", "minutes": "min",
+    "h": "h", "hr": "h", "hrs": "h", "hour": "h", "hours": "h",
+    "d": "d", "day": "d", "days": "d",
+    "w": "w", "wk": "w", "wks": "w", "week": "w", "weeks": "w",
+    "mo": "mo", "month": "mo", "months": "mo",
+    "y": "y", "yr": "y", "yrs": "y", "year": "y", "years": "y",
+    "k": "k", "K": "k", "thousand": "k", "M": "M", "million": "M",
+}
+_UNIT_ALT = "|".join(sorted((re.escape(u) for u in _UNIT_WORDS), key=len, reverse=True))
+_NUMBER_RE = re.compile(
+    r"(?<![\w.,/#@:$-])(?P<sign>[-+−])?(?P<int>\d{1,3}(?:,\d{3})+|\d{1,3}(?:[  ]\d{3})+(?![\d.])|\d+)"
+    r"(?P<frac>\.\d+|,\d{1,2}(?!\d))?(?![\d])(?:(?P<sp>\s?)(?P<unit>" + _UNIT_ALT + r")(?![A-Za-z]))?"
+    r"(?![\w/]|\.\d)"
+)
+_HEDGE_RE = re.compile(r"(~|≈|\b(?:about|around|approx(?:imately)?|roughly|nearly|almost|some|over|under|more than|less than|at least|at most|close to|up to))\s*$", re.I)
+_NUMBER_WORDS = {w: i for i, w in enumerate(
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"]) if i >= 2}
+_WORD_RE = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b", re.I)
+
+# --- dates, times, identifiers ------------------------------------------------------------
+_ISO_RE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b")
+_MONTHS = {m: i + 1 for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"])}
+_MON = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_MONTH_DAY_RE = re.compile(r"\b" + _MON + r"\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(\d{4}))?", re.I)
+_DAY_MONTH_RE = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+" + _MON + r"(?:\s+(\d{4}))?\b", re.I)
+_TIME_RE = re.compile(r"(?<![\d:])(\d{1,2}):(\d{2})(?::\d{2})?(?![\d:])(?:\s*(?:UTC|Z|GMT))?")
+_URL_RE = re.compile(r"<?https?://[^\s|>]+(?:\|[^>]*)?>?")
+_SLACK_REF_RE = re.compile(r"<[@#!][^>]*>|:[a-z][a-z0-9_+-]*:")
+_IDENT_RE = re.compile(r"(?<![\w.-])(?=[\w.-]*\d)(?=[\w.-]*[A-Za-z])[A-Za-z0-9]+(?:[-_.][A-Za-z0-9]+)+(?![\w-])|\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{7,40}\b")
+_LIST_MARKER_RE = re.compile(r"^(\s*)(\d{1,2})[.)](?=\s)", re.M)
+_FOOTNOTE_RE = re.compile(r"\[\d{1,2}\]")
+_LABEL_RE = re.compile(r"\b(?:p\d{1,3}|\dxx|24/7|[1-5]xx|ipv[46]|k8s|s3|ec2|utf-?8|sha-?\d+|http/\d(?:\.\d)?|dora\s+\d{4})\b", re.I)
+
+_FRACTION_KEYS = ("rate", "ratio", "fraction", "share", "proportion", "probability", "confidence",
+                  "score", "accuracy", "precision", "recall", "auc", "f1", "coverage", "pct")
+_KEY_UNITS = (
+    (re.compile(r"(?:^|_)(?:ms|millis(?:econds)?)$"), "ms"),
+    (re.compile(r"(?:^|_)(?:seconds|secs|sec)$"), "s"),
+    (re.compile(r"(?:^|_)(?:minutes|mins|min)$"), "min"),
+    (re.compile(r"(?:^|_)(?:hours|hrs|hr|h)$"), "h"),
+    (re.compile(r"(?:^|_)days$"), "d"),
+    (re.compile(r"(?:^|_)weeks$"), "w"),
+)
+
+
+@dataclass(frozen=True)
+class Figure:
+    text: str
+    value: float
+    decimals: int
+    unit: str | None = None  # "%", a duration unit, or None
+    hedged: bool = False
+
+
+@dataclass(frozen=True)
+class Fact:
+    value: float
+    unit: str | None = None
+    fraction: bool = False  # a rate/ratio that may be shown as a percentage
+
+
+@dataclass
+class Evidence:
+    """Everything a turn's tools produced, in forms the figures can be compared with."""
+
+    facts: list[Fact] = field(default_factory=list)
+    dates: set[tuple[int, int, int]] = field(default_factory=set)
+    times: set[tuple[int, int]] = field(default_factory=set)
+    text: str = ""  # all strings and keys, lower-case, for identifiers and URLs
+
+    @classmethod
+    def build(cls, outputs: Iterable[Any], question: str = "") -> Evidence:
+        ev = cls()
+        parts: list[str] = []
+        for out in outputs:
+            ev._walk(out, "", parts)
+        ev._add_text(question, parts)
+        ev.text = "\n".join(parts).lower()
+        return ev
+
+    def _walk(self, value: Any, key: str, parts: list[str]) -> None:
+        if isinstance(value, bool) or value is None:
+            return
+        if isinstance(value, int | float):
+            if math.isfinite(value):
+                k = key.lower()
+                unit = None if "per_" in k else next((u for r, u in _KEY_UNITS if r.search(k)), None)
+                if unit is None and ("percent" in k or k.endswith("_pct") or k == "pct"):
+                    unit = "%"
+                fraction = unit is None and abs(value) <= 1 and any(f in k for f in _FRACTION_KEYS)
+                self.facts.append(Fact(float(value), unit, fraction))
+            return
+        if isinstance(value, dict):
+            for k, v in value.items():
+                parts.append(str(k))
+                self._walk(v, str(k), parts)
+            return
+        if isinstance(value, list | tuple | set):
+            self.facts.append(Fact(float(len(value))))
+            for v in value:
+                self._walk(v, key, parts)
+            return
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        if looks_like_injection(str(value)):  # the model never saw it; it proves nothing
+            return
+        self._add_text(str(value), parts)
+
+    def _add_text(self, text: str, parts: list[str]) -> None:
+        if not text:
+            return
+        parts.append(text)
+        found = extract(text)
+        for f in found.numbers:
+            unit = f.unit if f.unit in _SECONDS or f.unit == "%" else None
+            self.facts.append(Fact(f.value, unit))
+        self.dates |= found.dates
+        self.dates |= {(0, m, d) for _, m, d in found.dates}
+        self.facts.extend(Fact(float(y)) for y, _, _ in found.dates if y)  # "in 2026"
+        self.times |= found.times
+
+
+@dataclass
+class Extracted:
+    numbers: list[Figure] = field(default_factory=list)
+    dates: set[tuple[int, int, int]] = field(default_factory=set)  # (year or 0, month, day)
+    date_texts: dict[tuple[int, int, int], str] = field(default_factory=dict)
+    times: set[tuple[int, int]] = field(default_factory=set)
+    time_texts: dict[tuple[int, int], str] = field(default_factory=dict)
+    identifiers: list[str] = field(default_factory=list)
+
+
+def _blank(text: str, span: tuple[int, int]) -> str:
+    return text[: span[0]] + " " * (span[1] - span[0]) + text[span[1] :]
+
+
+def _number(m: re.Match[str], text: str) -> Figure:
+    raw_int = m.group("int").replace(",", "").replace(" ", "").replace(" ", "")
+    frac = (m.group("frac") or "").replace(",", ".")  # a decimal comma: "12,5 %"
+    value = float(raw_int + frac)
+    decimals = len(frac) - 1 if frac else 0
+    unit_word = m.group("unit")
+    unit = _UNIT_WORDS.get(unit_word) if unit_word else None
+    if unit_word == "M" and m.group("sp"):  # "5 M" is more likely a label than a million
+        unit = None
+    if unit in ("k", "M"):
+        scale = 1000 if unit == "k" else 1_000_000
+        value *= scale
+        decimals -= round(math.log10(scale))
+        unit = None
+    if m.group("sign") in ("-", "−"):
+        value = -value
+    hedged = bool(_HEDGE_RE.search(text[max(0, m.start() - 20) : m.start()]))
+    return Figure(m.group(0).strip(), value, decimals, unit, hedged)
+
+
+def extract(text: str) -> Extracted:
+    """The figures in `text`; each span is consumed once (a date's digits are not numbers)."""
+    out = Extracted()
+    work = _SLACK_REF_RE.sub(lambda m: " " * len(m.group(0)), text)
+    for m in _URL_RE.finditer(work):
+        out.identifiers.append(m.group(0).strip("<>").split("|")[0])
+        work = _blank(work, m.span())
+    for m in _ISO_RE.finditer(work):
+        key = (int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        out.dates.add(key)
+        out.date_texts[key] = m.group(0)
+        if m.group(4):
+            t = (int(m.group(4)), int(m.group(5)))
+            out.times.add(t)
+            out.time_texts[t] = m.group(0)
+        work = _blank(work, m.span())
+    for rx, day_group, mon_group, year_group in ((_MONTH_DAY_RE, 2, 1, 3), (_DAY_MONTH_RE, 1, 2, 3)):
+        for m in rx.finditer(work):
+            day, month = int(m.group(day_group)), _MONTHS[m.group(mon_group).lower()[:3]]
+            if not 1 <= day <= 31:
+                continue
+            key = (int(m.group(year_group)) if m.group(year_group) else 0, month, day)
+            out.dates.add(key)
+            out.date_texts[key] = m.group(0)
+            work = _blank(work, m.span())
+    for m in _TIME_RE.finditer(work):
+        h, mi = int(m.group(1)), int(m.group(2))
+        if h < 24 and mi < 60:
+            out.times.add((h, mi))
+            out.time_texts[(h, mi)] = m.group(0)
+            work = _blank(work, m.span())
+    for rx in (_LABEL_RE, _FOOTNOTE_RE):
+        work = rx.sub(lambda m: " " * len(m.group(0)), work)
+    work = _LIST_MARKER_RE.sub(lambda m: m.group(1) + " " * (len(m.group(0)) - len(m.group(1))), work)
+    for m in _IDENT_RE.finditer(work):
+        if _NUMBER_RE.fullmatch(m.group(0)):  # "1.2k", "2.5h": a number with its unit
+            continue
+        out.identifiers.append(m.group(0))
+        work = _blank(work, m.span())
+    for m in _NUMBER_RE.finditer(work):
+        out.numbers.append(_number(m, work))
+    for m in _WORD_RE.finditer(work):
+        out.numbers.append(Figure(m.group(0), float(_NUMBER_WORDS[m.group(0).lower()]), 0))
+    return out
+
+
+def _close(fig: Figure, candidate: float) -> bool:
+    a, v = abs(fig.value), abs(candidate)
+    tol = 0.5 * 10.0 ** (-fig.decimals) + 1e-9 * max(1.0, v)
+    if abs(a - v) <= tol:
+        return True
+    if fig.hedged and a > 0:  # "about 1,200": the significant figures the answer shows
+        digits = len(str(int(a)).rstrip("0")) if a == int(a) else None
+        if digits:
+            magnitude = math.floor(math.log10(a))
+            step = 10.0 ** (magnitude - digits + 1)
+            return abs(round(v / step) * step - a) < 1e-9 * max(1.0, a)
+    return False
+
+
+def _candidates(fig: Figure, fact: Fact) -> list[float]:
+    if fig.unit == "%":
+        vals = [fact.value]
+        if fact.fraction:
+            vals.append(fact.value * 100)
+        return vals
+    if fig.unit in _SECONDS:
+        # A duration needs a duration on the tool side: "3 hours" is not "3 failed".
+        if fact.unit in _SECONDS:
+            return [fact.value * _SECONDS[fact.unit] / _SECONDS[fig.unit]]
+        return []
+    return [fact.value]
+
+
+def supported(fig: Figure, evidence: Evidence) -> bool:
+    return any(_close(fig, c) for fact in evidence.facts for c in _candidates(fig, fact))
+
+
+def check(text: str, evidence: Evidence) -> Grounding:
+    """The figures of `text` and those that no evidence supports."""
+    found = extract(text)
+    figures: list[str] = []
+    unsupported: list[str] = []
+    for fig in found.numbers:
+        figures.append(fig.text)
+        if not supported(fig, evidence):
+            unsupported.append(fig.text)
+    for key, raw in found.date_texts.items():
+        figures.append(raw)
+        if key not in evidence.dates and (0, key[1], key[2]) not in evidence.dates:
+            unsupported.append(raw)
+    for key, raw in found.time_texts.items():
+        if raw in found.date_texts.values():
+            continue
+        figures.append(raw)
+        if key not in evidence.times:
+            unsupported.append(raw)
+    for ident in found.identifiers:
+        figures.append(ident)
+        if ident.lower().rstrip("/.") not in evidence.text:
+            unsupported.append(ident)
+    return Grounding(grounded=not unsupported, figures=figures, unsupported=unsupported)

@@ -1,0 +1,163 @@
+"""The LLM agent loop: LangChain `create_agent` over the wrapped registry tools.
+
+One run answers one question. Budgets are enforced inside the loop by a middleware that
+ends the run before a model call once time or tokens are spent, and by the tool session,
+which refuses calls over the tool-call budget. What comes out is the model's final text
+(or None) and the record of every tool call — the evidence the grounding guard needs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain.agents import create_agent
+from langchain.agents.middleware import AgentMiddleware, hook_config
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langgraph.errors import GraphRecursionError
+
+import prompts
+from bot.agent.actions import Suggestion, suggest_tool
+from bot.agent.budget import Budget, BudgetMeter
+from bot.agent.capping import redact
+from bot.agent.llm import cost, prices, usage_of
+from bot.agent.models import ToolCallRecord, Usage
+from bot.agent.toolkit import ToolSession, as_langchain_tools, offered_tools
+from tools.contract import ToolContext, ToolRegistry
+from tools.settings import Settings
+from tools.store.conversations import Turn
+
+log = logging.getLogger("triops.agent")
+
+
+class _BudgetGuard(AgentMiddleware):
+    """Ends the run before a model call when time or tokens are spent."""
+
+    def __init__(self, meter: BudgetMeter):
+        super().__init__()
+        self.meter = meter
+        self.stopped: str | None = None
+        self.input_tokens = self.output_tokens = self.calls = 0  # for runs cut short
+
+    @hook_config(can_jump_to=["end"])
+    def before_model(self, state: Any, runtime: Any) -> dict[str, Any] | None:
+        spent = self.meter.exhausted()
+        if spent:
+            self.stopped = spent
+            return {"jump_to": "end"}
+        return None
+
+    @hook_config(can_jump_to=["end"])
+    def after_model(self, state: Any, runtime: Any) -> dict[str, Any] | None:
+        last = state["messages"][-1]
+        meta = getattr(last, "usage_metadata", None) or {}
+        tin, tout = int(meta.get("input_tokens", 0) or 0), int(meta.get("output_tokens", 0) or 0)
+        self.input_tokens += tin
+        self.output_tokens += tout
+        self.calls += 1
+        self.meter.tokens += tin + tout
+        spent = self.meter.exhausted()
+        if spent and getattr(last, "tool_calls", None):  # do not run tools we cannot use
+            self.stopped = spent
+            return {"jump_to": "end"}
+        return None
+
+
+@dataclass
+class LLMRun:
+    text: str | None
+    calls: list[ToolCallRecord] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    stopped: str | None = None  # the budget that ended the run early
+    suggestions: list[Suggestion] = field(default_factory=list)
+
+
+def history_messages(turns: Sequence[Turn]) -> list[BaseMessage]:
+    out: list[BaseMessage] = []
+    for t in turns:
+        out.append(HumanMessage(content=t.question))
+        used = f"\n(tools used: {'; '.join(t.tools)})" if t.tools else ""
+        out.append(AIMessage(content=t.answer + used))
+    return out
+
+
+def system_prompt(registry: ToolRegistry, ctx: ToolContext, *, has_history: bool, can_suggest: bool = False) -> str:
+    names = [t.name for t in offered_tools(registry)]
+    catalog = ctx.catalog
+    return prompts.render(
+        "system",
+        tool_names=names,
+        example_tool=names[0] if names else "tool_name",
+        now=ctx.now().strftime("%Y-%m-%d %H:%M"),
+        known_services=list(getattr(catalog, "service_names", []) or [])[:60],
+        known_teams=list(getattr(catalog, "team_names", []) or [])[:30],
+        max_sentences=6,
+        has_history=has_history,
+        can_suggest=can_suggest,
+    )
+
+
+class LLMAgent:
+    def __init__(
+        self,
+        model: BaseChatModel,
+        registry: ToolRegistry,
+        ctx: ToolContext,
+        settings: Settings,
+        budget: Budget | None = None,
+    ):
+        self.model = model
+        self.registry = registry
+        self.ctx = ctx
+        self.settings = settings
+        self.budget = budget or Budget.from_settings(settings)
+
+    def run(self, question: str, history: Sequence[Turn] = (), conversation_tokens: int = 0) -> LLMRun:
+        """Answer once. Raises only when the model itself fails (the caller falls back)."""
+        meter = BudgetMeter(self.budget, conversation_tokens_before=conversation_tokens)
+        spent = meter.exhausted()
+        if spent:
+            return LLMRun(text=None, stopped=spent)
+        session = ToolSession(
+            self.registry, self.ctx, meter, max_output_chars=self.settings.agent_tool_output_chars
+        )
+        guard = _BudgetGuard(meter)
+        suggestions: list[Suggestion] = []
+        tools = as_langchain_tools(session)
+        proposer = suggest_tool(self.registry, self.settings, suggestions)
+        if proposer is not None:
+            tools.append(proposer)
+        agent = create_agent(
+            self.model,
+            tools=tools,
+            system_prompt=system_prompt(self.registry, self.ctx, has_history=bool(history), can_suggest=proposer is not None),
+            middleware=[guard],
+        )
+        messages = [*history_messages(history), HumanMessage(content=redact(question))]
+        # A safety net only (the budgets above end a run first): each round is several graph
+        # steps (middleware, model, tools), and a model that keeps calling refused tools stops here.
+        limit = 6 * (self.budget.max_tool_calls + 4)
+        try:
+            state = agent.invoke({"messages": messages}, config={"recursion_limit": limit})
+        except GraphRecursionError:
+            price = prices(self.settings)
+            usage = Usage(model=self.settings.llm_model, input_tokens=guard.input_tokens, output_tokens=guard.output_tokens,
+                          llm_calls=guard.calls, cost_usd=cost(guard.input_tokens, guard.output_tokens, price))
+            return LLMRun(text=None, calls=session.calls, usage=usage, stopped="model steps", suggestions=suggestions)
+        new = state["messages"][len(messages):]
+        usage = usage_of(new, self.settings)
+        final = new[-1] if new else None
+        text = None
+        if isinstance(final, AIMessage) and not final.tool_calls:
+            text = _text(final).strip() or None
+        return LLMRun(text=text, calls=session.calls, usage=usage, stopped=guard.stopped, suggestions=suggestions)
+
+
+def _text(msg: AIMessage) -> str:
+    content = msg.content
+    if isinstance(content, str):
+        return content
+    return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)

@@ -1,0 +1,280 @@
+"""The no-LLM planner: keywords plus a small intent model pick the tools, slots fill them.
+
+The intent model (TF-IDF word and character n-grams, a logistic model fitted by SGD) trains
+at start-up in about a tenth of a second on the example utterances in `intents.yaml`. Questions are
+normalised first — known services, teams, models and time phrases become placeholders — so
+the model learns the shape of a question, not the names in it. Everything about intents and
+tools is data: a new tool family is a new block in the YAML.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import SGDClassifier
+from sklearn.pipeline import FeatureUnion, make_pipeline
+
+import prompts
+from bot.agent.models import AgentAnswer, ToolCallRecord
+from bot.agent.slots import Slots, Vocabulary, extract_slots, fill_args, load_vocabulary, normalise
+from bot.agent.toolkit import offered_tools
+from tools.contract import Tool, ToolContext, ToolRegistry
+from tools.errors import ToolError
+from tools.store.conversations import Turn
+
+INTENTS_FILE = Path(__file__).with_name("intents.yaml")
+_PLACEHOLDERS = {"{service}": "SERVICE", "{team}": "TEAM", "{model}": "MODEL", "{window}": "WINDOW"}
+KEYWORD_WEIGHT = 0.25
+MIN_CONFIDENCE = 0.30
+NO_TOOL_INTENTS = ("help", "smalltalk")
+FOLLOW_UP_RE = re.compile(r"^\s*(?:and|what about|how about|same (?:for|with)|also|now|then|ok,? (?:and|what about))\b", re.I)
+
+
+class ToolStep(BaseModel):
+    tool: list[str]  # names or globs, first registered match wins
+    args: dict[str, str] | None = None
+
+
+class Intent(BaseModel):
+    name: str
+    title: str
+    tools: list[ToolStep] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+    examples: list[str] = Field(min_length=3)
+
+
+class IntentFile(BaseModel):
+    entities: dict[str, list[dict[str, str]]] = Field(default_factory=dict)
+    intents: list[Intent]
+
+    @classmethod
+    def load(cls, path: Path = INTENTS_FILE) -> IntentFile:
+        raw = yaml.safe_load(path.read_text())
+        intents = []
+        for name, body in (raw.get("intents") or {}).items():
+            steps = []
+            for step in body.get("tools") or []:
+                names = step["tool"] if isinstance(step["tool"], list) else [step["tool"]]
+                steps.append(ToolStep(tool=names, args=step.get("args")))
+            intents.append(Intent(name=name, **{**body, "tools": steps}))
+        return cls(entities=raw.get("entities") or {}, intents=intents)
+
+
+def template_text(example: str) -> str:
+    out = example.lower()
+    for ph, token in _PLACEHOLDERS.items():
+        out = out.replace(ph, f" {token} ")
+    return re.sub(r"\s+", " ", out).strip()
+
+
+@dataclass
+class Route:
+    intent: str
+    confidence: float
+    scores: dict[str, float] = field(default_factory=dict)
+    slots: Slots | None = None
+
+
+def resolve_tool(step: ToolStep, tools: list[Tool]) -> Tool | None:
+    """The first read-only registry tool matching the step's names or globs, in order."""
+    for pattern in step.tool:
+        for t in tools:
+            if t.name == pattern or fnmatch.fnmatchcase(t.name, pattern):
+                return t
+    return None
+
+
+class Planner:
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        ctx: ToolContext,
+        intents: IntentFile | None = None,
+        *,
+        vocabulary: Vocabulary | None = None,
+    ):
+        self.registry = registry
+        self.ctx = ctx
+        self.spec = intents or IntentFile.load()
+        self.intents = {i.name: i for i in self.spec.intents}
+        self._labels = [i.name for i in self.spec.intents]
+        started = time.perf_counter()
+        texts = [template_text(e) for i in self.spec.intents for e in i.examples]
+        labels = [i.name for i in self.spec.intents for _ in i.examples]
+        self.model = make_pipeline(
+            FeatureUnion([
+                ("words", TfidfVectorizer(analyzer="word", ngram_range=(1, 2), sublinear_tf=True,
+                                          token_pattern=r"(?u)\b\w+\b")),
+                ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True)),
+            ]),
+            # logistic loss by SGD: probabilities like logistic regression, trained in ~50 ms
+            SGDClassifier(loss="log_loss", alpha=1e-4, max_iter=50, tol=None, random_state=0),
+        )
+        self.model.fit(texts, labels)
+        self.train_ms = (time.perf_counter() - started) * 1000
+        self._keyword_res = {
+            i.name: [re.compile(r"(?<!\w)" + re.escape(k.lower()) + r"(?!\w)") for k in i.keywords]
+            for i in self.spec.intents
+        }
+        self._fixed_vocab = vocabulary  # tests and evals; otherwise read from the store
+        self._vocab: Vocabulary | None = vocabulary
+        self._vocab_at = 0.0
+
+    # --- understanding ------------------------------------------------------------------
+    def vocabulary(self, max_age: float = 60.0) -> Vocabulary:
+        if self._fixed_vocab is not None:
+            return self._fixed_vocab
+        if self._vocab is None or time.monotonic() - self._vocab_at > max_age:
+            self._vocab = load_vocabulary(self.ctx, self.spec.entities)
+            self._vocab_at = time.monotonic()
+        return self._vocab
+
+    def route(self, question: str) -> Route:
+        slots = extract_slots(question, self.vocabulary(), self.ctx.now())
+        text = normalise(question, slots)
+        proba = self.model.predict_proba([text])[0]
+        classes = list(self.model.classes_)
+        scores = {str(c): float(p) for c, p in zip(classes, proba, strict=True)}
+        low = question.lower()
+        for name, res in self._keyword_res.items():
+            hits = sum(1 for r in res if r.search(low))
+            scores[name] = scores.get(name, 0.0) + KEYWORD_WEIGHT * min(hits, 2)
+        best = max(scores, key=scores.__getitem__)
+        total = sum(scores.values()) or 1.0
+        confidence = scores[best] / total
+        if confidence < MIN_CONFIDENCE and scores[best] < 0.5:
+            best = "help"
+        return Route(intent=best, confidence=round(confidence, 3), scores=scores, slots=slots)
+
+    def plan(self, route: Route) -> list[tuple[Tool, dict[str, Any]]]:
+        intent = self.intents[route.intent]
+        tools = offered_tools(self.registry)
+        steps: list[tuple[Tool, dict[str, Any]]] = []
+        assert route.slots is not None
+        for step in intent.tools:
+            t = resolve_tool(step, tools)
+            if t is not None:
+                steps.append((t, fill_args(t.input_model, route.slots, step.args, self.ctx.now())))
+        return steps
+
+    def available(self, intent: str) -> bool:
+        i = self.intents[intent]
+        tools = offered_tools(self.registry)
+        return not i.tools or any(resolve_tool(s, tools) for s in i.tools)
+
+    # --- answering ----------------------------------------------------------------------
+    def follow_up(self, question: str, route: Route, previous: Turn | None) -> Route:
+        """"and payments?" after a DORA answer: the same intent, the new names, the old window."""
+        if previous is None or previous.intent not in self.intents or previous.intent in NO_TOOL_INTENTS:
+            return route
+        slots = route.slots
+        assert slots is not None
+        mentions = bool(slots.scope or slots.model or slots.window)
+        looks_like = bool(FOLLOW_UP_RE.search(question)) or (route.intent in NO_TOOL_INTENTS and mentions)
+        if not looks_like or (route.intent not in NO_TOOL_INTENTS and route.intent != previous.intent and route.confidence >= 0.5):
+            return route
+        if slots.window is None and previous.slots.get("window"):
+            slots.window = previous.slots["window"]
+            slots.window_phrase = previous.slots.get("window_phrase") or f"over {slots.window}"
+        if not (slots.scope or slots.model):
+            slots.service = previous.slots.get("service")
+            slots.services = [slots.service] if slots.service else []
+            slots.team = previous.slots.get("team")
+            slots.model = previous.slots.get("model")
+        return Route(intent=previous.intent, confidence=route.confidence, scores=route.scores, slots=slots)
+
+    def intent_of_tool(self, name: str) -> str | None:
+        """The first intent whose first step resolves to tool `name` (to label an LLM turn)."""
+        tools = offered_tools(self.registry)
+        for i in self.spec.intents:
+            if i.tools and (t := resolve_tool(i.tools[0], tools)) is not None and t.name == name:
+                return i.name
+        return None
+
+    def answer(self, question: str, previous: Turn | None = None) -> AgentAnswer:
+        started = time.perf_counter()
+        route = self.follow_up(question, self.route(question), previous)
+        intent = self.intents[route.intent]
+        calls: list[ToolCallRecord] = []
+        for t, args in self.plan(route):
+            record = ToolCallRecord(tool=t.name, args=args, by="planner")
+            t0 = time.perf_counter()
+            try:
+                record.output = t.run(self.ctx, args)
+            except ToolError as exc:
+                record.error = exc.as_dict()
+            except Exception as exc:  # a tool bug: say which, never a trace
+                record.error = {"error": f"{t.name} failed ({type(exc).__name__}).", "hint": None, "choices": []}
+            record.ms = (time.perf_counter() - t0) * 1000
+            calls.append(record)
+        text = self._intro(route, intent, calls)
+        slots = route.slots
+        assert slots is not None
+        kept = {"service": slots.service, "team": slots.team, "model": slots.model,
+                "window": slots.window, "window_phrase": slots.window_phrase}
+        return AgentAnswer(
+            question=question,
+            text=text,
+            path="planner",
+            intent=route.intent,
+            slots={k: v for k, v in kept.items() if v},
+            calls=calls,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            render_outputs=True,
+        )
+
+    def _intro(self, route: Route, intent: Intent, calls: list[ToolCallRecord]) -> str:
+        if intent.name in NO_TOOL_INTENTS or not intent.tools:
+            return prompts.render("planner_intro", intent=intent.name, examples=self.examples())
+        if not calls:
+            return (
+                f"I understood this as a question about *{intent.title.lower()}*, but the tool for it "
+                "is not installed in this triops yet. "
+                + prompts.render("planner_intro", intent="help", examples=self.examples())
+            )
+        slots = route.slots
+        assert slots is not None
+        return prompts.render(
+            "planner_intro",
+            intent=intent.name,
+            title=intent.title,
+            scope=slots.scope or slots.model,
+            window=slots.window_phrase if slots.window else None,
+            tools=[c.tool for c in calls],
+        )
+
+    def examples(self) -> list[str]:
+        """One example question per intent that can be answered here."""
+        out = []
+        vocab = self._vocab or Vocabulary()
+        fill = {"{service}": (vocab.services or ["checkout"])[0], "{team}": (vocab.teams or ["payments"])[0],
+                "{model}": (vocab.models or ["ranking"])[0], "{window}": "this month"}
+        for i in self.spec.intents:
+            if i.name in NO_TOOL_INTENTS or not self.available(i.name):
+                continue
+            ex = i.examples[0]
+            for ph, v in fill.items():
+                ex = ex.replace(ph, v)
+            out.append(ex)
+        return out
+
+
+def routing_accuracy(planner: Planner, labelled: list[tuple[str, str]]) -> tuple[float, list[tuple[str, str, str]]]:
+    """Share of questions routed to their labelled intent, and the misses."""
+    misses = []
+    for q, want in labelled:
+        got = planner.route(q).intent
+        if got != want:
+            misses.append((q, want, got))
+    return 1 - len(misses) / max(1, len(labelled)), misses
+
+
+__all__ = ["Intent", "IntentFile", "Planner", "Route", "routing_accuracy"]

@@ -1,0 +1,208 @@
+"""The assistant: one question in, one grounded answer out, with conversation memory.
+
+It chooses the path (the LLM agent when an endpoint is configured, else the planner; the
+planner also when the LLM errors or times out), applies the grounding guard, and keeps the
+books: conversation turns per thread, token and cost usage per answer, the audit log.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+
+import prompts
+from bot.agent import actions
+from bot.agent.budget import Budget
+from bot.agent.capping import redact
+from bot.agent.grounding import Evidence, check
+from bot.agent.llm import make_chat_model
+from bot.agent.loop import LLMAgent, LLMRun
+from bot.agent.models import AgentAnswer, ToolCallRecord
+from bot.agent.planner import Planner
+from bot.agent.render import output_text
+from tools.contract import ToolContext, ToolRegistry
+from tools.settings import Settings
+from tools.store import audit
+from tools.store import conversations as conv_store
+
+log = logging.getLogger("triops.agent")
+MAX_QUESTION_CHARS = 4000  # a pasted log dump is cut, not sent whole to the model
+
+
+def evidence_of(question: str, calls: list[ToolCallRecord]) -> Evidence:
+    """What a turn's tools produced: outputs, errors, and the arguments of successful calls."""
+    items: list[Any] = []
+    for c in calls:
+        if c.output is not None:
+            items.append(c.output.model_dump(mode="json"))
+        if c.ok:
+            items.append(c.args)
+        elif c.error and not c.refused:  # a tool's error and hint are its output too
+            items.append({k: v for k, v in c.error.items() if k in ("error", "hint", "choices")})
+    return Evidence.build(items, question=question)
+
+
+def answer_text(ans: AgentAnswer) -> str:
+    """The answer as plain text: the prose, then (when asked for) each output's rendering."""
+    parts = [ans.text] if ans.text else []
+    if ans.render_outputs:
+        for c in ans.calls:
+            if c.output is not None:
+                parts.append(output_text(c.output))
+            elif c.error and not c.refused:
+                parts.append(f"⚠ {c.tool}: {c.error.get('error')}" + (f" {c.error['hint']}" if c.error.get("hint") else ""))
+    return "\n\n".join(parts)
+
+
+class Assistant:
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        ctx: ToolContext,
+        settings: Settings,
+        *,
+        model: BaseChatModel | None = None,
+        planner: Planner | None = None,
+        budget: Budget | None = None,
+    ):
+        self.registry = registry
+        self.ctx = ctx
+        self.settings = settings
+        self.store = ctx.store
+        self.planner = planner or Planner(registry, ctx)
+        if model is None and settings.llm_enabled:
+            model = make_chat_model(settings, timeout=min(settings.llm_timeout, settings.agent_max_seconds))
+        self.model = model
+        self.budget = budget or Budget.from_settings(settings)
+
+    @property
+    def llm_enabled(self) -> bool:
+        return self.model is not None
+
+    def ask(
+        self,
+        question: str,
+        *,
+        key: str | None = None,
+        actor: str = "cli",
+        use_llm: bool | None = None,
+        remember: bool = True,
+    ) -> AgentAnswer:
+        started = time.perf_counter()
+        question = question.strip()[:MAX_QUESTION_CHARS]
+        conv = conv_store.load(self.store, key) if key else conv_store.Conversation(key="")
+        if self.model is not None and use_llm is not False:
+            ans = self._ask_llm(question, conv)
+        else:
+            ans = self.planner.answer(question, conv.turns[-1] if conv.turns else None)
+            ans.grounding = check(ans.text, evidence_of(question, ans.calls))
+        if ans.path == "planner" or ans.fallback:
+            ans.suggestions = self._tool_suggestions(ans)
+        ans.latency_ms = (time.perf_counter() - started) * 1000
+        self._book(ans, key, actor, conv if remember and key else None)
+        return ans
+
+    def _tool_suggestions(self, ans: AgentAnswer) -> list[dict]:
+        """Deterministic suggestions from tool outputs, kept only if allowed and valid."""
+        out = []
+        for s in actions.suggestions_in([c.output for c in ans.calls if c.output is not None]):
+            try:
+                out.append(actions.validate(self.registry, self.settings, s).model_dump())
+            except Exception:
+                continue
+        return out
+
+    # --- the LLM path ---------------------------------------------------------------------
+    def _ask_llm(self, question: str, conv: conv_store.Conversation) -> AgentAnswer:
+        agent = LLMAgent(self.model, self.registry, self.ctx, self.settings, self.budget)  # type: ignore[arg-type]
+        previous = conv.turns[-1] if conv.turns else None
+        try:
+            run = agent.run(question, conv.turns, conv.tokens_used)
+        except Exception as exc:  # endpoint down, timeout, bad response: the planner answers
+            log.warning("LLM failed (%s: %s); the planner answers", type(exc).__name__, redact(str(exc))[:300])
+            return self._planner_fallback(question, "llm_error", None, previous)
+        return self._check_run(question, run, previous)
+
+    def _check_run(self, question: str, run: LLMRun, previous: conv_store.Turn | None = None) -> AgentAnswer:
+        base = {"question": question, "path": "llm", "calls": run.calls, "usage": run.usage}
+        if run.text is None:
+            reason = "budget" if run.stopped else "no_answer"
+            if not any(c.ok for c in run.calls):
+                return self._planner_fallback(question, reason, run, previous)
+            note = prompts.render("fallback_note", reason=reason, detail=run.stopped or "")
+            ans = AgentAnswer(text=note, fallback=reason, render_outputs=True, **base)
+            ans.grounding = check(note, evidence_of(question, run.calls))
+            return ans
+        verdict = check(run.text, evidence_of(question, run.calls))
+        if verdict.grounded:  # suggestions only ride on an answer whose figures hold
+            return AgentAnswer(
+                text=run.text, grounding=verdict, suggestions=[x.model_dump() for x in run.suggestions], **base
+            )
+        log.warning("ungrounded answer replaced; figures no tool produced: %s", verdict.unsupported)
+        audit.record(
+            self.store, "agent", "grounding_fallback", question[:200],
+            unsupported=verdict.unsupported, answer=redact(run.text)[:1000],
+        )
+        if not any(c.ok for c in run.calls):
+            ans = self._planner_fallback(question, "ungrounded", run, previous)
+        else:
+            note = prompts.render("fallback_note", reason="ungrounded", detail="")
+            ans = AgentAnswer(text=note, fallback="ungrounded", render_outputs=True, **base)
+        ans.grounding = verdict  # the verdict on what the model said, for the record
+        return ans
+
+    def _planner_fallback(self, question: str, reason: str, run: LLMRun | None, previous: conv_store.Turn | None = None) -> AgentAnswer:
+        ans = self.planner.answer(question, previous)
+        note = prompts.render("fallback_note", reason=reason, detail=(run.stopped if run else "") or "")
+        ans.text = f"{ans.text}\n{note}" if note else ans.text
+        ans.fallback = reason
+        if run is not None:
+            ans.usage = run.usage
+            ans.calls = [*run.calls, *ans.calls]
+        ans.grounding = check(ans.text, evidence_of(question, ans.calls))
+        return ans
+
+    # --- books ------------------------------------------------------------------------------
+    def _book(self, ans: AgentAnswer, key: str | None, actor: str, conv: conv_store.Conversation | None) -> None:
+        try:
+            conv_store.record_usage(
+                self.store,
+                conversation_key=key,
+                actor=actor,
+                path=ans.path,
+                model=ans.usage.model if ans.usage.llm_calls else None,
+                input_tokens=ans.usage.input_tokens,
+                output_tokens=ans.usage.output_tokens,
+                cost_usd=ans.usage.cost_usd,
+                tool_calls=len([c for c in ans.calls if not c.refused]),
+                latency_ms=ans.latency_ms,
+                grounded=ans.grounding.grounded if ans.grounding else None,
+                fallback=ans.fallback,
+            )
+            for c in ans.calls:
+                audit.record(self.store, actor, "tool_call", c.tool, args=c.args, ok=c.ok, refused=c.refused, via=ans.path)
+            for sug in ans.suggestions:
+                actions.record(self.store, actions.Suggestion.model_validate(sug), key=key,
+                               by="agent" if ans.path == "llm" and not ans.fallback else "tool", actor=actor)
+            if conv is not None and key:
+                shown = ans.text if not ans.render_outputs else answer_text(ans)
+                first = next((c for c in ans.calls if c.ok), None)
+                intent = ans.intent or (self.planner.intent_of_tool(first.tool) if first else None)
+                slots = dict(ans.slots)
+                if not slots and first is not None:  # an LLM turn: what its first call was about
+                    slots = {k: str(first.args[k]) for k in ("service", "team", "model", "window") if first.args.get(k)}
+                    if first.args.get("scope"):
+                        slots["service"] = str(first.args["scope"])
+                turn = conv_store.Turn(
+                    question=redact(ans.question)[:2000],
+                    answer=redact(shown)[:4000],
+                    tools=[f"{c.tool}({', '.join(f'{k}={v}' for k, v in c.args.items())})" for c in ans.calls if c.ok],
+                    intent=intent,
+                    slots=slots,
+                )
+                conv_store.append_turn(self.store, key, turn, ans.usage.total_tokens, self.settings.agent_history_tokens)
+        except Exception:  # the answer matters more than its bookkeeping
+            log.exception("could not record the answer's usage or conversation")

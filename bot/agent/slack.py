@@ -1,0 +1,186 @@
+"""The agent in Slack: answers in threads with a status first, follow-ups, and approvals.
+
+- `@triops …` (wired in bot/slack/app.py), a DM, or a reply in a thread the bot is already
+  talking in → a status ("Looking at delivery metrics…") posted in the thread at once, then
+  replaced (chat.update) by the answer. The conversation key is the thread, and the turns
+  live in the store, so another replica or a restart continues the conversation.
+- A suggested action is posted in the thread with Approve / Deny buttons; a click is
+  checked against the approver user group (usergroups.users.list) before anything runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
+    ContextBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.agent import actions
+from bot.agent.surface import assistant_for
+from bot.commands.base import Reply
+from bot.render import to_blocks, to_text
+from bot.router import Asker, Router
+from tools.store import actions as action_store
+from tools.store import audit
+from tools.store import conversations as conv_store
+from tools.store.slack_events import first_time_seen
+
+log = logging.getLogger("triops.agent.slack")
+
+APPROVE = "triops_action_approve"
+DENY = "triops_action_deny"
+MENTION_RE = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+
+_STATUS = {
+    "dora": "Looking at delivery metrics…",
+    "alerts": "Looking at alerts…",
+    "triage": "Looking at alerts, recent changes and runbooks…",
+    "runbook": "Searching the runbooks…",
+    "model_status": "Checking the models…",
+    "drift": "Checking the models for drift…",
+}
+
+
+def status_text(router: Router, text: str) -> str:
+    try:
+        intent = assistant_for(router.runtime).planner.route(text).intent
+    except Exception:
+        intent = ""
+    return _STATUS.get(intent, "Thinking…")
+
+
+def is_command(router: Router, text: str) -> bool:
+    words = text.strip().split()
+    return bool(words) and (words[0].lower() in router.command_verbs() or words[0].lower() in {"help", "?"})
+
+
+def answer_in_thread(client: WebClient, router: Router, text: str, asker: Asker, channel: str, thread_ts: str | None) -> Reply:
+    """Answer `text` in the thread: a command directly; free text with a status message first."""
+    if not text.strip() or is_command(router, text) or router.free_text is None:
+        reply = router.handle(text, asker)
+        if text.strip() and not reply.error:  # the bot is now in this thread: follow-ups have context
+            conv_store.append_turn(  # stored before it is posted, so a quick reply finds it
+                router.runtime.store, asker.conversation_key,
+                conv_store.Turn(question=text[:2000], answer=to_text(reply)[:4000]), tokens=0,
+                max_history_tokens=router.runtime.settings.agent_history_tokens,
+            )
+        client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=to_text(reply)[:3000], blocks=to_blocks(reply))
+        return reply
+    status = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=status_text(router, text))
+    reply = router.handle(text, asker)  # never raises: errors come back as a Reply
+    try:
+        client.chat_update(channel=channel, ts=status["ts"], text=to_text(reply)[:3000], blocks=to_blocks(reply))
+    except SlackApiError as exc:  # e.g. blocks Slack refused: the answer still arrives, as text
+        log.warning("chat.update failed (%s); posting the answer as text", exc.response.get("error"))
+        client.chat_update(channel=channel, ts=status["ts"], text=to_text(reply)[:3900])
+    post_suggestions(client, router.runtime.store, asker.conversation_key, channel, thread_ts)
+    return reply
+
+
+# --- suggested actions ------------------------------------------------------------------------------
+def suggestion_blocks(req: action_store.ActionRequest) -> list[dict[str, Any]]:
+    args = ", ".join(f"{k}=`{v}`" for k, v in req.args.items()) or "no arguments"
+    text = f":wrench: *Suggested action:* `{req.action}` ({args})"
+    if req.reason:
+        text += f"\n_Why:_ {req.reason[:1500]}"
+    blocks = [SectionBlock(text=MarkdownTextObject(text=text[:2900]))]
+    if req.status == "pending":
+        blocks.append(ActionsBlock(block_id=f"action_{req.id}", elements=[
+            ButtonElement(text="Approve", action_id=APPROVE, value=req.id, style="primary"),
+            ButtonElement(text="Deny", action_id=DENY, value=req.id, style="danger"),
+        ]))
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text="Nothing runs until a member of the approver group approves it.")]))
+    return [b.to_dict() for b in blocks]
+
+
+def post_suggestions(client: WebClient, store: Any, key: str, channel: str, thread_ts: str | None) -> None:
+    for req in action_store.unposted(store, key):
+        resp = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=f"Suggested action: {req.action} (needs approval)",
+                                       blocks=suggestion_blocks(req))
+        action_store.mark_posted(store, req.id, channel, resp["ts"])
+
+
+def approver_check(client: WebClient, group: str | None):  # type: ignore[no-untyped-def]
+    """user -> bool, asking Slack who is in the approver group (usergroups.users.list)."""
+
+    def check(user: str) -> bool:
+        if not group:
+            return False
+        try:
+            resp = client.usergroups_users_list(usergroup=group)
+        except Exception:
+            log.exception("usergroups.users.list failed; refusing the approval")
+            return False
+        return user in (resp.get("users") or [])
+
+    return check
+
+
+def _decide(router: Router, body: dict, client: WebClient, approve: bool) -> None:
+    rt = router.runtime
+    user = body.get("user", {}).get("id", "?")
+    action = (body.get("actions") or [{}])[0]
+    rid = action.get("value") or ""
+    decision = actions.decide(rt.registry, rt.ctx, rt.settings, rid, user, approve,
+                              approver_check(client, rt.settings.approver_user_group))
+    channel = (body.get("channel") or {}).get("id") or (decision.request.channel if decision.request else None)
+    message_ts = (body.get("message") or {}).get("ts") or (decision.request.message_ts if decision.request else None)
+    if decision.status == "refused" or decision.request is None:  # tell only the clicker
+        if channel:
+            client.chat_postEphemeral(channel=channel, user=user, text=decision.message)
+        return
+    if decision.request and channel and message_ts:
+        blocks = suggestion_blocks(decision.request)
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=decision.message)]).to_dict())
+        client.chat_update(channel=channel, ts=message_ts, text=decision.message, blocks=blocks)
+
+
+# --- listeners ---------------------------------------------------------------------------------------
+def agent_extension(app: App, router: Router) -> None:
+    """Bolt listeners for DMs, thread replies and the approval buttons."""
+    store = router.runtime.store
+
+    @app.event("message")
+    def on_message(event: dict, body: dict, client: WebClient, context: BoltContext) -> None:
+        if event.get("bot_id") or event.get("subtype") or (context.bot_user_id and event.get("user") == context.bot_user_id):
+            return
+        raw = event.get("text") or ""
+        if context.bot_user_id and f"<@{context.bot_user_id}" in raw:
+            return  # a mention: the app_mention listener answers it
+        channel = event.get("channel") or ""
+        thread_ts = event.get("thread_ts")
+        is_dm = event.get("channel_type") == "im"
+        if not is_dm:
+            if not thread_ts:
+                return
+            key = Asker(surface="slack", channel=channel, thread_ts=thread_ts).conversation_key
+            if not conv_store.exists(store, key):
+                return  # not a thread the bot is in
+        if not first_time_seen(store, body.get("event_id")):
+            return
+        text = MENTION_RE.sub("", raw).strip()
+        asker = Asker(user=event.get("user", "?"), surface="slack", channel=channel, thread_ts=thread_ts)
+        audit.record(store, asker.user, "dm" if is_dm else "thread_reply", text[:200], channel=channel)
+        answer_in_thread(client, router, text, asker, channel, thread_ts)
+
+    def ack_only(ack: Ack) -> None:
+        ack()
+
+    def approve(body: dict, client: WebClient) -> None:
+        _decide(router, body, client, approve=True)
+
+    def deny(body: dict, client: WebClient) -> None:
+        _decide(router, body, client, approve=False)
+
+    app.action(APPROVE)(ack=ack_only, lazy=[approve])
+    app.action(DENY)(ack=ack_only, lazy=[deny])

@@ -1,0 +1,140 @@
+"""Every read-only registry tool as a LangChain StructuredTool, wrapped once, generically.
+
+The model sees each tool's name, description and the JSON schema of its pydantic input
+model. Calls go through a `ToolSession` (one per answer) which validates the arguments
+with the tool's own model, refuses a repeated identical call and calls over budget, caps
+the result, and turns every failure into a structured result with the reason — so the
+model can correct itself and the loop never crashes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from typing import Any
+
+from langchain_core.tools import StructuredTool, ToolException
+
+from bot.agent.budget import BudgetMeter
+from bot.agent.capping import cap_json
+from bot.agent.models import ToolCallRecord
+from tools.contract import Tool, ToolContext, ToolRegistry
+from tools.errors import ToolError
+
+log = logging.getLogger("triops.agent.tools")
+
+
+def offered_tools(registry: ToolRegistry) -> list[Tool]:
+    """What the agent may call: everything that does not change a system."""
+    return [t for t in registry if not t.mutates]
+
+
+def _schema(t: Tool) -> dict[str, Any]:
+    schema = t.input_model.model_json_schema()
+    schema.setdefault("type", "object")
+    schema.setdefault("properties", {})
+    schema["title"] = t.name
+    schema["description"] = t.description
+    return schema
+
+
+def _canonical_args(t: Tool, args: dict[str, Any]) -> dict[str, Any]:
+    """The arguments as the tool will see them (defaults filled), for repeat detection."""
+    return t.input_model.model_validate(args).model_dump(mode="json")
+
+
+class ToolSession:
+    """The tool calls of one answer: run, checked, recorded."""
+
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        ctx: ToolContext,
+        meter: BudgetMeter,
+        *,
+        max_output_chars: int = 6000,
+    ):
+        self.registry = registry
+        self.ctx = ctx
+        self.meter = meter
+        self.max_output_chars = max_output_chars
+        self.calls: list[ToolCallRecord] = []
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()  # parallel tool calls of one model turn run on threads
+
+    # The result the model reads; errors raise ToolException so the ToolMessage is status=error.
+    def invoke(self, name: str, args: dict[str, Any]) -> str:
+        record = self.run(name, args)
+        if record.error is not None:
+            raise ToolException(json.dumps({"status": "error", "tool": name, **record.error}))
+        assert record.output is not None
+        text, capped = cap_json(record.output.model_dump(mode="json"), self.max_output_chars)
+        record.capped = capped
+        return text
+
+    def run(self, name: str, args: dict[str, Any] | None) -> ToolCallRecord:
+        args = dict(args or {})
+        started = time.perf_counter()
+        record = ToolCallRecord(tool=name, args=args)
+        try:
+            t = self.registry.get(name)
+            if t.mutates:
+                raise ToolError(f"{name} changes a system; it is never run by the assistant.")
+            try:
+                canonical = _canonical_args(t, args)
+            except Exception:  # bad arguments: Tool.run words the reason
+                canonical = None
+            sig = name + json.dumps(canonical if canonical is not None else args, sort_keys=True, default=str)
+            with self._lock:  # check and reserve at once
+                self.calls.append(record)
+                if sig in self._seen:
+                    record.refused = True
+                    raise ToolError(
+                        f"Refused: {name} was already called with these arguments in this answer.",
+                        hint="Use the earlier result, or change the arguments.",
+                    )
+                if not self.meter.may_call_tool():
+                    record.refused = True
+                    raise ToolError(
+                        f"Refused: the budget of {self.meter.budget.max_tool_calls} tool calls per answer is spent.",
+                        hint="Answer with the results you already have.",
+                    )
+                self._seen.add(sig)
+                self.meter.tool_calls += 1
+            record.output = t.run(self.ctx, args)
+        except ToolError as exc:
+            record.error = exc.as_dict()
+            with self._lock:
+                if not any(r is record for r in self.calls):  # failed before it was reserved
+                    self.calls.append(record)
+        except Exception as exc:  # a bug in a tool: the model hears the kind, the log the trace
+            ref = uuid.uuid4().hex[:8]
+            log.exception("tool %s failed (ref %s)", name, ref)
+            record.error = {
+                "error": f"{name} failed with an internal error ({type(exc).__name__}, ref {ref}).",
+                "hint": "Do not retry the same call; answer with other results or say it failed.",
+                "choices": [],
+            }
+        record.ms = (time.perf_counter() - started) * 1000
+        return record
+
+
+def as_langchain_tools(session: ToolSession) -> list[StructuredTool]:
+    """One StructuredTool per offered registry tool, bound to this answer's session."""
+
+    def make(t: Tool) -> StructuredTool:
+        def call(**kwargs: Any) -> str:
+            return session.invoke(t.name, kwargs)
+
+        return StructuredTool.from_function(
+            func=call,
+            name=t.name,
+            description=t.description,
+            args_schema=_schema(t),
+            handle_tool_error=lambda exc: str(exc),
+        )
+
+    return [make(t) for t in offered_tools(session.registry)]

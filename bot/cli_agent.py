@@ -1,0 +1,131 @@
+"""`triops ask`, `triops usage` and `triops eval agent`: the agent on the command line."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bot import logs
+from bot.agent.models import AgentAnswer
+from bot.agent.surface import assistant_for, to_reply
+from bot.render import to_rich
+from bot.runtime import Runtime
+from tools.settings import Settings
+
+app = typer.Typer(help="Ask triops in plain words; see what the LLM costs.")
+eval_app = typer.Typer(help="Evaluations with printed figures.")
+console = Console()
+
+
+def register(root: typer.Typer) -> None:
+    """Add `ask` and `usage` to the root app, and `eval agent` under `eval`."""
+    root.command("ask")(ask)
+    root.command("usage")(usage)
+    root.add_typer(eval_app, name="eval")
+
+
+def _json(ans: AgentAnswer) -> dict:
+    return {
+        "question": ans.question,
+        "answer": ans.text,
+        "path": ans.path,
+        "intent": ans.intent,
+        "fallback": ans.fallback,
+        "tool_calls": [
+            {"tool": c.tool, "args": c.args, "ok": c.ok, "refused": c.refused, "error": c.error,
+             "output": c.output.model_dump(mode="json") if c.output is not None else None}
+            for c in ans.calls
+        ],
+        "grounding": ans.grounding.model_dump() if ans.grounding else None,
+        "usage": ans.usage.model_dump() | {"total_tokens": ans.usage.total_tokens},
+        "latency_ms": round(ans.latency_ms, 1),
+    }
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in plain words")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the tool calls, their arguments and the answer as JSON")] = False,
+    planner: Annotated[bool, typer.Option("--planner", help="Use the built-in planner even if an LLM is configured")] = False,
+    thread: Annotated[str | None, typer.Option(help="Conversation key, to ask follow-ups across runs")] = None,
+) -> None:
+    """Answer one question, non-interactively (the LLM agent if configured, else the planner)."""
+    logs.setup("WARNING")
+    rt = Runtime.build(Settings())
+    key = f"cli:{thread}" if thread else None
+    ans = assistant_for(rt).ask(question, key=key, actor="cli", use_llm=False if planner else None, remember=bool(key))
+    if as_json:
+        typer.echo(json.dumps(_json(ans), indent=2, default=str))
+    else:
+        console.print(to_rich(to_reply(ans)))
+
+
+@app.command()
+def usage(
+    days: Annotated[int, typer.Option(help="Look back this many days")] = 30,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Answers, tokens and cost per path and model (what `/triops usage` shows)."""
+    from tools.store.conversations import usage_summary
+
+    rt = Runtime.build(Settings())
+    lines = usage_summary(rt.store, since=time.time() - days * 86400)
+    if as_json:
+        typer.echo(json.dumps([line.model_dump() for line in lines], indent=2))
+        return
+    from bot.agent.usage_view import usage_table
+
+    console.print(usage_table(lines, days))
+
+
+@eval_app.command("agent")
+def eval_agent(
+    cases: Annotated[Path, typer.Option(help="Labelled questions (YAML)")] = Path("bench/agent_eval.yaml"),
+    llm: Annotated[bool | None, typer.Option("--llm/--no-llm", help="Run the LLM agent (default: when configured)")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    show: Annotated[bool, typer.Option(help="List every question's result")] = False,
+) -> None:
+    """Routing accuracy, facts, groundedness, p50 latency, tokens and cost per question."""
+    from bot.agent.evaluation import load_cases, run_eval
+
+    logs.setup("ERROR")
+    if not cases.exists():
+        console.print(f"[red]error:[/] no such file: {cases}")
+        raise typer.Exit(2)
+    report = run_eval(load_cases(cases), Settings(), llm=llm)
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    table = Table(title=f"triops eval agent · {report.cases} questions · tools: {', '.join(report.tools)}")
+    for col in ("path", "routing", "facts", "grounded", "p50 latency", "tokens/q", "cost/q", "fallbacks"):
+        table.add_column(col, justify="right" if col != "path" else "left")
+    for s in report.summaries:
+        table.add_row(
+            s.path,
+            f"{s.routing_accuracy:.1%} ({s.routing_scored})" if s.routing_accuracy is not None else "–",
+            f"{s.facts_accuracy:.1%} ({s.facts_scored})" if s.facts_accuracy is not None else "–",
+            f"{s.grounded_share:.1%}",
+            f"{s.p50_latency_ms:.0f} ms",
+            f"{s.tokens_per_question:.0f}",
+            f"${s.cost_per_question_usd:.5f}" if s.cost_per_question_usd is not None else "–",
+            str(s.fallbacks),
+        )
+    console.print(table)
+    misses = [r for r in report.results if r.routed is False or r.facts_missing or not r.grounded]
+    for r in report.results if show else misses:
+        flag = "ok" if r.routed is not False and not r.facts_missing and r.grounded else "MISS"
+        console.print(
+            f"[{'green' if flag == 'ok' else 'red'}]{flag}[/] {r.path:7} {r.question!r} → "
+            f"{r.intent or ','.join(r.tools_called) or '-'} (want {r.expected_intent})"
+            + (f" missing facts {r.facts_missing}" if r.facts_missing else "")
+            + ("" if r.grounded else " UNGROUNDED")
+        )
+    planner = next(s for s in report.summaries if s.path == "planner")
+    if (planner.routing_accuracy or 0) < 0.9 or any(s.grounded_share < 1.0 for s in report.summaries):
+        raise typer.Exit(1)

@@ -1,0 +1,209 @@
+"""The no-LLM planner: routing on held-out questions, slots, data-driven tool filling."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from pydantic import BaseModel, Field
+from sklearn.model_selection import StratifiedKFold
+
+from bot.agent import eval_world
+from bot.agent.grounding import check
+from bot.agent.planner import IntentFile, Planner, routing_accuracy, template_text
+from bot.agent.service import answer_text, evidence_of
+from bot.agent.slots import Slots, Vocabulary, extract_slots, fill_args, parse_time_phrase
+from tools.contract import ToolContext, ToolRegistry, tool
+from tools.registry import all_tools
+
+EVAL = Path(__file__).resolve().parents[2] / "bench" / "agent_eval.yaml"
+
+
+@pytest.fixture
+def planner(ctx: ToolContext, registry: ToolRegistry) -> Planner:
+    return Planner(registry, ctx)
+
+
+def test_routing_on_held_out_questions(planner: Planner) -> None:
+    cases = yaml.safe_load(EVAL.read_text())["cases"]
+    spec = IntentFile.load()
+    training = {template_text(e) for i in spec.intents for e in i.examples}
+    assert not any(template_text(c["question"]) in training for c in cases)  # truly held out
+    acc, misses = routing_accuracy(planner, [(c["question"], c["intent"]) for c in cases])
+    assert len(cases) >= 50
+    assert acc >= 0.90, misses
+
+
+def test_routing_cross_validated_on_the_examples(ctx: ToolContext, registry: ToolRegistry) -> None:
+    """5-fold CV of the whole router (model + keywords) on intents.yaml: a regression guard."""
+    spec = IntentFile.load()
+    pairs = [(e, i.name) for i in spec.intents for e in i.examples]
+    labels = np.array([name for _, name in pairs])
+    fill = {"{service}": "checkout", "{team}": "team-shop", "{model}": "ranking", "{window}": "over the last 7 days"}
+    vocab = Vocabulary(services=["checkout"], teams=["team-shop"], models=["ranking"])
+    correct = 0
+    for train, test in StratifiedKFold(5, shuffle=True, random_state=0).split(np.zeros(len(pairs)), labels):
+        keep = {int(k) for k in train}
+        fold = spec.model_copy(deep=True)
+        for intent in fold.intents:
+            intent.examples = [e for j, (e, n) in enumerate(pairs) if n == intent.name and j in keep]
+        p = Planner(registry, ctx, intents=fold, vocabulary=vocab)
+        for j in test:
+            q, want = pairs[j]
+            for ph, v in fill.items():
+                q = q.replace(ph, v)
+            correct += p.route(q).intent == want
+    assert correct / len(pairs) >= 0.80  # measured 0.84 (the held-out set above: 1.00)
+
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # a Monday
+
+
+@pytest.mark.parametrize(
+    ("text", "window"),
+    [
+        ("how did checkout ship this month?", "23d"),
+        ("deploys in the last 2 weeks", "2w"),
+        ("past 24 hours", "24h"),
+        ("dora 30d", "30d"),
+        ("over the last three days", "3d"),
+        ("this week", "12h"),  # Monday noon: half a day into the week
+        ("this quarter", "54d"),  # since 1 October: 53.5 days, rounded up
+        ("yesterday", "2d"),
+        ("last month", "1m"),
+        ("last quarter", "90d"),
+        ("in the past fortnight", "14d"),
+        ("how is checkout doing?", None),
+    ],
+)
+def test_time_windows(text: str, window: str | None) -> None:
+    assert parse_time_phrase(text, NOW)[0] == window
+
+
+def test_slots_services_teams_models() -> None:
+    vocab = Vocabulary(services=["checkout", "ranking-api", "payments"], teams=["team-search"], models=["ranking"])
+    s = extract_slots("is the ranking model ok and how is ranking api doing for team search?", vocab, NOW)
+    assert s.model == "ranking" and s.service == "ranking-api" and s.team == "team-search"
+    s = extract_slots("checkout and payments over 7d", vocab, NOW)
+    assert s.services == ["checkout", "payments"] and s.scope == "checkout" and s.window == "7d"
+    both = Vocabulary(services=["payments"], teams=["team-payments"])
+    assert extract_slots("how did payments ship?", both, NOW).scope == "payments"
+    assert extract_slots("and the payments team over 2 weeks?", both, NOW).scope == "team-payments"
+    assert extract_slots("team payments this month", both, NOW).scope == "team-payments"
+    s = extract_slots("why is INC-42 still open?", vocab, NOW)
+    assert s.identifier == "INC-42"
+
+
+def test_vocabulary_from_catalog_and_store(planner: Planner) -> None:
+    vocab = planner.vocabulary()
+    assert {"checkout", "payments", "search", "ranking-api"} <= set(vocab.services)
+    assert "team-shop" in vocab.teams
+    assert vocab.models == []  # no models table yet: skipped, not an error
+
+
+# --- data-driven: a tool that is not on main yet -----------------------------------------------
+class RunbookQuery(BaseModel):
+    query: str = Field(description="An alert name or a question")
+    k: int = 3
+
+
+class RunbookHit(BaseModel):
+    title: str
+    score: float
+
+
+class RunbookResults(BaseModel):
+    hits: list[RunbookHit]
+
+
+@tool("runbook_search", "Find the runbook for an alert name or question.")
+def fake_runbook_search(ctx: ToolContext, args: RunbookQuery) -> RunbookResults:
+    return RunbookResults(hits=[RunbookHit(title=f"Runbook for: {args.query}", score=0.87)])
+
+
+class ModelQuery(BaseModel):
+    model: str | None = None
+    since_hours: int | None = None
+
+
+class ModelStatus(BaseModel):
+    model: str | None
+    since_hours: int | None
+
+
+@tool("model_status", "Model versions and validity.")
+def fake_model_status(ctx: ToolContext, args: ModelQuery) -> ModelStatus:
+    return ModelStatus(model=args.model, since_hours=args.since_hours)
+
+
+def test_new_tools_are_used_without_planner_changes(ctx: ToolContext) -> None:
+    registry = ToolRegistry([*all_tools(), fake_runbook_search, fake_model_status])
+    p = Planner(registry, ctx)
+    ans = p.answer("how do I fix a full disk on a node?")
+    assert ans.intent == "runbook" and [(c.tool, c.args) for c in ans.calls] == [
+        ("runbook_search", {"query": "how do I fix a full disk on a node?"})
+    ]
+    ans = p.answer("is the ranking model ok over the last 2 days?")
+    assert ans.intent == "model_status"
+    assert ans.calls[0].tool == "model_status" and ans.calls[0].args == {"since_hours": 48}
+
+
+def test_intent_whose_tool_is_missing_says_so(planner: Planner) -> None:
+    ans = planner.answer("which features of the fraud model drifted?")
+    assert ans.intent == "drift" and ans.calls == []
+    assert "not installed in this triops yet" in ans.text
+    assert "how did" in ans.text  # and suggests what it can answer
+
+
+def test_dora_answer_is_computed_and_grounded(planner: Planner) -> None:
+    ans = planner.answer("how did checkout ship in the last 30 days?")
+    assert ans.path == "planner" and ans.intent == "dora"
+    out = ans.calls[0].output
+    assert ans.calls[0].args == {"scope": "checkout", "window": "30d"}
+    assert out.current.deployment_frequency.deployments == 10
+    assert out.current.change_fail_rate.rate_percent == 20.0
+    assert out.current.lead_time.median_hours == 5.0
+    assert out.previous.deployment_frequency.deployments == 5
+    assert check(answer_text(ans), evidence_of(ans.question, ans.calls)).grounded
+
+
+def test_team_scope_and_unknown_name(planner: Planner) -> None:
+    ans = planner.answer("dora for team-payments over 30d")
+    assert ans.calls[0].args == {"scope": "team-payments", "window": "30d"}
+    assert ans.calls[0].output.current.deployment_frequency.deployments == 4
+    ans = planner.answer("dora for the org")
+    assert ans.calls[0].args == {"window": "30d"} or "scope" not in ans.calls[0].args
+
+
+def test_help_and_smalltalk_call_no_tool(planner: Planner) -> None:
+    for q, intent in (("what can you do?", "help"), ("hello!", "smalltalk"), ("zxqv blorp", "help")):
+        ans = planner.answer(q)
+        assert ans.intent == intent and ans.calls == []
+
+
+def test_fill_args_explicit_mapping_and_types() -> None:
+    slots = Slots(text="q", service="checkout", window="2d")
+    assert fill_args(ModelQuery, slots, None, NOW) == {"since_hours": 48}
+    assert fill_args(ModelQuery, slots, {"model": "{service}"}, NOW) == {"model": "checkout", "since_hours": 48}
+    assert fill_args(RunbookQuery, slots, None, NOW) == {"query": "q"}
+    assert eval_world.NOW == NOW
+
+
+def test_follow_ups_keep_the_intent_and_window(ctx: ToolContext, registry: ToolRegistry) -> None:
+    from bot.agent.service import Assistant
+
+    a = Assistant(registry, ctx, ctx.settings)
+    assert not a.llm_enabled
+    first = a.ask("how did checkout ship in the last 2 weeks?", key="t:f")
+    assert first.calls[0].args == {"scope": "checkout", "window": "2w"}
+    second = a.ask("and payments?", key="t:f")
+    assert second.intent == "dora" and second.calls[0].args == {"scope": "payments", "window": "2w"}
+    third = a.ask("what about over 30d?", key="t:f")
+    assert third.calls[0].args == {"scope": "payments", "window": "30d"}
+    other = a.ask("hello", key="t:f")  # not a follow-up: no names, no window
+    assert other.intent == "smalltalk" and other.calls == []
+    fresh = a.ask("and payments?", key="t:other-thread")  # no history: nothing to follow
+    assert "window" not in fresh.calls[0].args if fresh.calls else True  # the tool default, not 2w
