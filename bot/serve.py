@@ -13,6 +13,7 @@ import uvicorn
 
 from bot.router import Router
 from bot.runtime import Runtime
+from tools.runbooks.tool import runbook_lookup
 from tools.runbooks.tool import warm as warm_runbooks
 from tools.settings import Settings
 
@@ -31,7 +32,7 @@ def build_surfaces(settings: Settings) -> tuple[Router, object | None]:
     bolt = None
     if (settings.slack_signing_secret and settings.slack_bot_token) or (settings.slack_app_token and settings.slack_bot_token):
         bolt = build_app(router, extensions=[register_actions, agent_extension])
-        install_notifier(router.runtime, bolt.client)
+        install_notifier(router.runtime, bolt.client, runbook_lookup=runbook_lookup(router.runtime.ctx))
     else:
         log.warning("Slack is not configured (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET): serving webhooks only")
     return router, bolt

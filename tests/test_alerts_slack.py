@@ -226,10 +226,12 @@ def test_serve_wires_the_notifier_and_the_buttons(tmp_path) -> None:  # type: ig
     try:
         assert isinstance(notifier, IncidentNotifier) and notifier.channel == CHANNEL
         assert notifier.on_incidents in get_pipeline(rt).listeners
+        from bot.agent.slack import agent_extension
         from bot.slack.app import build_app
 
-        without_buttons = build_app(router)
+        without_buttons = build_app(router, extensions=[agent_extension])
         assert len(bolt._listeners) == len(without_buttons._listeners) + 3  # Ack, Resolve, Show alerts
+        assert notifier.runbook_lookup is not None
     finally:
         notifier.stop()
 

@@ -49,3 +49,18 @@ def runbook_search(ctx: ToolContext, args: RunbookQuery) -> RunbookResults:
     if result.found and result.hits and args.steps:
         steps = extract_steps(kb.document_chunks(result.hits[0].doc_id), max_steps=args.steps)
     return RunbookResults(**result.model_dump(), steps=steps)
+
+
+def runbook_lookup(ctx: ToolContext):  # type: ignore[no-untyped-def]
+    """The incident post's hook: (alert name, alert text) -> the top runbook with its first
+    steps, or None (no confident match, or the index is not available)."""
+    from knowledge.remediation import top_runbook_for_alert
+
+    def lookup(alert_name: str, text: str):  # type: ignore[no-untyped-def]
+        try:
+            kb = knowledge_base(ctx)
+        except ToolError:
+            return None
+        return top_runbook_for_alert(kb, alert_name, text, max_steps=3)
+
+    return lookup
