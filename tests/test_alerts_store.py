@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from tests.alerts_helpers import T0, mk
+from tests.stores import open_test_store
 from tools.alerts.changes import deployment_changes
 from tools.alerts.models import ChangeEvent
 from tools.alerts.pipeline import AlertPipeline
@@ -16,31 +16,14 @@ from tools.delivery.models import DeploymentEvent
 from tools.scenario.topology import catalog
 from tools.store import Store
 from tools.store import alerts as s
-from tools.store.delivery import deployments, upsert_deployments
+from tools.store.delivery import upsert_deployments
 
-PG = os.environ.get("TRIOPS_TEST_DATABASE_URL")
 DEP_PREFIX = "alerts-test-"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db(request, tmp_path):  # type: ignore[no-untyped-def]
-    if request.param == "sqlite":
-        store = Store.open(f"sqlite:///{tmp_path / 't.db'}")
-    else:
-        if not PG:
-            pytest.skip("TRIOPS_TEST_DATABASE_URL not set")
-        store = Store.open(PG)
-    _clean(store)
-    yield store
-    _clean(store)
-    store.close()
-
-
-def _clean(store: Store) -> None:
-    with store.engine.begin() as conn:
-        for t in (s.alert_incident_actions, s.alert_incident_members, s.alert_incidents, s.alerts):
-            conn.execute(delete(t))
-        conn.execute(delete(deployments).where(deployments.c.id.like(f"{DEP_PREFIX}%")))
+    yield from open_test_store(request.param, tmp_path)
 
 
 def clock_at(seconds: float):  # type: ignore[no-untyped-def]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,6 +17,11 @@ class Settings(BaseSettings):
     """Read from the environment and an optional `.env` file."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    def __init__(self, **values: Any) -> None:
+        # Code may pass field names (`home=…`) or variable names (`TRIOPS_HOME=…`). Only the
+        # variable names are read from the environment, so HOME never becomes `home`.
+        super().__init__(**{_variable_of(k): v for k, v in values.items()})
 
     home: Path = Field(default=Path(".triops"), validation_alias=_env("TRIOPS_HOME"))
     database_url: str | None = Field(default=None, validation_alias=_env("TRIOPS_DATABASE_URL"))
@@ -120,6 +125,15 @@ class Settings(BaseSettings):
     @property
     def services_path(self) -> Path:
         return self.services_file or self.home / "services.yaml"
+
+
+def _variable_of(name: str) -> str:
+    field = Settings.model_fields.get(name)
+    alias = field.validation_alias if field else None
+    if isinstance(alias, AliasChoices):
+        first = alias.choices[0]
+        return first if isinstance(first, str) else name
+    return name
 
 
 def normalise_database_url(url: str) -> str:

@@ -16,6 +16,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import BaseModel, Field
 
 from bot.agent import eval_world
+from tests.stores import open_test_store
 from tools.contract import ToolContext, ToolRegistry, tool
 from tools.errors import ToolError
 from tools.registry import all_tools
@@ -42,13 +43,9 @@ def _store_urls() -> list[str]:
 @pytest.fixture(params=_store_urls())
 def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """The eval world on SQLite, and on PostgreSQL when TRIOPS_TEST_DATABASE_URL is set."""
-    if request.param == "sqlite":
-        store = Store.open(f"sqlite:///{tmp_path / 'agent.db'}")
-    else:
-        store = Store.open(os.environ["TRIOPS_TEST_DATABASE_URL"])
-    eval_world.seed(store)
-    yield store
-    store.close()
+    for store in open_test_store(request.param, tmp_path):
+        eval_world.seed(store)
+        yield store
 
 
 @pytest.fixture
