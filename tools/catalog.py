@@ -6,6 +6,7 @@ to walk the dependency graph upstream.
 
 from __future__ import annotations
 
+import difflib
 from collections import deque
 from pathlib import Path
 
@@ -147,8 +148,10 @@ def resolve_scope(
             team = teams_lower[candidate]
             members = catalog.services_of_team(team)
             return Scope(kind="team", name=team, services=members)
+    close = difflib.get_close_matches(word, [*by_lower, *teams_lower], n=1, cutoff=0.75)
+    guess = f" Did you mean '{by_lower.get(close[0]) or teams_lower[close[0]]}'?" if close else ""
     raise ToolError(
-        f"I don't know a service or team called '{text}'.",
+        f"I don't know a service or team called '{text}'.{guess}",
         hint="Known services: " + (", ".join(services) or "none yet")
         + (". Teams: " + ", ".join(teams) if teams else ""),
         choices=services,

@@ -15,7 +15,7 @@ def _env(*names: str) -> AliasChoices:
 class Settings(BaseSettings):
     """Read from the environment and an optional `.env` file."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     home: Path = Field(default=Path(".triops"), validation_alias=_env("TRIOPS_HOME"))
     database_url: str | None = Field(default=None, validation_alias=_env("TRIOPS_DATABASE_URL"))
@@ -37,6 +37,9 @@ class Settings(BaseSettings):
 
     webhook_token: SecretStr | None = Field(
         default=None, validation_alias=_env("TRIOPS_WEBHOOK_TOKEN")
+    )
+    github_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("TRIOPS_GITHUB_SECRET")
     )
     pagerduty_webhook_secret: SecretStr | None = Field(
         default=None, validation_alias=_env("TRIOPS_PAGERDUTY_SECRET")

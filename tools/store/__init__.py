@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, create_engine, event
 
 from tools.settings import Settings, normalise_database_url
-from tools.store import audit, delivery  # noqa: F401  (registers tables)
+from tools.store import audit, delivery, slack_events  # noqa: F401  (registers tables)
 from tools.store.base import metadata
 
 

@@ -1,0 +1,1 @@
+"""The surfaces of triops: Slack, HTTP webhooks, the console and the CLI."""

@@ -1,0 +1,1 @@
+"""HTTP webhook receivers: parse, validate, persist, then answer. One module per domain."""

@@ -1,0 +1,45 @@
+"""What every webhook shares: optional token auth, JSON body reading, 4xx with a reason."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import Any
+
+from fastapi import HTTPException, Request
+from pydantic import ValidationError
+
+from tools.delivery.ingest import describe_validation_error
+
+log = logging.getLogger("triops.hooks")
+
+
+def check_token(request: Request) -> None:
+    """If TRIOPS_WEBHOOK_TOKEN is set, require it as a bearer token or `X-Triops-Token`."""
+    secret = request.app.state.runtime.settings.webhook_token
+    if secret is None:
+        return
+    given = request.headers.get("x-triops-token") or ""
+    auth = request.headers.get("authorization") or ""
+    if auth.lower().startswith("bearer "):
+        given = auth[7:].strip()
+    if not hmac.compare_digest(given.encode(), secret.get_secret_value().encode()):
+        log.warning("webhook %s rejected: bad or missing token", request.url.path)
+        raise HTTPException(status_code=401, detail={"error": "missing or wrong webhook token"})
+
+
+async def read_json(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        log.warning("webhook %s rejected: invalid JSON (%s)", request.url.path, exc)
+        raise HTTPException(status_code=400, detail={"error": f"body is not valid JSON: {exc}"}) from exc
+
+
+def reject(request: Request, exc: ValidationError | ValueError | KeyError, index: int | None = None) -> HTTPException:
+    reason = describe_validation_error(exc) if isinstance(exc, ValidationError) else str(exc)
+    where = f"event {index}: " if index is not None else ""
+    log.warning("webhook %s rejected: %s%s", request.url.path, where, reason)
+    return HTTPException(status_code=422, detail={"error": f"{where}{reason}"})

@@ -1,0 +1,75 @@
+"""`POST /hooks/deployments`, `/hooks/incidents` (generic JSON) and `/hooks/github`.
+
+A body is one event or a list of events; every event is validated before any is stored,
+so a malformed batch stores nothing and the 422 names the event and field that failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import ValidationError
+
+from bot.hooks.common import check_token, log, read_json, reject
+from tools.delivery.github import deployment_from_github
+from tools.delivery.models import DeploymentEvent, IncidentEvent
+from tools.store.delivery import upsert_deployments, upsert_incidents
+
+router = APIRouter(prefix="/hooks", dependencies=[Depends(check_token)])
+
+
+def _validate_all(request: Request, body: object, model: type) -> list:
+    items = body if isinstance(body, list) else [body]
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise HTTPException(status_code=422, detail={"error": f"event {i}: not a JSON object"})
+        try:
+            out.append(model.model_validate(item))
+        except ValidationError as exc:
+            raise reject(request, exc, i if isinstance(body, list) else None) from exc
+    return out
+
+
+@router.post("/deployments", status_code=202)
+async def post_deployments(request: Request) -> dict:
+    events = _validate_all(request, await read_json(request), DeploymentEvent)
+    with request.app.state.runtime.store.engine.begin() as conn:
+        upsert_deployments(conn, events)
+    return {"stored": len(events), "ids": [e.id for e in events]}
+
+
+@router.post("/incidents", status_code=202)
+async def post_incidents(request: Request) -> dict:
+    events = _validate_all(request, await read_json(request), IncidentEvent)
+    with request.app.state.runtime.store.engine.begin() as conn:
+        upsert_incidents(conn, events)
+    return {"stored": len(events), "ids": [e.id for e in events]}
+
+
+@router.post("/github", status_code=202)
+async def post_github(request: Request) -> dict:
+    raw = await request.body()
+    secret = request.app.state.runtime.settings.github_webhook_secret
+    if secret is not None:
+        expected = "sha256=" + hmac.new(secret.get_secret_value().encode(), raw, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, request.headers.get("x-hub-signature-256", "")):
+            log.warning("github webhook rejected: bad signature")
+            raise HTTPException(status_code=401, detail={"error": "bad X-Hub-Signature-256"})
+    event = request.headers.get("x-github-event", "")
+    if event == "ping":
+        return {"stored": 0, "ignored": "ping"}
+    if event != "deployment_status":
+        return {"stored": 0, "ignored": f"event {event or 'unknown'} is not deployment_status"}
+    body = await read_json(request)
+    try:
+        dep = deployment_from_github(body)
+    except (ValidationError, KeyError, TypeError) as exc:
+        raise reject(request, exc if isinstance(exc, ValidationError) else ValueError(f"missing field {exc}")) from exc
+    if dep is None:
+        return {"stored": 0, "ignored": "deployment not finished yet"}
+    with request.app.state.runtime.store.engine.begin() as conn:
+        upsert_deployments(conn, [dep])
+    return {"stored": 1, "ids": [dep.id]}

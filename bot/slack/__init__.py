@@ -1,0 +1,1 @@
+"""The Slack surface: a Bolt app whose listeners only parse, route and post."""

@@ -1,0 +1,105 @@
+"""The Slack surface end to end: signed requests into the real Bolt app, posts to the double."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bot.runtime import Runtime
+from tests.slack_harness import SlackHarness
+from tools.scenario import build_scenario, load_scenario
+from tools.settings import Settings
+
+
+@pytest.fixture
+def harness(tmp_path):
+    sc = build_scenario(seed=7)
+    rt = Runtime.build(Settings(TRIOPS_HOME=tmp_path), catalog=sc.catalog, clock=lambda: sc.now)
+    load_scenario(rt.store, sc)
+    h = SlackHarness.start(rt)
+    yield h
+    h.stop()
+
+
+def _all_text(blocks: list[dict]) -> str:
+    out = []
+    for b in blocks:
+        if "text" in b and isinstance(b["text"], dict):
+            out.append(b["text"]["text"])
+        out.extend(f["text"] for f in b.get("fields", []))
+        out.extend(e.get("text", "") for e in b.get("elements", []) if isinstance(e, dict))
+    return "\n".join(out)
+
+
+def test_slash_dora_is_acked_at_once_and_answered_with_the_tool_numbers(harness):
+    started = time.monotonic()
+    resp, name = harness.command("dora checkout 30d")
+    assert resp.status_code == 200
+    assert time.monotonic() - started < 3.0  # Slack's ack deadline
+    posted = harness.response(name)
+    report = harness.runtime.call("dora_metrics", {"scope": "checkout", "window": "30d"})
+    text = _all_text(posted["blocks"])
+    df = report.current.deployment_frequency
+    assert posted["response_type"] == "in_channel"
+    assert "DORA · service checkout · last 30d" in text
+    assert f"{df.per_day:.2f}/day ({df.deployments} deploys" in text
+    cfr = report.current.change_fail_rate
+    assert f"{cfr.rate_percent:.1f} % ({cfr.failed} of {cfr.deployments})" in text
+
+
+def test_unknown_service_gets_the_known_ones_only_for_the_asker(harness):
+    _, name = harness.command("dora chekout 30d")
+    posted = harness.response(name)
+    assert posted["response_type"] == "ephemeral"
+    assert "Did you mean 'checkout'" in posted["text"]
+    assert "payments" in posted["text"]
+
+
+def test_bad_window_gets_the_accepted_forms(harness):
+    _, name = harness.command("dora checkout 30x")
+    posted = harness.response(name)
+    assert "12h, 7d, 2w, 30d" in posted["text"]
+    assert "Traceback" not in posted["text"]
+
+
+def test_help_lists_commands(harness):
+    _, name = harness.command("help")
+    posted = harness.response(name)
+    assert "/triops dora [service|team] [window]" in posted["text"]
+
+
+def test_wrong_or_stale_signature_is_rejected(harness):
+    resp, _ = harness.command("dora", secret="not-the-secret")
+    assert resp.status_code == 401
+    resp, _ = harness.command("dora", timestamp=int(time.time()) - 600)
+    assert resp.status_code == 401
+    time.sleep(0.2)
+    assert harness.double.of("response_url") == []
+
+
+def test_mention_answers_in_thread_and_retries_are_answered_once(harness):
+    event = {
+        "type": "app_mention",
+        "user": "U2",
+        "text": "<@UBOT> dora payments 7d",
+        "ts": "1700000000.000200",
+        "channel": "C9",
+        "event_ts": "1700000000.000200",
+    }
+    assert harness.event(event, event_id="EvSAME").status_code == 200
+    assert harness.event(event, event_id="EvSAME", headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}).status_code == 200
+    posts = harness.double.wait_for("chat.postMessage")
+    time.sleep(0.5)
+    posts = harness.double.of("chat.postMessage")
+    assert len(posts) == 1
+    p = posts[0].params
+    assert p["channel"] == "C9" and p["thread_ts"] == "1700000000.000200"
+    assert "DORA · service payments · last 7d" in p["text"]
+    assert posts[0].headers.get("Authorization") == "Bearer xoxb-test-token"
+
+
+def test_the_bots_own_messages_are_ignored(harness):
+    harness.event({"type": "app_mention", "user": "UBOT", "bot_id": "BBOT", "text": "<@UBOT> dora", "ts": "1.2", "channel": "C9"})
+    time.sleep(0.5)
+    assert harness.double.of("chat.postMessage") == []

@@ -1,0 +1,44 @@
+"""GitHub `deployment_status` webhook -> DeploymentEvent (finished states only).
+
+GitHub does not send commit times; a deployment's `payload` may carry
+`{"service", "kind", "remediates", "team", "commits": [{"sha", "committed_at"}]}`, which
+CI pipelines commonly set. Without it the head sha is stored with no commit time (it then
+counts as a commit without time, not in lead time).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tools.delivery.models import DeploymentEvent
+
+FINISHED = {"success": "success", "failure": "failure", "error": "failure"}
+
+
+def deployment_from_github(body: dict[str, Any]) -> DeploymentEvent | None:
+    """None for states that are not final (queued, pending, in_progress)."""
+    status = body["deployment_status"]
+    dep = body["deployment"]
+    state = str(status.get("state", "")).lower()
+    if state not in FINISHED:
+        return None
+    payload = dep.get("payload") or {}
+    if isinstance(payload, str):
+        payload = {}
+    repo = (body.get("repository") or {}).get("name")
+    commits = payload.get("commits") or [{"sha": dep["sha"], "committed_at": None}]
+    return DeploymentEvent.model_validate(
+        {
+            "id": f"github-{dep['id']}",
+            "service": payload.get("service") or repo,
+            "environment": status.get("environment") or dep.get("environment") or "production",
+            "started_at": dep.get("created_at"),
+            "finished_at": status.get("updated_at") or status.get("created_at"),
+            "status": FINISHED[state],
+            "kind": payload.get("kind", "normal"),
+            "remediates": payload.get("remediates"),
+            "commits": commits,
+            "team": payload.get("team"),
+            "version": dep.get("ref"),
+        }
+    )
