@@ -91,7 +91,6 @@ def fetch_periods(
     conn: Connection, scope: Scope, bounds: list[tuple[float, float]], as_of: float
 ) -> list[PeriodData]:
     """Several windows of one scope (e.g. the current one and the one before)."""
-    _tune(conn)
     periods = []
     for start, end in bounds:
         count, rollbacks, hotfixes = _counts(conn, _in_window(scope, start, end))
@@ -109,19 +108,6 @@ def fetch_periods(
             )
         )
     return periods
-
-
-_SQLITE_CACHE_KIB = 65536
-
-
-def _tune(conn: Connection) -> None:
-    """SQLite's default 2 MB page cache makes the primary-key probes re-read pages."""
-    if conn.dialect.name != "sqlite":
-        return
-    current = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
-    size_kib = -current if current < 0 else current * 4  # positive = pages of ~4 KiB
-    if size_kib < _SQLITE_CACHE_KIB:
-        conn.exec_driver_sql(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
 
 
 def _counts(conn: Connection, where: ColumnElement[bool]) -> tuple[int, int, int]:
@@ -143,6 +129,10 @@ def _deploy_days(conn: Connection, scope: Scope, start: float, end: float) -> np
 
     Day k is [end-(k+1)d, end-k·d), as metrics.day_offsets; the window clips the last one.
     """
+    if conn.dialect.name == "postgresql":  # plans the per-day seeks poorly; hashes well
+        day_expr = cast(func.ceil((end - deployments.c.finished_at) / DAY_S), Integer) - 1
+        q = select(day_expr).where(_in_window(scope, start, end)).distinct()
+        return np.array(sorted(r[0] for r in conn.execute(q)), dtype=np.int64)
     n_days = int(np.ceil((end - start) / DAY_S))
     day = select(cast(literal(0), Integer).label("k")).cte("days", recursive=True)
     day = day.union_all(select((day.c.k + 1).label("k")).where(day.c.k + 1 < n_days))

@@ -17,10 +17,6 @@ metadata = MetaData()
 
 Epoch = Double  # column type for UTC epoch seconds
 
-# SQLite caps bound parameters per statement (32766 on modern builds); stay well below.
-_MAX_PARAMS = 30000
-
-
 def upsert(
     conn: Connection,
     table: Table,
@@ -29,7 +25,11 @@ def upsert(
     *,
     update: bool = True,
 ) -> None:
-    """INSERT ... ON CONFLICT (keys) DO UPDATE (or DO NOTHING). The later write wins."""
+    """INSERT ... ON CONFLICT (keys) DO UPDATE (or DO NOTHING). The later write wins.
+
+    One prepared statement executed over all rows (executemany): compiling a multi-row
+    VALUES clause costs about as much as the insert itself at ingest volumes.
+    """
     if not rows:
         return
     keys = list(keys)
@@ -40,16 +40,10 @@ def upsert(
         insert = postgresql.insert
     else:  # pragma: no cover - guarded by Store.open
         raise RuntimeError(f"unsupported database dialect {dialect}")
-    width = max(1, len(rows[0]))
-    batch = max(1, _MAX_PARAMS // width)
-    for i in range(0, len(rows), batch):
-        chunk = list(rows[i : i + batch])
-        stmt = insert(table).values(chunk)
-        cols = [c for c in chunk[0] if c not in keys]
-        if update and cols:
-            stmt = stmt.on_conflict_do_update(
-                index_elements=keys, set_={c: stmt.excluded[c] for c in cols}
-            )
-        else:
-            stmt = stmt.on_conflict_do_nothing(index_elements=keys)
-        conn.execute(stmt)
+    stmt = insert(table)
+    cols = [c for c in rows[0] if c not in keys]
+    if update and cols:
+        stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in cols})
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+    conn.execute(stmt, list(rows))

@@ -27,11 +27,10 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from tools.delivery.models import DeploymentEvent, IncidentEvent
-from tools.store.base import Epoch, metadata
+from tools.store.base import Epoch, metadata, upsert
 from tools.timeutil import to_epoch
 
 PRODUCTION = "production"
@@ -174,7 +173,7 @@ def upsert_deployments(conn: Connection, events: Sequence[DeploymentEvent]) -> N
     events = list(latest.values())
     ids = list(latest)
     old_keys = _commit_keys_of(conn, ids)
-    _upsert_many(
+    upsert(
         conn,
         deployments,
         [
@@ -365,31 +364,16 @@ def refresh_commit_leads(conn: Connection, keys: Iterable[tuple[str, str]]) -> N
             )
     for row in best.values():
         row["lead_ms"] = lead_ms(row["deployed_at"], row["committed_at"])
-    _upsert_many(conn, commit_leads, list(best.values()), ["service", "sha"])
+    upsert(conn, commit_leads, list(best.values()), ["service", "sha"])
 
 
 def lead_ms(deployed_at: float, committed_at: float | None) -> int | None:
     return None if committed_at is None else math.floor((deployed_at - committed_at) * 1000)
 
 
-def _upsert_many(conn: Connection, table: Table, rows: list[dict], keys: list[str]) -> None:
-    """INSERT ... ON CONFLICT DO UPDATE as one prepared statement run over all rows.
-
-    Same semantics as `base.upsert`, but executemany: compiling a multi-row VALUES clause
-    costs about as much as the insert itself at ingest volumes.
-    """
-    if not rows:
-        return
-    insert = sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
-    stmt = insert(table)
-    cols = [c for c in rows[0] if c not in keys]
-    stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in cols})
-    conn.execute(stmt, rows)
-
-
 def upsert_incidents(conn: Connection, events: Sequence[IncidentEvent]) -> None:
     latest = {e.id: e for e in events}
-    _upsert_many(
+    upsert(
         conn,
         incidents,
         [
