@@ -8,6 +8,7 @@ tool that lands later is filled without code here; an intent may also name its a
 from __future__ import annotations
 
 import re
+import types
 import typing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -221,7 +222,7 @@ def _window_seconds(window: str) -> int:
 def _coerce(value: Any, annotation: Any, field_name: str, now: datetime) -> Any:
     origin = typing.get_origin(annotation)
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    base = args[0] if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and args else annotation
+    base = args[0] if origin in (typing.Union, types.UnionType) and args else annotation
     if typing.get_origin(base) is list:
         return value if isinstance(value, list) else [value]
     if isinstance(value, list):
