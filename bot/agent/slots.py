@@ -181,6 +181,9 @@ def extract_slots(text: str, vocab: Vocabulary, now: datetime) -> Slots:
         if team and re.search(rf"\b{re.escape(name)}\s+team\b|\bteam\s+{re.escape(name)}\b", low):
             slots.team = slots.team or team
             slots.services.remove(name)
+        elif name in vocab.models and re.search(rf"\b{re.escape(name)}\s+(?:ml\s+)?model\b", low):
+            slots.model = slots.model or name  # "the ranking model": the model, not the service
+            slots.services.remove(name)
     slots.service = slots.services[0] if slots.services else None
     masked = text
     for _, name in found:
