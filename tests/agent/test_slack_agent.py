@@ -130,8 +130,9 @@ def test_messages_outside_the_bots_threads_are_ignored_and_dms_answered(db: Path
     h.event({**message("bot says", ts="200.5"), "bot_id": "B9"})
     time.sleep(0.5)
     assert h.double.of("chat.postMessage") == []
-    h.event(message("hello", ts="300.1", channel="D1", channel_type="im"))
+    h.event(message("<@UBOT> hello", ts="300.1", channel="D1", channel_type="im"))  # no app_mention in DMs
     assert updates_text(h, 1) and "Hello! Ask me about deployments." in updates_text(h, 1)[0]
+    assert model.seen[0][-1].content == "hello"
 
 
 def test_a_command_mention_makes_the_thread_a_conversation(db: Path, tmp_path: Path, harnesses: list[SlackHarness]) -> None:
