@@ -117,6 +117,8 @@ def eval_agent(
             str(s.fallbacks),
         )
     console.print(table)
+    if not any(s.path == "llm" for s in report.summaries):
+        console.print("LLM agent: not run (set OPENAI_API_KEY and/or OPENAI_BASE_URL, TRIOPS_LLM_MODEL).")
     misses = [r for r in report.results if r.routed is False or r.facts_missing or not r.grounded]
     for r in report.results if show else misses:
         flag = "ok" if r.routed is not False and not r.facts_missing and r.grounded else "MISS"

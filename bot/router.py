@@ -83,7 +83,12 @@ class Router:
             return self.help_reply()
         command = self._by_verb.get(words[0].lower())
         if command:
-            return command.handler(self.runtime, words[1:])
+            reply = command.handler(self.runtime, words[1:])
+            # "dora for checkout this month" is a sentence, not bad arguments: let the
+            # free-text handler read it. Short command lines keep their precise error.
+            if reply.error and self.free_text and len(words) >= 4:
+                return self.free_text(self.runtime, text, asker)
+            return reply
         if self.free_text:
             return self.free_text(self.runtime, text, asker)
         return self.help_reply(

@@ -42,6 +42,7 @@ _UNIT_WORDS = {
     "mo": "mo", "month": "mo", "months": "mo",
     "y": "y", "yr": "y", "yrs": "y", "year": "y", "years": "y",
     "k": "k", "K": "k", "thousand": "k", "M": "M", "million": "M",
+    "x": "x", "×": "x", "times": "x",
 }
 _UNIT_ALT = "|".join(sorted((re.escape(u) for u in _UNIT_WORDS), key=len, reverse=True))
 _NUMBER_RE = re.compile(
@@ -64,6 +65,7 @@ _TIME_RE = re.compile(r"(?<![\d:])(\d{1,2}):(\d{2})(?::\d{2})?(?![\d:])(?:\s*(?:
 _URL_RE = re.compile(r"<?https?://[^\s|>]+(?:\|[^>]*)?>?")
 _SLACK_REF_RE = re.compile(r"<[@#!][^>]*>|:[a-z][a-z0-9_+-]*:")
 _IDENT_RE = re.compile(r"(?<![\w.-])(?=[\w.-]*\d)(?=[\w.-]*[A-Za-z])[A-Za-z0-9]+(?:[-_.][A-Za-z0-9]+)+(?![\w-])|\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{7,40}\b")
+_RANGE_RE = re.compile(r"(?<=\d)\s*[-–—]\s*(?=\d)")
 _LIST_MARKER_RE = re.compile(r"^(\s*)(\d{1,2})[.)](?=\s)", re.M)
 _FOOTNOTE_RE = re.compile(r"\[\d{1,2}\]")
 _LABEL_RE = re.compile(r"\b(?:p\d{1,3}|\dxx|24/7|[1-5]xx|ipv[46]|k8s|s3|ec2|utf-?8|sha-?\d+|http/\d(?:\.\d)?|dora\s+\d{4})\b", re.I)
@@ -180,6 +182,8 @@ def _number(m: re.Match[str], text: str) -> Figure:
     unit = _UNIT_WORDS.get(unit_word) if unit_word else None
     if unit_word == "M" and m.group("sp"):  # "5 M" is more likely a label than a million
         unit = None
+    if unit == "x":  # "2x", "3 times": a multiple is a plain number
+        unit = None
     if unit in ("k", "M"):
         scale = 1000 if unit == "k" else 1_000_000
         value *= scale
@@ -230,6 +234,7 @@ def extract(text: str) -> Extracted:
             continue
         out.identifiers.append(m.group(0))
         work = _blank(work, m.span())
+    work = _RANGE_RE.sub(" to ", work)  # "2-3 hours": two figures, the second with the unit
     for m in _NUMBER_RE.finditer(work):
         out.numbers.append(_number(m, work))
     for m in _WORD_RE.finditer(work):

@@ -155,11 +155,11 @@ def agent_extension(app: App, router: Router) -> None:
         if event.get("bot_id") or event.get("subtype") or (context.bot_user_id and event.get("user") == context.bot_user_id):
             return
         raw = event.get("text") or ""
-        if context.bot_user_id and f"<@{context.bot_user_id}" in raw:
-            return  # a mention: the app_mention listener answers it
         channel = event.get("channel") or ""
         thread_ts = event.get("thread_ts")
         is_dm = event.get("channel_type") == "im"
+        if not is_dm and context.bot_user_id and f"<@{context.bot_user_id}" in raw:
+            return  # a mention in a channel: the app_mention listener answers it
         if not is_dm:
             if not thread_ts:
                 return

@@ -8,6 +8,7 @@ tool that lands later is filled without code here; an intent may also name its a
 from __future__ import annotations
 
 import re
+import types
 import typing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -180,6 +181,9 @@ def extract_slots(text: str, vocab: Vocabulary, now: datetime) -> Slots:
         if team and re.search(rf"\b{re.escape(name)}\s+team\b|\bteam\s+{re.escape(name)}\b", low):
             slots.team = slots.team or team
             slots.services.remove(name)
+        elif name in vocab.models and re.search(rf"\b{re.escape(name)}\s+(?:ml\s+)?model\b", low):
+            slots.model = slots.model or name  # "the ranking model": the model, not the service
+            slots.services.remove(name)
     slots.service = slots.services[0] if slots.services else None
     masked = text
     for _, name in found:
@@ -221,7 +225,7 @@ def _window_seconds(window: str) -> int:
 def _coerce(value: Any, annotation: Any, field_name: str, now: datetime) -> Any:
     origin = typing.get_origin(annotation)
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    base = args[0] if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)) and args else annotation
+    base = args[0] if origin in (typing.Union, types.UnionType) and args else annotation
     if typing.get_origin(base) is list:
         return value if isinstance(value, list) else [value]
     if isinstance(value, list):

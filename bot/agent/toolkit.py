@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 import uuid
+from functools import lru_cache
 from typing import Any
 
 from langchain_core.tools import StructuredTool, ToolException
@@ -32,13 +33,19 @@ def offered_tools(registry: ToolRegistry) -> list[Tool]:
     return [t for t in registry if not t.mutates]
 
 
-def _schema(t: Tool) -> dict[str, Any]:
+@lru_cache(maxsize=256)
+def _schema_of(t: Tool) -> str:
+    """The tool's JSON schema for the model, computed once per tool."""
     schema = t.input_model.model_json_schema()
     schema.setdefault("type", "object")
     schema.setdefault("properties", {})
     schema["title"] = t.name
     schema["description"] = t.description
-    return schema
+    return json.dumps(schema)
+
+
+def _schema(t: Tool) -> dict[str, Any]:
+    return json.loads(_schema_of(t))  # a fresh copy: LangChain may annotate it
 
 
 def _canonical_args(t: Tool, args: dict[str, Any]) -> dict[str, Any]:

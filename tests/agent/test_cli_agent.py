@@ -91,3 +91,10 @@ def test_eval_scores_the_llm_path(tmp_path: Path) -> None:
 def test_eval_cases_file_is_valid() -> None:
     cases = load_cases(EVAL)
     assert len(cases) >= 50 and {c.intent for c in cases} >= {"dora", "alerts", "triage", "runbook", "model_status", "drift", "help", "smalltalk"}
+
+
+def test_chat_answers_plain_words_and_follow_ups(home: Path) -> None:
+    out = runner.invoke(app, ["chat"], input="how did checkout ship in the last 30 days?\nand payments?\nquit\n")
+    assert out.exit_code == 0, out.output
+    assert "DORA · service checkout · last 30d" in out.output
+    assert "DORA · service payments · last 30d" in out.output  # the follow-up kept intent and window

@@ -51,3 +51,14 @@ def test_usage_summary_groups_by_path_and_model(any_store: Store) -> None:
     assert (llm.answers, llm.input_tokens, llm.output_tokens, llm.tool_calls, llm.ungrounded, llm.fallbacks) == (2, 1500, 150, 3, 1, 1)
     assert abs(llm.cost_usd - 0.000315) < 1e-12
     assert lines[("planner", None)].cost_usd is None
+
+
+def test_concurrent_appends_lose_no_turn(any_store: Store) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    key = f"slack:C2:{uuid.uuid4().hex}"
+    append_turn(any_store, key, Turn(question="q0", answer="a0"), tokens=1, max_history_tokens=10_000)
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda i: append_turn(any_store, key, Turn(question=f"q{i}", answer="a"), tokens=1, max_history_tokens=10_000), range(1, 9)))
+    conv = load(any_store, key)
+    assert conv.tokens_used == 9 and sorted(t.question for t in conv.turns) == sorted(f"q{i}" for i in range(9))

@@ -148,3 +148,11 @@ def test_a_percent_field_is_not_scaled_again() -> None:
     assert check("0.5% of deployments failed", ev).grounded
     assert not check("50% of deployments failed", ev).grounded
     assert check("7% of requests erred", ev).grounded  # a ratio shown as a percentage
+
+
+def test_ranges_and_multiples() -> None:
+    found = extract("recovery took 2-3 hours, 2x slower, 4–5 days")
+    assert [(f.value, f.unit) for f in found.numbers] == [(2.0, None), (3.0, "h"), (2.0, None), (4.0, None), (5.0, "d")]
+    ev = Evidence.build([{"median_hours": 2.5, "count": 2}])
+    assert check("recovery took 2-3 hours", ev).grounded
+    assert not check("it got 5x slower", ev).grounded

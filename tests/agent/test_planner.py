@@ -93,6 +93,10 @@ def test_slots_services_teams_models() -> None:
     assert extract_slots("how did payments ship?", both, NOW).scope == "payments"
     assert extract_slots("and the payments team over 2 weeks?", both, NOW).scope == "team-payments"
     assert extract_slots("team payments this month", both, NOW).scope == "team-payments"
+    shared = Vocabulary(services=["ranking"], models=["ranking"])
+    assert extract_slots("is the ranking model still ok?", shared, NOW).model == "ranking"
+    assert extract_slots("is the ranking model still ok?", shared, NOW).service is None
+    assert extract_slots("why is ranking slow?", shared, NOW).service == "ranking"
     s = extract_slots("why is INC-42 still open?", vocab, NOW)
     assert s.identifier == "INC-42"
 

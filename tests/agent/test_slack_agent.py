@@ -130,8 +130,9 @@ def test_messages_outside_the_bots_threads_are_ignored_and_dms_answered(db: Path
     h.event({**message("bot says", ts="200.5"), "bot_id": "B9"})
     time.sleep(0.5)
     assert h.double.of("chat.postMessage") == []
-    h.event(message("hello", ts="300.1", channel="D1", channel_type="im"))
+    h.event(message("<@UBOT> hello", ts="300.1", channel="D1", channel_type="im"))  # no app_mention in DMs
     assert updates_text(h, 1) and "Hello! Ask me about deployments." in updates_text(h, 1)[0]
+    assert model.seen[0][-1].content == "hello"
 
 
 def test_a_command_mention_makes_the_thread_a_conversation(db: Path, tmp_path: Path, harnesses: list[SlackHarness]) -> None:
@@ -280,3 +281,25 @@ def test_a_refused_update_still_delivers_the_answer_as_text(db: Path, tmp_path: 
     (update,) = h.double.wait_for("chat.update")
     assert GOOD in update.params["text"] and "blocks" not in update.params
     assert h.double.of("chat.update:failed")
+
+
+def test_end_to_end_slack_and_an_openai_compatible_endpoint(db: Path, tmp_path: Path, harnesses: list[SlackHarness]) -> None:
+    """Signed Slack event → Bolt → router → agent → real ChatOpenAI → loopback endpoint → thread."""
+    from tests.agent.openai_double import OpenAIDouble, completion
+
+    with OpenAIDouble() as llm:
+        llm.push(completion(tool_calls=[("dora_metrics", {"scope": "payments", "window": "30d"})], prompt_tokens=900, completion_tokens=20))
+        llm.push(completion(content="**Payments** shipped 4 deployments in the last 30 days, none failed [dora_metrics].",
+                            prompt_tokens=1500, completion_tokens=30))
+        rt = runtime(db, tmp_path, OPENAI_BASE_URL=llm.base_url, OPENAI_API_KEY="sk-loopback-test-000000000")
+        h = SlackHarness.start(rt, router=make_router(rt), extensions=[agent_extension])
+        harnesses.append(h)
+        h.event(mention("how did payments ship in the last 30 days?", ts="950.1", user="U7"))
+        (status,) = h.double.wait_for("chat.postMessage")
+        (update,) = h.double.wait_for("chat.update", timeout=20)
+    assert status.params["text"] == "Looking at delivery metrics…"
+    text = update.params["text"]
+    assert text.startswith("*Payments* shipped 4 deployments") and "2,450 tokens" in text
+    assert [r["path"] for r in llm.requests] == ["/v1/chat/completions"] * 2
+    log = {(e["action"], e["actor"], e["subject"]) for e in audit.recent(rt.store, 20)}
+    assert ("tool_call", "U7", "dora_metrics") in log and ("mention", "U7", "how did payments ship in the last 30 days?") in log

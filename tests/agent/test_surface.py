@@ -55,3 +55,16 @@ def test_all_tools_failed_shows_the_error() -> None:
                       calls=[ToolCallRecord(tool="dora_metrics", error={"error": "No such team", "hint": "h", "choices": []}, by="planner")])
     reply = to_reply(ans)
     assert reply.error == {"error": "No such team", "hint": "h", "choices": []} and reply.results == []
+
+
+def test_a_sentence_that_starts_with_a_verb_goes_to_the_agent(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'r.db'}")
+    eval_world.seed(store)
+    rt = Runtime.build(Settings(TRIOPS_HOME=str(tmp_path)), store=store, catalog=eval_world.catalog(), clock=lambda: eval_world.NOW)
+    router = make_router(rt)
+    reply = router.handle("dora for checkout this month")
+    assert reply.error is None and reply.results[0].args == {"scope": "checkout", "window": "23d"}
+    reply = router.handle("delivery of team payments over 2 weeks")
+    assert reply.results[0].args == {"scope": "team-payments", "window": "2w"}
+    short = router.handle("dora chekout 30d")  # a command line with a typo keeps its precise error
+    assert short.error and "chekout" in short.error["error"]

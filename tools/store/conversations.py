@@ -98,7 +98,13 @@ def append_turn(store: Any, key: str, turn: Turn, tokens: int, max_history_token
     now = now_utc().timestamp()
     turn = turn.model_copy(update={"at": turn.at or now})
     with store.engine.begin() as conn:
-        row = conn.execute(select(conversations).where(conversations.c.key == key)).mappings().first()
+        # Two replicas never lose a turn: FOR UPDATE on PostgreSQL; on SQLite the write lock
+        # is taken before the read (pysqlite would otherwise read outside the transaction).
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        row = conn.execute(
+            select(conversations).where(conversations.c.key == key).with_for_update()
+        ).mappings().first()
         turns = [Turn.model_validate(t) for t in json.loads(row["turns"])] if row else []
         used = (row["tokens_used"] if row else 0) + tokens
         turns = trim([*turns, turn], max_history_tokens)
