@@ -22,7 +22,6 @@ app = typer.Typer(help="triops: DevOps, MLOps and AIOps answers in Slack.", no_a
 ingest_app = typer.Typer(help="Load delivery events from files (JSON lines, JSON array or CSV).")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(cli_kb.app, name="kb")
-app.add_typer(cli_kb.eval_app, name="eval")
 cli_mlops.register_ingest(ingest_app)
 app.add_typer(cli_mlops.app)
 app.add_typer(cli_alerts.app, name="alerts")
@@ -154,6 +153,11 @@ def _register_domains() -> None:
     from bot import cli_agent
 
     cli_agent.register(app)
+    # One `triops eval` group: `eval runbooks` (knowledge) and `eval agent` (agent).
+    eval_app = typer.Typer(help="Evaluate triops on labelled data.", no_args_is_help=True)
+    for sub in (cli_kb.eval_app, cli_agent.eval_app):
+        eval_app.registered_commands.extend(sub.registered_commands)
+    app.add_typer(eval_app, name="eval")
 
 
 _register_domains()

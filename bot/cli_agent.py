@@ -24,10 +24,9 @@ console = Console()
 
 
 def register(root: typer.Typer) -> None:
-    """Add `ask` and `usage` to the root app, and `eval agent` under `eval`."""
+    """Add `ask` and `usage` to the root app (`eval agent` joins `triops eval` in bot/cli.py)."""
     root.command("ask")(ask)
     root.command("usage")(usage)
-    root.add_typer(eval_app, name="eval")
 
 
 def _json(ans: AgentAnswer) -> dict:
