@@ -23,6 +23,7 @@ log = logging.getLogger("triops.serve")
 def build_surfaces(settings: Settings) -> tuple[Router, object | None]:
     from bot.agent.slack import agent_extension
     from bot.agent.surface import make_router
+    from bot.agent.triage import triage_incident
     from bot.slack.app import build_app
     from bot.slack.incidents import install_notifier, register_actions
 
@@ -32,7 +33,15 @@ def build_surfaces(settings: Settings) -> tuple[Router, object | None]:
     bolt = None
     if (settings.slack_signing_secret and settings.slack_bot_token) or (settings.slack_app_token and settings.slack_bot_token):
         bolt = build_app(router, extensions=[register_actions, agent_extension])
-        install_notifier(router.runtime, bolt.client, runbook_lookup=runbook_lookup(router.runtime.ctx))
+        rt = router.runtime
+        install_notifier(
+            rt,
+            bolt.client,
+            runbook_lookup=runbook_lookup(rt.ctx),
+            on_posted=lambda s, channel, ts: triage_incident(
+                rt, bolt.client, channel=channel, thread_ts=ts, title=s.title, services=s.services, incident_id=s.id
+            ),
+        )
     else:
         log.warning("Slack is not configured (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET): serving webhooks only")
     return router, bolt

@@ -262,3 +262,39 @@ def test_a_runbook_model_with_a_renderer_renders_itself_in_the_card() -> None:
     assert ":book: <https://rb/pg|PG down>" in text and "step 1" in text
     plain = json.dumps([b.to_dict() for b in incident_card(summarise(inc, catalog()), ("PG <b>", "javascript:x"))])
     assert "PG &lt;b&gt;" in plain and "javascript" not in plain  # only http(s) links
+
+
+def test_auto_triage_posts_the_assistants_summary_in_the_incident_thread(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bot.agent.triage import triage_incident
+
+    rt = Runtime.build(
+        Settings(TRIOPS_HOME=tmp_path, TRIOPS_INCIDENT_CHANNEL=CHANNEL, TRIOPS_AUTO_TRIAGE="true"), catalog=catalog()
+    )
+    h = SlackHarness.start(rt, extensions=[register_actions])
+    try:
+        client = WebClient(token="xoxb-test", base_url=h.double.base_url)
+        notifier = install_notifier(
+            rt, client, start=False,
+            on_posted=lambda inc, channel, ts: triage_incident(
+                rt, client, channel=channel, thread_ts=ts, title=inc.title, services=inc.services, incident_id=inc.id
+            ),
+        )
+        assert notifier is not None
+        (iid,) = post_alerts(h, [{"name": "PostgresDown", "service": "postgres-main", "severity": "critical",
+                                  "starts_at": "2026-11-20T10:00:00Z"}])["incidents"]
+        assert notifier.run_pending() == 1
+        (card,) = [c for c in h.double.of("chat.postMessage") if not c.params.get("thread_ts")]
+        ts = card.params.get("ts") or s_ts(rt, iid)
+        wait_until(lambda: any(
+            c.params.get("thread_ts") == ts and "sources:" in (c.params.get("text") or "")
+            for c in h.double.of("chat.postMessage")
+        ))
+        triage = next(c for c in h.double.of("chat.postMessage") if "sources:" in (c.params.get("text") or ""))
+        assert "postgres-main" in triage.params["text"]
+    finally:
+        h.stop()
+
+
+def s_ts(rt: Runtime, iid: str) -> str:
+    with rt.store.engine.connect() as conn:
+        return s.slack_message(conn, iid)[1]

@@ -52,6 +52,10 @@ def _chunks(lines: list[str], size: int = 2800) -> list[str]:
     return out
 
 
+# Called once per incident after its first post: (incident, channel, message ts).
+OnPosted = Callable[[IncidentSummary, str, str], Any]
+
+
 class IncidentNotifier:
     def __init__(
         self,
@@ -60,6 +64,7 @@ class IncidentNotifier:
         channel: str,
         *,
         runbook_lookup: RunbookLookup | None = None,
+        on_posted: OnPosted | None = None,
         min_interval: float = 3.0,
         clock: Callable[[], float] = time.monotonic,
     ):
@@ -67,6 +72,7 @@ class IncidentNotifier:
         self.client = client
         self.channel = channel
         self.runbook_lookup = runbook_lookup
+        self.on_posted = on_posted
         self.min_interval = min_interval
         self.clock = clock
         self.pending: dict[str, float] = {}  # incident id -> when it may be sent
@@ -153,6 +159,10 @@ class IncidentNotifier:
                     alert_store.set_slack_message(conn, iid, channel, ts)
                 self.told[iid] = set()
                 self._thread_news(iid, channel, ts, summary, members, first=True)
+                if self.on_posted is not None:  # e.g. the agent's triage: off the posting loop
+                    threading.Thread(
+                        target=self.on_posted, args=(summary, channel, ts), name=f"posted-{iid}", daemon=True
+                    ).start()
             else:
                 channel, ts = where
                 if iid not in self.told:  # after a restart: what is on the card was told already
@@ -213,14 +223,19 @@ def _retry_after(exc: SlackApiError) -> float:
 
 # --- wiring ------------------------------------------------------------------------------------
 def install_notifier(
-    rt: Runtime, client: WebClient, *, runbook_lookup: RunbookLookup | None = None, start: bool = True
+    rt: Runtime,
+    client: WebClient,
+    *,
+    runbook_lookup: RunbookLookup | None = None,
+    on_posted: OnPosted | None = None,
+    start: bool = True,
 ) -> IncidentNotifier | None:
     """Post incidents to TRIOPS_INCIDENT_CHANNEL (if set) as the pipeline reports them."""
     channel = rt.settings.incident_channel
     if not channel:
         log.info("TRIOPS_INCIDENT_CHANNEL not set: incidents are not posted to Slack")
         return None
-    notifier = IncidentNotifier(rt.store, client, channel, runbook_lookup=runbook_lookup)
+    notifier = IncidentNotifier(rt.store, client, channel, runbook_lookup=runbook_lookup, on_posted=on_posted)
     pipeline = get_pipeline(rt, ticker=start)
     pipeline.listeners.append(notifier.on_incidents)
     rt.ctx.resource("incident_notifier", lambda: notifier)
