@@ -153,3 +153,50 @@ def test_prune_forgets_long_resolved_incidents_only() -> None:
     assert e.prune(T0 + 1000) == 1
     assert [i.alerts[i.first_alert_id].name for i in e.incidents.values()] == ["New"]
     assert list(e._fp) == ["alertmanager\x00New/search"]
+
+
+def test_a_late_alert_upstream_of_the_roots_is_a_new_fault() -> None:
+    """payments and checkout have alerted for 10 minutes when postgres-main (which payments
+    depends on) starts alerting: a cause alerts soon after its symptoms, not 10 minutes
+    later, so it opens its own incident and takes the fresh symptom below it."""
+    storm = [
+        mk("PaymentsErrors", "payments", 0),
+        mk("CheckoutErrors", "checkout", 60),
+        mk("PaymentsLatency", "payments", 500),
+        mk("PostgresDown", "postgres-main", 600),
+        mk("InventoryErrors", "inventory", 660),
+    ]
+    got = sorted(sorted(g) for g in groups(CorrelationEngine(catalog()), storm).values())
+    assert got == [
+        ["CheckoutErrors/checkout", "PaymentsErrors/payments", "PaymentsLatency/payments"],
+        ["InventoryErrors/inventory", "PostgresDown/postgres-main"],
+    ]
+    untimed = CorrelationConfig(upstream_lag=None, hop_delay=None)  # the rule is what splits them
+    assert len(groups(CorrelationEngine(catalog(), untimed), storm)) == 1
+
+
+def test_a_cause_alerting_just_after_its_symptom_joins_it() -> None:
+    storm = [mk("PaymentsErrors", "payments", 0), mk("PostgresDown", "postgres-main", 60),
+             mk("AuthErrors", "auth", 120)]
+    (inc,) = groups(e := CorrelationEngine(catalog()), storm)
+    assert e.incidents[inc].roots == {"postgres-main"}
+
+
+def test_a_dependent_joins_only_within_the_propagation_delay_for_its_hop_count() -> None:
+    """Root postgres-main at 0 (anchor_slack 120 s + 240 s a hop): checkout, two hops down,
+    may join until 600 s; inventory, one hop down, only until 360 s."""
+    storm = [
+        mk("PostgresDown", "postgres-main", 0),
+        mk("PaymentsErrors", "payments", 200),
+        mk("PaymentsLatency", "payments", 400),
+        mk("PostgresSlow", "postgres-main", 450),
+        mk("CheckoutErrors", "checkout", 480),
+        mk("InventoryErrors", "inventory", 500),
+    ]
+    got = sorted(sorted(g) for g in groups(CorrelationEngine(catalog()), storm).values())
+    assert got == [
+        ["CheckoutErrors/checkout", "PaymentsErrors/payments", "PaymentsLatency/payments",
+         "PostgresDown/postgres-main", "PostgresSlow/postgres-main"],
+        ["InventoryErrors/inventory"],
+    ]
+    assert len(groups(CorrelationEngine(catalog(), CorrelationConfig(hop_delay=None)), storm)) == 1
