@@ -156,15 +156,15 @@ def test_prune_forgets_long_resolved_incidents_only() -> None:
 
 
 def test_a_late_alert_upstream_of_the_roots_is_a_new_fault() -> None:
-    """payments and checkout have alerted for 10 minutes when postgres-main (which payments
-    depends on) starts alerting: a cause alerts soon after its symptoms, not 10 minutes
+    """payments and checkout have alerted for almost 7 minutes when postgres-main (which
+    payments depends on) starts alerting: a cause alerts soon after its symptoms, not minutes
     later, so it opens its own incident and takes the fresh symptom below it."""
     storm = [
         mk("PaymentsErrors", "payments", 0),
         mk("CheckoutErrors", "checkout", 60),
-        mk("PaymentsLatency", "payments", 500),
-        mk("PostgresDown", "postgres-main", 600),
-        mk("InventoryErrors", "inventory", 660),
+        mk("PaymentsLatency", "payments", 250),
+        mk("PostgresDown", "postgres-main", 400),
+        mk("InventoryErrors", "inventory", 460),
     ]
     got = sorted(sorted(g) for g in groups(CorrelationEngine(catalog()), storm).values())
     assert got == [
@@ -200,3 +200,21 @@ def test_a_dependent_joins_only_within_the_propagation_delay_for_its_hop_count()
         ["InventoryErrors/inventory"],
     ]
     assert len(groups(CorrelationEngine(catalog(), CorrelationConfig(hop_delay=None)), storm)) == 1
+
+
+def test_a_late_new_alert_on_a_service_needs_more_than_the_service_name() -> None:
+    """payments alerted at 0 and 250 (one burst); a new payments alert at 700, with nothing
+    else in common, is more likely a second problem than the first one 12 minutes on."""
+    storm = [
+        mk("PaymentsErrors", "payments", 0),
+        mk("PaymentsLatency", "payments", 250),
+        mk("PaymentsQueueFull", "payments", 700),
+    ]
+    got = sorted(sorted(g) for g in groups(CorrelationEngine(catalog()), storm).values())
+    assert got == [["PaymentsErrors/payments", "PaymentsLatency/payments"], ["PaymentsQueueFull/payments"]]
+    assert len(groups(CorrelationEngine(catalog(), CorrelationConfig(service_fresh=None)), storm)) == 1
+    # a second kind of evidence (here the same message template) still lets it join
+    shared = [mk("A", "payments", 0, message="queue q1 depth 10 over limit"),
+              mk("B", "payments", 250, message="queue q2 depth 40 over limit"),
+              mk("C", "payments", 460, message="queue q3 depth 90 over limit")]
+    assert len(groups(CorrelationEngine(catalog()), shared)) == 1

@@ -44,6 +44,8 @@ class CorrelationConfig:
     hop_delay: float | None = 240.0  # a cascade reaches a service h hops below a root within slack + h * this
     anchor_slack: float = 120.0
     upstream_lag: float | None = 120.0  # a service above the roots (a late-alerting cause) joins only this soon
+    service_fresh: float | None = 300.0  # same-service evidence counts fully this long after the service's first alert
+    service_late_factor: float = 0.5  # ... and this much after
     w_namespace: float = 1.0  # same cluster + namespace
     w_template: float = 1.5  # same message template
     w_template_unowned: float = 2.5  # same template, the alert names no service
@@ -233,8 +235,12 @@ class CorrelationEngine:
                 if t - last > horizon:
                     continue
                 w = weight
-                if k[0] == "svc" and k[1] != svc and not self._explained(svc, inc, t):
-                    w *= cfg.unexplained_factor
+                if k[0] == "svc":
+                    if k[1] != svc:
+                        if not self._explained(svc, inc, t):
+                            w *= cfg.unexplained_factor
+                    elif cfg.service_fresh is not None and t - inc.services[svc] > cfg.service_fresh:
+                        w *= cfg.service_late_factor
                 slot = (iid, k[0])  # evidence of one kind counts once (its strongest); kinds add up
                 if w > scores.get(slot, 0.0):
                     scores[slot] = w
