@@ -218,3 +218,22 @@ def test_a_late_new_alert_on_a_service_needs_more_than_the_service_name() -> Non
               mk("B", "payments", 250, message="queue q2 depth 40 over limit"),
               mk("C", "payments", 460, message="queue q3 depth 90 over limit")]
     assert len(groups(CorrelationEngine(catalog()), shared)) == 1
+
+
+def test_a_symptom_below_a_fresh_anchor_goes_to_its_cascade_not_to_an_older_alert_there() -> None:
+    """A lone payments alert at 0; postgres-main fails at 130 (too late to be its cause: a new
+    incident); a new payments alert at 250 fits the postgres cascade (one hop, in time) and
+    joins it rather than the lone alert it shares only the service with."""
+    storm = [
+        mk("PaymentsSlowQuery", "payments", 0),
+        mk("PostgresDown", "postgres-main", 130),
+        mk("InventoryErrors", "inventory", 200),
+        mk("PaymentsErrors", "payments", 250),
+    ]
+    got = sorted(sorted(g) for g in groups(CorrelationEngine(catalog()), storm).values())
+    assert got == [
+        ["InventoryErrors/inventory", "PaymentsErrors/payments", "PostgresDown/postgres-main"],
+        ["PaymentsSlowQuery/payments"],
+    ]
+    plain = sorted(sorted(g) for g in groups(CorrelationEngine(catalog(), CorrelationConfig(w_anchor=0)), storm).values())
+    assert ["PaymentsErrors/payments", "PaymentsSlowQuery/payments"] in plain

@@ -46,6 +46,7 @@ class CorrelationConfig:
     upstream_lag: float | None = 120.0  # a service above the roots (a late-alerting cause) joins only this soon
     service_fresh: float | None = 300.0  # same-service evidence counts fully this long after the service's first alert
     service_late_factor: float = 0.5  # ... and this much after
+    w_anchor: float = 1.0  # extra evidence when the alert's service lies below a root in cascade time
     w_namespace: float = 1.0  # same cluster + namespace
     w_template: float = 1.5  # same message template
     w_template_unowned: float = 2.5  # same template, the alert names no service
@@ -237,8 +238,11 @@ class CorrelationEngine:
                 w = weight
                 if k[0] == "svc":
                     if k[1] != svc:
-                        if not self._explained(svc, inc, t):
+                        how = self._explained(svc, inc, t)
+                        if not how:
                             w *= cfg.unexplained_factor
+                        elif how == 2 and cfg.w_anchor:
+                            scores[(iid, "anchor")] = cfg.w_anchor
                     elif cfg.service_fresh is not None and t - inc.services[svc] > cfg.service_fresh:
                         w *= cfg.service_late_factor
                 slot = (iid, k[0])  # evidence of one kind counts once (its strongest); kinds add up
@@ -380,28 +384,31 @@ class CorrelationEngine:
         else:
             del self._index[k]
 
-    def _explained(self, svc: str | None, inc: IncidentState, t: float) -> bool:
+    def _explained(self, svc: str | None, inc: IncidentState, t: float) -> int:
         """Could one fault explain both? Only if the alert's service lies on a dependency
         path through one of the incident's roots (its most upstream affected services), and,
         when propagation delays are set, only if the timing fits: a cascade needs time per hop
         to reach a dependent but not forever, and a cause alerting after its symptoms does so
-        soon after them, else it is a new fault upstream."""
+        soon after them, else it is a new fault upstream.
+
+        0: no; 1: yes (it is a root, or a cause above one); 2: yes, as a cascade below a root
+        (the incident's anchor explains it, which `w_anchor` rewards)."""
         if svc is None:
-            return True
+            return 1
         cfg = self.config
         dist = self._up_dist.get(svc, {})
-        for r in inc.roots:
-            if r == svc:
-                return True
+        best = 0
+        for r in inc.roots:  # a set: take the best fit, so iteration order never matters
             h = dist.get(r)
             if h is not None:  # svc depends on root r, h hops down
                 if cfg.hop_delay is None or t - inc.services[r] <= cfg.anchor_slack + h * cfg.hop_delay:
-                    return True
-            elif svc in self._up.get(r, ()) and (  # svc lies above the root: would become the new root
-                cfg.upstream_lag is None or t - inc.services[r] <= cfg.upstream_lag
+                    return 2
+            elif r == svc or (
+                svc in self._up.get(r, ())  # svc lies above the root: would become the new root
+                and (cfg.upstream_lag is None or t - inc.services[r] <= cfg.upstream_lag)
             ):
-                return True
-        return False
+                best = 1
+        return best
 
     def _add_root(self, inc: IncidentState, svc: str) -> None:
         up = self._up.get(svc, frozenset())
