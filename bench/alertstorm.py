@@ -22,6 +22,7 @@ precision, recall, F1, and the adjusted Rand index (sklearn), plus compression
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import json
 import sys
@@ -39,7 +40,7 @@ from sklearn.metrics.cluster import pair_confusion_matrix
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tools.alerts.correlate import CorrelationEngine
+from tools.alerts.correlate import CorrelationConfig, CorrelationEngine
 from tools.alerts.models import Alert, AlertLinks, label_fingerprint, normalise_severity
 from tools.alerts.parsers import parse_alertmanager
 from tools.alerts.ruletext import render
@@ -244,8 +245,11 @@ def build_storm(seed: int, cfg: StormConfig | None = None) -> Storm:
 
 
 # --- the two groupers -----------------------------------------------------------------------
+ENGINE = CorrelationConfig()  # --engine KEY=VALUE overrides (ablations)
+
+
 def correlate(storm: Storm) -> dict[str, str]:
-    engine = CorrelationEngine(storm.catalog)
+    engine = CorrelationEngine(storm.catalog, ENGINE)
     out: dict[str, str] = {}
     for a in storm.notifications:
         p = engine.process(a)
@@ -409,7 +413,14 @@ def main() -> None:
     ap.add_argument("--throughput", type=int, default=100_000)
     ap.add_argument("--quality-only", action="store_true")
     ap.add_argument("--fault-every", type=float, default=25.0, help="mean minutes between fault starts")
+    ap.add_argument("--engine", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="override a CorrelationConfig field for an ablation, e.g. hop_delay=none service_fresh=none")
     args = ap.parse_args()
+    global ENGINE
+    overrides = {k: None if v.lower() == "none" else float(v) for k, v in (o.split("=", 1) for o in args.engine)}
+    ENGINE = dataclasses.replace(ENGINE, **overrides)
+    if overrides:
+        print(f"engine overrides: {overrides}")
     quality(args.seeds, StormConfig(fault_every_min=args.fault_every))
     if not args.quality_only:
         throughput(args.throughput)

@@ -153,3 +153,87 @@ def test_prune_forgets_long_resolved_incidents_only() -> None:
     assert e.prune(T0 + 1000) == 1
     assert [i.alerts[i.first_alert_id].name for i in e.incidents.values()] == ["New"]
     assert list(e._fp) == ["alertmanager\x00New/search"]
+
+
+def test_a_late_alert_upstream_of_the_roots_is_a_new_fault() -> None:
+    """payments and checkout have alerted for almost 7 minutes when postgres-main (which
+    payments depends on) starts alerting: a cause alerts soon after its symptoms, not minutes
+    later, so it opens its own incident and takes the fresh symptom below it."""
+    storm = [
+        mk("PaymentsErrors", "payments", 0),
+        mk("CheckoutErrors", "checkout", 60),
+        mk("PaymentsLatency", "payments", 250),
+        mk("PostgresDown", "postgres-main", 400),
+        mk("InventoryErrors", "inventory", 460),
+    ]
+    got = sorted(sorted(g) for g in groups(CorrelationEngine(catalog()), storm).values())
+    assert got == [
+        ["CheckoutErrors/checkout", "PaymentsErrors/payments", "PaymentsLatency/payments"],
+        ["InventoryErrors/inventory", "PostgresDown/postgres-main"],
+    ]
+    untimed = CorrelationConfig(upstream_lag=None, hop_delay=None)  # the rule is what splits them
+    assert len(groups(CorrelationEngine(catalog(), untimed), storm)) == 1
+
+
+def test_a_cause_alerting_just_after_its_symptom_joins_it() -> None:
+    storm = [mk("PaymentsErrors", "payments", 0), mk("PostgresDown", "postgres-main", 60),
+             mk("AuthErrors", "auth", 120)]
+    (inc,) = groups(e := CorrelationEngine(catalog()), storm)
+    assert e.incidents[inc].roots == {"postgres-main"}
+
+
+def test_a_dependent_joins_only_within_the_propagation_delay_for_its_hop_count() -> None:
+    """Root postgres-main at 0 (anchor_slack 120 s + 240 s a hop): checkout, two hops down,
+    may join until 600 s; inventory, one hop down, only until 360 s."""
+    storm = [
+        mk("PostgresDown", "postgres-main", 0),
+        mk("PaymentsErrors", "payments", 200),
+        mk("PaymentsLatency", "payments", 400),
+        mk("PostgresSlow", "postgres-main", 450),
+        mk("CheckoutErrors", "checkout", 480),
+        mk("InventoryErrors", "inventory", 500),
+    ]
+    got = sorted(sorted(g) for g in groups(CorrelationEngine(catalog()), storm).values())
+    assert got == [
+        ["CheckoutErrors/checkout", "PaymentsErrors/payments", "PaymentsLatency/payments",
+         "PostgresDown/postgres-main", "PostgresSlow/postgres-main"],
+        ["InventoryErrors/inventory"],
+    ]
+    assert len(groups(CorrelationEngine(catalog(), CorrelationConfig(hop_delay=None)), storm)) == 1
+
+
+def test_a_late_new_alert_on_a_service_needs_more_than_the_service_name() -> None:
+    """payments alerted at 0 and 250 (one burst); a new payments alert at 700, with nothing
+    else in common, is more likely a second problem than the first one 12 minutes on."""
+    storm = [
+        mk("PaymentsErrors", "payments", 0),
+        mk("PaymentsLatency", "payments", 250),
+        mk("PaymentsQueueFull", "payments", 700),
+    ]
+    got = sorted(sorted(g) for g in groups(CorrelationEngine(catalog()), storm).values())
+    assert got == [["PaymentsErrors/payments", "PaymentsLatency/payments"], ["PaymentsQueueFull/payments"]]
+    assert len(groups(CorrelationEngine(catalog(), CorrelationConfig(service_fresh=None)), storm)) == 1
+    # a second kind of evidence (here the same message template) still lets it join
+    shared = [mk("A", "payments", 0, message="queue q1 depth 10 over limit"),
+              mk("B", "payments", 250, message="queue q2 depth 40 over limit"),
+              mk("C", "payments", 460, message="queue q3 depth 90 over limit")]
+    assert len(groups(CorrelationEngine(catalog()), shared)) == 1
+
+
+def test_a_symptom_below_a_fresh_anchor_goes_to_its_cascade_not_to_an_older_alert_there() -> None:
+    """A lone payments alert at 0; postgres-main fails at 130 (too late to be its cause: a new
+    incident); a new payments alert at 250 fits the postgres cascade (one hop, in time) and
+    joins it rather than the lone alert it shares only the service with."""
+    storm = [
+        mk("PaymentsSlowQuery", "payments", 0),
+        mk("PostgresDown", "postgres-main", 130),
+        mk("InventoryErrors", "inventory", 200),
+        mk("PaymentsErrors", "payments", 250),
+    ]
+    got = sorted(sorted(g) for g in groups(CorrelationEngine(catalog()), storm).values())
+    assert got == [
+        ["InventoryErrors/inventory", "PaymentsErrors/payments", "PostgresDown/postgres-main"],
+        ["PaymentsSlowQuery/payments"],
+    ]
+    plain = sorted(sorted(g) for g in groups(CorrelationEngine(catalog(), CorrelationConfig(w_anchor=0)), storm).values())
+    assert ["PaymentsErrors/payments", "PaymentsSlowQuery/payments"] in plain

@@ -190,7 +190,15 @@ class IncidentNotifier:
         self.failures.pop(iid, None)
         self.last_hash[iid] = digest
         self.last_sent[iid] = self.clock()
+        if summary.status == "resolved" and iid in self.told_resolved:
+            self._forget(iid)  # state is kept for live incidents only; the store has the rest
         return True
+
+    def _forget(self, iid: str) -> None:
+        """After a restart-like rebuild the thread is not re-announced (see `_send`)."""
+        for d in (self.last_hash, self.told, self.last_sent):
+            d.pop(iid, None)
+        self.told_resolved.discard(iid)
 
     def _thread_news(
         self, iid: str, channel: str, ts: str, s: IncidentSummary, members: list[Alert], *, first: bool

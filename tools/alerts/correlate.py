@@ -41,6 +41,12 @@ class CorrelationConfig:
     w_dependency2: float = 1.0  # ... a dependency of a dependency
     w_second_hop: float = 0.5  # ... any other service two edges away (e.g. a shared dependency)
     unexplained_factor: float = 0.0  # graph evidence off the incident's root paths counts this much
+    hop_delay: float | None = 240.0  # a cascade reaches a service h hops below a root within slack + h * this
+    anchor_slack: float = 120.0
+    upstream_lag: float | None = 120.0  # a service above the roots (a late-alerting cause) joins only this soon
+    service_fresh: float | None = 300.0  # same-service evidence counts fully this long after the service's first alert
+    service_late_factor: float = 0.5  # ... and this much after
+    w_anchor: float = 1.0  # extra evidence when the alert's service lies below a root in cascade time
     w_namespace: float = 1.0  # same cluster + namespace
     w_template: float = 1.5  # same message template
     w_template_unowned: float = 2.5  # same template, the alert names no service
@@ -110,6 +116,7 @@ class CorrelationEngine:
         self._workloads: dict[str, str] = {}
         self._related: dict[str, tuple[tuple[str, float], ...]] = {}
         self._up: dict[str, frozenset[str]] = {}  # transitive dependencies of each service
+        self._up_dist: dict[str, dict[str, int]] = {}  # ... and the fewest hops to each
         self._svc_queries: dict[str, list[tuple[tuple, float, float]]] = {}
         self.stats = Counter()
         if catalog is not None:
@@ -144,6 +151,16 @@ class CorrelationEngine:
             self._related[name] = tuple(sorted(weights.items()))
         for name in deps:
             self._up[name] = frozenset(catalog.upstream(name))
+            dist: dict[str, int] = {}
+            frontier, hops = list(deps[name]), 1
+            while frontier:  # breadth first: the fewest hops to each transitive dependency
+                nxt = []
+                for d in frontier:
+                    if d not in dist:
+                        dist[d] = hops
+                        nxt.extend(deps.get(d, ()))
+                frontier, hops = nxt, hops + 1
+            self._up_dist[name] = dist
 
     # --- the stream -----------------------------------------------------------------------
     def process(self, alert: Alert) -> Placement:
@@ -219,8 +236,15 @@ class CorrelationEngine:
                 if t - last > horizon:
                     continue
                 w = weight
-                if k[0] == "svc" and k[1] != svc and not self._explained(svc, inc):
-                    w *= cfg.unexplained_factor
+                if k[0] == "svc":
+                    if k[1] != svc:
+                        how = self._explained(svc, inc, t)
+                        if not how:
+                            w *= cfg.unexplained_factor
+                        elif how == 2 and cfg.w_anchor:
+                            scores[(iid, "anchor")] = cfg.w_anchor
+                    elif cfg.service_fresh is not None and t - inc.services[svc] > cfg.service_fresh:
+                        w *= cfg.service_late_factor
                 slot = (iid, k[0])  # evidence of one kind counts once (its strongest); kinds add up
                 if w > scores.get(slot, 0.0):
                     scores[slot] = w
@@ -360,13 +384,31 @@ class CorrelationEngine:
         else:
             del self._index[k]
 
-    def _explained(self, svc: str | None, inc: IncidentState) -> bool:
+    def _explained(self, svc: str | None, inc: IncidentState, t: float) -> int:
         """Could one fault explain both? Only if the alert's service lies on a dependency
-        path through one of the incident's roots (its most upstream affected services)."""
+        path through one of the incident's roots (its most upstream affected services), and,
+        when propagation delays are set, only if the timing fits: a cascade needs time per hop
+        to reach a dependent but not forever, and a cause alerting after its symptoms does so
+        soon after them, else it is a new fault upstream.
+
+        0: no; 1: yes (it is a root, or a cause above one); 2: yes, as a cascade below a root
+        (the incident's anchor explains it, which `w_anchor` rewards)."""
         if svc is None:
-            return True
-        up = self._up.get(svc, frozenset())
-        return any(r == svc or r in up or svc in self._up.get(r, ()) for r in inc.roots)
+            return 1
+        cfg = self.config
+        dist = self._up_dist.get(svc, {})
+        best = 0
+        for r in inc.roots:  # a set: take the best fit, so iteration order never matters
+            h = dist.get(r)
+            if h is not None:  # svc depends on root r, h hops down
+                if cfg.hop_delay is None or t - inc.services[r] <= cfg.anchor_slack + h * cfg.hop_delay:
+                    return 2
+            elif r == svc or (
+                svc in self._up.get(r, ())  # svc lies above the root: would become the new root
+                and (cfg.upstream_lag is None or t - inc.services[r] <= cfg.upstream_lag)
+            ):
+                best = 1
+        return best
 
     def _add_root(self, inc: IncidentState, svc: str) -> None:
         up = self._up.get(svc, frozenset())
