@@ -138,3 +138,15 @@ def test_default_corpus_follows_a_new_release_unless_removed(tmp_path: Path, mon
     kb.remove_corpus("prometheus-operator")
     (shipped / "general/TargetDown.md").unlink()
     assert kb.ensure_default_corpus() is None and kb.corpora() == []
+
+
+def test_unknown_alert_only_when_the_query_leads_with_it():
+    from knowledge.retrieval import unknown_alert_names
+
+    known = {"kubepodcrashlooping"}
+    assert unknown_alert_names("KubeDeploymentRolloutStuck: rollout is stuck", known) == ["KubeDeploymentRolloutStuck"]
+    assert unknown_alert_names("etcdHighCommitDurations", known) == ["etcdHighCommitDurations"]
+    assert unknown_alert_names("KubePodCrashLooping: pods restart", known) == []
+    assert unknown_alert_names("pods stuck in ImagePullBackOff after deploy", known) == []
+    assert unknown_alert_names("ImagePullBackOff on checkout pods", known) == []
+    assert unknown_alert_names("checkout latency high", known) == []
