@@ -7,6 +7,7 @@ stored chunks whenever the collection's revision changes, so every replica ranks
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -296,16 +297,22 @@ class KnowledgeBase:
         return len(got["ids"])
 
     def ensure_default_corpus(self) -> IngestReport | None:
-        """Ingest the shipped corpus on first use (once: a user may remove it afterwards)."""
-        meta = self._collection_meta()
-        if meta.get(SEEDED_KEY):
+        """Ingest the shipped corpus on first use, and bring it up to date when a new triops
+        version ships changed runbooks; a corpus the user removed stays removed."""
+        folder = default_corpus_dir()
+        _, _, chunks = load_folder(folder, DEFAULT_CORPUS)
+        digest = hashlib.sha256("".join(sorted(c.content_hash for c in chunks)).encode()).hexdigest()[:16]
+        if self._collection_meta().get(SEEDED_KEY) == digest:
             return None
         with self._lock:
-            meta = self._collection_meta(refresh=True)
-            if meta.get(SEEDED_KEY):
+            seeded = self._collection_meta(refresh=True).get(SEEDED_KEY)
+            if seeded == digest:
                 return None
-            report = self.ingest_folder(default_corpus_dir(), DEFAULT_CORPUS)
-            self._bump_revision(**{SEEDED_KEY: True})
+            if seeded and not self.collection.get(where={"corpus": DEFAULT_CORPUS}, limit=1, include=[])["ids"]:
+                return None  # removed on purpose
+            report = self.ingest_chunks(DEFAULT_CORPUS, chunks, source=str(folder.resolve()),
+                                        cache=vector_cache.load(folder, self.embedding))
+            self._bump_revision(**{SEEDED_KEY: digest})
         return report
 
     def corpora(self) -> list[CorpusInfo]:

@@ -76,16 +76,22 @@ def default_calibration() -> Calibration:
     )
 
 
+# Kubernetes kinds, pod reasons and conditions look like alert names but are vocabulary.
+K8S_TERMS = frozenset(t.lower() for t in ["CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError", "RunContainerError", "ContainerCreating", "PodInitializing", "OOMKilled", "NodeNotReady", "KubeletNotReady", "NetworkUnavailable", "MemoryPressure", "DiskPressure", "PIDPressure", "PersistentVolumeClaim", "PersistentVolume", "HorizontalPodAutoscaler", "VerticalPodAutoscaler", "PodDisruptionBudget", "CustomResourceDefinition", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration", "PriorityClass", "NetworkPolicy", "ResourceQuota", "LimitRange", "ServiceAccount", "ClusterRoleBinding", "RoleBinding", "ClusterRole", "PodSecurityPolicy", "DeadlineExceeded", "BackoffLimitExceeded", "FailedScheduling", "FailedMount", "FailedAttachVolume"])
+
+
 def unknown_alert_names(query: str, known_terms: Container[str]) -> list[str]:
-    """Alert-style identifiers (camelCase, 3+ words, e.g. KubeDeploymentRolloutStuck) that no
-    runbook mentions: the query names an alert we have no runbook for."""
-    out = []
-    for tok in _TOKEN.findall(query):
-        if len(tok) < 10 or tok.lower() in known_terms or not any(ch.isupper() for ch in tok):
-            continue
-        if len(split_identifier(tok).split()) >= 3 and tok not in out:
-            out.append(tok)
-    return out
+    """The alert a query leads with ("KubeDeploymentRolloutStuck: rollout stuck…", as the
+    incident path and people write it) when it is alert-like (camelCase, 3+ words), no
+    runbook mentions it and it is not Kubernetes vocabulary: we have no runbook for it."""
+    tokens = _TOKEN.findall(query[:200])
+    if not tokens:
+        return []
+    tok = tokens[0]
+    low = tok.lower()
+    if len(tok) < 10 or low in known_terms or low in K8S_TERMS or not any(c.isupper() for c in tok):
+        return []
+    return [tok] if len(split_identifier(tok).split()) >= 3 else []
 
 
 def confidence_features(

@@ -117,3 +117,36 @@ def test_lexical_tokens_split_identifiers_and_stem():
     assert tokenize("KubePodCrashLooping: pods are failing in etcd_server") == [
         "kubepodcrashlooping", "kube", "pod", "crash", "loop", "pod", "fail", "etcd_server", "etcd", "server"
     ]
+
+
+def test_default_corpus_follows_a_new_release_unless_removed(tmp_path: Path, monkeypatch):
+    import shutil
+
+    from knowledge import index as index_mod
+    from knowledge.sources import default_corpus_dir
+
+    kb = open_kb(tmp_path / "chroma")
+    assert kb.ensure_default_corpus().embedded == 0
+    shipped = tmp_path / "next-release"
+    shutil.copytree(default_corpus_dir(), shipped)
+    p = shipped / "general/Watchdog.md"
+    p.write_text(p.read_text().replace("Check alertmanager logs.", "Check the Alertmanager logs first."))
+    monkeypatch.setattr(index_mod, "default_corpus_dir", lambda: shipped)
+    report = kb.ensure_default_corpus()
+    assert (report.updated, report.embedded, report.deleted) == (1, 1, 0)
+    assert kb.ensure_default_corpus() is None
+    kb.remove_corpus("prometheus-operator")
+    (shipped / "general/TargetDown.md").unlink()
+    assert kb.ensure_default_corpus() is None and kb.corpora() == []
+
+
+def test_unknown_alert_only_when_the_query_leads_with_it():
+    from knowledge.retrieval import unknown_alert_names
+
+    known = {"kubepodcrashlooping"}
+    assert unknown_alert_names("KubeDeploymentRolloutStuck: rollout is stuck", known) == ["KubeDeploymentRolloutStuck"]
+    assert unknown_alert_names("etcdHighCommitDurations", known) == ["etcdHighCommitDurations"]
+    assert unknown_alert_names("KubePodCrashLooping: pods restart", known) == []
+    assert unknown_alert_names("pods stuck in ImagePullBackOff after deploy", known) == []
+    assert unknown_alert_names("ImagePullBackOff on checkout pods", known) == []
+    assert unknown_alert_names("checkout latency high", known) == []

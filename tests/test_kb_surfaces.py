@@ -124,3 +124,14 @@ def test_slash_runbook_through_bolt_is_acked_then_answered(tmp_path: Path):
         assert "/triops runbook <alert name or question>" in h.response(name)["text"]
     finally:
         h.stop()
+
+
+def test_a_broken_index_is_a_tool_error_not_a_trace(runtime: Runtime):
+    from tools.runbooks.tool import knowledge_base
+
+    kb = knowledge_base(runtime.ctx)
+    kb.client.delete_collection(kb.name)  # e.g. dropped on the shared server by someone else
+    kb._invalidate()
+    reply = _ask(runtime, "runbook KubePodCrashLooping")
+    assert reply.error and "could not be searched" in reply.error["error"]
+    assert "Traceback" not in to_text(reply)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from knowledge.remediation import extract_steps
@@ -27,8 +28,6 @@ def knowledge_base(ctx: ToolContext) -> KnowledgeBase:
 def warm(ctx: ToolContext) -> None:
     """Open the index (and ingest the default corpus) ahead of the first question; a failure
     is logged here and reported to whoever asks later."""
-    import logging
-
     try:
         knowledge_base(ctx)
     except ToolError as exc:
@@ -44,10 +43,17 @@ def warm(ctx: ToolContext) -> None:
 )
 def runbook_search(ctx: ToolContext, args: RunbookQuery) -> RunbookResults:
     kb = knowledge_base(ctx)
-    result = kb.search(args.query, k=args.k)
-    steps = []
-    if result.found and result.hits and args.steps:
-        steps = extract_steps(kb.document_chunks(result.hits[0].doc_id), max_steps=args.steps)
+    try:
+        result = kb.search(args.query, k=args.k)
+        steps = []
+        if result.found and result.hits and args.steps:
+            steps = extract_steps(kb.document_chunks(result.hits[0].doc_id), max_steps=args.steps)
+    except Exception as exc:  # the Chroma server went away, the collection was dropped…
+        logging.getLogger("triops.knowledge").exception("runbook search failed")
+        raise ToolError(
+            f"The runbook index could not be searched ({type(exc).__name__}).",
+            hint="Try again in a moment; `triops kb list` shows whether the index answers.",
+        ) from exc
     return RunbookResults(**result.model_dump(), steps=steps)
 
 
