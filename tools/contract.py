@@ -7,6 +7,7 @@ schemas) and the tests, so no surface needs per-tool code to call a tool.
 from __future__ import annotations
 
 import inspect
+import threading
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,14 +37,17 @@ class ToolContext:
     catalog: Any  # tools.catalog.ServiceCatalog
     clock: Callable[[], datetime] = now_utc
     _resources: dict[str, Any] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     def now(self) -> datetime:
         return self.clock()
 
     def resource(self, key: str, factory: Callable[[], Any]) -> Any:
-        if key not in self._resources:
-            self._resources[key] = factory()
-        return self._resources[key]
+        """Build once even when a warm-up thread and the first request ask at the same time."""
+        with self._lock:
+            if key not in self._resources:
+                self._resources[key] = factory()
+            return self._resources[key]
 
 
 @dataclass(frozen=True)
