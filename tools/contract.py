@@ -37,14 +37,20 @@ class ToolContext:
     catalog: Any  # tools.catalog.ServiceCatalog
     clock: Callable[[], datetime] = now_utc
     _resources: dict[str, Any] = field(default_factory=dict)
-    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
+    _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def now(self) -> datetime:
         return self.clock()
 
     def resource(self, key: str, factory: Callable[[], Any]) -> Any:
-        """Build once even when a warm-up thread and the first request ask at the same time."""
-        with self._lock:
+        """Build once even when a warm-up thread and the first request ask at the same time;
+        one slow resource (the runbook index) never holds up another."""
+        if key in self._resources:
+            return self._resources[key]
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
             if key not in self._resources:
                 self._resources[key] = factory()
             return self._resources[key]
