@@ -261,7 +261,10 @@ class Planner:
         assert slots is not None
         mentions = bool(slots.scope or slots.model or slots.window)
         looks_like = bool(FOLLOW_UP_RE.search(question)) or (route.intent in NO_TOOL_INTENTS and mentions)
-        if not looks_like or (route.intent not in NO_TOOL_INTENTS and route.intent != previous.intent and route.confidence >= 0.5):
+        # "and payments?" has no words of its own intent: the thread's intent carries on
+        own_words = any(r.search(question.lower()) for r in self._keyword_res.get(route.intent, []))
+        if not looks_like or (route.intent not in NO_TOOL_INTENTS and route.intent != previous.intent
+                              and route.confidence >= 0.5 and own_words):
             return route
         if slots.window is None and previous.slots.get("window"):
             slots.window = previous.slots["window"]

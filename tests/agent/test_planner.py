@@ -294,3 +294,31 @@ def test_models_by_name_by_word_by_service_or_all(planner: Planner, store) -> No
     assert ans.calls[0].output.report.dataset_drift
     with store.engine.connect() as conn:  # asking is not checking: nothing recorded
         assert conn.execute(select(func.count()).select_from(drift_reports)).scalar_one() == before
+
+
+def test_step_references_alternatives_and_literals() -> None:
+    from bot.agent.slots import resolve
+
+    values = {"text": "why?", "service": "checkout", "alert_name": None}
+    outputs = {"recent": {"incidents": [{"id": "inc-1", "first_alert": {"name": "A", "message": "m"}}]},
+               "runbook": {"found": False}}
+    assert resolve("{recent.incidents.0.id}", values, outputs) == "inc-1"
+    assert resolve("{recent.incidents.1.id|service}", values, outputs) == "checkout"
+    assert resolve("{nothing.here|alert_name|'open'}", values, outputs) == "open"
+    assert resolve("{recent.incidents.0.first_alert.name} {recent.incidents.0.first_alert.message}", values, outputs) == "A m"
+    assert resolve("{missing.x} {alert_name}", values, outputs) is None  # nothing resolved: the field is left out
+    assert resolve("{runbook.found}", values, outputs) is None  # "not found" is no value
+    assert resolve("all", values, outputs) == "all"
+
+
+def test_follow_ups_without_words_of_their_own_keep_the_threads_intent(ctx: ToolContext, registry: ToolRegistry) -> None:
+    from bot.agent.service import Assistant
+
+    a = Assistant(registry, ctx, ctx.settings)
+    assert a.ask("why is checkout failing?", key="t:tri").intent == "triage"
+    then = a.ask("and payments?", key="t:tri")  # not DORA: the thread is triaging
+    assert then.intent == "triage" and then.calls[0].args == {"service": "payments", "state": "open"}
+    assert a.ask("and how did payments ship?", key="t:tri").intent == "dora"  # its own words win
+    assert a.ask("how noisy were alerts over 7d?", key="t:noise").intent == "alert_noise"
+    again = a.ask("what about over 1d?", key="t:noise")
+    assert again.intent == "alert_noise" and again.calls[0].args == {"window": "1d"}
