@@ -36,6 +36,7 @@ DEMO_QUESTIONS: list[tuple[str, str]] = [
     ("How noisy were the alerts today?", "alerts stats 1d"),
     ("Plain words (the agent; without an LLM, its planner)", "how did checkout ship this month?"),
     ("Plain words, a team and a window", "and the payments team over the last 2 weeks?"),
+    ("Plain words at 3 a.m.: incident, probable cause, suspect change, runbook", "why is checkout failing?"),
 ]
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from slack_sdk import WebClient
+from sqlalchemy import select
 
 from bot.alerts_runtime import get_pipeline
 from bot.runtime import Runtime
@@ -16,6 +17,7 @@ from tests.slack_harness import SlackHarness
 from tools.scenario.topology import catalog
 from tools.settings import Settings
 from tools.store import alerts as s
+from tools.store.audit import audit_log
 
 CHANNEL = "C_INCIDENTS"
 
@@ -273,11 +275,22 @@ def test_a_runbook_model_with_a_renderer_renders_itself_in_the_card() -> None:
 
 
 def test_auto_triage_posts_the_assistants_summary_in_the_incident_thread(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A bad payments deploy, then its pods crash-loop and checkout errors: the thread gets the
+    incident, payments as the probable cause, the deploy as the suspect change, and the
+    crash-loop runbook — found from the incident's first alert, not from the prompt's words."""
     from bot.agent.triage import triage_incident
+    from tools.delivery.models import DeploymentEvent
+    from tools.store.delivery import upsert_deployments
 
     rt = Runtime.build(
         Settings(TRIOPS_HOME=tmp_path, TRIOPS_INCIDENT_CHANNEL=CHANNEL, TRIOPS_AUTO_TRIAGE="true"), catalog=catalog()
     )
+    done = datetime(2026, 11, 20, 9, 56, tzinfo=UTC)
+    with rt.store.engine.begin() as conn:
+        upsert_deployments(conn, [DeploymentEvent(
+            id="payments-bad-1", service="payments", team="team-payments", environment="production",
+            version="v1.999", status="success", started_at=done - timedelta(minutes=5), finished_at=done,
+        )])
     h = SlackHarness.start(rt, extensions=[register_actions])
     try:
         client = WebClient(token="xoxb-test", base_url=h.double.base_url)
@@ -288,8 +301,12 @@ def test_auto_triage_posts_the_assistants_summary_in_the_incident_thread(tmp_pat
             ),
         )
         assert notifier is not None
-        (iid,) = post_alerts(h, [{"name": "PostgresDown", "service": "postgres-main", "severity": "critical",
-                                  "starts_at": "2026-11-20T10:00:00Z"}])["incidents"]
+        (iid,) = post_alerts(h, [
+            {"name": "KubePodCrashLooping", "service": "payments", "severity": "warning",
+             "starts_at": "2026-11-20T10:00:00Z", "message": "Pod payments/payments-6d8f is crash looping.",
+             "runbook_url": "https://runbooks.prometheus-operator.dev/runbooks/kubernetes/kubepodcrashlooping"},
+            {"name": "HighErrorRate", "service": "checkout", "severity": "critical", "starts_at": "2026-11-20T10:01:00Z"},
+        ])["incidents"]
         assert notifier.run_pending() == 1
         (card,) = [c for c in h.double.of("chat.postMessage") if not c.params.get("thread_ts")]
         ts = card.params.get("ts") or s_ts(rt, iid)
@@ -298,7 +315,19 @@ def test_auto_triage_posts_the_assistants_summary_in_the_incident_thread(tmp_pat
             for c in h.double.of("chat.postMessage")
         ))
         triage = next(c for c in h.double.of("chat.postMessage") if "sources:" in (c.params.get("text") or ""))
-        assert "postgres-main" in triage.params["text"]
+        text = triage.params["text"]
+        assert iid in text
+        assert "Probable cause: *payments*" in text
+        assert "Suspect change: deployment `payments-bad-1` of payments" in text
+        assert "Runbook: KubePodCrashLooping" in text and "kubepodcrashlooping" in text
+        assert "`incident_get`" in text and "`runbook_search`" in text  # the sources line
+        with rt.store.engine.connect() as conn:
+            calls = [(r.subject, json.loads(r.detail)) for r in conn.execute(
+                select(audit_log).where(audit_log.c.actor == "auto-triage", audit_log.c.action == "tool_call")
+                .order_by(audit_log.c.id))]
+        assert [t for t, _ in calls] == ["incident_get", "runbook_search"]
+        assert calls[0][1]["args"] == {"id": iid}
+        assert calls[1][1]["args"]["query"].startswith("KubePodCrashLooping Pod payments/payments-6d8f")
     finally:
         h.stop()
 

@@ -8,6 +8,21 @@ Now is 2026-11-23 12:00 UTC. In the last 30 days:
 - payments (team-payments): 4 deployments (2, 9, 16, 23 days ago), none failed; commits
   26 hours before → median lead time 26 h.
 - search and ranking-api (team-search): 6 and 3 deployments, none failed.
+
+Alerts (through the real pipeline, so incidents, causes and suspect changes are its own):
+- 4 minutes after search-d0 (a day ago) search's pods crash-loop (KubePodCrashLooping,
+  with its runbook), then checkout and ranking-api — both depend on search — error
+  (HighErrorRate, HighLatency): one open incident, probable cause search, suspect change
+  search-d0. 4 alerts, 4 notifications.
+- 3 days ago a disk alert on payments (NodeFilesystemSpaceFillingUp) fired and resolved
+  20 minutes later: a second, resolved incident. 2 notifications.
+So over 7 days: 6 notifications, 5 distinct alerts, 2 incidents.
+
+Models: `search-ranker` (serves ranking-api) champion v2 (ndcg@10 0.418 vs v1's 0.402),
+trained 10 days ago; its newest feature window has `ctr_7d` sent as a percentage instead
+of a fraction and a new `tv` device: ctr_7d, device and the score drift (2 of 4 features).
+`fraud-scorer` (serves payments) champion v7 (auc 0.91), trained 200 days ago (older than
+the 180-day limit: retrain); its inputs are stable. Each had its drift check an hour ago.
 """
 
 from __future__ import annotations
@@ -16,9 +31,14 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
+from tools.alerts.models import Alert, AlertLinks
 from tools.catalog import Service, ServiceCatalog
 from tools.contract import ToolContext
 from tools.delivery.models import DeploymentEvent, IncidentEvent
+from tools.mlops.schemas import ModelIn
 from tools.settings import Settings
 from tools.store import Store
 from tools.store.delivery import upsert_deployments, upsert_incidents
@@ -70,10 +90,94 @@ def incidents() -> list[IncidentEvent]:
     return out
 
 
+RUNBOOK = "https://runbooks.prometheus-operator.dev/runbooks/kubernetes/kubepodcrashlooping"
+
+
+def _alert(name: str, service: str, start: datetime, message: str, *, severity: str = "warning",
+           status: str = "firing", end: datetime | None = None, runbook: str | None = None) -> Alert:
+    return Alert(
+        source="alertmanager", fingerprint=f"{name}-{service}", name=name, service=service, severity=severity,  # type: ignore[arg-type]
+        status=status, labels={"alertname": name, "service": service}, annotations={"summary": message},  # type: ignore[arg-type]
+        starts_at=start, ends_at=end, links=AlertLinks(runbook=runbook),
+    )
+
+
+def alert_notifications() -> list[Alert]:
+    """What the alert webhooks received, in time order."""
+    t0 = NOW - timedelta(days=1) + timedelta(minutes=4)  # search-d0 finished a day ago
+    disk = NOW - timedelta(days=3)
+    disk_text = "Filesystem on /dev/sda1 at payments-db-0 is predicted to run out of space within 24 hours."
+    return [
+        _alert("NodeFilesystemSpaceFillingUp", "payments", disk, disk_text),
+        _alert("NodeFilesystemSpaceFillingUp", "payments", disk, disk_text, status="resolved",
+               end=disk + timedelta(minutes=20)),
+        _alert("KubePodCrashLooping", "search", t0, "Pod search/search-7f9c is crash looping.", runbook=RUNBOOK),
+        _alert("HighErrorRate", "checkout", t0 + timedelta(minutes=1), "checkout: 5xx ratio above 5%", severity="critical"),
+        _alert("HighErrorRate", "ranking-api", t0 + timedelta(minutes=1, seconds=20), "ranking-api: 5xx ratio above 5%",
+               severity="critical"),
+        _alert("HighLatency", "checkout", t0 + timedelta(minutes=2), "checkout: p99 latency above 1 s"),
+    ]
+
+
+def _features(rng: np.random.Generator, n: int, broken: bool) -> pd.DataFrame:
+    ctr = rng.beta(2, 30, n)
+    device = np.array(["ios", "android", "web"], dtype=object)[rng.choice(3, n, p=[0.45, 0.35, 0.2])]
+    if broken:
+        ctr = ctr * 100  # a percentage now, not a fraction
+        device[rng.random(n) < 0.08] = "tv"
+    frame = pd.DataFrame({"query_len": rng.poisson(3.2, n) + 1, "ctr_7d": ctr, "device": device,
+                          "price": rng.lognormal(3.4, 0.7, n).round(2)})
+    frame["score"] = 1 / (1 + np.exp(-(-1.2 + 6.0 * np.minimum(ctr, 1.0) + rng.normal(0, 0.3, n))))
+    return frame
+
+
+def models() -> list[ModelIn]:
+    day = timedelta(days=1)
+    return [
+        ModelIn(name="search-ranker", service="ranking-api", team="team-search", prediction_column="score",
+                versions=[
+                    {"version": "1", "trained_at": NOW - 60 * day, "registered_at": NOW - 59 * day,
+                     "aliases": [], "metrics": {"ndcg@10": 0.402}},
+                    {"version": "2", "trained_at": NOW - 10 * day, "registered_at": NOW - 9 * day,
+                     "aliases": ["champion"], "metrics": {"ndcg@10": 0.418}},
+                ]),
+        ModelIn(name="fraud-scorer", service="payments", team="team-payments", prediction_column="score",
+                versions=[{"version": "7", "trained_at": NOW - 200 * day, "registered_at": NOW - 199 * day,
+                           "aliases": ["champion"], "metrics": {"auc": 0.91}}]),
+    ]
+
+
+def seed_models(store: Store) -> None:
+    from tools.drift import compute_drift
+    from tools.store import models as reg
+
+    rng = np.random.default_rng(11)
+    service_of = {m.name: m.service for m in models()}
+    with store.engine.begin() as conn:
+        for m in models():
+            for v in m.versions:  # one event per version, in order, as a registry would send them
+                one = m.model_copy(update={"versions": [v]})
+                reg.upsert_models(conn, [one], (v.registered_at or NOW).timestamp())
+        for name, broken in (("search-ranker", True), ("fraud-scorer", False)):
+            end = NOW - timedelta(hours=1)
+            reference, current = _features(rng, 3000, False), _features(rng, 3000, broken)
+            reg.save_window(conn, name, "reference", reference, (NOW - timedelta(days=9)).timestamp())
+            reg.save_window(conn, name, "2026-11-23", current, end.timestamp(),
+                            start=(end - timedelta(days=1)).timestamp(), end=end.timestamp())
+            version = {"search-ranker": "2", "fraud-scorer": "7"}[name]
+            reg.record_drift(conn, compute_drift(reference, current, target="score"), at=end.timestamp(), model=name,
+                             version=version, service=service_of[name],
+                             reference=f"{name}/reference", current=f"{name}/2026-11-23")
+
+
 def seed(store: Store) -> None:
+    from tools.alerts.pipeline import AlertPipeline
+
     with store.engine.begin() as conn:
         upsert_deployments(conn, deployments())
         upsert_incidents(conn, incidents())
+    seed_models(store)
+    AlertPipeline(store, catalog(), clock=lambda: NOW).ingest(alert_notifications())
 
 
 def context(store: Store, settings: Settings | None = None) -> ToolContext:

@@ -97,8 +97,8 @@ def score(case: Case, ans: AgentAnswer, registry: ToolRegistry, run: str) -> Cas
     # the LLM is scored on the calls it chose, not on those of a planner fallback
     called = [c.tool for c in ans.calls if not c.refused and (run == "planner" or c.by == "llm")]
     tools_ok = all(any(_matches(p, t) for t in called) for p in expected)
-    if run == "planner":
-        routed: bool | None = ans.intent == case.intent
+    if run == "planner":  # the right intent, and through it the expected (registered) tools
+        routed: bool | None = ans.intent == case.intent and tools_ok
     else:
         routed = tools_ok if (expected or not case.tools) else None
     checkable = bool(expected) or not case.tools

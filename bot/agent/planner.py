@@ -12,7 +12,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +24,27 @@ from sklearn.pipeline import FeatureUnion, make_pipeline
 
 import prompts
 from bot.agent.models import AgentAnswer, ToolCallRecord
-from bot.agent.slots import Slots, Vocabulary, extract_slots, fill_args, load_vocabulary, normalise
+from bot.agent.slots import (
+    Slots,
+    Vocabulary,
+    extract_slots,
+    fill_args,
+    load_vocabulary,
+    lookup,
+    missing_required,
+    normalise,
+    resolve,
+)
 from bot.agent.toolkit import offered_tools
 from tools.contract import Tool, ToolContext, ToolRegistry
 from tools.errors import ToolError
 from tools.store.conversations import Turn
 
 INTENTS_FILE = Path(__file__).with_name("intents.yaml")
-_PLACEHOLDERS = {"{service}": "SERVICE", "{team}": "TEAM", "{model}": "MODEL", "{window}": "WINDOW"}
+_PLACEHOLDERS = {"{service}": "SERVICE", "{team}": "TEAM", "{model}": "MODEL", "{window}": "WINDOW",
+                 "{incident}": "INCIDENT", "{alert}": "ALERT"}
 KEYWORD_WEIGHT = 0.25
+MAX_FAN_OUT = 5
 MIN_CONFIDENCE = 0.30
 NO_TOOL_INTENTS = ("help", "smalltalk")
 FOLLOW_UP_RE = re.compile(r"^\s*(?:and|what about|how about|same (?:for|with)|also|now|then|ok,? (?:and|what about))\b", re.I)
@@ -41,6 +53,10 @@ FOLLOW_UP_RE = re.compile(r"^\s*(?:and|what about|how about|same (?:for|with)|al
 class ToolStep(BaseModel):
     tool: list[str]  # names or globs, first registered match wins
     args: dict[str, str] | None = None
+    name: str | None = None  # what later steps call this step's output ("{name.path}")
+    when: str | None = None  # run only if this slot/output reference has a value
+    unless: str | None = None  # skip if this slot/output reference has a value
+    for_each: str | None = None  # slot that, when not named, is each known name in turn (max 5)
 
 
 class Intent(BaseModel):
@@ -48,6 +64,9 @@ class Intent(BaseModel):
     title: str
     tools: list[ToolStep] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
+    requires: list[str] = Field(default_factory=list)  # slots without which it is never chosen
+    boost: list[str] = Field(default_factory=list)  # slots that, when present, point to it
+    summary: list[str] = Field(default_factory=list)  # lines over the outputs; kept when all resolve
     examples: list[str] = Field(min_length=3)
 
 
@@ -63,7 +82,9 @@ class IntentFile(BaseModel):
             steps = []
             for step in body.get("tools") or []:
                 names = step["tool"] if isinstance(step["tool"], list) else [step["tool"]]
-                steps.append(ToolStep(tool=names, args=step.get("args")))
+                steps.append(ToolStep(tool=names, args=step.get("args"), name=step.get("as"),
+                                      when=step.get("when"), unless=step.get("unless"),
+                                      for_each=step.get("for_each")))
             intents.append(Intent(name=name, **{**body, "tools": steps}))
         return cls(entities=raw.get("entities") or {}, intents=intents)
 
@@ -147,6 +168,13 @@ class Planner:
         for name, res in self._keyword_res.items():
             hits = sum(1 for r in res if r.search(low))
             scores[name] = scores.get(name, 0.0) + KEYWORD_WEIGHT * min(hits, 2)
+        have = slots.as_dict()
+        for i in self.spec.intents:  # "show incident X" needs an X, and an X points to it
+            if i.requires and not all(have.get(r) for r in i.requires):
+                scores[i.name] = 0.0
+                continue
+            if any(have.get(b) for b in [*i.requires, *i.boost]):
+                scores[i.name] = scores.get(i.name, 0.0) + KEYWORD_WEIGHT
         best = max(scores, key=scores.__getitem__)
         total = sum(scores.values()) or 1.0
         confidence = scores[best] / total
@@ -154,16 +182,70 @@ class Planner:
             best = "help"
         return Route(intent=best, confidence=round(confidence, 3), scores=scores, slots=slots)
 
-    def plan(self, route: Route) -> list[tuple[Tool, dict[str, Any]]]:
+    def summary(self, intent: Intent, route: Route, calls: list[ToolCallRecord]) -> list[str]:
+        """The intent's summary lines whose every reference has a value in this answer."""
+        assert route.slots is not None
+        values = route.slots.as_dict()
+        outputs = {c.tool: c.output.model_dump(mode="json") for c in calls if c.output is not None}
+        for step in intent.tools:  # the names steps gave their outputs
+            for c in calls:
+                if step.name and c.output is not None and any(fnmatch.fnmatchcase(c.tool, p) for p in step.tool):
+                    outputs[step.name] = outputs[c.tool]
+        lines = []
+        for line in intent.summary:
+            refs = [r.removeprefix("?") for r in re.findall(r"\{([^{}]+)\}", line)]
+            if all(lookup(r, values, outputs) is not None for r in refs):  # "{?ref}": a condition only
+                lines.append(resolve(re.sub(r"\{\?[^{}]+\}", "", line), values, outputs))
+        return lines
+
+    def run_steps(self, route: Route) -> list[ToolCallRecord]:
+        """Run the intent's steps in order; a step may use slots and earlier steps' outputs.
+
+        A step whose tool is not installed, whose `when`/`unless` says so, or whose required
+        fields nothing could fill is skipped rather than called to fail.
+        """
         intent = self.intents[route.intent]
         tools = offered_tools(self.registry)
-        steps: list[tuple[Tool, dict[str, Any]]] = []
         assert route.slots is not None
+        values = route.slots.as_dict()
+        outputs: dict[str, Any] = {}
+        calls: list[ToolCallRecord] = []
         for step in intent.tools:
             t = resolve_tool(step, tools)
-            if t is not None:
-                steps.append((t, fill_args(t.input_model, route.slots, step.args, self.ctx.now())))
-        return steps
+            if t is None:
+                continue
+            if step.when and lookup(step.when, values, outputs) is None:
+                continue
+            if step.unless and lookup(step.unless, values, outputs) is not None:
+                continue
+            variants = [route.slots]
+            if step.for_each and not values.get(step.for_each):
+                known = getattr(self.vocabulary(), step.for_each + "s", [])[:MAX_FAN_OUT]
+                variants = [replace(route.slots, **{step.for_each: name}) for name in known]
+            for slots in variants:
+                args = fill_args(t.input_model, slots, step.args, self.ctx.now(), outputs)
+                if missing_required(t.input_model, args):
+                    continue
+                record = self._call(t, args)
+                calls.append(record)
+                if record.output is not None:
+                    dumped = record.output.model_dump(mode="json")
+                    outputs[t.name] = dumped
+                    if step.name:
+                        outputs[step.name] = dumped
+        return calls
+
+    def _call(self, t: Tool, args: dict[str, Any]) -> ToolCallRecord:
+        record = ToolCallRecord(tool=t.name, args=args, by="planner")
+        t0 = time.perf_counter()
+        try:
+            record.output = t.run(self.ctx, args)
+        except ToolError as exc:
+            record.error = exc.as_dict()
+        except Exception as exc:  # a tool bug: say which, never a trace
+            record.error = {"error": f"{t.name} failed ({type(exc).__name__}).", "hint": None, "choices": []}
+        record.ms = (time.perf_counter() - t0) * 1000
+        return record
 
     def available(self, intent: str) -> bool:
         i = self.intents[intent]
@@ -179,7 +261,10 @@ class Planner:
         assert slots is not None
         mentions = bool(slots.scope or slots.model or slots.window)
         looks_like = bool(FOLLOW_UP_RE.search(question)) or (route.intent in NO_TOOL_INTENTS and mentions)
-        if not looks_like or (route.intent not in NO_TOOL_INTENTS and route.intent != previous.intent and route.confidence >= 0.5):
+        # "and payments?" has no words of its own intent: the thread's intent carries on
+        own_words = any(r.search(question.lower()) for r in self._keyword_res.get(route.intent, []))
+        if not looks_like or (route.intent not in NO_TOOL_INTENTS and route.intent != previous.intent
+                              and route.confidence >= 0.5 and own_words):
             return route
         if slots.window is None and previous.slots.get("window"):
             slots.window = previous.slots["window"]
@@ -199,23 +284,17 @@ class Planner:
                 return i.name
         return None
 
-    def answer(self, question: str, previous: Turn | None = None) -> AgentAnswer:
+    def answer(self, question: str, previous: Turn | None = None, *, intent: str | None = None) -> AgentAnswer:
+        """Answer one question; `intent` forces the route (auto-triage knows what it asks)."""
         started = time.perf_counter()
-        route = self.follow_up(question, self.route(question), previous)
-        intent = self.intents[route.intent]
-        calls: list[ToolCallRecord] = []
-        for t, args in self.plan(route):
-            record = ToolCallRecord(tool=t.name, args=args, by="planner")
-            t0 = time.perf_counter()
-            try:
-                record.output = t.run(self.ctx, args)
-            except ToolError as exc:
-                record.error = exc.as_dict()
-            except Exception as exc:  # a tool bug: say which, never a trace
-                record.error = {"error": f"{t.name} failed ({type(exc).__name__}).", "hint": None, "choices": []}
-            record.ms = (time.perf_counter() - t0) * 1000
-            calls.append(record)
-        text = self._intro(route, intent, calls)
+        route = self.route(question)
+        if intent is not None and intent in self.intents:
+            route = Route(intent=intent, confidence=1.0, scores=route.scores, slots=route.slots)
+        else:
+            route = self.follow_up(question, route, previous)
+        spec = self.intents[route.intent]
+        calls = self.run_steps(route)
+        text = self._intro(route, spec, calls)
         slots = route.slots
         assert slots is not None
         kept = {"service": slots.service, "team": slots.team, "model": slots.model,
@@ -234,12 +313,15 @@ class Planner:
     def _intro(self, route: Route, intent: Intent, calls: list[ToolCallRecord]) -> str:
         if intent.name in NO_TOOL_INTENTS or not intent.tools:
             return prompts.render("planner_intro", intent=intent.name, examples=self.examples())
-        if not calls:
+        if not calls and not self.available(intent.name):
             return (
                 f"I understood this as a question about *{intent.title.lower()}*, but the tool for it "
                 "is not installed in this triops yet. "
                 + prompts.render("planner_intro", intent="help", examples=self.examples())
             )
+        if not calls:
+            return prompts.render("planner_intro", intent="missing", title=intent.title,
+                                  known=self.vocabulary().models[:10] if intent.name in ("model_status", "drift") else [])
         slots = route.slots
         assert slots is not None
         return prompts.render(
@@ -249,6 +331,7 @@ class Planner:
             scope=slots.scope or slots.model,
             window=slots.window_phrase if slots.window else None,
             tools=[c.tool for c in calls],
+            summary=self.summary(intent, route, calls),
         )
 
     def examples(self) -> list[str]:

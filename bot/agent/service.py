@@ -90,14 +90,16 @@ class Assistant:
         actor: str = "cli",
         use_llm: bool | None = None,
         remember: bool = True,
+        intent: str | None = None,
     ) -> AgentAnswer:
+        """`intent` names the planner's route when the caller knows it (auto-triage)."""
         started = time.perf_counter()
         question = question.strip()[:MAX_QUESTION_CHARS]
         conv = conv_store.load(self.store, key) if key else conv_store.Conversation(key="")
         if self.model is not None and use_llm is not False:
-            ans = self._ask_llm(question, conv)
+            ans = self._ask_llm(question, conv, intent)
         else:
-            ans = self.planner.answer(question, conv.turns[-1] if conv.turns else None)
+            ans = self.planner.answer(question, conv.turns[-1] if conv.turns else None, intent=intent)
             ans.grounding = check(ans.text, evidence_of(question, ans.calls))
         if ans.path == "planner" or ans.fallback:
             ans.suggestions = self._tool_suggestions(ans)
@@ -116,22 +118,24 @@ class Assistant:
         return out
 
     # --- the LLM path ---------------------------------------------------------------------
-    def _ask_llm(self, question: str, conv: conv_store.Conversation) -> AgentAnswer:
+    def _ask_llm(self, question: str, conv: conv_store.Conversation, intent: str | None = None) -> AgentAnswer:
         agent = LLMAgent(self.model, self.registry, self.ctx, self.settings, self.budget)  # type: ignore[arg-type]
         previous = conv.turns[-1] if conv.turns else None
         try:
             run = agent.run(question, conv.turns, conv.tokens_used)
         except Exception as exc:  # endpoint down, timeout, bad response: the planner answers
             log.warning("LLM failed (%s: %s); the planner answers", type(exc).__name__, redact(str(exc))[:300])
-            return self._planner_fallback(question, "llm_error", None, previous)
-        return self._check_run(question, run, previous)
+            return self._planner_fallback(question, "llm_error", None, previous, intent)
+        return self._check_run(question, run, previous, intent)
 
-    def _check_run(self, question: str, run: LLMRun, previous: conv_store.Turn | None = None) -> AgentAnswer:
+    def _check_run(
+        self, question: str, run: LLMRun, previous: conv_store.Turn | None = None, intent: str | None = None
+    ) -> AgentAnswer:
         base = {"question": question, "path": "llm", "calls": run.calls, "usage": run.usage}
         if run.text is None:
             reason = "budget" if run.stopped else "no_answer"
             if not any(c.ok for c in run.calls):
-                return self._planner_fallback(question, reason, run, previous)
+                return self._planner_fallback(question, reason, run, previous, intent)
             note = prompts.render("fallback_note", reason=reason, detail=run.stopped or "")
             ans = AgentAnswer(text=note, fallback=reason, render_outputs=True, **base)
             ans.grounding = check(note, evidence_of(question, run.calls))
@@ -147,15 +151,18 @@ class Assistant:
             unsupported=verdict.unsupported, answer=redact(run.text)[:1000],
         )
         if not any(c.ok for c in run.calls):
-            ans = self._planner_fallback(question, "ungrounded", run, previous)
+            ans = self._planner_fallback(question, "ungrounded", run, previous, intent)
         else:
             note = prompts.render("fallback_note", reason="ungrounded", detail="")
             ans = AgentAnswer(text=note, fallback="ungrounded", render_outputs=True, **base)
         ans.grounding = verdict  # the verdict on what the model said, for the record
         return ans
 
-    def _planner_fallback(self, question: str, reason: str, run: LLMRun | None, previous: conv_store.Turn | None = None) -> AgentAnswer:
-        ans = self.planner.answer(question, previous)
+    def _planner_fallback(
+        self, question: str, reason: str, run: LLMRun | None, previous: conv_store.Turn | None = None,
+        intent: str | None = None,
+    ) -> AgentAnswer:
+        ans = self.planner.answer(question, previous, intent=intent)
         note = prompts.render("fallback_note", reason=reason, detail=(run.stopped if run else "") or "")
         ans.text = f"{ans.text}\n{note}" if note else ans.text
         ans.fallback = reason

@@ -44,6 +44,8 @@ MENTION_RE = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 _STATUS = {
     "dora": "Looking at delivery metrics…",
     "alerts": "Looking at alerts…",
+    "alert_noise": "Counting alerts…",
+    "incident": "Looking at the incident and its runbook…",
     "triage": "Looking at alerts, recent changes and runbooks…",
     "runbook": "Searching the runbooks…",
     "model_status": "Checking the models…",

@@ -31,6 +31,18 @@ _REL_RE = re.compile(r"\b(?:last|past|previous|over the last|over the past|in th
 _COMPACT_RE = re.compile(r"\b(\d+)\s?(h|d|w|m|y)\b", re.I)
 _THIS_RE = re.compile(r"\b(this|last|past|previous)\s+(hour|day|week|fortnight|month|quarter|year)\b|\b(today|yesterday|tonight|overnight)\b", re.I)
 _IDENT_RE = re.compile(r"\b[A-Za-z]+[-_#]?\d+[A-Za-z0-9-]*\b")
+_INCIDENT_RE = re.compile(r"(?<![\w-])inc-[0-9a-z]{4,40}(?![\w-])", re.I)
+# Alert rule names are CamelCase words: KubePodCrashLooping, HighErrorRate, etcdNoLeader.
+_ALERT_RE = re.compile(r"(?<![\w-])(?:[A-Z][a-z0-9]+|[a-z]{3,})(?:[A-Z][A-Za-z0-9]*[a-z0-9]){1,}(?![\w-])")
+_MODEL_WORD_RE = re.compile(r"\b([a-z][\w-]*?)(?:'s)?\s+(?:ml\s+)?model\b")
+_NOT_A_MODEL = {"the", "a", "an", "this", "that", "our", "my", "your", "their", "ml", "production", "prod",
+                "staging", "live", "serving", "current", "any", "each", "every", "which", "what", "all", "new",
+                "old", "latest", "champion", "challenger", "same", "whole", "language", "data", "deployed",
+                "registered", "other", "intent", "llm", "ai", "one", "best", "last", "first", "is", "of", "for"}
+_STATE_RES = (
+    ("resolved", re.compile(r"\b(?:resolved|closed|fixed)\b", re.I)),
+    ("all", re.compile(r"\b(?:all (?:the )?(?:alerts|incidents)|every (?:alert|incident))\b", re.I)),
+)
 
 
 @dataclass
@@ -45,6 +57,9 @@ class Slots:
     window: str | None = None  # "30d", "12h"…
     window_phrase: str | None = None
     identifier: str | None = None
+    incident_id: str | None = None  # inc-…: an alert incident named in the question
+    alert_name: str | None = None  # an alert rule name (known to the store, or CamelCase)
+    state: str | None = None  # open | resolved | all, when the question says which incidents
 
     @property
     def scope(self) -> str | None:
@@ -55,7 +70,8 @@ class Slots:
             "text": self.text, "question": self.text, "query": self.text,
             "service": self.service, "services": self.services or None, "team": self.team,
             "scope": self.scope, "model": self.model, "window": self.window,
-            "identifier": self.identifier,
+            "identifier": self.identifier, "incident_id": self.incident_id,
+            "alert_name": self.alert_name, "state": self.state,
         }
 
 
@@ -134,6 +150,8 @@ class Vocabulary:
     services: list[str] = field(default_factory=list)
     teams: list[str] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)  # alert rule names seen by the store
+    model_services: dict[str, str] = field(default_factory=dict)  # service -> the model serving it
 
 
 def load_vocabulary(ctx: Any, entity_sources: dict[str, list[dict[str, str]]]) -> Vocabulary:
@@ -155,6 +173,15 @@ def load_vocabulary(ctx: Any, entity_sources: dict[str, list[dict[str, str]]]) -
                     bucket.extend(str(r[0]) for r in rows if r[0])
                 except Exception:  # a table in metadata but not yet created
                     continue
+        models = metadata.tables.get("ml_models")
+        if models is not None:  # "the ranking model": the model serving the ranking service
+            try:
+                rows = conn.execute(select(models.c.service, models.c.name).where(models.c.service.is_not(None)))
+                for svc, name in rows:
+                    vocab.model_services.setdefault(str(svc), str(name))
+            except Exception:
+                pass
+    vocab.alerts = sorted(set(vocab.alerts))
     vocab.services = sorted(set(vocab.services))
     vocab.teams = sorted(set(vocab.teams))
     vocab.models = sorted(set(vocab.models))
@@ -184,7 +211,25 @@ def extract_slots(text: str, vocab: Vocabulary, now: datetime) -> Slots:
         elif name in vocab.models and re.search(rf"\b{re.escape(name)}\s+(?:ml\s+)?model\b", low):
             slots.model = slots.model or name  # "the ranking model": the model, not the service
             slots.services.remove(name)
+        elif (model := vocab.model_services.get(name)) and re.search(rf"\b{re.escape(name)}\s+(?:ml\s+)?model\b", low):
+            slots.model = slots.model or model  # the ranking model = the model behind `ranking`
+            slots.services.remove(name)
     slots.service = slots.services[0] if slots.services else None
+    if slots.model is None and (m := _MODEL_WORD_RE.search(low)) and m.group(1) not in _NOT_A_MODEL:
+        word = m.group(1)  # "the fraud model": the one model whose name has that word, else the word
+        named = [n for n in vocab.models if word in re.split(r"[-_ ]", n.lower())]
+        slots.model = named[0] if len(named) == 1 else word  # unknown: the tool names the known ones
+    if m := _INCIDENT_RE.search(text):
+        slots.incident_id = m.group(0).lower()
+    known_alert = next((n for n in vocab.alerts if re.search(r"(?<![\w-])" + re.escape(n) + r"(?![\w-])", text)), None)
+    if known_alert or (m := _ALERT_RE.search(text)):
+        slots.alert_name = known_alert or m.group(0)
+    for state, rx in _STATE_RES:
+        if rx.search(text):
+            slots.state = state
+            break
+    if slots.state is None and slots.window:
+        slots.state = "all"  # "incidents from last week": not only the open ones
     masked = text
     for _, name in found:
         masked = re.sub(re.escape(name), " ", masked, flags=re.I)
@@ -199,6 +244,10 @@ def normalise(text: str, slots: Slots) -> str:
     out = text.lower()
     if slots.window_phrase:
         out = out.replace(slots.window_phrase.lower(), " WINDOW ")
+    if slots.incident_id:
+        out = out.replace(slots.incident_id.lower(), " INCIDENT ")
+    if slots.alert_name:
+        out = out.replace(slots.alert_name.lower(), " ALERT ")
     for value, token in ((slots.model, "MODEL"), (slots.team, "TEAM"), *((s, "SERVICE") for s in slots.services)):
         if value:
             for v in {value.lower(), value.lower().replace("-", " "), value.lower().removeprefix("team-")}:
@@ -212,8 +261,8 @@ _FIELD_SLOTS: dict[str, tuple[str, ...]] = {
     "model": ("model",), "model_name": ("model",), "name": ("model", "identifier"),
     "query": ("query",), "question": ("question",), "text": ("text",), "q": ("query",),
     "window": ("window",), "period": ("window",), "lookback": ("window",), "since": ("window",),
-    "id": ("identifier",), "incident_id": ("identifier",), "alert": ("identifier",),
-    "alert_name": ("identifier",),
+    "id": ("incident_id", "identifier"), "incident_id": ("incident_id", "identifier"),
+    "alert": ("alert_name", "identifier"), "alert_name": ("alert_name", "identifier"), "state": ("state",),
 }
 _SECONDS = {"h": 3600, "d": 86400, "w": 604800, "m": 2592000, "y": 31536000}
 
@@ -226,28 +275,87 @@ def _coerce(value: Any, annotation: Any, field_name: str, now: datetime) -> Any:
     origin = typing.get_origin(annotation)
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     base = args[0] if origin in (typing.Union, types.UnionType) and args else annotation
+    if base is bool and isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "1", "on")
     if typing.get_origin(base) is list:
         return value if isinstance(value, list) else [value]
     if isinstance(value, list):
         value = value[0] if value else None
     if base is datetime and isinstance(value, str) and value[-1:] in _SECONDS:
         return (now - timedelta(seconds=_window_seconds(value))).isoformat()
+    if base in (int, float) and isinstance(value, str) and re.fullmatch(r"\d+(?:\.\d+)?", value):
+        return base(float(value)) if base is int else float(value)  # a literal from intents.yaml
     if base in (int, float) and isinstance(value, str) and value[-1:] in _SECONDS and value[:-1].isdigit():
         unit = 3600 if "hour" in field_name else 60 if "minute" in field_name else 86400
         return base(max(1, _window_seconds(value) // unit))
     return value
 
 
-def fill_args(input_model: type[BaseModel], slots: Slots, mapping: dict[str, str] | None, now: datetime) -> dict[str, Any]:
-    """Arguments for a tool: an intent's explicit mapping, else by field name and type."""
+_PLACEHOLDER_RE = re.compile(r"\{([^{}]+)\}")
+
+
+def lookup(ref: str, values: dict[str, Any], outputs: dict[str, Any]) -> Any:
+    """One reference: a slot name, or `step.path.to.field` in an earlier step's output
+    (list items by index); alternatives separated by '|', the first that has a value wins."""
+    for alt in ref.split("|"):
+        alt = alt.strip()
+        if len(alt) >= 2 and alt[0] == alt[-1] == "'":
+            return alt[1:-1]  # a quoted literal: the default when nothing before it has a value
+        head, _, rest = alt.partition(".")
+        if not rest:
+            value = values.get(alt)
+        else:
+            value = outputs.get(head)
+            for part in rest.split("."):
+                if isinstance(value, dict):
+                    value = value.get(part)
+                elif isinstance(value, list) and part.isdigit():
+                    value = value[int(part)] if int(part) < len(value) else None
+                else:
+                    value = None
+                if value is None:
+                    break
+        if value not in (None, "", [], {}) and value is not False:  # False: "not found" is no value
+            return value
+    return None
+
+
+def resolve(template: str, values: dict[str, Any], outputs: dict[str, Any]) -> Any:
+    """"{slot}" keeps the slot's type; placeholders inside text are joined as words; a
+    literal without braces is itself. Nothing resolved -> None (the field is left out)."""
+    whole = _PLACEHOLDER_RE.fullmatch(template.strip())
+    if whole:
+        return lookup(whole.group(1), values, outputs)
+    if not _PLACEHOLDER_RE.search(template):
+        return template
+    found = False
+
+    def sub(m: re.Match[str]) -> str:
+        nonlocal found
+        v = lookup(m.group(1), values, outputs)
+        found = found or v is not None
+        return "" if v is None else str(v)
+
+    text = re.sub(r"\s+", " ", _PLACEHOLDER_RE.sub(sub, template)).strip()
+    return text if found and text else None
+
+
+def fill_args(
+    input_model: type[BaseModel],
+    slots: Slots,
+    mapping: dict[str, str] | None,
+    now: datetime,
+    outputs: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Arguments for a tool: an intent's explicit mapping (slots, earlier outputs, literals),
+    else by field name and type."""
     values = slots.as_dict()
+    outputs = outputs or {}
     args: dict[str, Any] = {}
     hints = typing.get_type_hints(input_model)
     for name, info in input_model.model_fields.items():
         if mapping is not None and name in mapping:
-            source = mapping[name]
-            value = source[1:-1] if source.startswith("{") else None
-            value = values.get(value) if value else source  # "{slot}" or a literal
+            value = resolve(mapping[name], values, outputs)
         else:
             value = None
             candidates = _FIELD_SLOTS.get(name)
@@ -263,3 +371,8 @@ def fill_args(input_model: type[BaseModel], slots: Slots, mapping: dict[str, str
             continue
         args[name] = _coerce(value, hints.get(name, info.annotation), name, now)
     return args
+
+
+def missing_required(input_model: type[BaseModel], args: dict[str, Any]) -> list[str]:
+    """Required fields the slots could not fill: the step is skipped, not called to fail."""
+    return [n for n, f in input_model.model_fields.items() if f.is_required() and n not in args]

@@ -39,7 +39,7 @@ def triage_incident(
     question = prompts.render("auto_triage", title=title[:300], services=services or [], incident_id=incident_id)
     asker = Asker(user="triops", surface="slack", channel=channel, thread_ts=thread_ts)
     try:
-        ans = assistant_for(rt).ask(question, key=asker.conversation_key, actor="auto-triage")
+        ans = assistant_for(rt).ask(question, key=asker.conversation_key, actor="auto-triage", intent="triage")
     except Exception:  # triage is a help, never a reason for the alert path to fail
         log.exception("auto-triage failed for %s", incident_id)
         return False

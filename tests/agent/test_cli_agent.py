@@ -63,7 +63,10 @@ def test_eval_agent_cli_planner_targets(home: Path) -> None:
     report = json.loads(out.output)
     (planner,) = report["summaries"]
     assert planner["path"] == "planner" and planner["routing_accuracy"] >= 0.9
-    assert planner["grounded_share"] == 1.0 and planner["facts_accuracy"] == 1.0
+    assert planner["grounded_share"] == 1.0 and planner["facts_scored"] >= 30
+    # every question routed right (intent and tools) has every hand-known fact in its answer
+    routed = [r for r in report["results"] if r["routed"]]
+    assert routed and all(not r["facts_missing"] for r in routed), [r for r in routed if r["facts_missing"]]
 
 
 def test_eval_scores_the_llm_path(tmp_path: Path) -> None:

@@ -42,7 +42,8 @@ def test_routing_cross_validated_on_the_examples(ctx: ToolContext, registry: Too
     spec = IntentFile.load()
     pairs = [(e, i.name) for i in spec.intents for e in i.examples]
     labels = np.array([name for _, name in pairs])
-    fill = {"{service}": "checkout", "{team}": "team-shop", "{model}": "ranking", "{window}": "over the last 7 days"}
+    fill = {"{service}": "checkout", "{team}": "team-shop", "{model}": "ranking", "{window}": "over the last 7 days",
+            "{incident}": "inc-3f2a9c01b2d4", "{alert}": "KubePodCrashLooping"}
     vocab = Vocabulary(services=["checkout"], teams=["team-shop"], models=["ranking"])
     correct = 0
     for train, test in StratifiedKFold(5, shuffle=True, random_state=0).split(np.zeros(len(pairs)), labels):
@@ -105,7 +106,9 @@ def test_vocabulary_from_catalog_and_store(planner: Planner) -> None:
     vocab = planner.vocabulary()
     assert {"checkout", "payments", "search", "ranking-api"} <= set(vocab.services)
     assert "team-shop" in vocab.teams
-    assert vocab.models == []  # no models table yet: skipped, not an error
+    assert vocab.models == ["fraud-scorer", "search-ranker"]
+    assert vocab.model_services == {"ranking-api": "search-ranker", "payments": "fraud-scorer"}
+    assert {"KubePodCrashLooping", "HighErrorRate"} <= set(vocab.alerts)
 
 
 # --- data-driven: a tool that is not on main yet -----------------------------------------------
@@ -154,7 +157,7 @@ def test_new_tools_are_used_without_planner_changes(ctx: ToolContext) -> None:
     ]
     ans = p.answer("is the ranking model ok over the last 2 days?")
     assert ans.intent == "model_status"
-    assert ans.calls[0].tool == "model_status" and ans.calls[0].args == {"since_hours": 48}
+    assert ans.calls[0].tool == "model_status" and ans.calls[0].args == {"model": "ranking", "since_hours": 48}
 
 
 def test_intent_whose_tool_is_missing_says_so(ctx: ToolContext) -> None:
@@ -214,3 +217,108 @@ def test_follow_ups_keep_the_intent_and_window(ctx: ToolContext, registry: ToolR
     assert other.intent == "smalltalk" and other.calls == []
     fresh = a.ask("and payments?", key="t:other-thread")  # no history: nothing to follow
     assert "window" not in fresh.calls[0].args if fresh.calls else True  # the tool default, not 2w
+
+
+# --- the real tools in the eval world: routing and argument filling ------------------------------
+INC = "inc-dd6f671c66b2"  # the eval world's open incident: search-d0 broke search, checkout, ranking-api
+
+
+def _calls(ans) -> list[tuple[str, dict]]:  # type: ignore[no-untyped-def]
+    return [(c.tool, c.args) for c in ans.calls]
+
+
+def test_triage_chains_list_incident_and_runbook(planner: Planner) -> None:
+    ans = planner.answer("why is checkout failing?")
+    assert ans.intent == "triage" and all(c.ok for c in ans.calls)
+    assert _calls(ans) == [
+        ("alerts_list", {"service": "checkout", "state": "open"}),
+        ("incident_get", {"id": INC}),
+        ("runbook_search", {"query": "KubePodCrashLooping Pod search/search-7f9c is crash looping."}),
+    ]
+    assert "Probable cause: *search*" in ans.text and "Suspect change: deployment `search-d0` of search" in ans.text
+    assert "Runbook: KubePodCrashLooping https://runbooks.prometheus-operator.dev" in ans.text
+    assert check(answer_text(ans), evidence_of(ans.question, ans.calls)).grounded
+    # payments has no open incident: its latest (resolved) one, and that alert's runbook search
+    ans = planner.answer("why is payments slow?")
+    assert [t for t, _ in _calls(ans)] == ["alerts_list", "alerts_list", "incident_get", "runbook_search"]
+    assert ans.calls[1].args == {"service": "payments", "state": "all", "limit": 5}
+    assert ans.calls[3].args["query"].startswith("NodeFilesystemSpaceFillingUp Filesystem on /dev/sda1")
+    # an incident named: straight to it
+    ans = planner.answer(f"what caused {INC.upper()} ?")
+    assert ans.intent == "triage" and [t for t, _ in _calls(ans)] == ["incident_get", "runbook_search"]
+    assert ans.calls[0].args == {"id": INC}
+
+
+def test_incident_alerts_and_noise_get_their_tools(planner: Planner) -> None:
+    ans = planner.answer(f"show incident {INC}")
+    assert ans.intent == "incident" and _calls(ans)[0] == ("incident_get", {"id": INC})
+    assert ans.calls[1].tool == "runbook_search" and ans.calls[1].output.found
+    ans = planner.answer("show incident")  # no id: never the incident intent, never a failing call
+    assert ans.intent != "incident" and all(c.error is None for c in ans.calls)
+    ans = planner.answer("what is on fire right now?")
+    assert _calls(ans) == [("alerts_list", {"state": "open"})]
+    assert [i.id for i in ans.calls[0].output.incidents] == [INC]
+    ans = planner.answer("list the incidents from last week")
+    assert _calls(ans) == [("alerts_list", {"state": "all"})] and len(ans.calls[0].output.incidents) == 2
+    ans = planner.answer("how noisy were the alerts over 7d?")
+    assert ans.intent == "alert_noise" and _calls(ans) == [("alert_stats", {"window": "7d"})]
+    out = ans.calls[0].output
+    assert (out.notifications, out.alerts, out.incidents, out.open_incidents) == (6, 5, 2, 1)
+
+
+def test_runbook_query_is_the_alert_name_when_one_is_named(planner: Planner) -> None:
+    assert _calls(planner.answer("what do I do about KubePodCrashLooping?")) == [
+        ("runbook_search", {"query": "KubePodCrashLooping"})]
+    assert _calls(planner.answer("how to handle disk pressure on a node")) == [
+        ("runbook_search", {"query": "how to handle disk pressure on a node"})]
+
+
+def test_models_by_name_by_word_by_service_or_all(planner: Planner, store) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import func, select
+
+    from tools.store.models import drift_reports
+
+    assert _calls(planner.answer("is the search-ranker model still ok?")) == [("model_status", {"name": "search-ranker"})]
+    assert _calls(planner.answer("is the fraud model healthy?")) == [("model_status", {"name": "fraud-scorer"})]
+    assert _calls(planner.answer("is the ranking-api model healthy?")) == [("model_status", {"name": "search-ranker"})]
+    ans = planner.answer("is the churn model valid?")  # unknown: the tool's error names the known ones
+    assert _calls(ans) == [("model_status", {"name": "churn"})]
+    assert ans.calls[0].error["choices"] == ["fraud-scorer", "search-ranker"]
+    ans = planner.answer("are any of our models stale?")  # none named: each known model
+    assert [a["name"] for _, a in _calls(ans)] == ["fraud-scorer", "search-ranker"]
+    assert ans.calls[0].output.recommendation == "retrain"
+    with store.engine.connect() as conn:
+        before = conn.execute(select(func.count()).select_from(drift_reports)).scalar_one()
+    ans = planner.answer("is search-ranker's input drifting?")
+    assert _calls(ans) == [("drift_report", {"model": "search-ranker", "record": False})]
+    assert ans.calls[0].output.report.dataset_drift
+    with store.engine.connect() as conn:  # asking is not checking: nothing recorded
+        assert conn.execute(select(func.count()).select_from(drift_reports)).scalar_one() == before
+
+
+def test_step_references_alternatives_and_literals() -> None:
+    from bot.agent.slots import resolve
+
+    values = {"text": "why?", "service": "checkout", "alert_name": None}
+    outputs = {"recent": {"incidents": [{"id": "inc-1", "first_alert": {"name": "A", "message": "m"}}]},
+               "runbook": {"found": False}}
+    assert resolve("{recent.incidents.0.id}", values, outputs) == "inc-1"
+    assert resolve("{recent.incidents.1.id|service}", values, outputs) == "checkout"
+    assert resolve("{nothing.here|alert_name|'open'}", values, outputs) == "open"
+    assert resolve("{recent.incidents.0.first_alert.name} {recent.incidents.0.first_alert.message}", values, outputs) == "A m"
+    assert resolve("{missing.x} {alert_name}", values, outputs) is None  # nothing resolved: the field is left out
+    assert resolve("{runbook.found}", values, outputs) is None  # "not found" is no value
+    assert resolve("all", values, outputs) == "all"
+
+
+def test_follow_ups_without_words_of_their_own_keep_the_threads_intent(ctx: ToolContext, registry: ToolRegistry) -> None:
+    from bot.agent.service import Assistant
+
+    a = Assistant(registry, ctx, ctx.settings)
+    assert a.ask("why is checkout failing?", key="t:tri").intent == "triage"
+    then = a.ask("and payments?", key="t:tri")  # not DORA: the thread is triaging
+    assert then.intent == "triage" and then.calls[0].args == {"service": "payments", "state": "open"}
+    assert a.ask("and how did payments ship?", key="t:tri").intent == "dora"  # its own words win
+    assert a.ask("how noisy were alerts over 7d?", key="t:noise").intent == "alert_noise"
+    again = a.ask("what about over 1d?", key="t:noise")
+    assert again.intent == "alert_noise" and again.calls[0].args == {"window": "1d"}
