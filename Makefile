@@ -21,7 +21,13 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
-	$(PY) bench/dora.py
+	$(PY) bench/dora.py --deployments 100000 --repeats 3
+	$(PY) bench/drift.py
+	$(PY) bench/alertstorm.py
+	$(PY) bench/loghub.py
+	$(PY) bench/runbooks_eval.py
+	$(PY) bench/runbooks_latency.py
+	$(PY) bench/agent.py
 
 clean:
 	rm -rf $(VENV) .triops

@@ -1,8 +1,8 @@
 """A labelled alert storm, the correlation engine against it, and Alertmanager-style grouping.
 
-    /tmp/tvenv/bin/python bench/alertstorm.py                 # quality on 3 seeds + throughput
-    /tmp/tvenv/bin/python bench/alertstorm.py --quality-only
-    /tmp/tvenv/bin/python bench/alertstorm.py --throughput 100000
+    .venv/bin/python bench/alertstorm.py                 # quality on 3 seeds + throughput
+    .venv/bin/python bench/alertstorm.py --quality-only
+    .venv/bin/python bench/alertstorm.py --throughput 100000
 
 The storm: a layered service topology with `depends_on` edges; faults injected on a
 service cascade to its dependents hop by hop (each hop with a probability and a delay);

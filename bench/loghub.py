@@ -1,6 +1,6 @@
 """Template grouping on loghub 2k: our miner vs drain3 vs Drain's published accuracy.
 
-    /tmp/tvenv/bin/python bench/loghub.py [--data /work/shared/data/loghub]
+    .venv/bin/python bench/loghub.py [--data /work/shared/data/loghub]
 
 Grouping accuracy (GA): a line counts only if the set of lines in its predicted group
 equals the set of lines sharing its true EventId (Zhu et al., ICSE-SEIP 2019).

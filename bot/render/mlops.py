@@ -92,8 +92,9 @@ def drift_blocks(r: DriftResult) -> list[Block]:
     out: list[Block] = [
         HeaderBlock(text=_drift_title(r)[:150]),
         SectionBlock(text=MarkdownTextObject(text=f"*{_drift_summary(r)}*")),
-        SectionBlock(text=MarkdownTextObject(text=f"```{table[:2900]}```")),
     ]
+    if table:
+        out.append(SectionBlock(text=MarkdownTextObject(text=f"```{table[:2900]}```")))
     if notes:
         out.append(SectionBlock(text=MarkdownTextObject(text="\n".join(notes)[:2900])))
     more = len(r.report.features) - TABLE_ROWS
