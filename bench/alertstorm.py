@@ -46,7 +46,7 @@ from tools.alerts.parsers import parse_alertmanager
 from tools.alerts.ruletext import render
 from tools.catalog import Service, ServiceCatalog
 
-RULES_PATH = Path("/work/shared/data/alert-rules/alerts.jsonl")
+RULES_PATH = Path(__file__).resolve().parent / "data" / "alert-rules" / "alerts.jsonl"  # from ../shared, with its licence
 SERVICE_GROUPS = ("kubernetes-apps", "kubernetes-resources", "kubernetes-storage")
 INFRA_GROUPS = ("node-exporter", "etcd", "kubernetes-system-kubelet", "kubernetes-system", "node-network")
 

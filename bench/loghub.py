@@ -1,6 +1,6 @@
 """Template grouping on loghub 2k: our miner vs drain3 vs Drain's published accuracy.
 
-    .venv/bin/python bench/loghub.py [--data /work/shared/data/loghub]
+    .venv/bin/python bench/loghub.py [--data ../shared/data/loghub]
 
 Grouping accuracy (GA): a line counts only if the set of lines in its predicted group
 equals the set of lines sharing its true EventId (Zhu et al., ICSE-SEIP 2019).
@@ -85,7 +85,7 @@ def run_drain3(lines: list[str], masked: bool) -> tuple[list[int], float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", type=Path, default=Path("/work/shared/data/loghub"))
+    ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "loghub")
     args = ap.parse_args()
     rows = []
     tot = {"ours": 0.0, "d3": 0.0, "d3m": 0.0}
