@@ -84,6 +84,7 @@ def run(settings: Settings, seed_value: int, now: datetime, console: Console) ->
 def _incident_post(runtime: Runtime, router: Router, console: Console, out_dir: Path) -> None:
     """The alert storm's incident: its detail, and the card posted in the incident channel."""
     from bot.render.alerts import incident_card
+    from tools.alerts.summary import first_runbook, runbook_candidates
     from tools.runbooks.tool import runbook_lookup
     from tools.store import alerts as alert_store
 
@@ -94,8 +95,8 @@ def _incident_post(runtime: Runtime, router: Router, console: Console, out_dir: 
     inc = open_incidents[0]
     console.print(Rule(f"The storm after the bad deploy  ›  /triops incident {inc.id}"))
     console.print(to_rich(router.handle(f"incident {inc.id}", Asker(user="demo", surface="console"))))
-    first = inc.first_alert
-    runbook = runbook_lookup(runtime.ctx)(first.name, first.message) if first else None
+    detail = runtime.call("incident_get", {"id": inc.id})
+    runbook = first_runbook(runbook_lookup(runtime.ctx), runbook_candidates(inc, detail.alerts))
     card = [b.to_dict() for b in incident_card(inc, runbook)]
     path = out_dir / "incident-channel-post.json"
     path.write_text(json.dumps({"blocks": card}, indent=2))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 
 from tests.alerts_helpers import T0, mk
 from tools.alerts.correlate import CorrelationConfig, CorrelationEngine
@@ -237,3 +238,34 @@ def test_a_symptom_below_a_fresh_anchor_goes_to_its_cascade_not_to_an_older_aler
     ]
     plain = sorted(sorted(g) for g in groups(CorrelationEngine(catalog(), CorrelationConfig(w_anchor=0)), storm).values())
     assert ["PaymentsErrors/payments", "PaymentsSlowQuery/payments"] in plain
+
+
+def test_runbook_candidates_prefer_the_causes_alerts_with_a_runbook_link() -> None:
+    from tools.alerts.cause import CauseCandidate
+    from tools.alerts.summary import AlertBrief, IncidentSummary, first_runbook, runbook_candidates
+
+    t = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+
+    def a(i: int, name: str, service: str, url: str | None = None) -> AlertBrief:
+        return AlertBrief(id=f"a{i}", name=name, service=service, severity="warning", status="firing",
+                          starts_at=t + timedelta(seconds=i), message=f"{name} on {service}", runbook_url=url)
+
+    alerts = [
+        a(0, "HighErrorRate", "checkout"),
+        a(1, "HighErrorRate", "payments"),
+        a(2, "KubePodCrashLooping", "payments", "https://runbooks/kubepodcrashlooping"),
+        a(3, "KubePodCrashLooping", "payments", "https://runbooks/kubepodcrashlooping"),
+        a(4, "KubeDeploymentReplicasMismatch", "payments"),
+    ]
+    s = IncidentSummary(id="inc-1", status="open", severity="critical", title="t", opened_at=t, last_alert_at=t,
+                        causes=[CauseCandidate(service="payments", score=3.0)])
+    names = [c.name for c in runbook_candidates(s, alerts)]
+    assert names == ["KubePodCrashLooping", "HighErrorRate", "KubeDeploymentReplicasMismatch"]
+    asked: list[str] = []
+
+    def lookup(name: str, text: str) -> str | None:
+        asked.append(name)
+        return "runbook" if name == "KubeDeploymentReplicasMismatch" else None
+
+    assert first_runbook(lookup, runbook_candidates(s, alerts)) == "runbook"
+    assert asked == names  # tried in order, stops at the first hit

@@ -27,7 +27,7 @@ from bot.render.alerts import ACK, RESOLVE, SHOW, RunbookLookup, esc, incident_c
 from bot.router import Router
 from bot.runtime import Runtime
 from tools.alerts.models import Alert
-from tools.alerts.summary import IncidentSummary
+from tools.alerts.summary import IncidentSummary, brief, first_runbook, runbook_candidates
 from tools.store import alerts as alert_store
 
 log = logging.getLogger("triops.slack.incidents")
@@ -131,12 +131,12 @@ class IncidentNotifier:
             self._thread.join(timeout=5)
 
     # --- sending ------------------------------------------------------------------------------
-    def _runbook(self, s: IncidentSummary) -> Any:
+    def _runbook(self, s: IncidentSummary, members: list[Alert]) -> Any:
         """The hook's answer as it is: a (title, url) pair or a model with a renderer."""
-        if self.runbook_lookup is None or s.first_alert is None:
+        if self.runbook_lookup is None or not members:
             return None
         try:
-            return self.runbook_lookup(s.first_alert.name, s.first_alert.message)
+            return first_runbook(self.runbook_lookup, runbook_candidates(s, [brief(a) for a in members]))
         except Exception as exc:  # a runbook search failure must not block the page
             log.warning("runbook lookup failed: %s", exc)
             return None
@@ -148,7 +148,7 @@ class IncidentNotifier:
         if found is None:
             return False
         summary, members = found
-        blocks = [b.to_dict() for b in incident_card(summary, self._runbook(summary))]
+        blocks = [b.to_dict() for b in incident_card(summary, self._runbook(summary, members))]
         text = incident_text(summary)[:3000]
         digest = hashlib.sha1(json.dumps(blocks, sort_keys=True).encode(), usedforsecurity=False).hexdigest()
         try:

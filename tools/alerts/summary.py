@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -95,3 +97,31 @@ def summarise(
         causes=causes[:5],
         suspect_change=suspect_change(causes),
     )
+
+
+def runbook_candidates(s: IncidentSummary, alerts: list[AlertBrief], limit: int = 3) -> list[AlertBrief]:
+    """Which alerts to look a runbook up for, best first: those on the probable cause's
+    service (an alert carrying a runbook link first), then the others; one per alert name.
+    The first alert of a cascade is often a generic symptom (HighErrorRate) with no runbook,
+    while the cause's own alerts (KubePodCrashLooping…) have one."""
+    cause = s.causes[0].service if s.causes else (s.first_alert.service if s.first_alert else None)
+    ranked = sorted(
+        alerts,
+        key=lambda a: (a.service != cause, a.runbook_url is None, a.starts_at),
+    )
+    out: list[AlertBrief] = []
+    for a in ranked:
+        if a.name not in {b.name for b in out}:
+            out.append(a)
+        if len(out) == limit:
+            break
+    return out
+
+
+def first_runbook(lookup: Callable[[str, str], Any], candidates: list[AlertBrief]) -> Any:
+    """The first candidate the lookup finds a runbook for (None when none has one)."""
+    for a in candidates:
+        found = lookup(a.name, a.message)
+        if found is not None:
+            return found
+    return None

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from tools.alerts.stats import NoiseStats, noise_stats
-from tools.alerts.summary import AlertBrief, IncidentSummary, brief
+from tools.alerts.summary import AlertBrief, IncidentSummary, brief, runbook_candidates
 from tools.contract import ToolContext, tool
 from tools.errors import ToolError
 from tools.store import alerts as alert_store
@@ -42,6 +42,9 @@ class IncidentDetail(BaseModel):
     incident: IncidentSummary
     alerts: list[AlertBrief] = Field(default_factory=list)
     actions: list[IncidentAction] = Field(default_factory=list)
+    runbook_alert: AlertBrief | None = Field(
+        default=None, description="The alert to look a runbook up for (on the probable cause)"
+    )
 
 
 class StatsQuery(BaseModel):
@@ -93,9 +96,12 @@ def incident_get(ctx: ToolContext, args: IncidentQuery) -> IncidentDetail:
         summary, members = found
         actions = alert_store.actions_of(conn, ident)
     flapping = set(summary.flapping)
+    briefs = [brief(a, flapping=a.name in flapping) for a in members]
+    candidates = runbook_candidates(summary, briefs, limit=1)
     return IncidentDetail(
         incident=summary,
-        alerts=[brief(a, flapping=a.name in flapping) for a in members],
+        alerts=briefs,
+        runbook_alert=candidates[0] if candidates else None,
         actions=[
             IncidentAction(action=a["action"], user=a["user"], surface=a["surface"], at=from_epoch(a["at"]))
             for a in actions
