@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from bot import cli_alerts, cli_kb, cli_mlops, logs
+from bot.cli_common import console, err_console, fail, print_ingest, require_file
 from bot.render import to_rich
 from bot.router import Asker
 from bot.runtime import Runtime
@@ -27,19 +27,10 @@ app.add_typer(cli_mlops.app)
 app.add_typer(cli_alerts.app, name="alerts")
 ingest_app.command("alerts")(cli_alerts.ingest_alerts)
 
-console = Console()
-err_console = Console(stderr=True)
 
 
 def _runtime() -> Runtime:
     return Runtime.build(Settings())
-
-
-def _fail(exc: ToolError) -> None:
-    err_console.print(f"[red]error:[/] {exc.message}")
-    if exc.hint:
-        err_console.print(exc.hint)
-    raise typer.Exit(2)
 
 
 @app.command()
@@ -110,8 +101,7 @@ def dora(
     try:
         report = rt.call("dora_metrics", args)
     except ToolError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
     else:
@@ -121,18 +111,8 @@ def dora(
 def _ingest(kind: str, path: Path, as_json: bool) -> None:
     from tools.delivery.ingest import ingest_file
 
-    if not path.exists():
-        err_console.print(f"[red]error:[/] no such file: {path}")
-        raise typer.Exit(2)
-    report = ingest_file(_runtime().store, path, kind)
-    if as_json:
-        typer.echo(report.model_dump_json(indent=2))
-    else:
-        console.print(f"loaded {report.loaded} {kind} from {path}")
-        for e in report.errors:
-            err_console.print(f"[yellow]line {e.line}:[/] {e.error}")
-    if report.errors and not report.loaded:
-        raise typer.Exit(1)
+    require_file(path)
+    print_ingest(ingest_file(_runtime().store, path, kind), kind, path, as_json)
 
 
 @ingest_app.command("deployments")

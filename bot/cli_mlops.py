@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from bot.cli_common import console, err_console, fail, print_ingest, require_file
 from bot.commands.base import Reply, ToolCall
 from bot.render import to_rich
 from bot.render.charts import images
@@ -21,8 +21,6 @@ app = typer.Typer(help="MLOps: model status, registry sync and drift.")
 model_app = typer.Typer(help="Registered models: status, list, sync from MLflow.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
 
-console = Console()
-err_console = Console(stderr=True)
 
 
 def _runtime() -> Runtime:
@@ -31,21 +29,12 @@ def _runtime() -> Runtime:
     return rt
 
 
-def _fail(exc: ToolError) -> None:
-    err_console.print(f"[red]error:[/] {exc.message}")
-    if exc.hint:
-        err_console.print(exc.hint)
-    if exc.choices:
-        err_console.print("choices: " + ", ".join(exc.choices))
-    raise typer.Exit(2)
-
-
 def _show(tool: str, args: dict, as_json: bool, chart: Path | None = None) -> None:
     rt = _runtime()
     try:
         out = rt.call(tool, args)
     except ToolError as exc:
-        _fail(exc)
+        fail(exc)
         return
     reply = Reply(results=[ToolCall(tool=tool, args=args, output=out)])
     if as_json:
@@ -76,7 +65,7 @@ def drift(
                   "threshold": threshold, "drift_share": drift_share, "record": record}
     if method is not None:
         if method not in Method.__args__:  # type: ignore[attr-defined]
-            _fail(ToolError(f"Unknown test '{method}'.", choices=list(Method.__args__)))  # type: ignore[attr-defined]
+            fail(ToolError(f"Unknown test '{method}'.", choices=list(Method.__args__)))  # type: ignore[attr-defined]
         args["method"] = method
     _show("drift_report", args, as_json, chart)
 
@@ -113,7 +102,7 @@ def sync_mlflow(
     settings = Settings()
     url = url or settings.mlflow_tracking_uri
     if not url or not url.startswith(("http://", "https://")):
-        _fail(ToolError("No MLflow server URL.", hint="Pass --url http://host:5000 or set MLFLOW_TRACKING_URI."))
+        fail(ToolError("No MLflow server URL.", hint="Pass --url http://host:5000 or set MLFLOW_TRACKING_URI."))
         return
     token = settings.mlflow_tracking_token.get_secret_value() if settings.mlflow_tracking_token else None
     rt = _runtime()
@@ -121,7 +110,7 @@ def sync_mlflow(
         with MlflowClient(url, token=token) as client:
             report = sync(rt.store, client, now_utc().timestamp(), names=name or None)
     except ToolError as exc:
-        _fail(exc)
+        fail(exc)
         return
     console.print(f"synced {report.models} models, {report.versions} versions ({report.runs_read} runs) from {report.url}")
     for s in report.skipped:
@@ -132,18 +121,8 @@ def ingest_models(file: Path, as_json: Annotated[bool, typer.Option("--json")] =
     """Models: {name, service, team, prediction_column, versions: [{version, aliases, stage, metrics, trained_at, training_data, run_id}]} (or one flat version)."""
     from tools.mlops.ingest import ingest_models_file
 
-    if not file.exists():
-        err_console.print(f"[red]error:[/] no such file: {file}")
-        raise typer.Exit(2)
-    report = ingest_models_file(_runtime().store, file)
-    if as_json:
-        typer.echo(report.model_dump_json(indent=2))
-    else:
-        console.print(f"loaded {report.loaded} model versions from {file}")
-        for e in report.errors:
-            err_console.print(f"[yellow]line {e.line}:[/] {e.error}")
-    if report.errors and not report.loaded:
-        raise typer.Exit(1)
+    require_file(file)
+    print_ingest(ingest_models_file(_runtime().store, file), "model versions", file, as_json)
 
 
 def ingest_features(
@@ -159,7 +138,7 @@ def ingest_features(
     try:
         frame = load_file(file)
     except ToolError as exc:
-        _fail(exc)
+        fail(exc)
         return
     rt = _runtime()
     with rt.store.engine.begin() as conn:

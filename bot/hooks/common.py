@@ -5,14 +5,15 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import HTTPException, Request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from tools.delivery.ingest import describe_validation_error
 
 log = logging.getLogger("triops.hooks")
+M = TypeVar("M", bound=BaseModel)
 
 
 def check_token(request: Request) -> None:
@@ -43,3 +44,19 @@ def reject(request: Request, exc: ValidationError | ValueError | KeyError, index
     where = f"event {index}: " if index is not None else ""
     log.warning("webhook %s rejected: %s%s", request.url.path, where, reason)
     return HTTPException(status_code=422, detail={"error": f"{where}{reason}"})
+
+
+def validate_all(request: Request, body: Any, model: type[M]) -> list[M]:
+    """One object or a list: every item is validated before anything is stored, so a bad
+    batch stores nothing and the 422 names the item and the field."""
+    items = body if isinstance(body, list) else [body]
+    out: list[M] = []
+    for i, item in enumerate(items):
+        where = i if isinstance(body, list) else None
+        if not isinstance(item, dict):
+            raise reject(request, ValueError("not a JSON object"), where)
+        try:
+            out.append(model.model_validate(item))
+        except ValidationError as exc:
+            raise reject(request, exc, where) from exc
+    return out

@@ -12,7 +12,7 @@ import hmac
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import ValidationError
 
-from bot.hooks.common import check_token, log, read_json, reject
+from bot.hooks.common import check_token, log, read_json, reject, validate_all
 from tools.delivery.github import deployment_from_github
 from tools.delivery.models import DeploymentEvent, IncidentEvent
 from tools.store.delivery import upsert_deployments, upsert_incidents
@@ -20,22 +20,9 @@ from tools.store.delivery import upsert_deployments, upsert_incidents
 router = APIRouter(prefix="/hooks", dependencies=[Depends(check_token)])
 
 
-def _validate_all(request: Request, body: object, model: type) -> list:
-    items = body if isinstance(body, list) else [body]
-    out = []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise HTTPException(status_code=422, detail={"error": f"event {i}: not a JSON object"})
-        try:
-            out.append(model.model_validate(item))
-        except ValidationError as exc:
-            raise reject(request, exc, i if isinstance(body, list) else None) from exc
-    return out
-
-
 @router.post("/deployments", status_code=202)
 async def post_deployments(request: Request) -> dict:
-    events = _validate_all(request, await read_json(request), DeploymentEvent)
+    events = validate_all(request, await read_json(request), DeploymentEvent)
     with request.app.state.runtime.store.engine.begin() as conn:
         upsert_deployments(conn, events)
     return {"stored": len(events), "ids": [e.id for e in events]}
@@ -43,7 +30,7 @@ async def post_deployments(request: Request) -> dict:
 
 @router.post("/incidents", status_code=202)
 async def post_incidents(request: Request) -> dict:
-    events = _validate_all(request, await read_json(request), IncidentEvent)
+    events = validate_all(request, await read_json(request), IncidentEvent)
     with request.app.state.runtime.store.engine.begin() as conn:
         upsert_incidents(conn, events)
     return {"stored": len(events), "ids": [e.id for e in events]}

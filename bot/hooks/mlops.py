@@ -5,10 +5,10 @@
 from __future__ import annotations
 
 import pandas as pd
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, ValidationError
 
-from bot.hooks.common import check_token, read_json, reject
+from bot.hooks.common import check_token, read_json, reject, validate_all
 from tools.mlops.schemas import ModelIn
 from tools.store.models import save_window, upsert_models
 from tools.timeutil import now_utc, to_epoch
@@ -25,16 +25,7 @@ class WindowIn(BaseModel):
 
 @router.post("/models", status_code=202)
 async def post_models(request: Request) -> dict:
-    body = await read_json(request)
-    items = body if isinstance(body, list) else [body]
-    models = []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise HTTPException(status_code=422, detail={"error": f"event {i}: not a JSON object"})
-        try:
-            models.append(ModelIn.model_validate(item))
-        except ValidationError as exc:
-            raise reject(request, exc, i if isinstance(body, list) else None) from exc
+    models = validate_all(request, await read_json(request), ModelIn)
     with request.app.state.runtime.store.engine.begin() as conn:
         written = upsert_models(conn, models, now_utc().timestamp())
     return {"stored": written, "models": sorted({m.name for m in models})}
