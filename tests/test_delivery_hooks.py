@@ -126,3 +126,14 @@ def test_csv_ingest_with_commits_cell(rt, tmp_path):
     report = ingest_file(rt.store, path, "deployments")
     assert report.loaded == 2 and report.errors == []
     assert _count(rt, commit_leads) == 2
+
+
+def test_one_pretty_printed_object_is_one_event(rt, tmp_path):
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps(DEP, indent=2))
+    report = ingest_file(rt.store, path, "deployments")
+    assert (report.loaded, report.errors) == (1, [])
+    bad = tmp_path / "bad.json"
+    bad.write_text('{\n  "id": "x",\n  "service": \n}')
+    report = ingest_file(rt.store, bad, "deployments")
+    assert report.loaded == 0 and report.errors[0].line == 4 and "invalid JSON" in report.errors[0].error

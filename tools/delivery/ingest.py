@@ -64,7 +64,13 @@ def iter_records(text: str, suffix: str) -> Iterator[tuple[int, dict[str, Any] |
             except (ValueError, json.JSONDecodeError) as exc:
                 yield i, f"bad commits cell: {exc}"
         return
-    stripped = text.lstrip()
+    stripped = text.strip()
+    if stripped.startswith("{") and "\n{" not in stripped:  # one (pretty-printed) object
+        try:
+            yield 1, json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            yield exc.lineno, f"invalid JSON: {exc.msg}"
+        return
     if stripped.startswith("["):
         try:
             items = json.loads(text)
@@ -86,10 +92,14 @@ def iter_records(text: str, suffix: str) -> Iterator[tuple[int, dict[str, Any] |
 
 
 def parse_file(path: Path, model: type[E]) -> tuple[list[E], list[LineError]]:
+    return parse_text(path.read_text(encoding="utf-8"), path.suffix.lower(), model)
+
+
+def parse_text(text: str, suffix: str, model: type[E]) -> tuple[list[E], list[LineError]]:
+    """Valid events and the numbered errors of the others; one bad record never stops the rest."""
     events: list[E] = []
     errors: list[LineError] = []
-    text = path.read_text(encoding="utf-8")
-    for line, rec in iter_records(text, path.suffix.lower()):
+    for line, rec in iter_records(text, suffix):
         if isinstance(rec, str):
             errors.append(LineError(line=line, error=rec))
             continue
