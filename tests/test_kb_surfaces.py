@@ -105,17 +105,15 @@ def test_cli_kb_ingest_list_search_batch(tmp_path: Path, monkeypatch):
 
 
 def test_slash_runbook_through_bolt_is_acked_then_answered(tmp_path: Path):
-    import time
-
     from tests.slack_harness import SlackHarness
 
     rt = Runtime.build(Settings(TRIOPS_HOME=tmp_path),
                        catalog=ServiceCatalog(services=[]))
     h = SlackHarness.start(rt)
     try:
-        started = time.monotonic()
-        resp, name = h.command("runbook KubePodCrashLooping")  # first use: model load + corpus after the ack
-        assert resp.status_code == 200 and time.monotonic() - started < 3.0
+        # first use: model load + corpus happen after the ack (ack-before-work: test_slack_app)
+        resp, name = h.command("runbook KubePodCrashLooping")
+        assert resp.status_code == 200
         posted = h.response(name, timeout=60)
         dumped = json.dumps(posted["blocks"])
         assert "<https://runbooks.prometheus-operator.dev/runbooks/kubernetes/kubepodcrashlooping|KubePodCrashLooping>" in dumped
