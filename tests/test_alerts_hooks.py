@@ -108,3 +108,29 @@ def test_generic_hook_groups_a_cascade_into_one_incident(rt, http) -> None:  # t
     listed = rt.call("alerts_list", {})
     (inc,) = listed.incidents
     assert inc.alert_count == 3 and inc.causes[0].service == "postgres-main"
+
+
+@pytest.mark.parametrize(
+    "route,body",
+    [
+        ("/hooks/alerts", {"name": "X", "starts_at": 1e308}),
+        ("/hooks/alerts", {"name": "X", "starts_at": "99999999999999999999"}),
+        ("/hooks/alerts", {"name": "X", "generator_url": 5}),
+        ("/hooks/github", {"deployment_status": [], "deployment": {"id": 1}}),
+        ("/hooks/github", {"deployment_status": {"state": "success"}, "deployment": {"id": 1, "sha": "a"}, "repository": "x"}),
+    ],
+)
+def test_malformed_fields_are_a_4xx_not_a_500(tmp_path, route, body) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from bot.router import Router
+    from bot.runtime import Runtime
+    from bot.web import create_app
+    from tools.catalog import ServiceCatalog
+    from tools.settings import Settings
+
+    rt = Runtime.build(Settings(TRIOPS_HOME=tmp_path), catalog=ServiceCatalog())
+    with TestClient(create_app(Router(rt)), raise_server_exceptions=False) as client:
+        resp = client.post(route, content=json.dumps(body), headers={"X-GitHub-Event": "deployment_status"})
+    assert 400 <= resp.status_code < 500, resp.text
+    assert resp.json()["detail"]["error"]

@@ -335,3 +335,16 @@ def test_auto_triage_posts_the_assistants_summary_in_the_incident_thread(tmp_pat
 def s_ts(rt: Runtime, iid: str) -> str:
     with rt.store.engine.connect() as conn:
         return s.slack_message(conn, iid)[1]
+
+
+def test_a_network_failure_keeps_the_incident_due_and_it_is_posted_later(env) -> None:  # type: ignore[no-untyped-def]
+    h, notifier, clock = env
+    real = notifier.client
+    notifier.client = WebClient(token="xoxb-test", base_url="http://127.0.0.1:9/api/", timeout=2)  # nothing listens
+    (iid,) = post_alerts(h, [{"name": "PostgresDown", "service": "postgres-main", "starts_at": "2026-11-20T10:00:00Z"}])["incidents"]
+    assert notifier.run_pending() == 0
+    assert iid in notifier.pending  # not dropped
+    notifier.client = real
+    clock.t += 60
+    assert notifier.run_pending() == 1
+    assert len([c for c in h.double.of("chat.postMessage") if not c.params.get("thread_ts")]) == 1

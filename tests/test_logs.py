@@ -16,3 +16,16 @@ def test_filter_masks_formatted_args(caplog):
     with caplog.at_level(logging.INFO, logger="triops.test-redact"):
         logger.info("token is %s", "xapp-1-A0000-verysecretvalue")
     assert "verysecretvalue" not in caplog.text
+
+
+def test_tracebacks_and_url_passwords_are_masked(caplog):
+    logger = logging.getLogger("triops.test-redact-exc")
+    logger.addFilter(RedactSecrets())
+    with caplog.at_level(logging.INFO, logger="triops.test-redact-exc"):
+        try:
+            raise RuntimeError("auth failed token=xoxb-1234567890-abcdef for postgresql://app:hunter2pass@db/x")
+        except RuntimeError:
+            logger.exception("command failed")
+        logger.warning("dsn %s", "postgresql+psycopg://app:hunter2pass@db:5432/triops")
+    assert "hunter2pass" not in caplog.text and "1234567890-abcdef" not in caplog.text
+    assert "RuntimeError" in caplog.text and "postgresql+psycopg://app:[redacted]@db:5432/triops" in caplog.text

@@ -9,21 +9,10 @@ for grounding and rendering.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from bot.agent.injection import WITHHELD, looks_like_injection
-
-# Tokens that must never reach the model or a log: Slack, OpenAI, GitHub, AWS, bearer headers.
-_SECRET_RE = re.compile(
-    r"(xox[abposr]-[A-Za-z0-9-]{8,}|xapp-[A-Za-z0-9-]{8,}|sk-[A-Za-z0-9_-]{16,}"
-    r"|gh[pousr]_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16}|(?i:bearer)\s+[A-Za-z0-9._~+/=-]{16,})"
-)
-REDACTED = "[redacted]"
-
-
-def redact(text: str) -> str:
-    return _SECRET_RE.sub(REDACTED, text)
+from bot.logs import redact
 
 
 def _shrink(value: Any, max_items: int, max_str: int) -> Any:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from bot.alerts_runtime import get_pipeline
@@ -27,6 +28,7 @@ from tools.alerts.parsers import (
     parse_pagerduty,
     verify_pagerduty_signature,
 )
+from tools.delivery.ingest import describe_validation_error
 
 router = APIRouter(prefix="/hooks", dependencies=[Depends(check_token)])
 
@@ -34,9 +36,10 @@ router = APIRouter(prefix="/hooks", dependencies=[Depends(check_token)])
 async def _accept(request: Request, body: Any, parser: Callable[[Any], list[Alert]]) -> dict:
     try:
         alerts = parser(body)
-    except PayloadError as exc:
-        log.warning("webhook %s rejected: %s", request.url.path, exc)
-        raise HTTPException(status_code=422, detail={"error": str(exc)}) from exc
+    except (PayloadError, ValidationError) as exc:  # a field of the wrong type is bad input too
+        reason = describe_validation_error(exc) if isinstance(exc, ValidationError) else str(exc)
+        log.warning("webhook %s rejected: %s", request.url.path, reason)
+        raise HTTPException(status_code=422, detail={"error": reason}) from exc
     rt = request.app.state.runtime
     pipeline = get_pipeline(rt, ticker=True)
     result = await run_in_threadpool(pipeline.ingest, alerts) if alerts else None

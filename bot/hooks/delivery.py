@@ -53,8 +53,9 @@ async def post_github(request: Request) -> dict:
     body = await read_json(request)
     try:
         dep = deployment_from_github(body)
-    except (ValidationError, KeyError, TypeError) as exc:
-        raise reject(request, exc if isinstance(exc, ValidationError) else ValueError(f"missing field {exc}")) from exc
+    except (ValidationError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        reason = exc if isinstance(exc, ValidationError | ValueError) else ValueError(f"missing or malformed field {exc}")
+        raise reject(request, reason) from exc
     if dep is None:
         return {"stored": 0, "ignored": "deployment not finished yet"}
     with request.app.state.runtime.store.engine.begin() as conn:

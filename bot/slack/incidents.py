@@ -103,8 +103,17 @@ class IncidentNotifier:
                 del self.pending[iid]
         sent = 0
         for iid in due:
-            if self._send(iid):
-                sent += 1
+            try:
+                if self._send(iid):
+                    sent += 1
+            except Exception as exc:  # network down, timeout…: keep the page, try again later
+                tries = self.failures.get(iid, 0) + 1
+                self.failures[iid] = tries
+                retry = min(60.0, 5.0 * tries)
+                log.warning("incident %s not sent (%s); retry in %ss", iid, exc, retry)
+                with self.cond:
+                    self.pending.setdefault(iid, self.clock() + retry)
+                    self.cond.notify_all()
         return sent
 
     def start(self) -> None:

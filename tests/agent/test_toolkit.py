@@ -8,8 +8,9 @@ import pytest
 from langchain_core.messages import ToolMessage
 
 from bot.agent.budget import Budget, BudgetMeter
-from bot.agent.capping import REDACTED, cap_json, redact
+from bot.agent.capping import cap_json, redact
 from bot.agent.toolkit import ToolSession, as_langchain_tools
+from bot.logs import REDACTED
 from tools.contract import ToolContext, ToolRegistry
 
 

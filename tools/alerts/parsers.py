@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -39,8 +40,13 @@ def parse_time(value: Any, field: str) -> datetime | None:
     if isinstance(value, bool):
         raise PayloadError(f"{field}: not a time: {value!r}")
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise PayloadError(f"{field}: not a time: {value!r}")
         seconds = value / 1000 if abs(value) > _EPOCH_LIMIT_MS else value
-        return datetime.fromtimestamp(seconds, tz=UTC)
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise PayloadError(f"{field}: time out of range: {value!r}") from None
     if isinstance(value, str):
         text = value.strip()
         if text.replace(".", "", 1).isdigit():

@@ -17,15 +17,19 @@ FINISHED = {"success": "success", "failure": "failure", "error": "failure"}
 
 def deployment_from_github(body: dict[str, Any]) -> DeploymentEvent | None:
     """None for states that are not final (queued, pending, in_progress)."""
-    status = body["deployment_status"]
-    dep = body["deployment"]
+    if not isinstance(body, dict):
+        raise ValueError("body: not a JSON object")
+    status, dep = body.get("deployment_status"), body.get("deployment")
+    if not isinstance(status, dict) or not isinstance(dep, dict):
+        raise ValueError("deployment_status and deployment must be objects")
     state = str(status.get("state", "")).lower()
     if state not in FINISHED:
         return None
     payload = dep.get("payload") or {}
     if isinstance(payload, str):
         payload = {}
-    repo = (body.get("repository") or {}).get("name")
+    repository = body.get("repository")
+    repo = repository.get("name") if isinstance(repository, dict) else None
     commits = payload.get("commits") or [{"sha": dep["sha"], "committed_at": None}]
     return DeploymentEvent.model_validate(
         {
