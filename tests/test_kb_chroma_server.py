@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -31,8 +32,9 @@ def chroma_url(tmp_path_factory: pytest.TempPathFactory):
         pytest.skip("the chroma CLI (from the chromadb package) is not installed")
     port = _free_port()
     path = tmp_path_factory.mktemp("chroma-server")
+    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}  # loopback only, whatever the version
     proc = subprocess.Popen([exe, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

@@ -42,6 +42,8 @@ def server(tmp_path):
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
+        if proc.poll() is not None:  # e.g. the port was taken between our probe and its bind
+            break
         try:
             if httpx.get(base + "/healthz", timeout=1).status_code == 200:
                 break

@@ -11,6 +11,7 @@ import hmac
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from bot.hooks.common import check_token, log, read_json, reject, validate_all
 from tools.delivery.github import deployment_from_github
@@ -20,19 +21,23 @@ from tools.store.delivery import upsert_deployments, upsert_incidents
 router = APIRouter(prefix="/hooks", dependencies=[Depends(check_token)])
 
 
+def _store(request: Request, upsert, events: list) -> None:  # type: ignore[no-untyped-def]
+    """Off the event loop: a large batch must not stall /healthz or the Slack listener."""
+    with request.app.state.runtime.store.engine.begin() as conn:
+        upsert(conn, events)
+
+
 @router.post("/deployments", status_code=202)
 async def post_deployments(request: Request) -> dict:
     events = validate_all(request, await read_json(request), DeploymentEvent)
-    with request.app.state.runtime.store.engine.begin() as conn:
-        upsert_deployments(conn, events)
+    await run_in_threadpool(_store, request, upsert_deployments, events)
     return {"stored": len(events), "ids": [e.id for e in events]}
 
 
 @router.post("/incidents", status_code=202)
 async def post_incidents(request: Request) -> dict:
     events = validate_all(request, await read_json(request), IncidentEvent)
-    with request.app.state.runtime.store.engine.begin() as conn:
-        upsert_incidents(conn, events)
+    await run_in_threadpool(_store, request, upsert_incidents, events)
     return {"stored": len(events), "ids": [e.id for e in events]}
 
 
@@ -58,6 +63,5 @@ async def post_github(request: Request) -> dict:
         raise reject(request, reason) from exc
     if dep is None:
         return {"stored": 0, "ignored": "deployment not finished yet"}
-    with request.app.state.runtime.store.engine.begin() as conn:
-        upsert_deployments(conn, [dep])
+    await run_in_threadpool(_store, request, upsert_deployments, [dep])
     return {"stored": 1, "ids": [dep.id]}

@@ -53,7 +53,9 @@ def test_ask_unknown_service_is_a_clear_answer_not_a_crash(home: Path) -> None:
     out = runner.invoke(app, ["ask", "dora for nowhere-service over 30d", "--json"])
     assert out.exit_code == 0, out.output
     data = json.loads(out.output)
-    assert data["tool_calls"][0]["ok"] in (True, False)  # org-wide when no name was recognised
+    call = data["tool_calls"][0]
+    assert call["ok"] is True and "scope" not in call["args"]  # no name recognised: org-wide…
+    assert "for the whole org" in data["answer"]  # …and the answer says so
     assert "Traceback" not in out.output
 
 

@@ -156,7 +156,7 @@ class AlertPipeline:
         wanted = set(services)
         for s in services:  # a dependency that changed without alerting is a suspect too
             wanted.update(self.catalog.dependencies(s))
-        first = inc.alerts[inc.first_alert_id].starts_at if inc.first_alert_id in inc.alerts else now_utc()
+        first = inc.alerts[inc.first_alert_id].starts_at if inc.first_alert_id in inc.alerts else self.clock()
         start, end = change_window(first)
         with self.store.engine.connect() as conn:
             changes = gather_changes(conn, self.providers, sorted(wanted), start, end)
