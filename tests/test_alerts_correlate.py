@@ -269,3 +269,12 @@ def test_runbook_candidates_prefer_the_causes_alerts_with_a_runbook_link() -> No
 
     assert first_runbook(lookup, runbook_candidates(s, alerts)) == "runbook"
     assert asked == names  # tried in order, stops at the first hit
+
+
+def test_compression_counts_the_incidents_of_the_windows_alerts() -> None:
+    from tools.alerts.stats import noise_stats
+
+    # two alerts in the window join an incident opened just before it: one incident for two alerts
+    rows = [{"id": "a1", "notifications": 3, "incident_id": "inc-old"}, {"id": "a2", "notifications": 1, "incident_id": "inc-old"}]
+    s = noise_stats("1d", rows, incident_rows=[])
+    assert (s.alerts, s.notifications, s.dedup_ratio, s.compression) == (2, 4, 0.5, 0.5)

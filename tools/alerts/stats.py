@@ -42,7 +42,11 @@ def noise_stats(window: str, alert_rows: list[dict], incident_rows: list[dict]) 
         incidents=n_inc,
         open_incidents=sum(1 for r in incident_rows if r.get("status") == "open"),
         dedup_ratio=round(1 - n_alerts / notifications, 4) if notifications else None,
-        compression=round(1 - n_inc / n_alerts, 4) if n_alerts else None,
+        # over the window's alerts and the incidents *they* belong to, so an incident opened
+        # just before the window never makes it negative
+        compression=round(1 - len({r["incident_id"] for r in alert_rows if r.get("incident_id")}) / n_alerts, 4)
+        if n_alerts
+        else None,
         alerts_per_incident=round(n_alerts / n_inc, 2) if n_inc else None,
         acked=int(tta.size),
         median_time_to_ack_s=pct(tta, 50),
