@@ -193,8 +193,10 @@ def test_suggested_action_needs_an_approver(db: Path, tmp_path: Path, harnesses:
     assert RESTARTED == ["checkout"]
     assert h.double.of("usergroups.users.list")[-1].params["usergroup"] == "S0APPROVERS"
 
+    n = len(h.double.of("chat.update"))
     _click(h, APPROVE, req.id, "UAPPROVER", message_ts)  # a second click never runs it again
-    time.sleep(0.5)
+    again = h.double.wait_for("chat.update", n + 1)[-1]  # the card answers the click…
+    assert "Already executed" in again.params["text"]  # …without running the action again
     assert RESTARTED == ["checkout"]
 
     log = {(e["action"], e["actor"]) for e in audit.recent(rt.store, 100)}
@@ -235,7 +237,7 @@ def test_deny_and_no_group_means_no_approval(db: Path, tmp_path: Path, harnesses
     (eph,) = h.double.wait_for("chat.postEphemeral")
     assert "approver group" in eph.params["text"] and RESTARTED == []
     _click(h, DENY, rid, "U1", ts)  # nobody is an approver, so nobody can deny either
-    time.sleep(0.5)
+    h.double.wait_for("chat.postEphemeral", 2)  # the refusal came back: the click was handled
     assert action_store.get(rt.store, rid).status == "pending"
 
 
