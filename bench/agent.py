@@ -21,7 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from bot.agent import eval_world
 from bot.agent.grounding import Evidence, check
 from bot.agent.planner import IntentFile, Planner, template_text
-from tools.registry import default_registry
+from bot.capabilities import capabilities
 
 
 def timed(fn, n: int = 5) -> float:  # type: ignore[no-untyped-def]
@@ -35,7 +35,7 @@ def timed(fn, n: int = 5) -> float:  # type: ignore[no-untyped-def]
 
 def main() -> None:
     ctx = eval_world.open_world()
-    reg = default_registry()
+    reg = capabilities().registry()
     spec = IntentFile.load()
     texts = [template_text(e) for i in spec.intents for e in i.examples]
     labels = [i.name for i in spec.intents for _ in i.examples]

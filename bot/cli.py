@@ -10,11 +10,10 @@ from typing import Annotated
 import typer
 
 from bot import cli_alerts, cli_kb, cli_mlops, logs
-from bot.cli_common import console, err_console, fail, print_ingest, require_file
+from bot.cli_common import console, err_console, print_ingest, require_file, show_result
 from bot.render import to_rich
 from bot.router import Asker
 from bot.runtime import Runtime
-from tools.errors import ToolError
 from tools.settings import Settings
 from tools.timeutil import utc
 
@@ -89,8 +88,6 @@ def dora(
     as_json: Annotated[bool, typer.Option("--json", help="Print the tool's output model as JSON")] = False,
 ) -> None:
     """DORA metrics for a service, a team or the whole org (same numbers as /triops dora)."""
-    from bot.commands.base import Reply, ToolCall
-
     if service and team:
         err_console.print("[red]error:[/] give --service or --team, not both")
         raise typer.Exit(2)
@@ -98,14 +95,7 @@ def dora(
     args: dict = {"window": window, "scope": service or team}
     if as_of:
         args["as_of"] = as_of
-    try:
-        report = rt.call("dora_metrics", args)
-    except ToolError as exc:
-        fail(exc)
-    if as_json:
-        typer.echo(report.model_dump_json(indent=2))
-    else:
-        console.print(to_rich(Reply(results=[ToolCall(tool="dora_metrics", args=args, output=report)])))
+    show_result(rt.run("dora_metrics", args, actor="cli"), as_json)
 
 
 def _ingest(kind: str, path: Path, as_json: bool) -> None:

@@ -13,7 +13,6 @@ from tools.alerts.correlate import CorrelationEngine
 from tools.alerts.files import LineError, read_alert_file
 from tools.alerts.summary import summarise
 from tools.catalog import ServiceCatalog
-from tools.errors import ToolError
 from tools.settings import Settings
 
 app = typer.Typer(help="Alerts: correlate a file offline, list incidents, show one, noise figures.")
@@ -121,22 +120,10 @@ def ingest_alerts(file: Path, as_json: Annotated[bool, typer.Option("--json")] =
 
 
 def _run_tool(name: str, args: dict, as_json: bool) -> None:
-    from bot.commands.base import Reply, ToolCall
-    from bot.render import to_rich
+    from bot.cli_common import show_result
     from bot.runtime import Runtime
 
-    rt = Runtime.build(Settings())
-    try:
-        out = rt.call(name, args)
-    except ToolError as exc:
-        err.print(f"[red]error:[/] {exc.message}")
-        if exc.hint:
-            err.print(exc.hint)
-        raise typer.Exit(2) from None
-    if as_json:
-        typer.echo(out.model_dump_json(indent=2))
-    else:
-        console.print(to_rich(Reply(results=[ToolCall(tool=name, args=args, output=out)])))
+    show_result(Runtime.build(Settings()).run(name, args, actor="cli"), as_json)
 
 
 @app.command("list")

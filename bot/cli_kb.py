@@ -93,11 +93,14 @@ def remove(name: str) -> None:
 def _search_json(ctx: Any, query: str, k: int) -> str:
     from tools.runbooks.tool import runbook_search
 
-    try:
-        out = runbook_search.run(ctx, {"query": query, "k": k})
-        return json.dumps({"version": JSON_VERSION, **out.model_dump(mode="json")})
-    except ToolError as exc:
-        return json.dumps({"version": JSON_VERSION, "query": query, **exc.as_dict()})
+    result = runbook_search.run(ctx, {"query": query, "k": k}, actor="cli")
+    if result.ok:
+        assert result.output is not None
+        return json.dumps({"version": JSON_VERSION, **result.output.model_dump(mode="json")})
+    err = result.error
+    assert err is not None
+    return json.dumps({"version": JSON_VERSION, "query": query, "error": err.message, "hint": err.hint,
+                       "choices": err.choices})
 
 
 @app.command()
@@ -134,15 +137,9 @@ def search(
     if as_json:
         typer.echo(_search_json(ctx, query, k))
         return
-    from bot.commands.base import Reply, ToolCall
-    from bot.render import to_rich
+    from bot.cli_common import show_result
 
-    try:
-        out = runbook_search.run(ctx, {"query": query, "k": k})
-    except ToolError as exc:
-        err_console.print(f"[red]error:[/] {exc.message}")
-        raise typer.Exit(2) from exc
-    console.print(to_rich(Reply(results=[ToolCall(tool="runbook_search", output=out)])))
+    show_result(runbook_search.run(ctx, {"query": query, "k": k}, actor="cli"))
 
 
 @eval_app.command("runbooks")

@@ -7,10 +7,9 @@ from typing import Annotated
 
 import typer
 
-from bot.cli_common import console, err_console, fail, print_ingest, require_file
-from bot.commands.base import Reply, ToolCall
-from bot.render import to_rich
+from bot.cli_common import console, err_console, fail, print_ingest, require_file, show_result
 from bot.render.charts import images
+from bot.reply import Reply
 from bot.runtime import Runtime
 from tools.drift.models import Method
 from tools.errors import ToolError
@@ -31,16 +30,9 @@ def _runtime() -> Runtime:
 
 def _show(tool: str, args: dict, as_json: bool, chart: Path | None = None) -> None:
     rt = _runtime()
-    try:
-        out = rt.call(tool, args)
-    except ToolError as exc:
-        fail(exc)
-        return
-    reply = Reply(results=[ToolCall(tool=tool, args=args, output=out)])
-    if as_json:
-        typer.echo(out.model_dump_json(indent=2))
-    else:
-        console.print(to_rich(reply))
+    result = rt.run(tool, args, actor="cli")
+    show_result(result, as_json)
+    reply = Reply.of(result)
     if chart is not None:
         for _, png in images(reply):
             chart.write_bytes(png)

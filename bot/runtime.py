@@ -6,18 +6,32 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from tools.catalog import ServiceCatalog
 from tools.contract import ToolContext, ToolRegistry
-from tools.registry import default_registry
 from tools.settings import Settings
-from tools.store import Store
 from tools.timeutil import now_utc
 
+if TYPE_CHECKING:
+    from bot.capabilities import Capabilities
+    from tools.catalog import ServiceCatalog
+    from tools.result import ToolResult
+    from tools.store import Store
+
 log = logging.getLogger("triops")
+
+
+def audit_tool_call(store: Store) -> Callable[[ToolResult, str], None]:
+    """The runtime's audit of every tool call, on every path (Slack, CLI, planner, agent)."""
+    from tools.store import audit
+
+    def record(result: ToolResult, actor: str) -> None:
+        audit.record(store, actor, "tool_call", result.tool, args=result.args, status=result.status,
+                     ms=round(result.ms, 1), ref=result.ref)
+
+    return record
 
 
 @dataclass
@@ -27,6 +41,7 @@ class Runtime:
     catalog: ServiceCatalog
     registry: ToolRegistry
     ctx: ToolContext
+    capabilities: Capabilities
 
     @classmethod
     def build(
@@ -36,17 +51,35 @@ class Runtime:
         store: Store | None = None,
         catalog: ServiceCatalog | None = None,
         clock: Callable[[], datetime] = now_utc,
+        capabilities: Capabilities | None = None,
+        registry: ToolRegistry | None = None,
     ) -> Runtime:
+        from bot.capabilities import capabilities as default_capabilities
+        from tools.catalog import ServiceCatalog
+        from tools.store import Store
+
         settings = settings or Settings()
         store = store or Store.from_settings(settings)
         catalog = catalog if catalog is not None else ServiceCatalog.load(settings.services_path)
-        registry = default_registry()
-        ctx = ToolContext(settings=settings, store=store, catalog=catalog, clock=clock)
-        return cls(settings=settings, store=store, catalog=catalog, registry=registry, ctx=ctx)
+        caps = capabilities or default_capabilities()
+        registry = registry or caps.registry()
+        ctx = ToolContext(settings=settings, store=store, catalog=catalog, clock=clock,
+                          on_call=audit_tool_call(store))
+        return cls(settings=settings, store=store, catalog=catalog, registry=registry, ctx=ctx,
+                   capabilities=caps)
 
-    def call(self, tool: str, args: dict[str, Any] | BaseModel | None = None) -> BaseModel:
-        return self.registry.call(self.ctx, tool, args)
+    def run(self, tool: str, args: dict[str, Any] | BaseModel | None = None, *,
+            actor: str | None = None) -> ToolResult:
+        """Call a tool through the one wrapper; the result says how it went."""
+        return self.registry.run(self.ctx, tool, args, actor=actor)
+
+    def call(self, tool: str, args: dict[str, Any] | BaseModel | None = None, *,
+             actor: str | None = None) -> BaseModel:
+        """The output, or the failure raised as a `TriopsError` (for code paths, not surfaces)."""
+        return self.run(tool, args, actor=actor).unwrap()
 
     def reload_catalog(self) -> None:
+        from tools.catalog import ServiceCatalog
+
         self.catalog = ServiceCatalog.load(self.settings.services_path)
         self.ctx.catalog = self.catalog

@@ -20,6 +20,8 @@ import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
+from tools.errors import EmbeddingModelError
+
 MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for all-MiniLM-L6-v2
@@ -33,8 +35,6 @@ _LOADED: dict[tuple[str, str, str, int | None], tuple[Any, Any]] = {}
 _LOAD_LOCK = threading.Lock()
 
 
-class EmbeddingModelError(RuntimeError):
-    """The model or tokenizer file is missing or is not the file we checked."""
 
 
 def default_model_path() -> Path:

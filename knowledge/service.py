@@ -8,12 +8,11 @@ from typing import Any
 from knowledge.embedding import EmbeddingModelError
 from knowledge.index import KnowledgeBase
 from knowledge.sources import CorpusError
+from tools.errors import KnowledgeBaseUnavailable
 
 log = logging.getLogger("triops.knowledge")
 
 
-class KnowledgeBaseUnavailable(RuntimeError):
-    """The index cannot be opened (model file, Chroma server): said plainly, never a trace."""
 
 
 def open_knowledge_base(settings: Any, *, seed_default: bool = True) -> KnowledgeBase:

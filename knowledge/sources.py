@@ -10,14 +10,13 @@ import yaml
 
 from knowledge.chunking import chunk_markdown
 from knowledge.models import Chunk
+from tools.errors import CorpusError
 
 DEFAULT_CORPUS = "prometheus-operator"
 MANIFEST = "corpus.yaml"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 
-class CorpusError(ValueError):
-    """A corpus folder or name we cannot use; the message says why, for a person."""
 
 
 def default_corpus_dir() -> Path:

@@ -246,30 +246,20 @@ def test_serve_wires_the_notifier_and_the_buttons(tmp_path) -> None:  # type: ig
         notifier.stop()
 
 
-def test_a_runbook_model_with_a_renderer_renders_itself_in_the_card() -> None:
-    from pydantic import BaseModel
-    from slack_sdk.models.blocks import MarkdownTextObject, SectionBlock
-
+def test_a_runbook_suggestion_renders_itself_in_the_card() -> None:
     from bot.render.alerts import incident_card
-    from bot.render.registry import Renderer, register
+    from knowledge.models import RunbookSuggestion
     from tests.alerts_helpers import mk
     from tools.alerts.correlate import CorrelationEngine
     from tools.alerts.summary import summarise
 
-    class Suggestion(BaseModel):
-        title: str
-        url: str
-
-    register(Suggestion, Renderer(
-        blocks=lambda x: [SectionBlock(text=MarkdownTextObject(text=f":book: <{x.url}|{x.title}> — step 1"))],
-        text=lambda x: x.title, rich=lambda x: x.title,
-    ))
     e = CorrelationEngine(catalog())
     e.process(mk("PostgresDown", "postgres-main", 0))
     (inc,) = e.incidents.values()
-    blocks = [b.to_dict() for b in incident_card(summarise(inc, catalog()), Suggestion(title="PG down", url="https://rb/pg"))]
-    text = json.dumps(blocks)
-    assert ":book: <https://rb/pg|PG down>" in text and "step 1" in text
+    hit = RunbookSuggestion(alert_name="PostgresDown", title="PG down", doc_id="pg", url="https://rb/pg",
+                            path="pg.md", confidence=0.9, matched_by="alert_name")
+    text = json.dumps([b.to_dict() for b in incident_card(summarise(inc, catalog()), hit)])
+    assert "https://rb/pg" in text and "PG down" in text
     plain = json.dumps([b.to_dict() for b in incident_card(summarise(inc, catalog()), ("PG <b>", "javascript:x"))])
     assert "PG &lt;b&gt;" in plain and "javascript" not in plain  # only http(s) links
 

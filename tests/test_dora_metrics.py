@@ -35,7 +35,7 @@ def _report(ctx, scope: str):  # type: ignore[no-untyped-def]
         "window": EXPECTED["window"],
         "as_of": AS_OF,
     }
-    return dora_metrics.run(ctx, args)
+    return dora_metrics.call(ctx, args)
 
 
 def _assert_matches(actual: object, want: object, path: str) -> None:
@@ -112,7 +112,7 @@ def test_stored_once_in_utc_and_the_update_wins(loaded) -> None:
 
 def test_a_later_as_of_takes_in_the_deployment_at_the_old_window_end(loaded) -> None:
     """chk-c7 finished exactly at 03-31 00:00: outside [03-01, 03-31), inside the next day's window."""
-    later = dora_metrics.run(
+    later = dora_metrics.call(
         loaded, {"scope": "checkout", "window": "30d", "as_of": AS_OF + timedelta(days=1)}
     )
     ids_at = {d.deployment_id for d in later.current.recovery_time.open_failures}
@@ -238,7 +238,7 @@ def test_a_remediation_finished_before_what_it_names_does_not_mark_it_failed(ctx
     ]
     with ctx.store.engine.begin() as conn:
         upsert_deployments(conn, [DeploymentEvent.model_validate(e) for e in events])
-    cfr = dora_metrics.run(
+    cfr = dora_metrics.call(
         ctx, {"scope": "checkout", "window": "7d", "as_of": AS_OF}
     ).current.change_fail_rate
     assert (cfr.deployments, cfr.failed_deployments) == (4, ["x3"])
@@ -258,5 +258,5 @@ def test_commits_without_a_time_are_counted_apart(ctx) -> None:
     }
     with ctx.store.engine.begin() as conn:
         upsert_deployments(conn, [DeploymentEvent.model_validate(event)])
-    lead = dora_metrics.run(ctx, {"scope": "checkout", "window": "7d", "as_of": AS_OF}).current.lead_time
+    lead = dora_metrics.call(ctx, {"scope": "checkout", "window": "7d", "as_of": AS_OF}).current.lead_time
     assert (lead.commits, lead.commits_without_time, lead.median_hours) == (1, 1, 5.0)

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.commands.base import Reply
 from bot.render import to_blocks, to_text
+from bot.reply import Reply
 from bot.router import Asker, Router
 from bot.runtime import Runtime
 from tools.catalog import ServiceCatalog
@@ -131,5 +131,5 @@ def test_a_broken_index_is_a_tool_error_not_a_trace(runtime: Runtime):
     kb.client.delete_collection(kb.name)  # e.g. dropped on the shared server by someone else
     kb._invalidate()
     reply = _ask(runtime, "runbook KubePodCrashLooping")
-    assert reply.error and "could not be searched" in reply.error["error"]
+    assert reply.error and "could not be searched" in reply.error.message
     assert "Traceback" not in to_text(reply)

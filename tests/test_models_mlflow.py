@@ -39,12 +39,12 @@ def _check_synced(store) -> None:  # type: ignore[no-untyped-def]
         assert churn["1"]["training_data"] == "s3://ml/churn/2026-06"
         assert churn["2"]["trained_at"] is not None
     ctx = ToolContext(settings=Settings(), store=store, catalog=None, clock=lambda: NOW)
-    ranker_status = model_status.run(ctx, {"name": "search-ranker"})
+    ranker_status = model_status.call(ctx, {"name": "search-ranker"})
     assert ranker_status.live is not None and ranker_status.live.version == "2"
     assert ranker_status.live.alias == "champion" and ranker_status.live.previous_version == "1"
     ndcg = next(m for m in ranker_status.live.metrics if m.key == "ndcg_at_10")
     assert ndcg.previous == 0.412 and ndcg.better is True
-    churn_status = model_status.run(ctx, {"name": "churn"})  # no alias: the deprecated stage decides
+    churn_status = model_status.call(ctx, {"name": "churn"})  # no alias: the deprecated stage decides
     assert churn_status.live is not None and churn_status.live.version == "2" and churn_status.live.stage == "Production"
 
 

@@ -58,7 +58,7 @@ def test_versions_aliases_history_and_metrics(mlops_store) -> None:  # type: ign
         assert [h["version"] for h in reg.alias_history(conn, "ranker", "champion")] == ["2", "1"]
         assert reg.metrics(conn, "ranker")["2"] == {"ndcg@10": 0.37, "logloss": 0.45}
 
-    status = model_status.run(_ctx(mlops_store), {"name": "ranker"})
+    status = model_status.call(_ctx(mlops_store), {"name": "ranker"})
     assert status.live is not None and status.live.alias == "champion" and status.live.version == "2"
     assert status.live.previous_version == "1"
     assert status.live.age_days == pytest.approx(10.5)
@@ -76,7 +76,7 @@ def test_legacy_stage_is_the_fallback_for_live(mlops_store) -> None:  # type: ig
         {"version": "4", "stage": "Production", "trained_at": "2026-11-01"},
         {"version": "5", "stage": "Staging", "trained_at": "2026-11-15"},
     ]}], NOW)
-    status = model_status.run(_ctx(mlops_store), {"name": "churn"})
+    status = model_status.call(_ctx(mlops_store), {"name": "churn"})
     assert status.live is not None and status.live.version == "4" and status.live.alias is None
     assert status.live.stage == "Production"
 
@@ -84,7 +84,7 @@ def test_legacy_stage_is_the_fallback_for_live(mlops_store) -> None:  # type: ig
 def test_unknown_model_suggests_close_names(mlops_store) -> None:  # type: ignore[no-untyped-def]
     _register(mlops_store, [RANKER_V1], NOW)
     with pytest.raises(ToolError) as err:
-        model_status.run(_ctx(mlops_store), {"name": "rankr"})
+        model_status.call(_ctx(mlops_store), {"name": "rankr"})
     assert "ranker" in err.value.choices
 
 
@@ -102,7 +102,7 @@ def _windows(store, shift: float) -> None:  # type: ignore[no-untyped-def]
 def test_drift_over_threshold_becomes_an_event_for_the_service(mlops_store) -> None:  # type: ignore[no-untyped-def]
     _register(mlops_store, [RANKER_V1, RANKER_V2], NOW - timedelta(days=5))
     _windows(mlops_store, shift=1.5)
-    result = drift_report.run(_ctx(mlops_store), {"model": "ranker", "target": "score"})
+    result = drift_report.call(_ctx(mlops_store), {"model": "ranker", "target": "score"})
     assert result.reference == "ranker/reference" and result.current == "ranker/2026-11-20"
     assert result.report.features[0].column == "price" and result.report.features[0].drifted
     assert result.report.prediction is not None and result.report.prediction.drifted
@@ -115,9 +115,9 @@ def test_drift_over_threshold_becomes_an_event_for_the_service(mlops_store) -> N
         assert ev["method"] == "wasserstein" and ev["score"] == pytest.approx(result.report.features[0].score)
         assert reg.recent_drift_events(conn, NOW.timestamp() - 60, NOW.timestamp() + 60, services=["checkout"]) == []
         assert reg.recent_drift_events(conn, NOW.timestamp() + 60, NOW.timestamp() + 120) == []
-    again = drift_report.run(_ctx(mlops_store), {"model": "ranker", "target": "score"})
+    again = drift_report.call(_ctx(mlops_store), {"model": "ranker", "target": "score"})
     assert (again.report_id, again.event_id) == (result.report_id, result.event_id)  # no duplicate event
-    status = model_status.run(_ctx(mlops_store), {"name": "ranker"})
+    status = model_status.call(_ctx(mlops_store), {"name": "ranker"})
     assert status.recommendation == "retrain"
     assert status.drift is not None and status.drift.dataset_drift and status.drift.prediction_drifted
 
@@ -125,7 +125,7 @@ def test_drift_over_threshold_becomes_an_event_for_the_service(mlops_store) -> N
 def test_no_drift_records_a_report_but_no_event(mlops_store) -> None:  # type: ignore[no-untyped-def]
     _register(mlops_store, [RANKER_V1, RANKER_V2], NOW - timedelta(days=5))
     _windows(mlops_store, shift=0.0)
-    result = drift_report.run(_ctx(mlops_store), {"model": "ranker"})
+    result = drift_report.call(_ctx(mlops_store), {"model": "ranker"})
     assert result.report.n_drifted == 0 and result.report_id is not None and result.event_id is None
     with mlops_store.engine.connect() as conn:
         assert reg.recent_drift_events(conn, 0, NOW.timestamp() + 1) == []
@@ -135,22 +135,22 @@ def test_no_drift_records_a_report_but_no_event(mlops_store) -> None:  # type: i
 def test_store_sources_are_checked(mlops_store) -> None:  # type: ignore[no-untyped-def]
     _register(mlops_store, [RANKER_V1], NOW)
     with pytest.raises(ToolError, match="No feature windows"):
-        drift_report.run(_ctx(mlops_store), {"model": "ranker"})
+        drift_report.call(_ctx(mlops_store), {"model": "ranker"})
     _windows(mlops_store, 0.0)
     with pytest.raises(ToolError) as err:
-        drift_report.run(_ctx(mlops_store), {"reference": "store:ranker/reference", "current": "store:ranker/nope"})
+        drift_report.call(_ctx(mlops_store), {"reference": "store:ranker/reference", "current": "store:ranker/nope"})
     assert "2026-11-20" in err.value.choices
     with pytest.raises(ToolError, match="logged feature windows only"):
-        drift_report.run(_ctx(mlops_store), {"reference": "/etc/passwd", "current": "/etc/passwd"})
+        drift_report.call(_ctx(mlops_store), {"reference": "/etc/passwd", "current": "/etc/passwd"})
     with pytest.raises(ToolError, match="CSV or Parquet"):
-        drift_report.run(_ctx(mlops_store, files=True), {"reference": "/etc/passwd", "current": "/etc/passwd"})
+        drift_report.call(_ctx(mlops_store, files=True), {"reference": "/etc/passwd", "current": "/etc/passwd"})
 
 
 def test_drift_report_from_files(mlops_store, tmp_path) -> None:  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(9)
     pd.DataFrame({"x": rng.normal(0, 1, 500), "c": rng.choice(list("abc"), 500)}).to_csv(tmp_path / "ref.csv", index=False)
     pd.DataFrame({"x": rng.normal(1, 1, 400), "c": rng.choice(list("abcd"), 400)}).to_parquet(tmp_path / "cur.parquet")
-    result = drift_report.run(_ctx(mlops_store, files=True), {"reference": str(tmp_path / "ref.csv"), "current": str(tmp_path / "cur.parquet")})
+    result = drift_report.call(_ctx(mlops_store, files=True), {"reference": str(tmp_path / "ref.csv"), "current": str(tmp_path / "cur.parquet")})
     by = {f.column: f for f in result.report.features}
     assert by["x"].method == "ks" and by["x"].drifted
     assert by["c"].method == "chisquare" and by["c"].unseen_categories == ["d"]

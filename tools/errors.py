@@ -1,16 +1,84 @@
-"""Errors a tool raises for its caller to show a person (or the agent) as they are."""
+"""One exception tree for everything triops says went wrong (httpx's model: one root).
+
+`TriopsError` carries what a person needs: the message, a hint, the choices. Surfaces turn
+it into an `ErrorInfo` (a Slack reply, a CLI exit, a 4xx body); nobody builds error dicts by
+hand. Anything that is not a `TriopsError` is a bug: logged with a reference, never shown.
+"""
 
 from __future__ import annotations
 
+from typing import ClassVar, Literal
 
-class ToolError(Exception):
-    """A user-facing failure: bad argument, unknown name. Never a stack trace in Slack."""
+from pydantic import BaseModel, Field
+
+Status = Literal["ok", "error", "no_data", "approval_required"]
+
+
+class ErrorInfo(BaseModel):
+    """What a person (or the agent) is told about a failure."""
+
+    message: str
+    hint: str | None = None
+    choices: list[str] = Field(default_factory=list)
+
+    def text(self) -> str:
+        return "\n".join(p for p in (self.message, self.hint) if p)
+
+
+class TriopsError(Exception):
+    """Root of every error triops raises for a person to read."""
+
+    status: ClassVar[Status] = "error"
 
     def __init__(self, message: str, *, hint: str | None = None, choices: list[str] | None = None):
         super().__init__(message)
         self.message = message
         self.hint = hint
-        self.choices = choices or []
+        self.choices = list(choices or [])
 
-    def as_dict(self) -> dict[str, object]:
-        return {"error": self.message, "hint": self.hint, "choices": self.choices}
+    def info(self) -> ErrorInfo:
+        return ErrorInfo(message=self.message, hint=self.hint, choices=self.choices)
+
+
+class ToolError(TriopsError):
+    """A tool cannot answer: bad argument, unknown name. Never a stack trace in Slack."""
+
+
+class NoDataError(ToolError):
+    """The question is fine but there is nothing to answer it with (yet)."""
+
+    status: ClassVar[Status] = "no_data"
+
+
+class ApprovalRequired(ToolError):
+    """A tool that changes a system was called without a human's approval."""
+
+    status: ClassVar[Status] = "approval_required"
+
+
+class PayloadError(TriopsError, ValueError):
+    """A sender's payload or a file we cannot take; the message is the reason for the 4xx."""
+
+
+class DriftInputError(ToolError, ValueError):
+    """Data that cannot be tested for drift (missing column, wrong type); says which."""
+
+
+class StoreUnavailable(TriopsError):
+    """The database does not answer."""
+
+
+class KnowledgeError(TriopsError):
+    """The runbook index, its model or a corpus cannot be used."""
+
+
+class KnowledgeBaseUnavailable(KnowledgeError, RuntimeError):
+    """The index cannot be opened (model file, Chroma server)."""
+
+
+class EmbeddingModelError(KnowledgeError, RuntimeError):
+    """The embedding model or tokenizer file is missing or is not the file we checked."""
+
+
+class CorpusError(KnowledgeError, ValueError):
+    """A corpus folder or name we cannot use."""

@@ -88,7 +88,7 @@ def suggest_tool(registry: ToolRegistry, settings: Settings, sink: list[Suggesti
         try:
             s = validate(registry, settings, Suggestion(action=action, args=args or {}, reason=reason))
         except ToolError as exc:
-            raise ToolException(json.dumps({"status": "error", **exc.as_dict()})) from None
+            raise ToolException(json.dumps({"status": "error", **exc.info().model_dump()})) from None
         if any(x.action == s.action and x.args == s.args for x in sink):
             raise ToolException(json.dumps({"status": "error", "error": "Already suggested in this answer."}))
         sink.append(s)
@@ -147,17 +147,15 @@ def decide(
     if not action_store.transition(store, rid, from_status="pending", to_status="approved", user=user):
         return Decision(ok=False, status="gone", message="Someone else decided first.")
     audit.record(store, user, "approve", req.action, request=rid, args=req.args)
-    try:
-        out = allowed[req.action].run(ctx, req.args)
-    except ToolError as exc:
-        result, status = json.dumps(exc.as_dict()), "failed"
-    except Exception as exc:
-        log.exception("approved action %s failed", req.action)
-        result, status = json.dumps({"error": f"{type(exc).__name__}"}), "failed"
+    run = allowed[req.action].run(ctx, req.args, actor=user, approved_by=user)
+    if run.ok:
+        assert run.output is not None
+        result, status = run.output.model_dump_json(), "executed"
     else:
-        result, status = out.model_dump_json(), "executed"
+        assert run.error is not None
+        result, status = run.error.model_dump_json(), "failed"
     action_store.transition(store, rid, from_status="approved", to_status=status, result=result)
     audit.record(store, user, "execute", req.action, request=rid, status=status, result=result[:1000])
     final = action_store.get(store, rid)
-    msg = f"Approved by <@{user}> and {status}." + ("" if status == "executed" else f" {json.loads(result).get('error', '')}")
+    msg = f"Approved by <@{user}> and {status}." + ("" if run.ok or run.error is None else f" {run.error.message}")
     return Decision(ok=status == "executed", status=status, request=final, message=msg)

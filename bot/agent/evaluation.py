@@ -21,8 +21,8 @@ from bot.agent.grounding import extract
 from bot.agent.models import AgentAnswer
 from bot.agent.planner import Planner
 from bot.agent.service import Assistant, answer_text
+from bot.capabilities import capabilities
 from tools.contract import ToolRegistry
-from tools.registry import default_registry
 from tools.settings import Settings
 
 DEFAULT_CASES = Path("bench/agent_eval.yaml")
@@ -149,7 +149,7 @@ def run_eval(
     llm: bool | None = None,
     model: Any = None,
 ) -> EvalReport:
-    registry = registry or default_registry()
+    registry = registry or capabilities().registry()
     ctx = eval_world.open_world(None, settings)
     planner = Planner(registry, ctx)
     assistant = Assistant(registry, ctx, settings, model=model, planner=planner)

@@ -4,28 +4,24 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny
+from pydantic import BaseModel, ConfigDict, Field
+
+from tools.result import ToolResult
 
 Path = Literal["llm", "planner"]  # how an answer was made (and who chose a tool call)
 
 
-class ToolCallRecord(BaseModel):
-    """One tool call made while answering, with its validated output or its error."""
+class ToolCallRecord(ToolResult):
+    """One tool call made while answering: the tool's result, who chose it, and how the
+    agent treated it."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    tool: str
-    args: dict[str, Any] = Field(default_factory=dict)
     by: Path = "llm"  # who chose the call: the LLM, or the planner
-    output: SerializeAsAny[BaseModel] | None = None
-    error: dict[str, Any] | None = None
     refused: bool = False  # not run: repeated, over budget or unknown
     capped: bool = False  # the copy the model saw was shortened
-    ms: float = 0.0
 
-    @property
-    def ok(self) -> bool:
-        return self.output is not None and self.error is None
+    @classmethod
+    def of(cls, result: ToolResult, *, by: Path) -> ToolCallRecord:
+        return cls(**dict(result), by=by)
 
     def signature(self) -> str:
         import json

@@ -37,7 +37,6 @@ from bot.agent.slots import (
 )
 from bot.agent.toolkit import offered_tools
 from tools.contract import Tool, ToolContext, ToolRegistry
-from tools.errors import ToolError
 from tools.store.conversations import Turn
 
 INTENTS_FILE = Path(__file__).with_name("intents.yaml")
@@ -236,16 +235,7 @@ class Planner:
         return calls
 
     def _call(self, t: Tool, args: dict[str, Any]) -> ToolCallRecord:
-        record = ToolCallRecord(tool=t.name, args=args, by="planner")
-        t0 = time.perf_counter()
-        try:
-            record.output = t.run(self.ctx, args)
-        except ToolError as exc:
-            record.error = exc.as_dict()
-        except Exception as exc:  # a tool bug: say which, never a trace
-            record.error = {"error": f"{t.name} failed ({type(exc).__name__}).", "hint": None, "choices": []}
-        record.ms = (time.perf_counter() - t0) * 1000
-        return record
+        return ToolCallRecord.of(t.run(self.ctx, args), by="planner")
 
     def available(self, intent: str) -> bool:
         i = self.intents[intent]

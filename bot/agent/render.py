@@ -1,6 +1,6 @@
 """Plain-text rendering of tool outputs for the agent's own surfaces (CLI, fallback text).
 
-When the surface renderers (`bot.render`) know an output type they are used, so the
+When the result's capability names a renderer it is used, so the
 deterministic rendering is the same everywhere; otherwise a compact, generic key: value
 outline of the output is shown.
 """
@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from tools.result import ToolResult
 
 
-def _surface_text(output: BaseModel) -> str | None:
-    try:
-        from bot.render.registry import renderer_for
-    except ImportError:  # the surface renderers are not installed in this build
-        return None
-    r = renderer_for(output)
-    return r.text(output) if r else None
+def _surface_text(result: ToolResult) -> str | None:
+    from bot.render.registry import renderer_for
+
+    r = renderer_for(result)
+    return r.text(result.output) if r else None
 
 
 def _outline(value: Any, indent: int = 0, max_items: int = 8) -> list[str]:
@@ -46,5 +44,7 @@ def _outline(value: Any, indent: int = 0, max_items: int = 8) -> list[str]:
     return lines
 
 
-def output_text(output: BaseModel) -> str:
-    return _surface_text(output) or "\n".join(_outline(output.model_dump(mode="json")))
+def output_text(result: ToolResult) -> str:
+    """The capability's own text rendering of a result, or an outline of its output."""
+    assert result.output is not None
+    return _surface_text(result) or "\n".join(_outline(result.output.model_dump(mode="json")))

@@ -23,7 +23,7 @@ from bot.agent.loop import LLMAgent, LLMRun
 from bot.agent.models import AgentAnswer, ToolCallRecord
 from bot.agent.planner import Planner
 from bot.agent.render import output_text
-from tools.contract import ToolContext, ToolRegistry
+from tools.contract import ToolContext, ToolRegistry, current_actor
 from tools.settings import Settings
 from tools.store import audit
 from tools.store import conversations as conv_store
@@ -41,7 +41,7 @@ def evidence_of(question: str, calls: list[ToolCallRecord]) -> Evidence:
         if c.ok:
             items.append(c.args)
         elif c.error and not c.refused:  # a tool's error and hint are its output too
-            items.append({k: v for k, v in c.error.items() if k in ("error", "hint", "choices")})
+            items.append({"error": c.error.message, "hint": c.error.hint, "choices": c.error.choices})
     return Evidence.build(items, question=question)
 
 
@@ -51,9 +51,9 @@ def answer_text(ans: AgentAnswer) -> str:
     if ans.render_outputs:
         for c in ans.calls:
             if c.output is not None:
-                parts.append(output_text(c.output))
+                parts.append(output_text(c))
             elif c.error and not c.refused:
-                parts.append(f"⚠ {c.tool}: {c.error.get('error')}" + (f" {c.error['hint']}" if c.error.get("hint") else ""))
+                parts.append(f"⚠ {c.tool}: {c.error.text()}")
     return "\n\n".join(parts)
 
 
@@ -96,11 +96,15 @@ class Assistant:
         started = time.perf_counter()
         question = question.strip()[:MAX_QUESTION_CHARS]
         conv = conv_store.load(self.store, key) if key else conv_store.Conversation(key="")
-        if self.model is not None and use_llm is not False:
-            ans = self._ask_llm(question, conv, intent)
-        else:
-            ans = self.planner.answer(question, conv.turns[-1] if conv.turns else None, intent=intent)
-            ans.grounding = check(ans.text, evidence_of(question, ans.calls))
+        token = current_actor.set(actor)  # the tool wrapper audits each call for this person
+        try:
+            if self.model is not None and use_llm is not False:
+                ans = self._ask_llm(question, conv, intent)
+            else:
+                ans = self.planner.answer(question, conv.turns[-1] if conv.turns else None, intent=intent)
+                ans.grounding = check(ans.text, evidence_of(question, ans.calls))
+        finally:
+            current_actor.reset(token)
         if ans.path == "planner" or ans.fallback:
             ans.suggestions = self._tool_suggestions(ans)
         ans.latency_ms = (time.perf_counter() - started) * 1000
@@ -189,8 +193,9 @@ class Assistant:
                 grounded=ans.grounding.grounded if ans.grounding else None,
                 fallback=ans.fallback,
             )
-            for c in ans.calls:
-                audit.record(self.store, actor, "tool_call", c.tool, args=c.args, ok=c.ok, refused=c.refused, via=ans.path)
+            for c in ans.calls:  # calls that ran were audited by the tool wrapper
+                if c.refused:
+                    audit.record(self.store, actor, "tool_refused", c.tool, args=c.args, reason=c.message, via=ans.path)
             for sug in ans.suggestions:
                 actions.record(self.store, actions.Suggestion.model_validate(sug), key=key,
                                by="agent" if ans.path == "llm" and not ans.fallback else "tool", actor=actor)

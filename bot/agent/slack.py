@@ -27,8 +27,8 @@ from slack_sdk.models.blocks import (
 
 from bot.agent import actions
 from bot.agent.surface import assistant_for
-from bot.commands.base import Reply
 from bot.render import to_blocks, to_text
+from bot.reply import Reply
 from bot.router import Asker, Router
 from tools.store import actions as action_store
 from tools.store import audit

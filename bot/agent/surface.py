@@ -10,9 +10,10 @@ import re
 
 from bot.agent.models import AgentAnswer
 from bot.agent.service import Assistant
-from bot.commands.base import Reply, ToolCall
+from bot.reply import Reply
 from bot.router import Asker, FreeTextHandler, Router
 from bot.runtime import Runtime
+from tools.result import ToolResult
 
 
 def assistant_for(rt: Runtime) -> Assistant:
@@ -38,9 +39,9 @@ def sources_line(ans: AgentAnswer) -> str | None:
 
 def to_reply(ans: AgentAnswer) -> Reply:
     """Prose first; the tools' own rendering when the answer relies on it."""
-    results = []
+    results: list[ToolResult] = []
     if ans.render_outputs:
-        results = [ToolCall(tool=c.tool, args=c.args, output=c.output) for c in ans.calls if c.output is not None]
+        results = [c for c in ans.calls if c.output is not None]
     text = ans.text
     if ans.path == "llm":  # models write Markdown; Slack's mrkdwn bolds with single stars
         text = re.sub(r"\*\*(.+?)\*\*", r"*\1*", text)

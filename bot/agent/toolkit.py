@@ -10,10 +10,7 @@ model can correct itself and the loop never crashes.
 from __future__ import annotations
 
 import json
-import logging
 import threading
-import time
-import uuid
 from functools import lru_cache
 from typing import Any
 
@@ -22,10 +19,9 @@ from langchain_core.tools import StructuredTool, ToolException
 from bot.agent.budget import BudgetMeter
 from bot.agent.capping import cap_json
 from bot.agent.models import ToolCallRecord
-from tools.contract import Tool, ToolContext, ToolRegistry
+from tools.contract import Tool, ToolContext, ToolRegistry, current_actor
 from tools.errors import ToolError
-
-log = logging.getLogger("triops.agent.tools")
+from tools.result import ToolResult
 
 
 def offered_tools(registry: ToolRegistry) -> list[Tool]:
@@ -71,61 +67,64 @@ class ToolSession:
         self.calls: list[ToolCallRecord] = []
         self._seen: set[str] = set()
         self._lock = threading.Lock()  # parallel tool calls of one model turn run on threads
+        self.actor = current_actor.get()  # tool calls may run on other threads: keep who asked
 
     # The result the model reads; errors raise ToolException so the ToolMessage is status=error.
     def invoke(self, name: str, args: dict[str, Any]) -> str:
         record = self.run(name, args)
-        if record.error is not None:
-            raise ToolException(json.dumps({"status": "error", "tool": name, **record.error}))
+        if not record.ok:
+            err = record.error
+            assert err is not None
+            raise ToolException(json.dumps({"status": record.status, "tool": name, "error": err.message,
+                                            "hint": err.hint, "choices": err.choices}))
         assert record.output is not None
         text, capped = cap_json(record.output.model_dump(mode="json"), self.max_output_chars)
         record.capped = capped
         return text
 
+    def _refuse(self, name: str, args: dict[str, Any], exc: ToolError) -> ToolCallRecord:
+        return ToolCallRecord.of(ToolResult.failed(name, args, exc), by="llm").model_copy(update={"refused": True})
+
     def run(self, name: str, args: dict[str, Any] | None) -> ToolCallRecord:
+        """Check the call against this answer's rules, then run it through the tool wrapper."""
         args = dict(args or {})
-        started = time.perf_counter()
-        record = ToolCallRecord(tool=name, args=args)
         try:
             t = self.registry.get(name)
             if t.mutates:
                 raise ToolError(f"{name} changes a system; it is never run by the assistant.")
-            try:
-                canonical = _canonical_args(t, args)
-            except Exception:  # bad arguments: Tool.run words the reason
-                canonical = None
-            sig = name + json.dumps(canonical if canonical is not None else args, sort_keys=True, default=str)
-            with self._lock:  # check and reserve at once
-                self.calls.append(record)
-                if sig in self._seen:
-                    record.refused = True
-                    raise ToolError(
-                        f"Refused: {name} was already called with these arguments in this answer.",
-                        hint="Use the earlier result, or change the arguments.",
-                    )
-                if not self.meter.may_call_tool():
-                    record.refused = True
-                    raise ToolError(
-                        f"Refused: the budget of {self.meter.budget.max_tool_calls} tool calls per answer is spent.",
-                        hint="Answer with the results you already have.",
-                    )
-                self._seen.add(sig)
-                self.meter.tool_calls += 1
-            record.output = t.run(self.ctx, args)
         except ToolError as exc:
-            record.error = exc.as_dict()
+            record = self._refuse(name, args, exc)
             with self._lock:
-                if not any(r is record for r in self.calls):  # failed before it was reserved
-                    self.calls.append(record)
-        except Exception as exc:  # a bug in a tool: the model hears the kind, the log the trace
-            ref = uuid.uuid4().hex[:8]
-            log.exception("tool %s failed (ref %s)", name, ref)
-            record.error = {
-                "error": f"{name} failed with an internal error ({type(exc).__name__}, ref {ref}).",
-                "hint": "Do not retry the same call; answer with other results or say it failed.",
-                "choices": [],
-            }
-        record.ms = (time.perf_counter() - started) * 1000
+                self.calls.append(record)
+            return record
+        try:
+            canonical = _canonical_args(t, args)
+        except Exception:  # bad arguments: the wrapper words the reason
+            canonical = None
+        sig = name + json.dumps(canonical if canonical is not None else args, sort_keys=True, default=str)
+        with self._lock:  # check and reserve at once
+            refusal: ToolError | None = None
+            if sig in self._seen:
+                refusal = ToolError(
+                    f"Refused: {name} was already called with these arguments in this answer.",
+                    hint="Use the earlier result, or change the arguments.",
+                )
+            elif not self.meter.may_call_tool():
+                refusal = ToolError(
+                    f"Refused: the budget of {self.meter.budget.max_tool_calls} tool calls per answer is spent.",
+                    hint="Answer with the results you already have.",
+                )
+            if refusal is not None:
+                record = self._refuse(name, args, refusal)
+                self.calls.append(record)
+                return record
+            self._seen.add(sig)
+            self.meter.tool_calls += 1
+            slot = len(self.calls)
+            self.calls.append(ToolCallRecord(tool=name, args=args))  # placeholder keeps call order
+        record = ToolCallRecord.of(t.run(self.ctx, args, actor=self.actor), by="llm")
+        with self._lock:
+            self.calls[slot] = record
         return record
 
 

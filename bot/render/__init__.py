@@ -1,7 +1,7 @@
 """Turn a `Reply` into Block Kit, plain text or a rich renderable.
 
 Block Kit is built with slack_sdk.models.blocks, whose `to_dict()` checks Slack's limits.
-Each domain's renderer module registers itself on import; import new ones here.
+Each capability names its renderer (bot/capabilities); results without one show as JSON.
 """
 
 from __future__ import annotations
@@ -13,18 +13,20 @@ from rich.markdown import Markdown
 from rich.panel import Panel
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
 
-from bot.commands.base import Reply
-from bot.render import alerts, dora, mlops, runbooks  # noqa: F401  (registers renderers)
 from bot.render.registry import renderer_for
+from bot.reply import Reply
+from tools.errors import ErrorInfo
 
 MAX_BLOCKS = 50
 SECTION_LIMIT = 3000
 
 
-def _error_text(err: dict[str, Any]) -> str:
-    parts = [f":warning: {err.get('error')}"]
-    if err.get("hint"):
-        parts.append(str(err["hint"]))
+def _error_text(err: ErrorInfo) -> str:
+    parts = [f":warning: {err.message}"]
+    if err.hint:
+        parts.append(err.hint)
+    if err.choices:
+        parts.append("Choices: " + ", ".join(err.choices[:15]))
     return "\n".join(parts)
 
 
@@ -41,7 +43,7 @@ def to_blocks(reply: Reply) -> list[dict[str, Any]]:
     for call in reply.results:
         if call.output is None:
             continue
-        r = renderer_for(call.output)
+        r = renderer_for(call)
         if r:
             blocks.extend(r.blocks(call.output))
         else:
@@ -60,7 +62,7 @@ def to_text(reply: Reply) -> str:
     for call in reply.results:
         if call.output is None:
             continue
-        r = renderer_for(call.output)
+        r = renderer_for(call)
         parts.append(r.text(call.output) if r else call.output.model_dump_json(indent=2))
     return "\n\n".join(parts)
 
@@ -74,6 +76,6 @@ def to_rich(reply: Reply) -> Any:
     for call in reply.results:
         if call.output is None:
             continue
-        r = renderer_for(call.output)
+        r = renderer_for(call)
         items.append(r.rich(call.output) if r else call.output.model_dump_json(indent=2))
     return Group(*items)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel
 from rich.console import Group
 from rich.table import Table
 from slack_sdk.models.blocks import (
@@ -23,7 +22,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.render import fmt
-from bot.render.registry import Renderer, register
+from bot.render.registry import Renderer
 from tools.alerts.stats import NoiseStats
 from tools.alerts.summary import IncidentSummary
 from tools.alerts.tool import IncidentDetail, IncidentList
@@ -68,12 +67,13 @@ def _change_line(s: IncidentSummary) -> str | None:
 
 
 def runbook_blocks(hit: Any) -> list[Block]:
-    """The runbook part of the card: a model with a registered renderer (the knowledge
-    helper's RunbookSuggestion) renders itself; a (title, url) pair becomes a link."""
-    from bot.render.registry import renderer_for
+    """The runbook part of the card: the knowledge helper's RunbookSuggestion renders
+    itself; a (title, url) pair becomes a link."""
+    from bot.render.runbooks import SUGGESTION
+    from knowledge.models import RunbookSuggestion
 
-    if isinstance(hit, BaseModel) and (r := renderer_for(hit)) is not None:
-        return list(r.blocks(hit))
+    if isinstance(hit, RunbookSuggestion):
+        return list(SUGGESTION.blocks(hit))
     if isinstance(hit, tuple):
         title, url = str(hit[0]), str(hit[1]) if len(hit) > 1 and hit[1] else ""
     else:
@@ -255,6 +255,6 @@ def stats_rich(s: NoiseStats) -> Table:
     return t
 
 
-register(IncidentList, Renderer(blocks=list_blocks, text=list_text, rich=list_rich))
-register(IncidentDetail, Renderer(blocks=detail_blocks, text=detail_text, rich=detail_rich))
-register(NoiseStats, Renderer(blocks=stats_blocks, text=stats_text, rich=stats_rich))
+LIST = Renderer(blocks=list_blocks, text=list_text, rich=list_rich)
+DETAIL = Renderer(blocks=detail_blocks, text=detail_text, rich=detail_rich)
+STATS = Renderer(blocks=stats_blocks, text=stats_text, rich=stats_rich)

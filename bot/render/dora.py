@@ -12,7 +12,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.render import fmt
-from bot.render.registry import Renderer, register
+from bot.render.registry import Renderer
 from tools.dora.models import DoraPeriod, DoraReport
 
 
@@ -123,4 +123,4 @@ def rich(r: DoraReport) -> Table:
     return table
 
 
-register(DoraReport, Renderer(blocks=blocks, text=text, rich=rich))
+RENDERER = Renderer(blocks=blocks, text=text, rich=rich)

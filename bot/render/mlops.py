@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import (
 
 from bot.render import fmt
 from bot.render.charts import drift_chart_png, register_chart
-from bot.render.registry import Renderer, register
+from bot.render.registry import Renderer
 from tools.drift.models import P_VALUE_METHODS, FeatureDrift
 from tools.mlops.status import ModelStatus, VersionStatus
 from tools.mlops.tool import DriftResult
@@ -211,6 +211,6 @@ def status_rich(s: ModelStatus) -> Group:
                  f"[bold {colour}]{s.recommendation.upper()}[/] — " + "; ".join(s.reasons))
 
 
-register(DriftResult, Renderer(blocks=drift_blocks, text=drift_text, rich=drift_rich))
-register(ModelStatus, Renderer(blocks=status_blocks, text=status_text, rich=status_rich))
+DRIFT = Renderer(blocks=drift_blocks, text=drift_text, rich=drift_rich)
+STATUS = Renderer(blocks=status_blocks, text=status_text, rich=status_rich)
 register_chart(DriftResult, drift_chart)

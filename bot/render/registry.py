@@ -1,13 +1,16 @@
-"""Renderers per tool output type: Block Kit, plain text and rich, kept apart from tools."""
+"""A renderer turns one tool's output into Block Kit, plain text and rich; each capability
+names its own (bot/capabilities), so tools stay free of surfaces."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-from slack_sdk.models.blocks import Block
+if TYPE_CHECKING:
+    from slack_sdk.models.blocks import Block
+
+    from tools.result import ToolResult
 
 
 @dataclass(frozen=True)
@@ -17,15 +20,9 @@ class Renderer:
     rich: Callable[[Any], Any]
 
 
-_RENDERERS: dict[type[BaseModel], Renderer] = {}
+def renderer_for(result: ToolResult) -> Renderer | None:
+    """The renderer of the capability that made this result (None: show it as JSON)."""
+    from bot.capabilities import capabilities
 
-
-def register(model: type[BaseModel], renderer: Renderer) -> None:
-    _RENDERERS[model] = renderer
-
-
-def renderer_for(output: BaseModel) -> Renderer | None:
-    for cls in type(output).__mro__:
-        if cls in _RENDERERS:
-            return _RENDERERS[cls]
-    return None
+    cap = capabilities().get(result.tool)
+    return cap.renderer if cap is not None else None

@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.render.registry import Renderer, register
+from bot.render.registry import Renderer
 from knowledge.models import RemediationStep, RunbookHit, RunbookSuggestion
 from tools.runbooks.models import RunbookResults
 
@@ -167,6 +167,6 @@ def suggestion_text(s: RunbookSuggestion, max_steps: int = 3) -> str:
     return "\n".join(lines)
 
 
-register(RunbookResults, Renderer(blocks=blocks, text=text, rich=rich))
-register(RunbookSuggestion, Renderer(blocks=suggestion_blocks, text=suggestion_text,
-                                     rich=lambda s: Panel(suggestion_text(s), title="runbook")))
+RENDERER = Renderer(blocks=blocks, text=text, rich=rich)
+SUGGESTION = Renderer(blocks=suggestion_blocks, text=suggestion_text,
+                      rich=lambda s: Panel(suggestion_text(s), title="runbook"))

@@ -16,8 +16,8 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from bot.commands.base import Reply
 from bot.render import to_blocks, to_text
+from bot.reply import Reply
 from bot.router import Asker, Router
 from tools.store import audit
 from tools.store.slack_events import first_time_seen

@@ -16,10 +16,10 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import BaseModel, Field
 
 from bot.agent import eval_world
+from bot.capabilities import capabilities
 from tests.stores import open_test_store
 from tools.contract import ToolContext, ToolRegistry, tool
 from tools.errors import ToolError
-from tools.registry import all_tools
 from tools.settings import Settings
 from tools.store import Store
 
@@ -107,7 +107,7 @@ def restart_workload(ctx: ToolContext, args: RestartIn) -> RestartOut:
 
 @pytest.fixture
 def registry() -> ToolRegistry:
-    return ToolRegistry([*all_tools(), service_notes, restart_workload])
+    return ToolRegistry([*list(capabilities().registry()), service_notes, restart_workload])
 
 
 # --- a scripted chat model ---------------------------------------------------------------

@@ -9,10 +9,10 @@ from pydantic import BaseModel
 
 from bot.agent import actions
 from bot.agent.actions import Suggestion
+from bot.capabilities import capabilities
 from tests.agent.conftest import make_settings
 from tools.contract import ToolContext, ToolRegistry, tool
 from tools.errors import ToolError
-from tools.registry import all_tools
 from tools.store import actions as action_store
 from tools.store import audit
 
@@ -39,7 +39,7 @@ def rollback_deployment(ctx: ToolContext, args: RollbackIn) -> RollbackOut:
 def setup(ctx: ToolContext, tmp_path: Path) -> tuple[ToolRegistry, ToolContext]:
     RUNS.clear()
     ctx.settings = make_settings(tmp_path, TRIOPS_ACTION_ALLOWLIST="rollback_deployment, dora_metrics", TRIOPS_APPROVER_GROUP="S1")
-    return ToolRegistry([*all_tools(), rollback_deployment]), ctx
+    return ToolRegistry([*list(capabilities().registry()), rollback_deployment]), ctx
 
 
 def approvers(*users: str):  # type: ignore[no-untyped-def]

@@ -16,8 +16,8 @@ from bot.agent.grounding import check
 from bot.agent.planner import IntentFile, Planner, routing_accuracy, template_text
 from bot.agent.service import answer_text, evidence_of
 from bot.agent.slots import Slots, Vocabulary, extract_slots, fill_args, parse_time_phrase
+from bot.capabilities import capabilities
 from tools.contract import ToolContext, ToolRegistry, tool
-from tools.registry import all_tools
 
 EVAL = Path(__file__).resolve().parents[2] / "bench" / "agent_eval.yaml"
 
@@ -148,7 +148,7 @@ def fake_model_status(ctx: ToolContext, args: ModelQuery) -> ModelStatus:
 
 def test_new_tools_are_used_without_planner_changes(ctx: ToolContext) -> None:
     # The real runbook and model tools stand aside: these two play tools the planner never saw.
-    others = [t for t in all_tools() if t.name not in {"runbook_search", "model_status"}]
+    others = [t for t in list(capabilities().registry()) if t.name not in {"runbook_search", "model_status"}]
     registry = ToolRegistry([*others, fake_runbook_search, fake_model_status])
     p = Planner(registry, ctx)
     ans = p.answer("how do I fix a full disk on a node?")
@@ -161,7 +161,7 @@ def test_new_tools_are_used_without_planner_changes(ctx: ToolContext) -> None:
 
 
 def test_intent_whose_tool_is_missing_says_so(ctx: ToolContext) -> None:
-    planner = Planner(ToolRegistry([t for t in all_tools() if "drift" not in t.name]), ctx)
+    planner = Planner(ToolRegistry([t for t in list(capabilities().registry()) if "drift" not in t.name]), ctx)
     ans = planner.answer("which features of the fraud model drifted?")
     assert ans.intent == "drift" and ans.calls == []
     assert "not installed in this triops yet" in ans.text
@@ -283,7 +283,7 @@ def test_models_by_name_by_word_by_service_or_all(planner: Planner, store) -> No
     assert _calls(planner.answer("is the ranking-api model healthy?")) == [("model_status", {"name": "search-ranker"})]
     ans = planner.answer("is the churn model valid?")  # unknown: the tool's error names the known ones
     assert _calls(ans) == [("model_status", {"name": "churn"})]
-    assert ans.calls[0].error["choices"] == ["fraud-scorer", "search-ranker"]
+    assert ans.calls[0].choices == ["fraud-scorer", "search-ranker"]
     ans = planner.answer("are any of our models stale?")  # none named: each known model
     assert [a["name"] for _, a in _calls(ans)] == ["fraud-scorer", "search-ranker"]
     assert ans.calls[0].output.recommendation == "retrain"

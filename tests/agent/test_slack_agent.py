@@ -14,11 +14,11 @@ from bot.agent import eval_world
 from bot.agent.service import Assistant
 from bot.agent.slack import APPROVE, DENY, agent_extension
 from bot.agent.surface import make_router
+from bot.capabilities import capabilities
 from bot.runtime import Runtime
 from tests.agent.conftest import ScriptedChatModel, call, say
 from tests.slack_harness import SlackHarness
 from tools.contract import ToolContext, ToolRegistry, tool
-from tools.registry import all_tools
 from tools.settings import Settings
 from tools.store import Store, audit
 from tools.store import actions as action_store
@@ -51,7 +51,7 @@ GOOD = "Checkout shipped 10 deployments in the last 30 days; 20% failed [dora_me
 def runtime(db: Path, tmp: Path, **env: str) -> Runtime:
     settings = Settings(TRIOPS_HOME=str(tmp), **env)
     rt = Runtime.build(settings, store=Store.open(f"sqlite:///{db}"), catalog=eval_world.catalog(), clock=lambda: eval_world.NOW)
-    rt.registry = ToolRegistry([*all_tools(), restart_workload, drop_database])
+    rt.registry = ToolRegistry([*list(capabilities().registry()), restart_workload, drop_database])
     rt.ctx.resource("x", lambda: None)
     return rt
 

@@ -10,6 +10,7 @@ from bot.agent.surface import make_router, to_reply
 from bot.render import to_text
 from bot.router import Asker
 from bot.runtime import Runtime
+from tools.errors import ErrorInfo
 from tools.settings import Settings
 from tools.store import Store
 
@@ -44,7 +45,7 @@ def test_llm_reply_is_prose_with_a_sources_footer() -> None:
 def test_fallback_reply_shows_the_tool_outputs() -> None:
     out = Usage(model="x")
     ans = AgentAnswer(question="q", text="_(note)_", path="llm", fallback="ungrounded", render_outputs=True,
-                      calls=[ToolCallRecord(tool="t", output=out), ToolCallRecord(tool="t", error={"error": "e"}, refused=True)])
+                      calls=[ToolCallRecord(tool="t", output=out), ToolCallRecord(tool="t", status="error", message="e", refused=True)])
     reply = to_reply(ans)
     assert [r.output for r in reply.results] == [out] and reply.error is None
     assert "answer from the tools directly" in reply.text
@@ -52,9 +53,9 @@ def test_fallback_reply_shows_the_tool_outputs() -> None:
 
 def test_all_tools_failed_shows_the_error() -> None:
     ans = AgentAnswer(question="q", text="intro", path="planner", intent="dora", render_outputs=True,
-                      calls=[ToolCallRecord(tool="dora_metrics", error={"error": "No such team", "hint": "h", "choices": []}, by="planner")])
+                      calls=[ToolCallRecord(tool="dora_metrics", status="error", message="No such team", hint="h", by="planner")])
     reply = to_reply(ans)
-    assert reply.error == {"error": "No such team", "hint": "h", "choices": []} and reply.results == []
+    assert reply.error == ErrorInfo(message="No such team", hint="h") and reply.results == []
 
 
 def test_a_sentence_that_starts_with_a_verb_goes_to_the_agent(tmp_path: Path) -> None:
@@ -67,4 +68,4 @@ def test_a_sentence_that_starts_with_a_verb_goes_to_the_agent(tmp_path: Path) ->
     reply = router.handle("delivery of team payments over 2 weeks")
     assert reply.results[0].args == {"scope": "team-payments", "window": "2w"}
     short = router.handle("dora chekout 30d")  # a command line with a typo keeps its precise error
-    assert short.error and "chekout" in short.error["error"]
+    assert short.error and "chekout" in short.error.message

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from tools.alerts.models import Alert, AlertLinks, label_fingerprint, normalise_severity
+from tools.errors import PayloadError
 
 # `job` is left out on purpose: for kube-state-metrics alerts it names the exporter, not the service.
 SERVICE_LABELS = (
@@ -29,8 +30,6 @@ _EPOCH_LIMIT_MS = 10**11  # larger epoch values are milliseconds
 ACKED_BY = "acknowledged_by"
 
 
-class PayloadError(ValueError):
-    """A payload we cannot turn into alerts; the message is the reason for the 4xx."""
 
 
 def parse_time(value: Any, field: str) -> datetime | None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from tools.alerts.queries import AlertsQuery, IncidentQuery, StatsQuery
 from tools.alerts.stats import NoiseStats, noise_stats
 from tools.alerts.summary import AlertBrief, IncidentSummary, brief, runbook_candidates
 from tools.contract import ToolContext, tool
@@ -15,20 +15,12 @@ from tools.store import alerts as alert_store
 from tools.timeutil import Window, format_window, from_epoch, parse_window, utc
 
 
-class AlertsQuery(BaseModel):
-    service: str | None = Field(default=None, description="Only incidents touching this service")
-    state: Literal["open", "resolved", "all"] = "open"
-    limit: int = Field(default=20, ge=1, le=200)
-
-
 class IncidentList(BaseModel):
     service: str | None = None
     state: str
     incidents: list[IncidentSummary] = Field(default_factory=list)
 
 
-class IncidentQuery(BaseModel):
-    id: str = Field(min_length=3, description="Incident id (inc-…), or a unique prefix of it")
 
 
 class IncidentAction(BaseModel):
@@ -47,9 +39,6 @@ class IncidentDetail(BaseModel):
     )
 
 
-class StatsQuery(BaseModel):
-    window: str = Field(default="7d", description="12h, 7d, 30d…")
-    as_of: datetime | None = None
 
 
 @tool(

@@ -33,6 +33,7 @@ from tools.drift.models import (
     Method,
     SkippedColumn,
 )
+from tools.errors import DriftInputError
 
 METHOD_RULE = (
     "Evidently defaults: reference ≤ {small} rows → KS for numeric with > {k} values, "
@@ -45,8 +46,6 @@ _NUMERIC_ONLY: frozenset[str] = frozenset({"ks", "wasserstein"})
 _MAX_SEVERITY = 1e6
 
 
-class DriftInputError(ValueError):
-    """Input that cannot be tested (missing column, wrong type); the message says which."""
 
 
 def column_kind(series: pd.Series, config: DriftConfig) -> Kind | str:

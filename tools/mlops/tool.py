@@ -4,32 +4,21 @@ from __future__ import annotations
 
 import difflib
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from tools.contract import ToolContext, tool
 from tools.drift import DriftConfig, DriftInputError, DriftReport, compute_drift
-from tools.drift.models import Method
 from tools.errors import ToolError
 from tools.mlops.data import REFERENCE, load_source
+from tools.mlops.queries import DriftQuery, ModelStatusQuery
 from tools.mlops.status import ModelStatus, StatusPolicy, assess
 from tools.store import models as reg
 
 LOCAL_FILES = "mlops.allow_local_files"  # a ToolContext resource the CLI sets to True
 
 
-class ModelStatusQuery(BaseModel):
-    name: str = Field(min_length=1, max_length=200, description="registered model name")
 
 
-class DriftQuery(BaseModel):
-    model: str | None = Field(None, max_length=200, description="model whose stored feature windows to compare")
-    reference: str | None = Field(None, description="CSV/Parquet path or store:MODEL/LABEL; default the model's reference window")
-    current: str | None = Field(None, description="CSV/Parquet path or store:MODEL/LABEL; default the model's newest window")
-    target: str | None = Field(None, description="the model's output column, for prediction drift")
-    method: Method | None = Field(None, description="one test for every feature instead of Evidently's defaults")
-    threshold: float | None = Field(None, gt=0, description="one threshold for every feature")
-    drift_share: float = Field(0.5, gt=0, le=1)
-    record: bool = Field(True, description="store the report (and a drift event when over threshold)")
 
 
 class DriftResult(BaseModel):
@@ -40,6 +29,12 @@ class DriftResult(BaseModel):
     report: DriftReport
     report_id: int | None = None
     event_id: int | None = None
+
+
+def known_models(ctx: ToolContext) -> list[str]:
+    """Registered model names, for a person who did not name one."""
+    with ctx.store.engine.connect() as conn:
+        return reg.model_names(conn)
 
 
 def _unknown_model(conn, name: str) -> ToolError:  # type: ignore[no-untyped-def]

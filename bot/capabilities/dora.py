@@ -1,14 +1,18 @@
-"""`/triops dora [service|team] [window]` — the words may come in either order."""
+"""DORA: `/triops dora [service|team] [window]`, `triops dora`, the planner's delivery intent."""
 
 from __future__ import annotations
 
-from bot.commands.base import Command, Reply, run_tool
-from bot.runtime import Runtime
+from typing import Any
+
+from bot.capabilities.base import Capability
 from tools.errors import ToolError
 from tools.timeutil import WINDOW_FORMS, looks_like_window
 
+ORDER = 10
 
-def parse_dora_args(args: list[str]) -> dict[str, str]:
+
+def parse_dora_args(args: list[str]) -> dict[str, Any]:
+    """The words may come in either order: a window and one service or team name."""
     scope: str | None = None
     window: str | None = None
     for word in args:
@@ -21,27 +25,26 @@ def parse_dora_args(args: list[str]) -> dict[str, str]:
                 f"I did not understand '{word}'.",
                 hint=f"Usage: dora [service|team] [window]; a window is {WINDOW_FORMS}.",
             )
-    out: dict[str, str] = {"window": window or "30d"}
+    out: dict[str, Any] = {"window": window or "30d"}
     if scope:
         out["scope"] = scope
     return out
 
 
-def handle(rt: Runtime, args: list[str]) -> Reply:
-    try:
-        parsed = parse_dora_args(args)
-    except ToolError as exc:
-        return Reply(error=exc.as_dict(), ephemeral=True)
-    return run_tool(rt, "dora_metrics", parsed)
-
-
-COMMANDS = [
-    Command(
-        verb="dora",
-        usage="dora [service|team] [window]",
+CAPABILITIES = [
+    Capability(
+        name="dora_metrics",
+        tool="tools.dora.tool:dora_metrics",
+        input="tools.dora.models:DoraQuery",
         summary="DORA metrics: deploy frequency, lead time, change fail rate, recovery time, rework rate",
-        handler=handle,
-        aliases=("delivery", "dora4", "dora5"),
+        verbs=("dora", "delivery", "dora4", "dora5"),
+        usage="[service|team] [window]",
         examples=("dora", "dora checkout 30d", "dora team-payments 90d"),
+        parse=parse_dora_args,
+        render="bot.render.dora:RENDERER",
+        cli="dora",
+        intents="dora.yaml",
+        module=__file__,
+        status="Looking at delivery metrics…",
     )
 ]
