@@ -17,15 +17,15 @@ from tools.timeutil import now_utc
 if TYPE_CHECKING:
     from bot.capabilities import Capabilities
     from tools.catalog import ServiceCatalog
+    from tools.persistence import Store
     from tools.result import ToolResult
-    from tools.store import Store
 
 log = logging.getLogger("triops")
 
 
 def audit_tool_call(store: Store) -> Callable[[ToolResult, str], None]:
     """The runtime's audit of every tool call, on every path (Slack, CLI, planner, agent)."""
-    from tools.store import audit
+    from tools import audit
 
     def record(result: ToolResult, actor: str) -> None:
         audit.record(store, actor, "tool_call", result.tool, args=result.args, status=result.status,
@@ -56,10 +56,10 @@ class Runtime:
     ) -> Runtime:
         from bot.capabilities import capabilities as default_capabilities
         from tools.catalog import ServiceCatalog
-        from tools.store import Store
+        from tools.persistence import open_store
 
         settings = settings or Settings()
-        store = store or Store.from_settings(settings)
+        store = store or open_store(settings)
         catalog = catalog if catalog is not None else ServiceCatalog.load(settings.services_path)
         caps = capabilities or default_capabilities()
         registry = registry or caps.registry()
