@@ -36,7 +36,7 @@ def timed(fn, n: int = 5) -> float:  # type: ignore[no-untyped-def]
 def main() -> None:
     ctx = eval_world.open_world()
     reg = capabilities().registry()
-    spec = IntentFile.load()
+    spec = IntentFile.of(capabilities())
     texts = [template_text(e) for i in spec.intents for e in i.examples]
     labels = [i.name for i in spec.intents for _ in i.examples]
     planner = Planner(reg, ctx)

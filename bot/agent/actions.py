@@ -19,11 +19,11 @@ from typing import Any
 from langchain_core.tools import StructuredTool, ToolException
 from pydantic import BaseModel, Field
 
+from tools import approvals
+from tools import audit
 from tools.contract import Tool, ToolContext, ToolRegistry
 from tools.errors import ToolError
 from tools.settings import Settings
-from tools.store import actions as action_store
-from tools.store import audit
 
 log = logging.getLogger("triops.agent.actions")
 
@@ -65,8 +65,8 @@ def suggestions_in(outputs: list[BaseModel]) -> list[Suggestion]:
     return found
 
 
-def record(store: Any, s: Suggestion, *, key: str | None, by: str, actor: str) -> action_store.ActionRequest:
-    req = action_store.create(store, action=s.action, args=s.args, reason=s.reason, suggested_by=by, conversation_key=key)
+def record(store: Any, s: Suggestion, *, key: str | None, by: str, actor: str) -> approvals.ActionRequest:
+    req = approvals.create(store, action=s.action, args=s.args, reason=s.reason, suggested_by=by, conversation_key=key)
     audit.record(store, actor, "suggest", s.action, request=req.id, args=s.args, reason=s.reason, by=by)
     return req
 
@@ -109,7 +109,7 @@ class Decision(BaseModel):
     ok: bool
     status: str  # approved→executed | failed | denied | refused | gone
     message: str
-    request: action_store.ActionRequest | None = None
+    request: approvals.ActionRequest | None = None
 
 
 IsApprover = Callable[[str], bool]
@@ -125,7 +125,7 @@ def decide(
     is_approver: IsApprover,
 ) -> Decision:
     store = ctx.store
-    req = action_store.get(store, rid)
+    req = approvals.get(store, rid)
     if req is None:
         return Decision(ok=False, status="gone", message="This suggestion no longer exists.")
     if req.status != "pending":
@@ -136,15 +136,15 @@ def decide(
         return Decision(ok=False, status="refused", request=req,
                         message="Only members of the approver group can approve or deny actions.")
     if not approve:
-        if not action_store.transition(store, rid, from_status="pending", to_status="denied", user=user):
+        if not approvals.transition(store, rid, from_status="pending", to_status="denied", user=user):
             return Decision(ok=False, status="gone", message="Someone else decided first.")
         audit.record(store, user, "deny", req.action, request=rid, args=req.args)
-        return Decision(ok=True, status="denied", request=action_store.get(store, rid), message=f"Denied by <@{user}>.")
+        return Decision(ok=True, status="denied", request=approvals.get(store, rid), message=f"Denied by <@{user}>.")
     allowed = {t.name: t for t in allowed_actions(registry, settings)}
     if req.action not in allowed:  # the allowlist changed since the suggestion
         audit.record(store, user, "approval_refused", req.action, request=rid, reason="not on the allowlist")
         return Decision(ok=False, status="refused", request=req, message=f"`{req.action}` is not on the action allowlist.")
-    if not action_store.transition(store, rid, from_status="pending", to_status="approved", user=user):
+    if not approvals.transition(store, rid, from_status="pending", to_status="approved", user=user):
         return Decision(ok=False, status="gone", message="Someone else decided first.")
     audit.record(store, user, "approve", req.action, request=rid, args=req.args)
     run = allowed[req.action].run(ctx, req.args, actor=user, approved_by=user)
@@ -154,8 +154,8 @@ def decide(
     else:
         assert run.error is not None
         result, status = run.error.model_dump_json(), "failed"
-    action_store.transition(store, rid, from_status="approved", to_status=status, result=result)
+    approvals.transition(store, rid, from_status="approved", to_status=status, result=result)
     audit.record(store, user, "execute", req.action, request=rid, status=status, result=result[:1000])
-    final = action_store.get(store, rid)
+    final = approvals.get(store, rid)
     msg = f"Approved by <@{user}> and {status}." + ("" if run.ok or run.error is None else f" {run.error.message}")
     return Decision(ok=status == "executed", status=status, request=final, message=msg)

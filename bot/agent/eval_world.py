@@ -28,8 +28,10 @@ the 180-day limit: retrain); its inputs are stable. Each had its drift check an 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -39,9 +41,12 @@ from tools.catalog import Service, ServiceCatalog
 from tools.contract import ToolContext
 from tools.delivery.models import DeploymentEvent, IncidentEvent
 from tools.mlops.schemas import ModelIn
+from tools.persistence import open_url
+from tools.seed import log_feature_window, record_delivery, record_model_events
 from tools.settings import Settings
-from tools.store import Store
-from tools.store.delivery import upsert_deployments, upsert_incidents
+
+if TYPE_CHECKING:
+    from tools.persistence import Store
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -148,41 +153,36 @@ def models() -> list[ModelIn]:
 
 
 def seed_models(store: Store) -> None:
-    from tools.drift import compute_drift
-    from tools.store import models as reg
+    """Registry events, feature windows, and each model's drift check an hour ago — the
+    check through the real drift tool, as the scheduled check would run it."""
+    from tools.mlops.tool import drift_report
 
     rng = np.random.default_rng(11)
-    service_of = {m.name: m.service for m in models()}
-    with store.engine.begin() as conn:
-        for m in models():
-            for v in m.versions:  # one event per version, in order, as a registry would send them
-                one = m.model_copy(update={"versions": [v]})
-                reg.upsert_models(conn, [one], (v.registered_at or NOW).timestamp())
-        for name, broken in (("search-ranker", True), ("fraud-scorer", False)):
-            end = NOW - timedelta(hours=1)
-            reference, current = _features(rng, 3000, False), _features(rng, 3000, broken)
-            reg.save_window(conn, name, "reference", reference, (NOW - timedelta(days=9)).timestamp())
-            reg.save_window(conn, name, "2026-11-23", current, end.timestamp(),
-                            start=(end - timedelta(days=1)).timestamp(), end=end.timestamp())
-            version = {"search-ranker": "2", "fraud-scorer": "7"}[name]
-            reg.record_drift(conn, compute_drift(reference, current, target="score"), at=end.timestamp(), model=name,
-                             version=version, service=service_of[name],
-                             reference=f"{name}/reference", current=f"{name}/2026-11-23")
+    # one event per version, in order, as a registry would send them
+    record_model_events(store, [(m.model_copy(update={"versions": [v]}), (v.registered_at or NOW).timestamp())
+                                for m in models() for v in m.versions])
+    end = NOW - timedelta(hours=1)
+    checked = context(store, clock=lambda: end)
+    for name, broken in (("search-ranker", True), ("fraud-scorer", False)):
+        reference, current = _features(rng, 3000, False), _features(rng, 3000, broken)
+        log_feature_window(store, name, "reference", reference, (NOW - timedelta(days=9)).timestamp())
+        log_feature_window(store, name, "2026-11-23", current, end.timestamp(),
+                           start=(end - timedelta(days=1)).timestamp(), end=end.timestamp())
+        drift_report.run(checked, {"model": name, "record": True}, actor="eval-world").unwrap()
 
 
 def seed(store: Store) -> None:
     from tools.alerts.pipeline import AlertPipeline
 
-    with store.engine.begin() as conn:
-        upsert_deployments(conn, deployments())
-        upsert_incidents(conn, incidents())
+    record_delivery(store, deployments(), incidents())
     seed_models(store)
     AlertPipeline(store, catalog(), clock=lambda: NOW).ingest(alert_notifications())
 
 
-def context(store: Store, settings: Settings | None = None) -> ToolContext:
+def context(store: Store, settings: Settings | None = None, *,
+            clock: Callable[[], datetime] = lambda: NOW) -> ToolContext:
     settings = settings or Settings(home=Path("/nonexistent-triops-home"))
-    return ToolContext(settings=settings, store=store, catalog=catalog(), clock=lambda: NOW)
+    return ToolContext(settings=settings, store=store, catalog=catalog(), clock=clock)
 
 
 def open_world(url: str | None = None, settings: Settings | None = None) -> ToolContext:
@@ -193,6 +193,6 @@ def open_world(url: str | None = None, settings: Settings | None = None) -> Tool
     """
     if url is None:
         url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='triops-eval-')) / 'world.db'}"
-    store = Store.open(url)
+    store = open_url(url)
     seed(store)
     return context(store, settings)

@@ -28,7 +28,7 @@ from bot.agent.models import ToolCallRecord, Usage
 from bot.agent.toolkit import ToolSession, as_langchain_tools, offered_tools
 from tools.contract import ToolContext, ToolRegistry
 from tools.settings import Settings
-from tools.store.conversations import Turn
+from tools.conversations import Turn
 
 log = logging.getLogger("triops.agent")
 

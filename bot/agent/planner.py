@@ -1,20 +1,20 @@
 """The no-LLM planner: keywords plus a small intent model pick the tools, slots fill them.
 
 The intent model (TF-IDF word and character n-grams, a logistic model fitted by SGD) trains
-at start-up in about a tenth of a second on the example utterances in `intents.yaml`. Questions are
-normalised first — known services, teams, models and time phrases become placeholders — so
-the model learns the shape of a question, not the names in it. Everything about intents and
-tools is data: a new tool family is a new block in the YAML.
+at start-up in about a tenth of a second on the example utterances of every capability's
+intents (bot/capabilities/*.yaml) plus the planner's own (help, smalltalk: `intents.yaml`).
+Questions are normalised first — known services, teams, models and time phrases become
+placeholders — so the model learns the shape of a question, not the names in it. A new tool
+family is a new capability with its intents; nothing here changes.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import BaseModel, Field
@@ -29,15 +29,17 @@ from bot.agent.slots import (
     Vocabulary,
     extract_slots,
     fill_args,
-    load_vocabulary,
     lookup,
     missing_required,
     normalise,
     resolve,
 )
-from bot.agent.toolkit import offered_tools
 from tools.contract import Tool, ToolContext, ToolRegistry
-from tools.store.conversations import Turn
+from tools.conversations import Turn
+from tools.names import KINDS, known_names
+
+if TYPE_CHECKING:
+    from bot.capabilities import Capabilities
 
 INTENTS_FILE = Path(__file__).with_name("intents.yaml")
 _PLACEHOLDERS = {"{service}": "SERVICE", "{team}": "TEAM", "{model}": "MODEL", "{window}": "WINDOW",
@@ -46,11 +48,12 @@ KEYWORD_WEIGHT = 0.25
 MAX_FAN_OUT = 5
 MIN_CONFIDENCE = 0.30
 NO_TOOL_INTENTS = ("help", "smalltalk")
+VOCABULARY_MAX_AGE = 60.0  # seconds: names arrive with data, a minute late is fine
 FOLLOW_UP_RE = re.compile(r"^\s*(?:and|what about|how about|same (?:for|with)|also|now|then|ok,? (?:and|what about))\b", re.I)
 
 
 class ToolStep(BaseModel):
-    tool: list[str]  # names or globs, first registered match wins
+    tool: str  # a registered tool's name
     args: dict[str, str] | None = None
     name: str | None = None  # what later steps call this step's output ("{name.path}")
     when: str | None = None  # run only if this slot/output reference has a value
@@ -61,6 +64,7 @@ class ToolStep(BaseModel):
 class Intent(BaseModel):
     name: str
     title: str
+    capability: str | None = None  # who declared it (None: the planner's own)
     tools: list[ToolStep] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
     requires: list[str] = Field(default_factory=list)  # slots without which it is never chosen
@@ -70,22 +74,38 @@ class Intent(BaseModel):
 
 
 class IntentFile(BaseModel):
-    entities: dict[str, list[dict[str, str]]] = Field(default_factory=dict)
     intents: list[Intent]
 
     @classmethod
-    def load(cls, path: Path = INTENTS_FILE) -> IntentFile:
-        raw = yaml.safe_load(path.read_text())
+    def parse(cls, raw: dict[str, Any], capability: str | None = None) -> IntentFile:
+        """{name: spec} as written in an intents file (or a capability's inline dict)."""
         intents = []
-        for name, body in (raw.get("intents") or {}).items():
-            steps = []
-            for step in body.get("tools") or []:
-                names = step["tool"] if isinstance(step["tool"], list) else [step["tool"]]
-                steps.append(ToolStep(tool=names, args=step.get("args"), name=step.get("as"),
-                                      when=step.get("when"), unless=step.get("unless"),
-                                      for_each=step.get("for_each")))
-            intents.append(Intent(name=name, **{**body, "tools": steps}))
-        return cls(entities=raw.get("entities") or {}, intents=intents)
+        for name, body in raw.items():
+            steps = [ToolStep(tool=step["tool"], args=step.get("args"), name=step.get("as"),
+                              when=step.get("when"), unless=step.get("unless"), for_each=step.get("for_each"))
+                     for step in body.get("tools") or []]
+            intents.append(Intent(name=name, capability=capability, **{**body, "tools": steps}))
+        return cls(intents=intents)
+
+    @classmethod
+    def load(cls, path: Path = INTENTS_FILE) -> IntentFile:
+        """The planner's own intents (help, smalltalk)."""
+        return cls.parse(yaml.safe_load(path.read_text())["intents"])
+
+    @classmethod
+    def of(cls, caps: Capabilities, own: Path = INTENTS_FILE) -> IntentFile:
+        """Every capability's intents, in capability order, then the planner's own."""
+        intents: list[Intent] = []
+        for cap in caps:
+            intents += cls.parse(cap.intent_specs, cap.name).intents
+        intents += cls.load(own).intents
+        seen: dict[str, str | None] = {}
+        for i in intents:
+            if i.name in seen:
+                raise ValueError(f"intent {i.name!r} declared twice ({seen[i.name] or 'planner'}, "
+                                 f"{i.capability or 'planner'})")
+            seen[i.name] = i.capability
+        return cls(intents=intents)
 
 
 def template_text(example: str) -> str:
@@ -103,15 +123,6 @@ class Route:
     slots: Slots | None = None
 
 
-def resolve_tool(step: ToolStep, tools: list[Tool]) -> Tool | None:
-    """The first read-only registry tool matching the step's names or globs, in order."""
-    for pattern in step.tool:
-        for t in tools:
-            if t.name == pattern or fnmatch.fnmatchcase(t.name, pattern):
-                return t
-    return None
-
-
 class Planner:
     def __init__(
         self,
@@ -119,12 +130,21 @@ class Planner:
         ctx: ToolContext,
         intents: IntentFile | None = None,
         *,
+        capabilities: Capabilities | None = None,
         vocabulary: Vocabulary | None = None,
     ):
+        """Intents from `intents`, else from `capabilities` (default: the process's)."""
+        if intents is None:
+            if capabilities is None:
+                from bot.capabilities import capabilities as default_capabilities
+
+                capabilities = default_capabilities()
+            intents = IntentFile.of(capabilities)
         self.registry = registry
         self.ctx = ctx
-        self.spec = intents or IntentFile.load()
+        self.spec = intents
         self.intents = {i.name: i for i in self.spec.intents}
+        self.tools = self._check(self.spec, registry)
         self._labels = [i.name for i in self.spec.intents]
         started = time.perf_counter()
         texts = [template_text(e) for i in self.spec.intents for e in i.examples]
@@ -144,16 +164,36 @@ class Planner:
             i.name: [re.compile(r"(?<!\w)" + re.escape(k.lower()) + r"(?!\w)") for k in i.keywords]
             for i in self.spec.intents
         }
-        self._fixed_vocab = vocabulary  # tests and evals; otherwise read from the store
+        self._fixed_vocab = vocabulary  # tests and evals; otherwise the store's names
         self._vocab: Vocabulary | None = vocabulary
         self._vocab_at = 0.0
 
+    @staticmethod
+    def _check(spec: IntentFile, registry: ToolRegistry) -> dict[str, Tool]:
+        """The tools the steps name, loaded: a step naming a tool that is not registered, or
+        one that changes a system, is a wrong declaration and stops the start."""
+        tools: dict[str, Tool] = {}
+        for i in spec.intents:
+            where = f"intent {i.name!r}" + (f" of capability {i.capability}" if i.capability else "")
+            for step in i.tools:
+                if step.tool not in registry:
+                    raise ValueError(f"{where}: step tool {step.tool!r} is not registered "
+                                     f"(registered: {', '.join(sorted(registry.names()))})")
+                t = registry.get(step.tool)
+                if t.mutates:
+                    raise ValueError(f"{where}: {step.tool} changes a system; the planner only reads")
+                if step.for_each is not None and step.for_each not in KINDS:
+                    raise ValueError(f"{where}: for_each {step.for_each!r} is not one of {', '.join(KINDS)}")
+                tools[t.name] = t
+        return tools
+
     # --- understanding ------------------------------------------------------------------
-    def vocabulary(self, max_age: float = 60.0) -> Vocabulary:
+    def vocabulary(self, max_age: float = VOCABULARY_MAX_AGE) -> Vocabulary:
+        """The names to recognise: read again when older than `max_age` seconds."""
         if self._fixed_vocab is not None:
             return self._fixed_vocab
         if self._vocab is None or time.monotonic() - self._vocab_at > max_age:
-            self._vocab = load_vocabulary(self.ctx, self.spec.entities)
+            self._vocab = known_names(self.ctx)
             self._vocab_at = time.monotonic()
         return self._vocab
 
@@ -188,7 +228,7 @@ class Planner:
         outputs = {c.tool: c.output.model_dump(mode="json") for c in calls if c.output is not None}
         for step in intent.tools:  # the names steps gave their outputs
             for c in calls:
-                if step.name and c.output is not None and any(fnmatch.fnmatchcase(c.tool, p) for p in step.tool):
+                if step.name and c.output is not None and c.tool == step.tool:
                     outputs[step.name] = outputs[c.tool]
         lines = []
         for line in intent.summary:
@@ -200,26 +240,23 @@ class Planner:
     def run_steps(self, route: Route) -> list[ToolCallRecord]:
         """Run the intent's steps in order; a step may use slots and earlier steps' outputs.
 
-        A step whose tool is not installed, whose `when`/`unless` says so, or whose required
-        fields nothing could fill is skipped rather than called to fail.
+        A step whose `when`/`unless` says so, or whose required fields nothing could fill, is
+        skipped rather than called to fail.
         """
         intent = self.intents[route.intent]
-        tools = offered_tools(self.registry)
         assert route.slots is not None
         values = route.slots.as_dict()
         outputs: dict[str, Any] = {}
         calls: list[ToolCallRecord] = []
         for step in intent.tools:
-            t = resolve_tool(step, tools)
-            if t is None:
-                continue
+            t = self.tools[step.tool]
             if step.when and lookup(step.when, values, outputs) is None:
                 continue
             if step.unless and lookup(step.unless, values, outputs) is not None:
                 continue
             variants = [route.slots]
             if step.for_each and not values.get(step.for_each):
-                known = getattr(self.vocabulary(), step.for_each + "s", [])[:MAX_FAN_OUT]
+                known = self.vocabulary().of_kind(step.for_each)[:MAX_FAN_OUT]
                 variants = [replace(route.slots, **{step.for_each: name}) for name in known]
             for slots in variants:
                 args = fill_args(t.input_model, slots, step.args, self.ctx.now(), outputs)
@@ -236,11 +273,6 @@ class Planner:
 
     def _call(self, t: Tool, args: dict[str, Any]) -> ToolCallRecord:
         return ToolCallRecord.of(t.run(self.ctx, args), by="planner")
-
-    def available(self, intent: str) -> bool:
-        i = self.intents[intent]
-        tools = offered_tools(self.registry)
-        return not i.tools or any(resolve_tool(s, tools) for s in i.tools)
 
     # --- answering ----------------------------------------------------------------------
     def follow_up(self, question: str, route: Route, previous: Turn | None) -> Route:
@@ -267,12 +299,8 @@ class Planner:
         return Route(intent=previous.intent, confidence=route.confidence, scores=route.scores, slots=slots)
 
     def intent_of_tool(self, name: str) -> str | None:
-        """The first intent whose first step resolves to tool `name` (to label an LLM turn)."""
-        tools = offered_tools(self.registry)
-        for i in self.spec.intents:
-            if i.tools and (t := resolve_tool(i.tools[0], tools)) is not None and t.name == name:
-                return i.name
-        return None
+        """The first intent whose first step calls tool `name` (to label an LLM turn)."""
+        return next((i.name for i in self.spec.intents if i.tools and i.tools[0].tool == name), None)
 
     def answer(self, question: str, previous: Turn | None = None, *, intent: str | None = None) -> AgentAnswer:
         """Answer one question; `intent` forces the route (auto-triage knows what it asks)."""
@@ -303,15 +331,10 @@ class Planner:
     def _intro(self, route: Route, intent: Intent, calls: list[ToolCallRecord]) -> str:
         if intent.name in NO_TOOL_INTENTS or not intent.tools:
             return prompts.render("planner_intro", intent=intent.name, examples=self.examples())
-        if not calls and not self.available(intent.name):
-            return (
-                f"I understood this as a question about *{intent.title.lower()}*, but the tool for it "
-                "is not installed in this triops yet. "
-                + prompts.render("planner_intro", intent="help", examples=self.examples())
-            )
-        if not calls:
+        if not calls:  # nothing named and nothing known to go through: say what is known
+            kind = next((s.for_each for s in intent.tools if s.for_each), None)
             return prompts.render("planner_intro", intent="missing", title=intent.title,
-                                  known=self.vocabulary().models[:10] if intent.name in ("model_status", "drift") else [])
+                                  known=self.vocabulary().of_kind(kind)[:10] if kind else [])
         slots = route.slots
         assert slots is not None
         return prompts.render(
@@ -325,13 +348,13 @@ class Planner:
         )
 
     def examples(self) -> list[str]:
-        """One example question per intent that can be answered here."""
+        """One example question per intent that calls a tool."""
         out = []
         vocab = self._vocab or Vocabulary()
         fill = {"{service}": (vocab.services or ["checkout"])[0], "{team}": (vocab.teams or ["payments"])[0],
                 "{model}": (vocab.models or ["ranking"])[0], "{window}": "this month"}
         for i in self.spec.intents:
-            if i.name in NO_TOOL_INTENTS or not self.available(i.name):
+            if i.name in NO_TOOL_INTENTS or not i.tools:
                 continue
             ex = i.examples[0]
             for ph, v in fill.items():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
 
@@ -23,10 +23,13 @@ from bot.agent.loop import LLMAgent, LLMRun
 from bot.agent.models import AgentAnswer, ToolCallRecord
 from bot.agent.planner import Planner
 from bot.agent.render import output_text
+from tools import audit
+from tools import conversations as conv_store
 from tools.contract import ToolContext, ToolRegistry, current_actor
 from tools.settings import Settings
-from tools.store import audit
-from tools.store import conversations as conv_store
+
+if TYPE_CHECKING:
+    from bot.capabilities import Capabilities
 
 log = logging.getLogger("triops.agent")
 MAX_QUESTION_CHARS = 4000  # a pasted log dump is cut, not sent whole to the model
@@ -67,12 +70,14 @@ class Assistant:
         model: BaseChatModel | None = None,
         planner: Planner | None = None,
         budget: Budget | None = None,
+        capabilities: Capabilities | None = None,
     ):
+        """`capabilities` declare the planner's intents (default: the process's)."""
         self.registry = registry
         self.ctx = ctx
         self.settings = settings
         self.store = ctx.store
-        self.planner = planner or Planner(registry, ctx)
+        self.planner = planner or Planner(registry, ctx, capabilities=capabilities)
         if model is None and settings.llm_enabled:
             model = make_chat_model(settings, timeout=min(settings.llm_timeout, settings.agent_max_seconds))
         self.model = model

@@ -1,5 +1,6 @@
 """Argument extraction for the planner: services, teams and models known to the store or
-catalog, time windows in plain words, and identifiers — and filling a tool's input from them.
+catalog (`tools.names`), time windows in plain words, and identifiers — and filling a tool's
+input from them.
 
 Filling is driven by the tool's own pydantic input model (field names and types), so a
 tool that lands later is filled without code here; an intent may also name its arguments.
@@ -15,9 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
 
-from tools.store.base import metadata
+from tools.names import KnownNames
 from tools.timeutil import format_window
 
 _NUM_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
@@ -145,47 +145,7 @@ def _find_names(text: str, named: list[tuple[str, str]]) -> list[tuple[str, str]
     return [(k, n) for _, k, n in sorted(found)]
 
 
-@dataclass
-class Vocabulary:
-    services: list[str] = field(default_factory=list)
-    teams: list[str] = field(default_factory=list)
-    models: list[str] = field(default_factory=list)
-    alerts: list[str] = field(default_factory=list)  # alert rule names seen by the store
-    model_services: dict[str, str] = field(default_factory=dict)  # service -> the model serving it
-
-
-def load_vocabulary(ctx: Any, entity_sources: dict[str, list[dict[str, str]]]) -> Vocabulary:
-    """Names from the catalog and from store tables named in intents.yaml (if they exist)."""
-    vocab = Vocabulary(
-        services=list(getattr(ctx.catalog, "service_names", []) or []),
-        teams=list(getattr(ctx.catalog, "team_names", []) or []),
-    )
-    with ctx.store.engine.connect() as conn:
-        for kind, sources in entity_sources.items():
-            bucket: list[str] = getattr(vocab, kind)
-            for src in sources:
-                table = metadata.tables.get(src["table"])
-                if table is None or src["column"] not in table.c:
-                    continue  # that domain has not landed: skip, do not fail
-                col = table.c[src["column"]]
-                try:
-                    rows = conn.execute(select(col).where(col.is_not(None)).distinct().limit(2000))
-                    bucket.extend(str(r[0]) for r in rows if r[0])
-                except Exception:  # a table in metadata but not yet created
-                    continue
-        models = metadata.tables.get("ml_models")
-        if models is not None:  # "the ranking model": the model serving the ranking service
-            try:
-                rows = conn.execute(select(models.c.service, models.c.name).where(models.c.service.is_not(None)))
-                for svc, name in rows:
-                    vocab.model_services.setdefault(str(svc), str(name))
-            except Exception:
-                pass
-    vocab.alerts = sorted(set(vocab.alerts))
-    vocab.services = sorted(set(vocab.services))
-    vocab.teams = sorted(set(vocab.teams))
-    vocab.models = sorted(set(vocab.models))
-    return vocab
+Vocabulary = KnownNames  # the names the planner recognises in a question (tools.names)
 
 
 def extract_slots(text: str, vocab: Vocabulary, now: datetime) -> Slots:

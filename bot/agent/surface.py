@@ -17,7 +17,9 @@ from tools.result import ToolResult
 
 
 def assistant_for(rt: Runtime) -> Assistant:
-    return rt.ctx.resource("agent.assistant", lambda: Assistant(rt.registry, rt.ctx, rt.settings))
+    return rt.ctx.resource(
+        "agent.assistant", lambda: Assistant(rt.registry, rt.ctx, rt.settings, capabilities=rt.capabilities)
+    )
 
 
 def sources_line(ans: AgentAnswer) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from tools.store.conversations import UsageLine
+from tools.conversations import UsageLine
 
 
 def _cost(v: float | None) -> str:

@@ -63,6 +63,8 @@ CAPABILITIES = [
         parse=parse_stats,
         render="bot.render.alerts:STATS",
         cli="alerts stats",
+        intents="alert_noise.yaml",
+        module=__file__,
         status="Counting the alert noise…",
     ),
     Capability(
@@ -77,6 +79,8 @@ CAPABILITIES = [
         render="bot.render.alerts:DETAIL",
         cli="alerts show",
         cli_args=("id",),
+        intents="incident.yaml",
+        module=__file__,
         status="Reading the incident…",
     ),
 ]

@@ -69,6 +69,8 @@ CAPABILITIES = [
         render="bot.render.mlops:DRIFT",
         cli="drift",
         cli_args=("model",),
+        intents="drift.yaml",
+        module=__file__,
         status="Comparing the model's input with its reference…",
         choices="tools.mlops.tool:known_models",
     ),

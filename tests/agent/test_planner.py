@@ -29,7 +29,7 @@ def planner(ctx: ToolContext, registry: ToolRegistry) -> Planner:
 
 def test_routing_on_held_out_questions(planner: Planner) -> None:
     cases = yaml.safe_load(EVAL.read_text())["cases"]
-    spec = IntentFile.load()
+    spec = IntentFile.of(capabilities())
     training = {template_text(e) for i in spec.intents for e in i.examples}
     assert not any(template_text(c["question"]) in training for c in cases)  # truly held out
     acc, misses = routing_accuracy(planner, [(c["question"], c["intent"]) for c in cases])
@@ -38,8 +38,8 @@ def test_routing_on_held_out_questions(planner: Planner) -> None:
 
 
 def test_routing_cross_validated_on_the_examples(ctx: ToolContext, registry: ToolRegistry) -> None:
-    """5-fold CV of the whole router (model + keywords) on intents.yaml: a regression guard."""
-    spec = IntentFile.load()
+    """5-fold CV of the whole router (model + keywords) on every intent's examples: a regression guard."""
+    spec = IntentFile.of(capabilities())
     pairs = [(e, i.name) for i in spec.intents for e in i.examples]
     labels = np.array([name for _, name in pairs])
     fill = {"{service}": "checkout", "{team}": "team-shop", "{model}": "ranking", "{window}": "over the last 7 days",
@@ -160,12 +160,25 @@ def test_new_tools_are_used_without_planner_changes(ctx: ToolContext) -> None:
     assert ans.calls[0].tool == "model_status" and ans.calls[0].args == {"model": "ranking", "since_hours": 48}
 
 
-def test_intent_whose_tool_is_missing_says_so(ctx: ToolContext) -> None:
-    planner = Planner(ToolRegistry([t for t in list(capabilities().registry()) if "drift" not in t.name]), ctx)
-    ans = planner.answer("which features of the fraud model drifted?")
-    assert ans.intent == "drift" and ans.calls == []
-    assert "not installed in this triops yet" in ans.text
-    assert "how did" in ans.text  # and suggests what it can answer
+def test_a_step_naming_an_unregistered_tool_stops_the_start(ctx: ToolContext) -> None:
+    without_drift = ToolRegistry([t for t in list(capabilities().registry()) if t.name != "drift_report"])
+    with pytest.raises(ValueError, match=r"intent 'drift' of capability drift_report: step tool 'drift_report' is not registered"):
+        Planner(without_drift, ctx)
+
+
+def test_a_step_naming_a_mutating_tool_stops_the_start(ctx: ToolContext, registry: ToolRegistry) -> None:
+    bad = IntentFile.parse({"restart": {"title": "Restart", "tools": [{"tool": "restart_workload"}],
+                                        "examples": ["restart it", "bounce the pods", "restart checkout"]}}, "ops")
+    with pytest.raises(ValueError, match="restart_workload changes a system"):
+        Planner(registry, ctx, intents=bad)
+
+
+def test_an_intent_declared_twice_stops_the_start() -> None:
+    from bot.capabilities import Capabilities, Capability
+
+    twin = Capability(tool=fake_runbook_search, summary="x", intents={"dora": {"title": "Other", "examples": ["a", "b", "c"]}})
+    with pytest.raises(ValueError, match="intent 'dora' declared twice"):
+        IntentFile.of(Capabilities([*[c for c in capabilities() if c.name != "runbook_search"], twin]))
 
 
 def test_dora_answer_is_computed_and_grounded(planner: Planner) -> None:
