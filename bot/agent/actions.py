@@ -19,8 +19,7 @@ from typing import Any
 from langchain_core.tools import StructuredTool, ToolException
 from pydantic import BaseModel, Field
 
-from tools import approvals
-from tools import audit
+from tools import approvals, audit
 from tools.contract import Tool, ToolContext, ToolRegistry
 from tools.errors import ToolError
 from tools.settings import Settings

@@ -101,8 +101,8 @@ RUNBOOK = "https://runbooks.prometheus-operator.dev/runbooks/kubernetes/kubepodc
 def _alert(name: str, service: str, start: datetime, message: str, *, severity: str = "warning",
            status: str = "firing", end: datetime | None = None, runbook: str | None = None) -> Alert:
     return Alert(
-        source="alertmanager", fingerprint=f"{name}-{service}", name=name, service=service, severity=severity,  # type: ignore[arg-type]
-        status=status, labels={"alertname": name, "service": service}, annotations={"summary": message},  # type: ignore[arg-type]
+        source="alertmanager", fingerprint=f"{name}-{service}", name=name, service=service, severity=severity,
+        status=status, labels={"alertname": name, "service": service}, annotations={"summary": message},
         starts_at=start, ends_at=end, links=AlertLinks(runbook=runbook),
     )
 

@@ -21,7 +21,7 @@ from bot.agent.grounding import extract
 from bot.agent.models import AgentAnswer
 from bot.agent.planner import Planner
 from bot.agent.service import Assistant, answer_text
-from bot.capabilities import capabilities
+from bot.capabilities import Capabilities, capabilities
 from tools.contract import ToolRegistry
 from tools.settings import Settings
 
@@ -148,10 +148,13 @@ def run_eval(
     registry: ToolRegistry | None = None,
     llm: bool | None = None,
     model: Any = None,
+    caps: Capabilities | None = None,
 ) -> EvalReport:
-    registry = registry or capabilities().registry()
+    """`caps` declare the tools and the planner's intents (default: the process's)."""
+    caps = caps or capabilities()
+    registry = registry or caps.registry()
     ctx = eval_world.open_world(None, settings)
-    planner = Planner(registry, ctx)
+    planner = Planner(registry, ctx, capabilities=caps)
     assistant = Assistant(registry, ctx, settings, model=model, planner=planner)
     runs: dict[str, list[CaseResult]] = {"planner": []}
     use_llm = assistant.llm_enabled if llm is None else (llm and assistant.llm_enabled)

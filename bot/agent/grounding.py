@@ -283,15 +283,15 @@ def check(text: str, evidence: Evidence) -> Grounding:
         figures.append(fig.text)
         if not supported(fig, evidence):
             unsupported.append(fig.text)
-    for key, raw in found.date_texts.items():
+    for date, raw in found.date_texts.items():
         figures.append(raw)
-        if key not in evidence.dates and (0, key[1], key[2]) not in evidence.dates:
+        if date not in evidence.dates and (0, date[1], date[2]) not in evidence.dates:
             unsupported.append(raw)
-    for key, raw in found.time_texts.items():
+    for time_of_day, raw in found.time_texts.items():
         if raw in found.date_texts.values():
             continue
         figures.append(raw)
-        if key not in evidence.times:
+        if time_of_day not in evidence.times:
             unsupported.append(raw)
     for ident in found.identifiers:
         figures.append(ident)

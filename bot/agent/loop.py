@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from langchain.agents import create_agent
 from langchain.agents.middleware import AgentMiddleware, hook_config
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.errors import GraphRecursionError
 
 import prompts
@@ -27,8 +28,11 @@ from bot.agent.llm import cost, prices, usage_of
 from bot.agent.models import ToolCallRecord, Usage
 from bot.agent.toolkit import ToolSession, as_langchain_tools, offered_tools
 from tools.contract import ToolContext, ToolRegistry
-from tools.settings import Settings
 from tools.conversations import Turn
+from tools.settings import Settings
+
+if TYPE_CHECKING:
+    from langchain.agents.middleware.types import InputAgentState
 
 log = logging.getLogger("triops.agent")
 
@@ -141,7 +145,9 @@ class LLMAgent:
         # steps (middleware, model, tools), and a model that keeps calling refused tools stops here.
         limit = 6 * (self.budget.max_tool_calls + 4)
         try:
-            state = agent.invoke({"messages": messages}, config={"recursion_limit": limit})
+            # history holds BaseMessage; the graph's input type names the concrete message classes
+            state = agent.invoke(cast("InputAgentState", {"messages": messages}),
+                                 config=RunnableConfig(recursion_limit=limit))
         except GraphRecursionError:
             price = prices(self.settings)
             usage = Usage(model=self.settings.llm_model, input_tokens=guard.input_tokens, output_tokens=guard.output_tokens,

@@ -36,7 +36,7 @@ from bot.agent.slots import (
 )
 from tools.contract import Tool, ToolContext, ToolRegistry
 from tools.conversations import Turn
-from tools.names import KINDS, known_names
+from tools.names import known_names
 
 if TYPE_CHECKING:
     from bot.capabilities import Capabilities
@@ -48,6 +48,7 @@ KEYWORD_WEIGHT = 0.25
 MAX_FAN_OUT = 5
 MIN_CONFIDENCE = 0.30
 NO_TOOL_INTENTS = ("help", "smalltalk")
+FOR_EACH = ("service", "team", "model")  # slots a step may take each known name of
 VOCABULARY_MAX_AGE = 60.0  # seconds: names arrive with data, a minute late is fine
 FOLLOW_UP_RE = re.compile(r"^\s*(?:and|what about|how about|same (?:for|with)|also|now|then|ok,? (?:and|what about))\b", re.I)
 
@@ -182,8 +183,8 @@ class Planner:
                 t = registry.get(step.tool)
                 if t.mutates:
                     raise ValueError(f"{where}: {step.tool} changes a system; the planner only reads")
-                if step.for_each is not None and step.for_each not in KINDS:
-                    raise ValueError(f"{where}: for_each {step.for_each!r} is not one of {', '.join(KINDS)}")
+                if step.for_each is not None and step.for_each not in FOR_EACH:
+                    raise ValueError(f"{where}: for_each {step.for_each!r} is not one of {', '.join(FOR_EACH)}")
                 tools[t.name] = t
         return tools
 
@@ -257,7 +258,10 @@ class Planner:
             variants = [route.slots]
             if step.for_each and not values.get(step.for_each):
                 known = self.vocabulary().of_kind(step.for_each)[:MAX_FAN_OUT]
-                variants = [replace(route.slots, **{step.for_each: name}) for name in known]
+                variants = []
+                for name in known:
+                    named: dict[str, Any] = {step.for_each: name}
+                    variants.append(replace(route.slots, **named))
             for slots in variants:
                 args = fill_args(t.input_model, slots, step.args, self.ctx.now(), outputs)
                 if missing_required(t.input_model, args):

@@ -177,13 +177,14 @@ def extract_slots(text: str, vocab: Vocabulary, now: datetime) -> Slots:
     slots.service = slots.services[0] if slots.services else None
     if slots.model is None and (m := _MODEL_WORD_RE.search(low)) and m.group(1) not in _NOT_A_MODEL:
         word = m.group(1)  # "the fraud model": the one model whose name has that word, else the word
-        named = [n for n in vocab.models if word in re.split(r"[-_ ]", n.lower())]
-        slots.model = named[0] if len(named) == 1 else word  # unknown: the tool names the known ones
+        having = [n for n in vocab.models if word in re.split(r"[-_ ]", n.lower())]
+        slots.model = having[0] if len(having) == 1 else word  # unknown: the tool names the known ones
     if m := _INCIDENT_RE.search(text):
         slots.incident_id = m.group(0).lower()
     known_alert = next((n for n in vocab.alerts if re.search(r"(?<![\w-])" + re.escape(n) + r"(?![\w-])", text)), None)
-    if known_alert or (m := _ALERT_RE.search(text)):
-        slots.alert_name = known_alert or m.group(0)
+    camel = _ALERT_RE.search(text)
+    if known_alert or camel:
+        slots.alert_name = known_alert or (camel.group(0) if camel else None)
     for state, rx in _STATE_RES:
         if rx.search(text):
             slots.state = state

@@ -7,7 +7,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from langchain_core.language_models import BaseChatModel
@@ -20,8 +20,11 @@ from bot.capabilities import capabilities
 from tests.stores import open_test_store
 from tools.contract import ToolContext, ToolRegistry, tool
 from tools.errors import ToolError
+from tools.persistence import open_url
 from tools.settings import Settings
-from tools.store import Store
+
+if TYPE_CHECKING:
+    from tools.persistence import Store
 
 
 def make_settings(tmp: Path, **over: Any) -> Settings:
@@ -50,7 +53,7 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(f"sqlite:///{tmp_path / 'agent.db'}")
+    s = open_url(f"sqlite:///{tmp_path / 'agent.db'}")
     eval_world.seed(s)
     yield s
     s.close()

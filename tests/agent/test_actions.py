@@ -11,10 +11,9 @@ from bot.agent import actions
 from bot.agent.actions import Suggestion
 from bot.capabilities import capabilities
 from tests.agent.conftest import make_settings
+from tools import approvals, audit
 from tools.contract import ToolContext, ToolRegistry, tool
 from tools.errors import ToolError
-from tools.store import actions as action_store
-from tools.store import audit
 
 RUNS: list[str] = []
 
@@ -65,7 +64,7 @@ def test_approve_runs_once_and_is_audited(setup: tuple[ToolRegistry, ToolContext
     rid = _request(reg, ctx)
     d = actions.decide(reg, ctx, ctx.settings, rid, "UA", True, approvers("UA"))
     assert d.ok and d.status == "executed" and RUNS == ["checkout-d3"]
-    req = action_store.get(ctx.store, rid)
+    req = approvals.get(ctx.store, rid)
     assert req.status == "executed" and req.decided_by == "UA" and req.decided_at and '"rolled_back":"checkout-d3"' in req.result
     again = actions.decide(reg, ctx, ctx.settings, rid, "UA", True, approvers("UA"))
     assert not again.ok and "Already executed" in again.message and RUNS == ["checkout-d3"]
@@ -77,7 +76,7 @@ def test_non_approver_is_refused_and_audited(setup: tuple[ToolRegistry, ToolCont
     reg, ctx = setup
     rid = _request(reg, ctx)
     d = actions.decide(reg, ctx, ctx.settings, rid, "UX", True, approvers("UA"))
-    assert d.status == "refused" and RUNS == [] and action_store.get(ctx.store, rid).status == "pending"
+    assert d.status == "refused" and RUNS == [] and approvals.get(ctx.store, rid).status == "pending"
     assert audit.recent(ctx.store, 1)[0]["action"] == "approval_refused"
 
 
@@ -103,7 +102,7 @@ def test_failed_action_is_recorded(setup: tuple[ToolRegistry, ToolContext]) -> N
     rid = _request(reg, ctx, dep="missing")
     d = actions.decide(reg, ctx, ctx.settings, rid, "UA", True, approvers("UA"))
     assert not d.ok and d.status == "failed" and "No deployment 'missing'" in d.message
-    assert action_store.get(ctx.store, rid).status == "failed"
+    assert approvals.get(ctx.store, rid).status == "failed"
 
 
 def test_tool_output_suggestions_are_collected() -> None:

@@ -10,9 +10,9 @@ from bot.agent.budget import Budget
 from bot.agent.injection import WITHHELD
 from bot.agent.service import Assistant, answer_text
 from tests.agent.conftest import INJECTION, ScriptedChatModel, call, make_settings, say
+from tools import audit
 from tools.contract import ToolContext, ToolRegistry
-from tools.store import audit
-from tools.store.conversations import load, usage_summary
+from tools.conversations import load, usage_summary
 
 GOOD = "Checkout shipped 10 deployments in the last 30 days; change fail rate 20% (2 of 10), median lead time 5 h [dora_metrics]."
 

@@ -12,7 +12,7 @@ from bot.agent import eval_world
 from bot.agent.evaluation import Case, load_cases, run_eval
 from bot.cli import app
 from tests.agent.conftest import ScriptedChatModel, call, make_settings, say
-from tools.store import Store
+from tools.persistence import open_url
 
 runner = CliRunner()
 EVAL = Path(__file__).resolve().parents[2] / "bench" / "agent_eval.yaml"
@@ -21,7 +21,7 @@ EVAL = Path(__file__).resolve().parents[2] / "bench" / "agent_eval.yaml"
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("TRIOPS_HOME", str(tmp_path))
-    store = Store.open(f"sqlite:///{tmp_path / 'triops.db'}")
+    store = open_url(f"sqlite:///{tmp_path / 'triops.db'}")
     eval_world.seed(store)
     store.close()
     eval_world.catalog().dump(tmp_path / "services.yaml")

@@ -12,7 +12,7 @@ from bot.agent.service import Assistant, answer_text
 from tests.agent.conftest import make_settings
 from tests.agent.openai_double import OpenAIDouble, completion
 from tools.contract import ToolContext, ToolRegistry
-from tools.store.conversations import usage_summary
+from tools.conversations import usage_summary
 
 
 @pytest.fixture

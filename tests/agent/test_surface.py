@@ -11,12 +11,12 @@ from bot.render import to_text
 from bot.router import Asker
 from bot.runtime import Runtime
 from tools.errors import ErrorInfo
+from tools.persistence import open_url
 from tools.settings import Settings
-from tools.store import Store
 
 
 def test_router_free_text_goes_to_the_agent_and_commands_stay_commands(tmp_path: Path) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 'r.db'}")
+    store = open_url(f"sqlite:///{tmp_path / 'r.db'}")
     eval_world.seed(store)
     rt = Runtime.build(Settings(TRIOPS_HOME=str(tmp_path)), store=store, catalog=eval_world.catalog(), clock=lambda: eval_world.NOW)
     router = make_router(rt)
@@ -59,7 +59,7 @@ def test_all_tools_failed_shows_the_error() -> None:
 
 
 def test_a_sentence_that_starts_with_a_verb_goes_to_the_agent(tmp_path: Path) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 'r.db'}")
+    store = open_url(f"sqlite:///{tmp_path / 'r.db'}")
     eval_world.seed(store)
     rt = Runtime.build(Settings(TRIOPS_HOME=str(tmp_path)), store=store, catalog=eval_world.catalog(), clock=lambda: eval_world.NOW)
     router = make_router(rt)
