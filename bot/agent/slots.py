@@ -245,7 +245,7 @@ def _coerce(value: Any, annotation: Any, field_name: str, now: datetime) -> Any:
     if base is datetime and isinstance(value, str) and value[-1:] in _SECONDS:
         return (now - timedelta(seconds=_window_seconds(value))).isoformat()
     if base in (int, float) and isinstance(value, str) and re.fullmatch(r"\d+(?:\.\d+)?", value):
-        return base(float(value)) if base is int else float(value)  # a literal from intents.yaml
+        return base(float(value)) if base is int else float(value)  # a literal from an intents file
     if base in (int, float) and isinstance(value, str) and value[-1:] in _SECONDS and value[:-1].isdigit():
         unit = 3600 if "hour" in field_name else 60 if "minute" in field_name else 86400
         return base(max(1, _window_seconds(value) // unit))
