@@ -132,7 +132,7 @@ def build_app(caps: Capabilities | None = None) -> typer.Typer:
         from bot.capabilities import capabilities
 
         caps = capabilities()
-    app = typer.Typer(help=HELP, no_args_is_help=True, cls=root_group(caps))
+    app = typer.Typer(help=HELP, no_args_is_help=True, cls=root_group(caps), rich_markup_mode=None)
     for func in (demo, chat, serve):
         app.command()(func)
     app.command("ask")(cli_agent.ask)

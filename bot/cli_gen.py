@@ -6,6 +6,9 @@ from the field's description, its default, Literal fields as choices, bool field
 `--x/--no-x` flags), plus `--json`. The command runs the tool through `Runtime.run` and shows
 the result with `show_result`.
 
+Help is plain click help (`rich_markup_mode=None`): rich's help formatter costs a tenth of a
+second of startup, and no description can break it with a '[/…]' that looks like markup.
+
 Startup: a `CapabilityGroup` lists its generated commands by name and summary and builds one
 (importing its input model) only when it is run or its own `--help` is asked for, so
 `triops --help` imports no tool, renderer or input model at all.
@@ -30,13 +33,6 @@ if TYPE_CHECKING:
 
 SIMPLE = (str, int, float, bool)
 Factory = Callable[[], Any]  # -> a click command
-
-
-def _escape(text: str) -> str:
-    """Help text is rich markup: '[/LABEL]' in a description must not be read as a tag."""
-    from rich.markup import escape
-
-    return escape(text)
 
 
 def _unwrap(annotation: Any) -> tuple[Any, bool]:
@@ -71,7 +67,7 @@ def _parameter(name: str, info: FieldInfo, positional: bool) -> inspect.Paramete
     if kind is None:
         return None
     _, optional = _unwrap(info.annotation)
-    help_text = _escape(info.description or "")
+    help_text = info.description or ""
     required = info.is_required()
     default: Any = ... if required else info.get_default(call_default_factory=True)
     annotation: Any = kind | None if (optional or default is None) and kind is not bool else kind
@@ -137,8 +133,8 @@ def command_for(cap: Capability, caps: Capabilities, name: str) -> Any:
 
     run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     run.__annotations__ = {}
-    run.__doc__ = _escape(cap.summary + (f"\n\nSame as /triops {cap.usage_line()}." if cap.verbs else ""))
-    one = typer.Typer(add_completion=False)
+    run.__doc__ = cap.summary + (f"\n\nSame as /triops {cap.usage_line()}." if cap.verbs else "")
+    one = typer.Typer(add_completion=False, rich_markup_mode=None)
     one.command(name)(run)
     return typer.main.get_command(one)
 
@@ -196,7 +192,7 @@ class CapabilityGroup(TyperGroup):
             return None
         summary, factory = self.lazy[cmd_name]
         if self._listing:  # the group's help lists names and summaries: build nothing
-            return TyperCommand(cmd_name, help=_escape(summary), short_help=_escape(summary))
+            return TyperCommand(cmd_name, help=summary, short_help=summary)
         self.commands[cmd_name] = command = factory()
         return command
 
