@@ -98,7 +98,8 @@ def ingest_alerts(file: Path, as_json: Annotated[bool, typer.Option("--json")] =
         typer.echo(json.dumps(summary, indent=2))
     else:
         console.print(f"loaded {len(parsed.alerts)} alerts from {file}; "
-                      f"{len(summary['opened'])} incidents opened, {len(summary['incidents'])} touched")
+                      f"{len(result.opened) if result else 0} incidents opened, "
+                      f"{len(result.incidents) if result else 0} touched")
         for e in parsed.errors:
             err.print(f"[yellow]line {e.line}:[/] {escape(e.error)}", highlight=False)
     ingest_exit(len(parsed.alerts), len(parsed.errors))

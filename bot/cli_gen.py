@@ -170,16 +170,16 @@ class CapabilityGroup(TyperGroup):
                 if isinstance(existing, CapabilityGroup):
                     existing.adopt_default(cap, caps)
                 elif existing is None:
-                    self.lazy[head] = (cap.summary, lambda cap=cap, head=head: command_for(cap, caps, head))
+                    self.lazy[head] = (cap.summary, _command_factory(cap, caps, head))
             elif isinstance(existing, CapabilityGroup):
                 existing.offer(caps, path[: len(prefix) + 1])
             elif existing is None and head not in self.lazy:
-                self.lazy[head] = (f"{head} commands", lambda p=path[: len(prefix) + 1]: _group(caps, p))
+                self.lazy[head] = (f"{head} commands", _group_factory(caps, path[: len(prefix) + 1]))
 
     def adopt_default(self, cap: Capability, caps: Capabilities) -> None:
         name = self.default_name or cap.name
         if name not in self.commands:
-            self.lazy[name] = (cap.summary, lambda: command_for(cap, caps, name))
+            self.lazy[name] = (cap.summary, _command_factory(cap, caps, name))
             self.default = name
 
     def list_commands(self, ctx: Any) -> list[str]:
@@ -207,6 +207,14 @@ class CapabilityGroup(TyperGroup):
             super().format_help(ctx, formatter)
         finally:
             self._listing = False
+
+
+def _command_factory(cap: Capability, caps: Capabilities, name: str) -> Factory:
+    return lambda: command_for(cap, caps, name)
+
+
+def _group_factory(caps: Capabilities, prefix: tuple[str, ...]) -> Factory:
+    return lambda: _group(caps, prefix)
 
 
 def _group(caps: Capabilities, prefix: tuple[str, ...]) -> CapabilityGroup:

@@ -123,7 +123,8 @@ def search(
         err_console.print("[red]error:[/] give a QUERY or --batch FILE")
         raise typer.Exit(2)
     settings = Settings()
-    ctx = ToolContext(settings=settings, store=None, catalog=None)
+    # runbook_search reads neither the store nor the catalog: none is opened for it
+    ctx = ToolContext(settings=settings, store=None, catalog=None)  # type: ignore[arg-type]
     try:
         knowledge_base(ctx)  # open once, before the loop
     except ToolError as exc:
