@@ -17,6 +17,7 @@ Exit 1 when a target is missed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -62,25 +63,26 @@ def measure(label: str, argv: list[str], env: dict[str, str], repeat: int, **tar
                   **targets)
 
 
-def command_paths() -> list[list[str]]:
-    """Every command and group of the CLI, found by walking it (builds every command here,
-    in the bench process, not in the measured ones)."""
-    import typer
+WALK = """
+import json, typer
+from bot.cli import app
 
-    from bot.cli import app
+def walk(cmd, path):
+    yield path
+    for name in getattr(cmd, "list_commands", lambda ctx: [])(None):
+        yield from walk(cmd.get_command(None, name), [*path, name])
 
-    out: list[list[str]] = []
+print(json.dumps(list(walk(typer.main.get_command(app), []))))
+"""
 
-    def walk(cmd: object, path: list[str]) -> None:
-        out.append(path)
-        list_commands = getattr(cmd, "list_commands", None)
-        if list_commands is None:
-            return
-        for name in list_commands(None):
-            walk(cmd.get_command(None, name), [*path, name])  # type: ignore[attr-defined]
 
-    walk(typer.main.get_command(app), [])
-    return out
+def command_paths(env: dict[str, str]) -> list[list[str]]:
+    """Every command and group of the CLI, found by walking it in a child process: building
+    every command imports heavy modules, and a child forked from a big bench process would
+    start with the bench's resident memory in its peak RSS."""
+    out = subprocess.run([sys.executable, "-c", WALK], env=env, cwd=ROOT, check=True, capture_output=True,
+                         text=True)
+    return [list(p) for p in json.loads(out.stdout)]
 
 
 def seed_demo(env: dict[str, str]) -> None:
@@ -109,7 +111,7 @@ def main() -> int:
         seed_demo(env)
         base = measure("python -c pass", [sys.executable, "-c", "pass"], env, opts.repeat)
         figures = [base]
-        for path in command_paths():
+        for path in command_paths(env):
             figures.append(measure(" ".join(["triops", *path, "--help"]),
                                    [sys.executable, "-m", "bot.cli", *path, "--help"], env, opts.repeat,
                                    cpu_target=HELP_CPU_S, rss_target=HELP_RSS_MB))
