@@ -29,6 +29,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 HELP_CPU_S, HELP_RSS_MB, DORA_CPU_S = 0.4, 80.0, 1.2
 DEMO_NOW = "2026-11-20T00:00:00+00:00"
+# References, to read the figures against: a one-command typer app's --help (plain help, like
+# triops), and that plus a pydantic model (every capability module imports pydantic).
+TYPER_HELLO = """import typer
+app = typer.Typer(rich_markup_mode=None)
+@app.command()
+def hello(name: str = "you") -> None:
+    print(name)
+app()
+"""
+PYDANTIC_MODEL = "from pydantic import BaseModel\nclass A(BaseModel):\n    x: int"
 
 
 @dataclass
@@ -110,7 +120,11 @@ def main() -> int:
         env.pop("TRIOPS_DATABASE_URL", None)
         seed_demo(env)
         base = measure("python -c pass", [sys.executable, "-c", "pass"], env, opts.repeat)
-        figures = [base]
+        figures = [base,
+                   measure("typer hello --help (reference)", [sys.executable, "-c", TYPER_HELLO, "--help"], env,
+                           opts.repeat),
+                   measure("typer hello --help + a pydantic model (reference)",
+                           [sys.executable, "-c", PYDANTIC_MODEL + "\n" + TYPER_HELLO, "--help"], env, opts.repeat)]
         for path in command_paths(env):
             figures.append(measure(" ".join(["triops", *path, "--help"]),
                                    [sys.executable, "-m", "bot.cli", *path, "--help"], env, opts.repeat,

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from bot.cli_common import console
 
@@ -71,6 +70,8 @@ def eval_agent(
     show: Annotated[bool, typer.Option(help="List every question's result")] = False,
 ) -> None:
     """Routing accuracy, facts, groundedness, p50 latency, tokens and cost per question."""
+    from rich.table import Table
+
     from bot import logs
     from bot.agent.evaluation import load_cases, run_eval
     from tools.settings import Settings

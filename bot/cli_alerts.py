@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 
-from bot.cli_common import console, ingest_exit, require_file
+from bot.cli_common import console, escape, ingest_exit, require_file
 from bot.cli_common import err_console as err
 from bot.cli_gen import CapabilityGroup
 

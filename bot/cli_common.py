@@ -10,15 +10,15 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from tools.errors import ToolError, TriopsError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from bot.capabilities import Capabilities
     from tools.result import ToolResult
 
@@ -36,8 +36,31 @@ def _width(stream: Any) -> int | None:
     return None if isatty is not None and isatty() else PIPE_WIDTH
 
 
-console = Console(width=_width(sys.stdout))
-err_console = Console(stderr=True, width=_width(sys.stderr))
+class _LazyConsole:
+    """A rich Console made on first use: `triops --help` does not import rich at all."""
+
+    def __init__(self, stderr: bool):
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            stream = sys.stderr if self._stderr else sys.stdout
+            self._console = Console(stderr=self._stderr, width=_width(stream))
+        return getattr(self._console, name)
+
+
+console = cast("Console", _LazyConsole(stderr=False))
+err_console = cast("Console", _LazyConsole(stderr=True))
+
+
+def escape(text: str) -> str:
+    """Text shown as-is inside rich markup ('[/x]' in an error must not be read as a tag)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def fail(exc: TriopsError) -> NoReturn:

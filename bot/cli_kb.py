@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from bot.cli_common import console, err_console
 from bot.cli_gen import CapabilityGroup
 from tools.errors import ToolError
 
@@ -27,8 +26,6 @@ JSON_VERSION = 1
 app = typer.Typer(help="Runbook knowledge base: ingest folders of markdown runbooks, list, search.",
                   no_args_is_help=True, cls=CapabilityGroup)
 eval_app = typer.Typer(help="Evaluations that print figures.", no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
 
 
 def _kb(settings: Settings | None = None, *, seed_default: bool = True) -> Any:
@@ -73,6 +70,8 @@ def ingest(
 @app.command("list")
 def list_corpora(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Corpora in the index, with their runbook and section counts."""
+    from rich.table import Table
+
     infos = _kb().corpora()
     if as_json:
         typer.echo(json.dumps([i.model_dump() for i in infos]))
