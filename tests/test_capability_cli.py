@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Literal
 
 import pytest
@@ -41,7 +42,7 @@ NESTED = Capability(tool=echo_word, name="echo_word", summary="Repeat a word, in
 
 
 @pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRIOPS_HOME", str(tmp_path))
 
 
@@ -98,3 +99,17 @@ def test_dora_options_follow_the_input_model() -> None:
     for field in cap.input_model.model_fields:
         assert option_name(field) in out.output, field
     assert "--service" in out.output and "--team" in out.output
+
+
+def test_a_capability_at_a_group_path_is_the_group_default(tmp_path: Path) -> None:
+    """model_status's CLI path is `model`, a group of hand-written commands: `model NAME` runs
+    it, and so does `model status NAME` (its name in the group)."""
+    models = tmp_path / "models.jsonl"
+    models.write_text('{"name": "ranker", "service": "search", "version": "1", "aliases": ["champion"]}\n')
+    assert runner.invoke(default_app, ["ingest", "models", str(models)]).exit_code == 0
+    short = runner.invoke(default_app, ["model", "ranker", "--json"])
+    assert short.exit_code == 0, short.output
+    long = runner.invoke(default_app, ["model", "status", "ranker", "--json"])
+    assert json.loads(short.stdout)["live"] == json.loads(long.stdout)["live"]
+    assert json.loads(short.stdout)["live"]["version"] == "1"
+    assert runner.invoke(default_app, ["model", "list"]).exit_code == 0  # hand-written ones still there

@@ -7,8 +7,11 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -63,7 +66,7 @@ DATA = Path(__file__).parent / "data"
 DEMO_NOW = "2026-11-20T00:00:00+00:00"
 
 
-def _command_paths(cmd, path):  # type: ignore[no-untyped-def]
+def _command_paths(cmd: Any, path: list[str]) -> Iterator[list[str]]:
     yield path
     for name in getattr(cmd, "list_commands", lambda ctx: [])(None):
         yield from _command_paths(cmd.get_command(None, name), [*path, name])
@@ -142,12 +145,13 @@ def test_runbook_view_shows_each_command_on_its_own_line():
     lines = [line.strip(" │") for line in console.export_text().splitlines()]
     for command in ("NODE_NAME=node-1", 'oc debug "node/$NODE_NAME"', "cat /proc/mdstat", "kubectl get nodes"):
         assert command in lines, (command, lines)
-    renderer = capabilities().get("runbook_search").renderer  # type: ignore[union-attr]
-    text_lines = renderer.text(_runbook_result().output).splitlines()
+    cap = capabilities().get("runbook_search")
+    assert cap is not None and cap.renderer is not None
+    text_lines = cap.renderer.text(_runbook_result().output).splitlines()
     assert '     $ oc debug "node/$NODE_NAME"' in text_lines and "     $ cat /proc/mdstat" in text_lines
 
 
-def _demo(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def _demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRIOPS_HOME", str(tmp_path))
     assert runner.invoke(app, ["demo", "--now", DEMO_NOW]).exit_code == 0
 
