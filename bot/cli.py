@@ -1,57 +1,61 @@
-"""`triops` command line: demo, chat, serve, dora, ingest (and each domain's sub-commands)."""
+"""`triops` command line.
+
+Every capability with a `cli` path (bot/capabilities) is a command generated from its input
+model (bot/cli_gen.py): `dora`, `alerts list|stats|show`, `model NAME` (= `model status
+NAME`), `usage`… Hand-written commands remain where they add something a model cannot say:
+demo, chat, serve, ask, ingest, kb admin, eval, alerts correlate, model list|sync-mlflow, and
+`drift` (two data files as positional arguments, `--chart`) and `kb search` (`--batch`, a
+versioned JSON) — a hand-written command at a capability's path wins over the generated one.
+
+Importing this module is cheap: heavy libraries are imported inside the commands.
+"""
 
 from __future__ import annotations
 
 import sys
-from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot import cli_alerts, cli_kb, cli_mlops, logs
-from bot.cli_common import console, err_console, print_ingest, require_file, show_result
-from bot.render import to_rich
-from bot.router import Asker
-from bot.runtime import Runtime
-from tools.settings import Settings
-from tools.timeutil import utc
+from bot import cli_alerts, cli_kb, cli_mlops
+from bot.cli_common import INGEST_EXIT_HELP, console, print_ingest, require_file
+from bot.cli_gen import root_group
 
-app = typer.Typer(help="triops: DevOps, MLOps and AIOps answers in Slack.", no_args_is_help=True)
-ingest_app = typer.Typer(help="Load delivery events from files (JSON lines, JSON array or CSV).")
-app.add_typer(ingest_app, name="ingest")
-app.add_typer(cli_kb.app, name="kb")
-cli_mlops.register_ingest(ingest_app)
-app.add_typer(cli_mlops.app)
-app.add_typer(cli_alerts.app, name="alerts")
-ingest_app.command("alerts")(cli_alerts.ingest_alerts)
+if TYPE_CHECKING:
+    from bot.capabilities import Capabilities
+
+HELP = "triops: DevOps, MLOps and AIOps answers in Slack."
 
 
-
-def _runtime() -> Runtime:
-    return Runtime.build(Settings())
-
-
-@app.command()
 def demo(
     seed: Annotated[int, typer.Option(help="Scenario seed")] = 7,
     now: Annotated[str | None, typer.Option(help="Scenario 'now' (ISO 8601); default today 00:00 UTC")] = None,
 ) -> None:
     """Seed the demo scenario into the embedded store and show the bot's answers."""
+    from datetime import datetime
+
     from bot import demo as demo_mod
+    from bot import logs
+    from tools.settings import Settings
+    from tools.timeutil import utc
 
     logs.setup("WARNING")
     anchor = utc(datetime.fromisoformat(now)) if now else demo_mod.anchor_now()
     demo_mod.run(Settings(), seed, anchor, console)
 
 
-@app.command()
 def chat() -> None:
     """A console conversation through the same router and renderers as Slack."""
-    logs.setup("WARNING")
+    from bot import logs
     from bot.agent.surface import make_router
+    from bot.render import to_rich
+    from bot.router import Asker
+    from bot.runtime import Runtime
+    from tools.settings import Settings
 
-    router = make_router(_runtime())
+    logs.setup("WARNING")
+    router = make_router(Runtime.build(Settings()))
     interactive = sys.stdin.isatty()
     if interactive:
         console.print("triops chat — type `help`, or `quit` to leave.")
@@ -67,70 +71,80 @@ def chat() -> None:
         console.print(to_rich(router.handle(line, Asker(user="console", surface="console", thread_ts="console"))))
 
 
-@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default TRIOPS_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default PORT or 3000)")] = None,
 ) -> None:
     """Run the Slack app (Socket Mode if SLACK_APP_TOKEN is set, else HTTP) and the webhooks."""
+    from bot import logs
     from bot.serve import run_server
+    from tools.settings import Settings
 
     logs.setup("INFO")
     run_server(Settings(), host=host, port=port)
 
 
-@app.command()
-def dora(
-    service: Annotated[str | None, typer.Option(help="A service")] = None,
-    team: Annotated[str | None, typer.Option(help="A team")] = None,
-    window: Annotated[str, typer.Option(help="Window: 7d, 30d, 12w, 3m…")] = "30d",
-    as_of: Annotated[str | None, typer.Option("--as-of", help="End of the window (ISO 8601)")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the tool's output model as JSON")] = False,
-) -> None:
-    """DORA metrics for a service, a team or the whole org (same numbers as /triops dora)."""
-    if service and team:
-        err_console.print("[red]error:[/] give --service or --team, not both")
-        raise typer.Exit(2)
-    rt = _runtime()
-    args: dict = {"window": window, "scope": service or team}
-    if as_of:
-        args["as_of"] = as_of
-    show_result(rt.run("dora_metrics", args, actor="cli"), as_json)
-
-
 def _ingest(kind: str, path: Path, as_json: bool) -> None:
+    from bot.runtime import Runtime
     from tools.delivery.ingest import ingest_file
+    from tools.settings import Settings
 
     require_file(path)
-    print_ingest(ingest_file(_runtime().store, path, kind), kind, path, as_json)
+    print_ingest(ingest_file(Runtime.build(Settings()).store, path, kind), kind, path, as_json)
 
 
-@ingest_app.command("deployments")
-def ingest_deployments(
-    file: Path, as_json: Annotated[bool, typer.Option("--json")] = False
-) -> None:
+def ingest_deployments(file: Path, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Deployments: {id, service, environment, started_at, finished_at, status, kind, remediates, commits, team, version}."""
     _ingest("deployments", file, as_json)
 
 
-@ingest_app.command("incidents")
 def ingest_incidents(file: Path, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Incidents: {id, service, opened_at, resolved_at, caused_by_deployment, severity}."""
     _ingest("incidents", file, as_json)
 
 
-def _register_domains() -> None:
+def _ingest_app() -> typer.Typer:
+    ingest = typer.Typer(help="Load events from files (JSON lines, JSON array or CSV). " + INGEST_EXIT_HELP,
+                         no_args_is_help=True)
+    for name, func in (("deployments", ingest_deployments), ("incidents", ingest_incidents),
+                       ("alerts", cli_alerts.ingest_alerts), ("models", cli_mlops.ingest_models)):
+        ingest.command(name, epilog=INGEST_EXIT_HELP)(func)
+    ingest.command("features")(cli_mlops.ingest_features)
+    return ingest
+
+
+def _eval_app() -> typer.Typer:
+    """One `triops eval` group: `eval runbooks` (knowledge) and `eval agent` (agent)."""
     from bot import cli_agent
 
-    cli_agent.register(app)
-    # One `triops eval` group: `eval runbooks` (knowledge) and `eval agent` (agent).
     eval_app = typer.Typer(help="Evaluate triops on labelled data.", no_args_is_help=True)
     for sub in (cli_kb.eval_app, cli_agent.eval_app):
         eval_app.registered_commands.extend(sub.registered_commands)
-    app.add_typer(eval_app, name="eval")
+    return eval_app
 
 
-_register_domains()
+def build_app(caps: Capabilities | None = None) -> typer.Typer:
+    """The CLI over `caps` (default: every capability): hand-written commands plus one
+    generated command per capability with a `cli` path."""
+    from bot import cli_agent
+
+    if caps is None:
+        from bot.capabilities import capabilities
+
+        caps = capabilities()
+    app = typer.Typer(help=HELP, no_args_is_help=True, cls=root_group(caps), rich_markup_mode=None)
+    for func in (demo, chat, serve):
+        app.command()(func)
+    app.command("ask")(cli_agent.ask)
+    app.add_typer(_ingest_app(), name="ingest")
+    app.add_typer(cli_kb.app, name="kb")
+    app.add_typer(cli_mlops.app)
+    app.add_typer(cli_alerts.app, name="alerts")
+    app.add_typer(_eval_app(), name="eval")
+    return app
+
+
+app = build_app()
 
 
 def main() -> None:

@@ -1,32 +1,23 @@
-"""`triops ask`, `triops usage` and `triops eval agent`: the agent on the command line."""
+"""`triops ask` and `triops eval agent`: the agent on the command line.
+
+(`triops usage` is generated from the assistant_usage capability.)
+"""
 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from bot import logs
-from bot.agent.models import AgentAnswer
-from bot.agent.surface import assistant_for, to_reply
-from bot.render import to_rich
-from bot.runtime import Runtime
-from tools.settings import Settings
+from bot.cli_common import console
 
-app = typer.Typer(help="Ask triops in plain words; see what the LLM costs.")
+if TYPE_CHECKING:
+    from bot.agent.models import AgentAnswer
+
+app = typer.Typer(help="Ask triops in plain words.")
 eval_app = typer.Typer(help="Evaluations with printed figures.")
-console = Console()
-
-
-def register(root: typer.Typer) -> None:
-    """Add `ask` and `usage` to the root app (`eval agent` joins `triops eval` in bot/cli.py)."""
-    root.command("ask")(ask)
-    root.command("usage")(usage)
 
 
 def _json(ans: AgentAnswer) -> dict:
@@ -55,6 +46,12 @@ def ask(
     thread: Annotated[str | None, typer.Option(help="Conversation key, to ask follow-ups across runs")] = None,
 ) -> None:
     """Answer one question, non-interactively (the LLM agent if configured, else the planner)."""
+    from bot import logs
+    from bot.agent.surface import assistant_for, to_reply
+    from bot.render import to_rich
+    from bot.runtime import Runtime
+    from tools.settings import Settings
+
     logs.setup("WARNING")
     rt = Runtime.build(Settings())
     key = f"cli:{thread}" if thread else None
@@ -65,24 +62,6 @@ def ask(
         console.print(to_rich(to_reply(ans)))
 
 
-@app.command()
-def usage(
-    days: Annotated[int, typer.Option(help="Look back this many days")] = 30,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """Answers, tokens and cost per path and model (what `/triops usage` shows)."""
-    from tools.store.conversations import usage_summary
-
-    rt = Runtime.build(Settings())
-    lines = usage_summary(rt.store, since=time.time() - days * 86400)
-    if as_json:
-        typer.echo(json.dumps([line.model_dump() for line in lines], indent=2))
-        return
-    from bot.agent.usage_view import usage_table
-
-    console.print(usage_table(lines, days))
-
-
 @eval_app.command("agent")
 def eval_agent(
     cases: Annotated[Path, typer.Option(help="Labelled questions (YAML)")] = Path("bench/agent_eval.yaml"),
@@ -91,7 +70,11 @@ def eval_agent(
     show: Annotated[bool, typer.Option(help="List every question's result")] = False,
 ) -> None:
     """Routing accuracy, facts, groundedness, p50 latency, tokens and cost per question."""
+    from rich.table import Table
+
+    from bot import logs
     from bot.agent.evaluation import load_cases, run_eval
+    from tools.settings import Settings
 
     logs.setup("ERROR")
     if not cases.exists():

@@ -1,55 +1,32 @@
-"""`triops alerts …` (correlate offline, list, show, stats) and `triops ingest alerts FILE`."""
+"""`triops alerts correlate FILE` (offline) and `triops ingest alerts FILE`.
+
+`alerts list|stats|show` are generated from their capabilities (bot/cli_gen.py).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import BaseModel, Field
-from rich.console import Console
 
-from tools.alerts.correlate import CorrelationEngine
-from tools.alerts.files import LineError, read_alert_file
-from tools.alerts.summary import summarise
-from tools.catalog import ServiceCatalog
-from tools.settings import Settings
+from bot.cli_common import console, escape, ingest_exit, require_file
+from bot.cli_common import err_console as err
+from bot.cli_gen import CapabilityGroup
 
-app = typer.Typer(help="Alerts: correlate a file offline, list incidents, show one, noise figures.")
-console = Console()
-err = Console(stderr=True)
+if TYPE_CHECKING:
+    from tools.catalog import ServiceCatalog
 
-
-class CorrelatedIncident(BaseModel):
-    id: str
-    status: str
-    severity: str
-    title: str
-    services: list[str]
-    opened_at: str
-    resolved_at: str | None
-    alert_ids: list[str]
-    probable_cause: str | None = None
-
-
-class CorrelateOutput(BaseModel):
-    """The stable `--json` interface for evaluation: incidents with their member alert ids."""
-
-    notifications: int
-    alerts: int
-    incidents: list[CorrelatedIncident] = Field(default_factory=list)
-    errors: list[LineError] = Field(default_factory=list)
+app = typer.Typer(help="Alerts: correlate a file offline, list incidents, show one, noise figures.",
+                  cls=CapabilityGroup, no_args_is_help=True)
 
 
 def _catalog(services: Path | None) -> ServiceCatalog:
+    from tools.catalog import ServiceCatalog
+    from tools.settings import Settings
+
     path = services or Settings().services_path
     return ServiceCatalog.load(path)
-
-
-def _need(path: Path) -> None:
-    if not path.exists():
-        err.print(f"[red]error:[/] no such file: {path}")
-        raise typer.Exit(2)
 
 
 @app.command()
@@ -59,7 +36,12 @@ def correlate(
     services: Annotated[Path | None, typer.Option(help="services.yaml (default: TRIOPS_SERVICES_FILE or TRIOPS_HOME)")] = None,
 ) -> None:
     """Run the correlation engine on a file of alerts, offline: nothing is stored."""
-    _need(file)
+    from bot.cli_alerts_json import CorrelatedIncident, CorrelateOutput
+    from tools.alerts.correlate import CorrelationEngine
+    from tools.alerts.files import read_alert_file
+    from tools.alerts.summary import summarise
+
+    require_file(file)
     parsed = read_alert_file(file)
     cat = _catalog(services)
     engine = CorrelationEngine(cat)
@@ -86,17 +68,20 @@ def correlate(
             console.print(f"[bold]{i.id}[/] {i.severity:<8} {len(i.alert_ids):>4} alerts  {i.title}  "
                           f"(cause: {i.probable_cause or 'n/a'})")
     for e in parsed.errors:
-        err.print(f"[yellow]line {e.line}:[/] {e.error}")
+        err.print(f"[yellow]line {e.line}:[/] {escape(e.error)}", highlight=False)
     if parsed.errors and not parsed.alerts:
         raise typer.Exit(1)
 
 
 def ingest_alerts(file: Path, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Alerts: JSON lines of generic alerts or Alertmanager/Grafana/PagerDuty/Opsgenie payloads."""
+    """Alerts: JSON lines of generic alerts or Alertmanager/Grafana/PagerDuty/Opsgenie payloads.
+    A line is one alert or one whole payload."""
     from bot.runtime import Runtime
+    from tools.alerts.files import read_alert_file
     from tools.alerts.pipeline import AlertPipeline
+    from tools.settings import Settings
 
-    _need(file)
+    require_file(file)
     parsed = read_alert_file(file)
     rt = Runtime.build(Settings())
     result = AlertPipeline(rt.store, rt.catalog).ingest(parsed.alerts) if parsed.alerts else None
@@ -112,40 +97,8 @@ def ingest_alerts(file: Path, as_json: Annotated[bool, typer.Option("--json")] =
         typer.echo(json.dumps(summary, indent=2))
     else:
         console.print(f"loaded {len(parsed.alerts)} alerts from {file}; "
-                      f"{len(summary['opened'])} incidents opened, {len(summary['incidents'])} touched")
+                      f"{len(result.opened) if result else 0} incidents opened, "
+                      f"{len(result.incidents) if result else 0} touched")
         for e in parsed.errors:
-            err.print(f"[yellow]line {e.line}:[/] {e.error}")
-    if parsed.errors and not parsed.alerts:
-        raise typer.Exit(1)
-
-
-def _run_tool(name: str, args: dict, as_json: bool) -> None:
-    from bot.cli_common import show_result
-    from bot.runtime import Runtime
-
-    show_result(Runtime.build(Settings()).run(name, args, actor="cli"), as_json)
-
-
-@app.command("list")
-def list_incidents(
-    service: Annotated[str | None, typer.Argument(help="Only incidents touching this service")] = None,
-    state: Annotated[str, typer.Option(help="open | resolved | all")] = "open",
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """Alert incidents from the store (same as /triops alerts)."""
-    _run_tool("alerts_list", {"service": service, "state": state}, as_json)
-
-
-@app.command()
-def show(incident_id: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """One incident with its alerts, probable causes and suspect change."""
-    _run_tool("incident_get", {"id": incident_id}, as_json)
-
-
-@app.command()
-def stats(
-    window: Annotated[str, typer.Option(help="12h, 7d, 30d…")] = "7d",
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """Noise figures: dedup ratio, compression, time to acknowledge and resolve."""
-    _run_tool("alert_stats", {"window": window}, as_json)
+            err.print(f"[yellow]line {e.line}:[/] {escape(e.error)}", highlight=False)
+    ingest_exit(len(parsed.alerts), len(parsed.errors))

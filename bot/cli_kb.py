@@ -10,26 +10,27 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from bot.cli_common import console, err_console
+from bot.cli_gen import CapabilityGroup
 from tools.errors import ToolError
-from tools.settings import Settings
+
+if TYPE_CHECKING:
+    from tools.settings import Settings
 
 JSON_VERSION = 1
 
 app = typer.Typer(help="Runbook knowledge base: ingest folders of markdown runbooks, list, search.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, cls=CapabilityGroup)
 eval_app = typer.Typer(help="Evaluations that print figures.", no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
 
 
 def _kb(settings: Settings | None = None, *, seed_default: bool = True) -> Any:
     from knowledge.service import KnowledgeBaseUnavailable, open_knowledge_base
+    from tools.settings import Settings
 
     try:
         return open_knowledge_base(settings or Settings(), seed_default=seed_default)
@@ -69,6 +70,8 @@ def ingest(
 @app.command("list")
 def list_corpora(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Corpora in the index, with their runbook and section counts."""
+    from rich.table import Table
+
     infos = _kb().corpora()
     if as_json:
         typer.echo(json.dumps([i.model_dump() for i in infos]))
@@ -113,12 +116,14 @@ def search(
     """Find runbooks for an alert or a question."""
     from tools.contract import ToolContext
     from tools.runbooks.tool import knowledge_base, runbook_search
+    from tools.settings import Settings
 
     if (query is None) == (batch is None):
         err_console.print("[red]error:[/] give a QUERY or --batch FILE")
         raise typer.Exit(2)
     settings = Settings()
-    ctx = ToolContext(settings=settings, store=None, catalog=None)
+    # runbook_search reads neither the store nor the catalog: none is opened for it
+    ctx = ToolContext(settings=settings, store=None, catalog=None)  # type: ignore[arg-type]
     try:
         knowledge_base(ctx)  # open once, before the loop
     except ToolError as exc:
@@ -158,6 +163,7 @@ def eval_runbooks(
         format_report,
         load_rules,
     )
+    from tools.settings import Settings
 
     path = rules or default_rules_path()
     if not path.is_file():

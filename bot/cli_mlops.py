@@ -1,34 +1,48 @@
-"""`triops drift`, `triops model status|list|sync-mlflow`, `triops ingest models|features`."""
+"""`triops drift`, `triops model list|sync-mlflow`, `triops ingest models|features`.
+
+`triops model NAME` (also `model status NAME`) is generated from the model_status capability.
+`drift` stays hand-written: it compares two files given as arguments and can write a chart.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import typer
 
 from bot.cli_common import console, err_console, fail, print_ingest, require_file, show_result
-from bot.render.charts import images
-from bot.reply import Reply
-from bot.runtime import Runtime
-from tools.drift.models import Method
+from bot.cli_gen import CapabilityGroup
 from tools.errors import ToolError
-from tools.mlops.tool import LOCAL_FILES
-from tools.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+
+class ModelGroup(CapabilityGroup):
+    default_name: ClassVar[str | None] = "status"  # `triops model NAME` = `triops model status NAME`
+
 
 app = typer.Typer(help="MLOps: model status, registry sync and drift.")
-model_app = typer.Typer(help="Registered models: status, list, sync from MLflow.", no_args_is_help=True)
+model_app = typer.Typer(help="Registered models: status (`model NAME`), list, sync from MLflow.",
+                        no_args_is_help=True, cls=ModelGroup)
 app.add_typer(model_app, name="model")
 
 
-
 def _runtime() -> Runtime:
+    from bot.runtime import Runtime
+    from tools.mlops.tool import LOCAL_FILES
+    from tools.settings import Settings
+
     rt = Runtime.build(Settings())
     rt.ctx.resource(LOCAL_FILES, lambda: True)  # the person at the terminal may name files
     return rt
 
 
 def _show(tool: str, args: dict, as_json: bool, chart: Path | None = None) -> None:
+    from bot.render.charts import images
+    from bot.reply import Reply
+
     rt = _runtime()
     result = rt.run(tool, args, actor="cli")
     show_result(result, as_json)
@@ -41,7 +55,7 @@ def _show(tool: str, args: dict, as_json: bool, chart: Path | None = None) -> No
 
 @app.command()
 def drift(
-    reference: Annotated[str, typer.Argument(help="CSV/Parquet file, or store:MODEL[/LABEL]")],
+    reference: Annotated[str, typer.Argument(help="CSV/Parquet file, or store:MODEL (its reference window) or store:MODEL/LABEL")],
     current: Annotated[str, typer.Argument(help="CSV/Parquet file, or store:MODEL/LABEL or store:MODEL/latest")],
     target: Annotated[str | None, typer.Option(help="the model's output column (prediction drift)")] = None,
     model: Annotated[str | None, typer.Option(help="record the result against this model")] = None,
@@ -53,6 +67,8 @@ def drift(
     as_json: Annotated[bool, typer.Option("--json", help="print the tool's output as JSON")] = False,
 ) -> None:
     """Drift per feature (Evidently's default tests and thresholds), dataset and prediction drift."""
+    from tools.drift.models import Method
+
     args: dict = {"reference": reference, "current": current, "target": target, "model": model,
                   "threshold": threshold, "drift_share": drift_share, "record": record}
     if method is not None:
@@ -60,14 +76,6 @@ def drift(
             fail(ToolError(f"Unknown test '{method}'.", choices=list(Method.__args__)))  # type: ignore[attr-defined]
         args["method"] = method
     _show("drift_report", args, as_json, chart)
-
-
-@model_app.command("status")
-def model_status(
-    name: str, as_json: Annotated[bool, typer.Option("--json", help="print the tool's output as JSON")] = False
-) -> None:
-    """Live version per alias, metrics vs the previous version, age, last drift, recommendation."""
-    _show("model_status", {"name": name}, as_json)
 
 
 @model_app.command("list")
@@ -89,6 +97,7 @@ def sync_mlflow(
 ) -> None:
     """Copy an MLflow tracking server's registry (aliases, stages, run metrics) into triops."""
     from tools.mlops.mlflow_client import MlflowClient, sync
+    from tools.settings import Settings
     from tools.timeutil import now_utc
 
     settings = Settings()
@@ -136,8 +145,3 @@ def ingest_features(
     with rt.store.engine.begin() as conn:
         save_window(conn, model, label, frame, now_utc().timestamp())
     console.print(f"stored {len(frame):,} rows × {frame.shape[1]} columns as store:{model}/{label}")
-
-
-def register_ingest(ingest_app: typer.Typer) -> None:
-    ingest_app.command("models")(ingest_models)
-    ingest_app.command("features")(ingest_features)

@@ -196,7 +196,7 @@ def test_cli_drift_model_status_and_ingest(tmp_path, monkeypatch) -> None:
     models.write_text('{"name": "ranker", "service": "search", "version": "1", "aliases": ["champion"], "trained_at": "2026-11-01"}\n'
                       '{"name": "ranker", "version": "oops", "stage": "Live"}\n')
     ing = runner.invoke(cli_app, ["ingest", "models", str(models)])
-    assert ing.exit_code == 0 and "loaded 1 model versions" in ing.output and "line 2" in ing.output
+    assert ing.exit_code == 3 and "loaded 1 model versions" in ing.output and "line 2" in ing.output
     status = runner.invoke(cli_app, ["model", "status", "ranker", "--json"])
     assert status.exit_code == 0, status.output
     assert json.loads(status.stdout)["live"]["version"] == "1"

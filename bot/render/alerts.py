@@ -23,6 +23,7 @@ from slack_sdk.models.blocks import (
 
 from bot.render import fmt
 from bot.render.registry import Renderer
+from bot.render.tables import NARROW, Fit, column, key_column
 from tools.alerts.stats import NoiseStats
 from tools.alerts.summary import IncidentSummary
 from tools.alerts.tool import IncidentDetail, IncidentList
@@ -159,18 +160,27 @@ def list_text(r: IncidentList) -> str:
     return "\n".join(lines)
 
 
-def list_rich(r: IncidentList) -> Table:
-    t = Table(title=_list_title(r))
-    t.add_column("Id", no_wrap=True)
-    t.add_column("Status", no_wrap=True)
-    t.add_column("Severity", no_wrap=True)
-    t.add_column("Alerts", justify="right")
-    t.add_column("Opened (UTC)", no_wrap=True)
-    t.add_column("Incident (probable cause)")
-    for s in r.incidents:
-        cause = f" (cause: {s.causes[0].service})" if s.causes else ""
-        t.add_row(s.id, s.status, s.severity, str(s.alert_count), s.opened_at.strftime("%m-%d %H:%M"), s.title + cause)
-    return t
+def list_rich(r: IncidentList) -> Fit:
+    """Narrow consoles drop status and opening time; ids, counts and titles stay whole."""
+
+    def build(width: int) -> Table:
+        wide = width >= NARROW
+        t = Table(title=_list_title(r))
+        key_column(t, "Id", [s.id for s in r.incidents])
+        if wide:
+            t.add_column("Status", no_wrap=True)
+        t.add_column("Severity", no_wrap=True)
+        t.add_column("Alerts", justify="right", no_wrap=True)
+        if wide:
+            t.add_column("Opened (UTC)", no_wrap=True)
+        column(t, "Incident (probable cause)")
+        for s in r.incidents:
+            cause = f" (cause: {s.causes[0].service})" if s.causes else ""
+            row = [s.id, s.status, s.severity, str(s.alert_count), s.opened_at.strftime("%m-%d %H:%M"), s.title + cause]
+            t.add_row(*(row if wide else [row[0], row[2], row[3], row[5]]))
+        return t
+
+    return Fit(build)
 
 
 # --- one incident -------------------------------------------------------------------------------
@@ -210,12 +220,22 @@ def detail_text(d: IncidentDetail) -> str:
 
 
 def detail_rich(d: IncidentDetail) -> Group:
-    t = Table(title=f"{d.incident.id}: {d.incident.title}")
-    for col in ("Started", "Alert", "Service", "Severity", "Status"):
-        t.add_column(col)
-    for a in d.alerts:
-        t.add_row(fmt.when(a.starts_at), a.name, a.service or "", a.severity, a.status + (" (flapping)" if a.flapping else ""))
-    return Group(detail_text(d).split("\n- ")[0], t)
+    def build(width: int) -> Table:
+        wide = width >= NARROW
+        t = Table(title=f"{d.incident.id}: {d.incident.title}")
+        if wide:
+            t.add_column("Started", no_wrap=True)
+        column(t, "Alert")
+        key_column(t, "Service", [a.service or "" for a in d.alerts])
+        t.add_column("Severity", no_wrap=True)
+        column(t, "Status")
+        for a in d.alerts:
+            row = [fmt.when(a.starts_at), a.name, a.service or "", a.severity,
+                   a.status + (" (flapping)" if a.flapping else "")]
+            t.add_row(*(row if wide else row[1:]))
+        return t
+
+    return Group(detail_text(d).split("\n- ")[0], Fit(build))
 
 
 # --- noise figures ----------------------------------------------------------------------------
@@ -248,8 +268,8 @@ def stats_text(s: NoiseStats) -> str:
 
 def stats_rich(s: NoiseStats) -> Table:
     t = Table(title=f"Alert noise · last {s.window}")
-    t.add_column("Figure")
-    t.add_column("Value")
+    column(t, "Figure")
+    column(t, "Value")
     for k, v in _stats_rows(s):
         t.add_row(k, v)
     return t

@@ -13,6 +13,7 @@ from slack_sdk.models.blocks import (
 
 from bot.render import fmt
 from bot.render.registry import Renderer
+from bot.render.tables import NARROW, Fit, column
 from tools.dora.models import DoraPeriod, DoraReport
 
 
@@ -20,7 +21,7 @@ def _rows(r: DoraReport) -> list[tuple[str, str, str, str | None, str]]:
     """(metric, current, previous, level, trend) — one source for all three renderings."""
     c, p = r.current, r.previous
     df, pdf = c.deployment_frequency, p.deployment_frequency
-    rows = [
+    rows: list[tuple[str, str, str, str | None, str]] = [
         (
             "Deployment frequency",
             f"{fmt.number(df.per_day)}/day ({df.deployments} deploys, {fmt.number(df.median_deploy_days_per_week)} deploy-days/week)",
@@ -114,13 +115,23 @@ def text(r: DoraReport) -> str:
     return "\n".join(lines)
 
 
-def rich(r: DoraReport) -> Table:
-    table = Table(title=_title(r), caption=_window_line(r.current, r.previous), expand=False)
-    for col in ("Metric", "Now", "Level", "Before", "Trend"):
-        table.add_column(col)
-    for name, cur, prev, level, trend in _rows(r):
-        table.add_row(name, cur, level or "—", prev, trend)
-    return table
+def rich(r: DoraReport) -> Fit:
+    """Narrow consoles drop the previous window's column (the trend arrow stays)."""
+
+    def build(width: int) -> Table:
+        wide = width >= NARROW
+        table = Table(title=_title(r), caption=_window_line(r.current, r.previous), expand=False)
+        column(table, "Metric", min_width=10)
+        column(table, "Now", min_width=16)
+        table.add_column("Level", no_wrap=True)
+        if wide:
+            column(table, "Before")
+        table.add_column("Trend", no_wrap=True)
+        for name, cur, prev, level, trend in _rows(r):
+            table.add_row(*([name, cur, level or "—", prev, trend] if wide else [name, cur, level or "—", trend]))
+        return table
+
+    return Fit(build)
 
 
 RENDERER = Renderer(blocks=blocks, text=text, rich=rich)

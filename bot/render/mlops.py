@@ -17,6 +17,7 @@ from slack_sdk.models.blocks import (
 from bot.render import fmt
 from bot.render.charts import drift_chart_png, register_chart
 from bot.render.registry import Renderer
+from bot.render.tables import NARROW, Fit, column, key_column
 from tools.drift.models import P_VALUE_METHODS, FeatureDrift
 from tools.mlops.status import ModelStatus, VersionStatus
 from tools.mlops.tool import DriftResult
@@ -117,13 +118,26 @@ def drift_text(r: DriftResult) -> str:
 
 
 def drift_rich(r: DriftResult) -> Group:
-    table = Table(title=_drift_title(r), caption=r.report.method_rule, expand=False)
-    for col in ("", "Feature", "Test", "Score", "Threshold", "Notes"):
-        table.add_column(col)
-    for flag, name, test, score, thr, notes in feature_rows(r, limit=50):
-        style = "bold red" if flag == "DRIFT" else ""
-        table.add_row(flag, name, test, score, thr, notes, style=style)
-    return Group(_drift_summary(r), table)
+    rows = feature_rows(r, limit=50)
+
+    def build(width: int) -> Table:
+        """Narrow consoles drop the test's name and the notes; features and scores stay whole."""
+        wide = width >= NARROW
+        table = Table(title=_drift_title(r), caption=r.report.method_rule, expand=False)
+        table.add_column("", no_wrap=True)
+        key_column(table, "Feature", [row[1] for row in rows])
+        if wide:
+            table.add_column("Test", no_wrap=True)
+        table.add_column("Score", no_wrap=True)
+        table.add_column("Threshold", no_wrap=True)
+        if wide:
+            column(table, "Notes")
+        for flag, name, test, score, thr, notes in rows:
+            style = "bold red" if flag == "DRIFT" else ""
+            table.add_row(*([flag, name, test, score, thr, notes] if wide else [flag, name, score, thr]), style=style)
+        return table
+
+    return Group(_drift_summary(r), Fit(build))
 
 
 def drift_chart(r: DriftResult) -> tuple[str, bytes] | None:
@@ -199,8 +213,9 @@ def status_text(s: ModelStatus) -> str:
 
 def status_rich(s: ModelStatus) -> Group:
     table = Table(title=f"Model {s.name}" + (f" · serves {s.service}" if s.service else ""), expand=False)
-    for col in ("Alias / stage", "Version", "Trained", "Metrics vs previous"):
-        table.add_column(col)
+    for col in ("Alias / stage", "Version", "Trained"):
+        column(table, col)
+    column(table, "Metrics vs previous", min_width=20)
     for v in ([s.live] if s.live else []) + [a for a in s.aliases if s.live is None or a.alias != s.live.alias]:
         label = (v.alias or (v.stage and f"stage {v.stage}") or "latest") + (" (live)" if v is s.live else "")
         age = f"{v.age_days:.0f} d ago" if v.age_days is not None else "n/a"

@@ -118,6 +118,16 @@ def blocks(r: RunbookResults) -> list[Block]:
     return out[:50]
 
 
+def _command_lines(cmd: str) -> list[str]:
+    """A quoted command block's shell lines, one per line (blank lines dropped): a block
+    often holds several commands, which must never run together on one line."""
+    return [line.rstrip() for line in cmd.splitlines() if line.strip()]
+
+
+def _shell(commands: list[str]) -> list[str]:
+    return [f"     $ {line}" for c in commands for line in _command_lines(c)]
+
+
 def text(r: RunbookResults) -> str:
     if not r.found:
         lines = [f"No runbook found for “{r.query}”."]
@@ -131,7 +141,7 @@ def text(r: RunbookResults) -> str:
     lines = [f"Runbook: {top.title} — {top.link} ({_why(r)})"]
     for s in r.steps:
         lines.append(f"{s.number}. [{s.section}] {s.text}")
-        lines += [f"     $ {c}" for c in s.commands]
+        lines += _shell(s.commands)
     if len(r.hits) > 1:
         lines.append("Also related: " + ", ".join(h.title for h in r.hits[1:]))
     return "\n".join(lines)
@@ -144,7 +154,7 @@ def rich(r: RunbookResults) -> Panel:
     md = [f"**{top.title}** — {top.link}  \n_{_why(r)}_", ""]
     for s in r.steps:
         md.append(f"{s.number}. *{s.section}* — {s.text}")
-        md += [f"\n   ```\n   {c}\n   ```" for c in s.commands]
+        md += ["\n   ```\n" + "".join(f"   {line}\n" for line in _command_lines(c)) + "   ```" for c in s.commands]
     if len(r.hits) > 1:
         md += ["", "Also related: " + ", ".join(h.title for h in r.hits[1:])]
     return Panel(Group(Markdown("\n".join(md))), title=f"runbook · {top.title}", border_style="green")
@@ -163,7 +173,7 @@ def suggestion_text(s: RunbookSuggestion, max_steps: int = 3) -> str:
     lines = [f"Runbook: {s.title} — {s.link}"]
     for st in s.steps[:max_steps]:
         lines.append(f"{st.number}. {st.text}")
-        lines += [f"     $ {c}" for c in st.commands]
+        lines += _shell(st.commands)
     return "\n".join(lines)
 
 

@@ -45,7 +45,7 @@ def test_ask_text_and_follow_up_thread(home: Path) -> None:
     assert out.exit_code == 0, out.output
     assert "payments" in out.output and "built-in planner" in out.output
     out = runner.invoke(app, ["usage", "--json"])
-    lines = json.loads(out.output)
+    lines = json.loads(out.output)["lines"]  # the assistant_usage tool's output model
     assert lines[0]["path"] == "planner" and lines[0]["answers"] >= 1
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
 from tools.alerts.queries import AlertsQuery, IncidentQuery, StatsQuery
 from tools.alerts.stats import NoiseStats, noise_stats
@@ -12,6 +14,7 @@ from tools.alerts.summary import AlertBrief, IncidentSummary, brief, runbook_can
 from tools.contract import ToolContext, tool
 from tools.errors import ToolError
 from tools.store import alerts as alert_store
+from tools.store.delivery import known_services
 from tools.timeutil import Window, format_window, from_epoch, parse_window, utc
 
 
@@ -48,17 +51,31 @@ class IncidentDetail(BaseModel):
     "services, alert count, probable cause and suspect change.",
 )
 def alerts_list(ctx: ToolContext, args: AlertsQuery) -> IncidentList:
-    service = args.service
-    if service:
-        known = set(ctx.catalog.service_names)
-        if known and service not in known:
-            lower = {s.lower(): s for s in known}
-            if service.lower() not in lower:
-                raise ToolError(f"I don't know a service called '{service}'.", choices=sorted(known))
-            service = lower[service.lower()]
     with ctx.store.engine.connect() as conn:
+        service = _known_service(conn, ctx, args.service) if args.service else None
         rows = alert_store.list_incidents(conn, service=service, status=args.state, limit=args.limit)
     return IncidentList(service=service, state=args.state, incidents=rows)
+
+
+def _known_service(conn: Connection, ctx: ToolContext, service: str) -> str:
+    """The service's stored spelling. Known: in the catalog, or seen in the store (its
+    deployments, like dora_metrics, or its alerts), so every command knows the same names."""
+    catalog = set(ctx.catalog.service_names)
+    if service in catalog:
+        return service
+    known = catalog | set(known_services(conn)) | set(alert_services(conn))
+    by_lower = {s.lower(): s for s in known}
+    if service.lower() in by_lower:
+        return by_lower[service.lower()]
+    if not known:
+        return service
+    raise ToolError(f"I don't know a service called '{service}'.", choices=sorted(known))
+
+
+def alert_services(conn: Connection) -> list[str]:
+    """Services named by stored alerts (an indexed column)."""
+    col = alert_store.alerts.c.service
+    return [r[0] for r in conn.execute(select(col).where(col.is_not(None)).distinct())]
 
 
 @tool(

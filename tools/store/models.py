@@ -8,9 +8,8 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import (
     Boolean,
     Column,
@@ -32,6 +31,9 @@ from sqlalchemy.engine import Connection
 from tools.mlops.schemas import ModelIn
 from tools.store.base import Epoch, metadata, upsert
 from tools.timeutil import to_epoch
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ml_models = Table(
     "ml_models",
@@ -293,7 +295,11 @@ def load_window(conn: Connection, model: str, label: str) -> pd.DataFrame | None
     data = conn.execute(
         select(feature_windows.c.data).where(feature_windows.c.model == model, feature_windows.c.label == label)
     ).scalar()
-    return None if data is None else pd.read_parquet(io.BytesIO(data))
+    if data is None:
+        return None
+    import pandas as pd
+
+    return pd.read_parquet(io.BytesIO(data))
 
 
 # ---- drift reports and events ---------------------------------------------------------
