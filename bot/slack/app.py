@@ -135,7 +135,7 @@ def _what(body: dict) -> str:
 def _apologise(body: dict, context: BoltContext, text: str) -> None:
     """To the asker only where Slack allows (a command's or a button's response_url), else in
     the event's thread; never the error itself."""
-    if context.respond is not None:
+    if context.response_url:  # (context.respond always exists; it works only with a URL)
         context.respond(text=text, response_type="ephemeral", replace_original=False)
         return
     event = body.get("event")
