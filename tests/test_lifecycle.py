@@ -309,3 +309,17 @@ def test_surfaces_never_import_the_store() -> None:
                 names += [f"tools.{a.name}" for a in node.names]
             offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if n == "tools.store" or n.startswith("tools.store.")]
     assert offenders == []
+
+
+def test_without_a_queue_only_idle_workers_take_triage() -> None:
+    gate = threading.Event()
+    pool = TriagePool(lambda job: gate.wait(30), concurrency=2, queue_size=0)
+    pool.start()
+    jobs = [TriageJob(channel="C", thread_ts=f"{i}.0", title="t", incident_id=f"inc-{i}") for i in range(3)]
+    try:
+        assert pool.submit(jobs[0]) and pool.submit(jobs[1])  # two idle workers
+        assert not pool.submit(jobs[2])  # both busy and TRIOPS_TRIAGE_QUEUE=0: dropped
+    finally:
+        gate.set()
+        pool.stop(time.monotonic() + 10)
+    assert pool.done == 2 and [j.incident_id for j in pool.dropped] == ["inc-2"]

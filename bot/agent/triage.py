@@ -106,8 +106,9 @@ class TriagePool:
     def submit(self, job: TriageJob) -> bool:
         """Queue `job`; False (and a WARNING) when the queue is full or the pool is stopping."""
         with self._cond:
-            if self._closed or len(self._jobs) >= self.queue_size:
-                why = "shutting down" if self._closed else f"{len(self._jobs)} incidents already waiting"
+            idle = max(0, self.concurrency - self.active)  # jobs an idle worker is about to take
+            if self._closed or len(self._jobs) >= self.queue_size + idle:
+                why = "shutting down" if self._closed else f"{len(self._jobs) - idle} incidents already waiting"
                 self.dropped.append(job)
                 log.warning("auto-triage of incident %s dropped (%s; TRIOPS_TRIAGE_QUEUE=%d)",
                             job.incident_id, why, self.queue_size)
