@@ -73,7 +73,7 @@ def test_an_incident_storm_never_runs_more_triage_than_the_cap(tmp_path: Path, c
     double = SlackDouble().start()
     client = WebClient(token="xoxb-test", base_url=double.base_url)
     gate, both_running, lock = threading.Event(), threading.Event(), threading.Lock()
-    running, peak, triaged = 0, 0, []
+    running, peak, triaged = 0, 0, list[str]()
 
     def slowed(job: TriageJob) -> None:
         """The real triage, held at the gate: what an LLM conversation of minutes looks like."""
@@ -86,7 +86,7 @@ def test_an_incident_storm_never_runs_more_triage_than_the_cap(tmp_path: Path, c
         try:
             assert gate.wait(60)
             assert triage_incident(rt, client, **asdict(job))
-            triaged.append(job.incident_id)
+            triaged.append(str(job.incident_id))
         finally:
             with lock:
                 running -= 1
@@ -213,7 +213,7 @@ def test_a_200k_row_model_window_does_not_hold_healthz(tmp_path: Path) -> None:
     rt = Runtime.build(Settings(TRIOPS_HOME=tmp_path))
     writing = threading.Event()
 
-    def spot(conn, cursor, statement, *_):  # type: ignore[no-untyped-def]
+    def spot(conn: object, cursor: object, statement: str, *_: object) -> None:
         if statement.lstrip().upper().startswith("INSERT") and "feature_windows" in statement:
             writing.set()
 
@@ -241,7 +241,7 @@ def test_a_200k_row_model_window_does_not_hold_healthz(tmp_path: Path) -> None:
 def test_slack_events_are_dispatched_off_the_event_loop(tmp_path: Path) -> None:
     """Bolt's dispatch blocks (it waits for ack()); a held listener must not hold /healthz."""
     from pydantic import SecretStr
-    from slack_bolt import Ack
+    from slack_bolt import Ack, App
 
     from bot.slack.app import build_app
     from tests.slack_double import sign
@@ -251,7 +251,7 @@ def test_slack_events_are_dispatched_off_the_event_loop(tmp_path: Path) -> None:
     rt.settings.slack_signing_secret = SecretStr(SECRET)
     entered, release = threading.Event(), threading.Event()
 
-    def held(app, router) -> None:  # type: ignore[no-untyped-def]
+    def held(app: App, router: Router) -> None:
         @app.shortcut("held")
         def on_held(ack: Ack) -> None:
             entered.set()

@@ -124,7 +124,7 @@ def _slash(served: Served, text: str, name: str) -> httpx.Response:
                       headers={"Content-Type": "application/x-www-form-urlencoded", **sign(SECRET, form)})
 
 
-def test_served_slash_command_posts_to_the_response_url(launch) -> None:  # type: ignore[no-untyped-def]
+def test_served_slash_command_posts_to_the_response_url(launch: Callable[..., Served]) -> None:
     served = launch()
     assert httpx.get(served.base + "/healthz").json() == {"ok": True, "database": "sqlite", "slack": True}
     assert _slash(served, "dora auth 90d", "served").status_code == 200
@@ -184,7 +184,7 @@ def _vector(text: str) -> list[float]:
     return [b / 255 - 0.5 for b in digest[:16]]
 
 
-def test_healthz_answers_at_once_and_a_command_is_answered_while_warming(launch) -> None:  # type: ignore[no-untyped-def]
+def test_healthz_answers_at_once_and_a_command_is_answered_while_warming(launch: Callable[..., Served]) -> None:
     embeddings = HeldEmbeddings()
     try:
         served = launch(TRIOPS_EMBEDDINGS="openai", OPENAI_BASE_URL=embeddings.base_url, OPENAI_API_KEY="sk-test-0000")
@@ -204,7 +204,7 @@ def test_healthz_answers_at_once_and_a_command_is_answered_while_warming(launch)
         embeddings.stop()
 
 
-def test_sigterm_posts_the_queued_incident_updates_before_exit(launch) -> None:  # type: ignore[no-untyped-def]
+def test_sigterm_posts_the_queued_incident_updates_before_exit(launch: Callable[..., Served]) -> None:
     served = launch(demo=False, TRIOPS_INCIDENT_CHANNEL="CINC", TRIOPS_INCIDENT_UPDATE_INTERVAL="3600",
                     TRIOPS_WEBHOOK_TOKEN="hook-token")
     assert "TRIOPS_WEBHOOK_TOKEN is not set" not in served.output()

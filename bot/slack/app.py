@@ -135,8 +135,9 @@ def _what(body: dict) -> str:
 def _apologise(body: dict, context: BoltContext, text: str) -> None:
     """To the asker only where Slack allows (a command's or a button's response_url), else in
     the event's thread; never the error itself."""
-    if context.response_url:  # (context.respond always exists; it works only with a URL)
-        context.respond(text=text, response_type="ephemeral", replace_original=False)
+    respond = context.respond
+    if context.response_url and respond is not None:  # a Respond exists always; it needs the URL
+        respond(text=text, response_type="ephemeral", replace_original=False)
         return
     event = body.get("event")
     if isinstance(event, dict) and event.get("channel") and context.client is not None:
