@@ -137,8 +137,8 @@ class IncidentNotifier:
                         self.cond.wait(timeout)
                 try:
                     self.run_pending()
-                except Exception as exc:  # never let the notifier thread die
-                    log.warning("incident notifier failed: %s", exc)
+                except Exception:  # never let the notifier thread die; the trace is logged
+                    log.exception("incident notifier failed")
 
         # daemon only so that a Slack call hung past the shutdown deadline cannot keep the
         # process alive; `stop` is what ends it, after posting what is queued
