@@ -1,9 +1,14 @@
-"""The one AlertPipeline per process, kept as a runtime resource, with its clock ticker."""
+"""The one AlertPipeline per process, kept as a runtime resource, and its clock ticker.
+
+The ticker is a managed worker: `triops serve`'s lifespan starts it and stops it (it used to
+be a daemon thread started by the first webhook, which nothing ever stopped).
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from bot.runtime import Runtime
 from tools.alerts.pipeline import AlertPipeline
@@ -13,26 +18,42 @@ log = logging.getLogger("triops.alerts")
 TICK_SECONDS = 5.0
 
 
-def get_pipeline(rt: Runtime, *, ticker: bool = False) -> AlertPipeline:
+def get_pipeline(rt: Runtime) -> AlertPipeline:
     """Build (once) the pipeline; restore open incidents from the store on first use."""
     pipeline: AlertPipeline = rt.ctx.resource(
         "alert_pipeline", lambda: AlertPipeline(rt.store, rt.catalog, clock=rt.ctx.clock)
     )
-    if ticker:
-        rt.ctx.resource("alert_ticker", lambda: _start_ticker(pipeline))
     return pipeline
 
 
-def _start_ticker(pipeline: AlertPipeline) -> threading.Event:
-    """Resolve incidents whose quiet period passed even when no alert arrives."""
-    stop = threading.Event()
+class AlertTicker:
+    """Resolves incidents whose quiet period passed even when no alert arrives."""
 
-    def loop() -> None:
-        while not stop.wait(TICK_SECONDS):
-            try:
-                pipeline.tick()
-            except Exception as exc:  # keep ticking; the next tick retries
-                log.warning("alert tick failed: %s", exc)
+    name = "alert-ticker"
 
-    threading.Thread(target=loop, name="triops-alert-ticker", daemon=True).start()
-    return stop
+    def __init__(self, rt: Runtime, every: float = TICK_SECONDS):
+        self.rt = rt
+        self.every = every
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        pipeline = get_pipeline(self.rt)  # restores open incidents now, not on the first alert
+
+        def loop() -> None:
+            while not self._stop.wait(self.every):
+                try:
+                    pipeline.tick()
+                except Exception:  # a database hiccup: the next tick retries; the trace is logged
+                    log.exception("alert tick failed")
+
+        self._thread = threading.Thread(target=loop, name="triops-alert-ticker", daemon=True)
+        self._thread.start()
+
+    def stop(self, deadline: float) -> None:
+        """Stop ticking; a tick in progress finishes (its incidents are saved) before `deadline`."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=max(0.0, deadline - time.monotonic()))
+            if self._thread.is_alive():
+                log.warning("alert ticker still busy at the shutdown deadline")

@@ -2,62 +2,151 @@
 
 With SLACK_APP_TOKEN the Bolt app talks to Slack over Socket Mode (no public URL needed)
 and HTTP serves only the webhooks; otherwise Slack posts to `/slack/events`.
+
+Start-up builds only what answering needs (store, router, Bolt listeners) and starts
+serving; the heavy resources (the planner's intent model, the embedding model and runbook
+index) warm in the background. A request that needs one before it is ready waits for that
+one (`ToolContext.resource` builds each once), so `/healthz` answers within moments of the
+start and the first command is answered correctly, if a little later, while warming.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import uvicorn
 
-from bot.router import Router
+from bot.alerts_runtime import AlertTicker
+from bot.reply import Reply
+from bot.router import Asker, Router
 from bot.runtime import Runtime
-from tools.runbooks.tool import runbook_lookup
-from tools.runbooks.tool import warm as warm_runbooks
 from tools.settings import Settings
+
+if TYPE_CHECKING:
+    from slack_bolt import App
+
+    from bot.web import Worker
 
 log = logging.getLogger("triops.serve")
 
 
-def build_surfaces(settings: Settings) -> tuple[Router, object | None]:
-    from bot.agent.slack import agent_extension
-    from bot.agent.surface import make_router
-    from bot.agent.triage import triage_incident
-    from bot.slack.app import build_app
-    from bot.slack.incidents import install_notifier, register_actions
+@dataclass
+class Surfaces:
+    """What `triops serve` runs: the router, the Bolt app (None without Slack settings), and
+    the background workers in start order (the lifespan stops them in reverse)."""
 
-    router = make_router(Runtime.build(settings))
-    # Load the embedding model and the runbook index now, not on the first /triops runbook.
-    threading.Thread(target=warm_runbooks, args=(router.runtime.ctx,), name="kb-warm", daemon=True).start()
+    router: Router
+    bolt: App | None
+    workers: list[Worker] = field(default_factory=list)
+
+
+def agent_free_text(rt: Runtime, text: str, asker: Asker) -> Reply:
+    """The agent answers free text. Imported on the first question or by the warm-up, not at
+    start: the planner's modules (scikit-learn, the LLM client) take seconds to import."""
+    from bot.agent.surface import free_text_handler
+
+    return free_text_handler()(rt, text, asker)
+
+
+class Warmup:
+    """Builds the heavy resources once, in the background, right after serving starts."""
+
+    name = "warm-up"
+
+    def __init__(self, rt: Runtime):
+        self.rt = rt
+        self.done = threading.Event()
+
+    def start(self) -> None:
+        threading.Thread(target=self._run, name="triops-warm-up", daemon=True).start()
+
+    def _run(self) -> None:
+        from bot.agent.surface import assistant_for
+        from tools.runbooks.tool import warm as warm_runbooks
+
+        try:
+            started = time.perf_counter()
+            try:
+                assistant_for(self.rt)  # trains the planner's intent model
+                log.info("planner ready in %.1f s", time.perf_counter() - started)
+            except Exception:  # the first question will raise it again, to its asker
+                log.exception("planner warm-up failed")
+            started = time.perf_counter()
+            warm_runbooks(self.rt.ctx)  # the embedding model and the runbook index
+            log.info("runbook index ready in %.1f s", time.perf_counter() - started)
+        finally:
+            self.done.set()
+
+    def stop(self, deadline: float) -> None:
+        """Nothing to hand over: an unfinished warm-up is abandoned with the process."""
+        if not self.done.is_set():
+            log.info("warm-up still running at shutdown: abandoned")
+
+
+class SocketMode:
+    """Slack over Socket Mode, connected once serving starts and closed first on shutdown."""
+
+    name = "slack-socket-mode"
+
+    def __init__(self, bolt: App, app_token: str):
+        self.bolt = bolt
+        self.app_token = app_token
+        self.handler: object | None = None
+
+    def start(self) -> None:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        handler = SocketModeHandler(self.bolt, self.app_token)
+        handler.connect()  # non-blocking: runs beside uvicorn
+        self.handler = handler
+        log.info("Slack Socket Mode connected")
+
+    def stop(self, deadline: float) -> None:
+        if self.handler is not None:
+            self.handler.close()  # type: ignore[attr-defined]
+
+
+def build_surfaces(settings: Settings) -> Surfaces:
+    rt = Runtime.build(settings)
+    router = Router(rt, free_text=agent_free_text)
+    workers: list[Worker] = []
     bolt = None
-    if (settings.slack_signing_secret and settings.slack_bot_token) or (settings.slack_app_token and settings.slack_bot_token):
+    if settings.slack_bot_token and (settings.slack_signing_secret or settings.slack_app_token):
+        from bot.agent.slack import agent_extension
+        from bot.agent.triage import triage_pool
+        from bot.slack.app import build_app
+        from bot.slack.incidents import install_notifier, register_actions
+        from tools.runbooks.tool import runbook_lookup
+
         bolt = build_app(router, extensions=[register_actions, agent_extension])
-        rt = router.runtime
-        install_notifier(
-            rt,
-            bolt.client,
-            runbook_lookup=runbook_lookup(rt.ctx),
-            on_posted=lambda s, channel, ts: triage_incident(
-                rt, bolt.client, channel=channel, thread_ts=ts, title=s.title, services=s.services, incident_id=s.id
-            ),
+        pool = triage_pool(rt, bolt.client) if settings.auto_triage else None
+        if pool is not None:
+            workers.append(pool)
+        notifier = install_notifier(
+            rt, bolt.client, runbook_lookup=runbook_lookup(rt.ctx),
+            on_posted=pool.submit_incident if pool is not None else None,
         )
+        if notifier is not None:
+            workers.append(notifier)
+        if settings.slack_app_token:
+            workers.append(SocketMode(bolt, settings.slack_app_token.get_secret_value()))
     else:
         log.warning("Slack is not configured (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET): serving webhooks only")
-    return router, bolt
+    workers.append(AlertTicker(rt))
+    workers.append(Warmup(rt))
+    return Surfaces(router=router, bolt=bolt, workers=workers)
 
 
 def run_server(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     from bot.web import create_app
 
-    router, bolt = build_surfaces(settings)
-    if bolt is not None and settings.slack_app_token:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        handler = SocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
-        handler.connect()  # non-blocking: runs beside uvicorn
-        log.info("Slack Socket Mode connected")
-        api = create_app(router, None)
-    else:
-        api = create_app(router, bolt)
-    uvicorn.run(api, host=host or settings.host, port=port or settings.port, log_level="info")
+    log.info("triops serve: starting")
+    s = build_surfaces(settings)
+    over_http = s.bolt if not settings.slack_app_token else None  # Socket Mode: no /slack/events
+    api = create_app(s.router, over_http, workers=s.workers)
+    uvicorn.run(api, host=host or settings.host, port=port or settings.port, log_level="info",
+                timeout_graceful_shutdown=max(1, round(settings.shutdown_grace)))

@@ -37,7 +37,7 @@ def env(tmp_path):  # type: ignore[no-untyped-def]
     clock = FakeClock()
     # no slack_sdk retry handler here: the notifier's own Retry-After handling is under test
     client = WebClient(token="xoxb-test", base_url=h.double.base_url)
-    notifier = install_notifier(rt, client, start=False)
+    notifier = install_notifier(rt, client)
     assert notifier is not None
     notifier.clock = clock
     notifier.runbook_lookup = lambda name, text: ("Postgres down runbook", "https://runbooks.example/postgres-down")
@@ -218,7 +218,7 @@ def test_slash_alerts_and_incident(env) -> None:  # type: ignore[no-untyped-def]
 
 def test_no_channel_means_no_notifier(tmp_path) -> None:  # type: ignore[no-untyped-def]
     rt = Runtime.build(Settings(TRIOPS_HOME=tmp_path), catalog=catalog())
-    assert install_notifier(rt, WebClient(token="x"), start=False) is None
+    assert install_notifier(rt, WebClient(token="x")) is None
     assert get_pipeline(rt).listeners == []
     assert isinstance(IncidentNotifier(rt.store, WebClient(token="x"), "C").min_interval, float)
 
@@ -230,20 +230,20 @@ def test_serve_wires_the_notifier_and_the_buttons(tmp_path) -> None:  # type: ig
         TRIOPS_HOME=tmp_path, SLACK_SIGNING_SECRET="s", SLACK_BOT_TOKEN="xoxb-1",
         TRIOPS_INCIDENT_CHANNEL=CHANNEL, SLACK_API_URL="http://127.0.0.1:9/api/",
     )
-    router, bolt = build_surfaces(settings)
+    surfaces = build_surfaces(settings)
+    router, bolt = surfaces.router, surfaces.bolt
     rt = router.runtime
     notifier = rt.ctx.resource("incident_notifier", lambda: None)
-    try:
-        assert isinstance(notifier, IncidentNotifier) and notifier.channel == CHANNEL
-        assert notifier.on_incidents in get_pipeline(rt).listeners
-        from bot.agent.slack import agent_extension
-        from bot.slack.app import build_app
+    assert isinstance(notifier, IncidentNotifier) and notifier.channel == CHANNEL
+    assert notifier.on_incidents in get_pipeline(rt).listeners
+    assert notifier in surfaces.workers  # started and drained by the lifespan, not here
+    assert notifier.on_posted is None  # TRIOPS_AUTO_TRIAGE is off: no triage pool
+    from bot.agent.slack import agent_extension
+    from bot.slack.app import build_app
 
-        without_buttons = build_app(router, extensions=[agent_extension])
-        assert len(bolt._listeners) == len(without_buttons._listeners) + 3  # Ack, Resolve, Show alerts
-        assert notifier.runbook_lookup is not None
-    finally:
-        notifier.stop()
+    without_buttons = build_app(router, extensions=[agent_extension])
+    assert len(bolt._listeners) == len(without_buttons._listeners) + 3  # Ack, Resolve, Show alerts
+    assert notifier.runbook_lookup is not None
 
 
 def test_a_runbook_suggestion_renders_itself_in_the_card() -> None:
@@ -268,7 +268,7 @@ def test_auto_triage_posts_the_assistants_summary_in_the_incident_thread(tmp_pat
     """A bad payments deploy, then its pods crash-loop and checkout errors: the thread gets the
     incident, payments as the probable cause, the deploy as the suspect change, and the
     crash-loop runbook — found from the incident's first alert, not from the prompt's words."""
-    from bot.agent.triage import triage_incident
+    from bot.agent.triage import triage_pool
     from tools.delivery.models import DeploymentEvent
     from tools.store.delivery import upsert_deployments
 
@@ -284,12 +284,9 @@ def test_auto_triage_posts_the_assistants_summary_in_the_incident_thread(tmp_pat
     h = SlackHarness.start(rt, extensions=[register_actions])
     try:
         client = WebClient(token="xoxb-test", base_url=h.double.base_url)
-        notifier = install_notifier(
-            rt, client, start=False,
-            on_posted=lambda inc, channel, ts: triage_incident(
-                rt, client, channel=channel, thread_ts=ts, title=inc.title, services=inc.services, incident_id=inc.id
-            ),
-        )
+        pool = triage_pool(rt, client)  # as `triops serve` wires it
+        pool.start()
+        notifier = install_notifier(rt, client, on_posted=pool.submit_incident)
         assert notifier is not None
         (iid,) = post_alerts(h, [
             {"name": "KubePodCrashLooping", "service": "payments", "severity": "warning",
@@ -318,6 +315,8 @@ def test_auto_triage_posts_the_assistants_summary_in_the_incident_thread(tmp_pat
         assert [t for t, _ in calls] == ["incident_get", "runbook_search"]
         assert calls[0][1]["args"] == {"id": iid}
         assert calls[1][1]["args"]["query"].startswith("KubePodCrashLooping Pod payments/payments-6d8f")
+        pool.stop(time.monotonic() + 5)
+        assert pool.done == 1 and pool.dropped == []
     finally:
         h.stop()
 

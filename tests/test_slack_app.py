@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 import time
 
 import pytest
+from sqlalchemy import func, select
 
 from bot.runtime import Runtime
 from tests.slack_harness import SlackHarness
@@ -123,3 +126,47 @@ def _sentinel(harness) -> None:  # type: ignore[no-untyped-def]
         assert time.monotonic() < deadline, "the sentinel mention was never answered"
         time.sleep(0.02)
     time.sleep(0.2)  # listeners run on a pool: let any earlier one finish its post
+
+
+def test_a_failing_command_gets_a_short_apology_with_the_logged_reference(harness, caplog):
+    acked = threading.Event()
+
+    def broken(text, asker=None):  # type: ignore[no-untyped-def]
+        # fail once Slack has its 200 (Bolt answers 500 if a listener fails before its ack is out)
+        assert acked.wait(10)
+        raise RuntimeError("database exploded: secret internals")
+
+    harness.router.handle = broken  # type: ignore[method-assign]
+    with caplog.at_level(logging.ERROR, logger="triops.slack"):
+        resp, name = harness.command("dora checkout 30d")
+        assert resp.status_code == 200
+        acked.set()
+        posted = harness.response(name)
+    assert posted["response_type"] == "ephemeral"
+    ref = re.search(r"\(ref ([0-9a-f]{8})\)", posted["text"]).group(1)
+    assert "secret internals" not in posted["text"] and "Traceback" not in posted["text"]
+    (record,) = [r for r in caplog.records if ref in r.getMessage()]
+    assert "/triops" in record.getMessage()
+    assert "RuntimeError: database exploded: secret internals" in caplog.text  # the trace is logged
+
+
+def test_a_failing_mention_apologises_in_its_thread(harness, caplog):
+    harness.double.fail_next("chat.postMessage", status=200, body={"ok": False, "error": "internal_error"})
+    with caplog.at_level(logging.ERROR, logger="triops.slack"):
+        harness.event({"type": "app_mention", "user": "U2", "text": "<@UBOT> dora payments 7d", "ts": "5.5", "channel": "C5"})
+        (apology,) = harness.double.wait_for("chat.postMessage")
+    assert apology.params["channel"] == "C5" and apology.params["thread_ts"] == "5.5"
+    ref = re.search(r"\(ref ([0-9a-f]{8})\)", apology.params["text"]).group(1)
+    assert any(ref in r.getMessage() for r in caplog.records) and "SlackApiError" in caplog.text
+
+
+def test_other_bots_and_edits_are_filtered_once_for_every_listener(harness):
+    mention = {"type": "app_mention", "text": "<@UBOT> dora", "ts": "3.1", "channel": "C3"}
+    harness.event({**mention, "user": "U5", "bot_id": "BOTHER"})  # another bot
+    harness.event({**mention, "user": "U5", "subtype": "message_changed"})  # an edit
+    _sentinel(harness)
+    assert [c.params["channel"] for c in harness.double.of("chat.postMessage")] == ["CSENTINEL"]
+    from tools.store.slack_events import slack_events
+
+    with harness.runtime.store.engine.connect() as conn:  # filtered before the de-duplication row
+        assert conn.execute(select(func.count()).select_from(slack_events)).scalar_one() == 1

@@ -104,6 +104,23 @@ class Settings(BaseSettings):
         default=None, validation_alias=_env("MLFLOW_TRACKING_TOKEN")
     )
 
+    # --- serving: background workers, shutdown, the HTTP API's own pages --------------------
+    triage_concurrency: int = Field(
+        default=2, ge=1, validation_alias=_env("TRIOPS_TRIAGE_CONCURRENCY")
+    )  # auto-triage conversations running at once; an alert storm queues behind them
+    triage_queue: int = Field(
+        default=50, ge=0, validation_alias=_env("TRIOPS_TRIAGE_QUEUE")
+    )  # incidents waiting for triage; beyond it a new one is dropped (logged) untriaged
+    incident_update_interval: float = Field(
+        default=3.0, ge=0, validation_alias=_env("TRIOPS_INCIDENT_UPDATE_INTERVAL")
+    )  # seconds between two edits of one incident's Slack message (updates are coalesced)
+    shutdown_grace: float = Field(
+        default=10.0, ge=0, validation_alias=_env("TRIOPS_SHUTDOWN_GRACE")
+    )  # on SIGTERM: seconds to finish requests, then as long again to post queued updates
+    api_docs: bool = Field(
+        default=False, validation_alias=_env("TRIOPS_API_DOCS")
+    )  # serve /docs, /redoc and /openapi.json (off: they map every webhook for anyone)
+
     host: str = Field(default="127.0.0.1", validation_alias=_env("TRIOPS_HOST"))
     port: int = Field(default=3000, validation_alias=_env("PORT", "TRIOPS_PORT"))
 

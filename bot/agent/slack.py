@@ -6,12 +6,18 @@
   live in the store, so another replica or a restart continues the conversation.
 - A suggested action is posted in the thread with Approve / Deny buttons; a click is
   checked against the approver user group (usergroups.users.list) before anything runs.
+
+Bots, edits and Slack's retries are filtered once, by the app's global middleware
+(bot/slack/app.py); which messages are ours is said by listener matchers. The agent's heavy
+modules (planner, LLM client) are imported on first use, so registering these listeners
+costs nothing at start-up.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
@@ -19,51 +25,49 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import (
     ActionsBlock,
+    Block,
     ButtonElement,
     ContextBlock,
     MarkdownTextObject,
     SectionBlock,
 )
 
-from bot.agent import actions
-from bot.agent.surface import assistant_for
 from bot.render import to_blocks, to_text
 from bot.reply import Reply
 from bot.router import Asker, Router
-from tools.store import actions as action_store
-from tools.store import audit
-from tools.store import conversations as conv_store
-from tools.store.slack_events import first_time_seen
+from tools import approvals, audit
+from tools import conversations as conv_store
 
 log = logging.getLogger("triops.agent.slack")
 
 APPROVE = "triops_action_approve"
 DENY = "triops_action_deny"
 MENTION_RE = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
-
-_STATUS = {
-    "dora": "Looking at delivery metrics…",
-    "alerts": "Looking at alerts…",
-    "alert_noise": "Counting alerts…",
-    "incident": "Looking at the incident and its runbook…",
-    "triage": "Looking at alerts, recent changes and runbooks…",
-    "runbook": "Searching the runbooks…",
-    "model_status": "Checking the models…",
-    "drift": "Checking the models for drift…",
-}
+THINKING = "Thinking…"
 
 
 def status_text(router: Router, text: str) -> str:
+    """The status of the capability the question is about: the planner's intent names the
+    tools it calls, and its first tool's capability says what it is doing. A status line is
+    a courtesy: if the planner cannot place the question, "Thinking…" (logged, not raised)."""
+    from bot.agent.planner import resolve_tool
+    from bot.agent.surface import assistant_for
+    from bot.agent.toolkit import offered_tools
+
     try:
-        intent = assistant_for(router.runtime).planner.route(text).intent
+        planner = assistant_for(router.runtime).planner
+        intent = planner.intents.get(planner.route(text).intent)
+        steps = intent.tools if intent is not None else []
+        tool = resolve_tool(steps[0], offered_tools(planner.registry)) if steps else None
     except Exception:
-        intent = ""
-    return _STATUS.get(intent, "Thinking…")
+        log.exception("no status line for %r", text[:80])
+        return THINKING
+    cap = router.capabilities.get(tool.name) if tool is not None else None
+    return cap.status if cap is not None else THINKING
 
 
 def is_command(router: Router, text: str) -> bool:
-    words = text.strip().split()
-    return bool(words) and (words[0].lower() in router.command_verbs() or words[0].lower() in {"help", "?"})
+    return router.is_command(text.strip())
 
 
 def answer_in_thread(client: WebClient, router: Router, text: str, asker: Asker, channel: str, thread_ts: str | None) -> Reply:
@@ -90,12 +94,12 @@ def answer_in_thread(client: WebClient, router: Router, text: str, asker: Asker,
 
 
 # --- suggested actions ------------------------------------------------------------------------------
-def suggestion_blocks(req: action_store.ActionRequest) -> list[dict[str, Any]]:
+def suggestion_blocks(req: approvals.ActionRequest) -> list[dict[str, Any]]:
     args = ", ".join(f"{k}=`{v}`" for k, v in req.args.items()) or "no arguments"
     text = f":wrench: *Suggested action:* `{req.action}` ({args})"
     if req.reason:
         text += f"\n_Why:_ {req.reason[:1500]}"
-    blocks = [SectionBlock(text=MarkdownTextObject(text=text[:2900]))]
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text[:2900]))]
     if req.status == "pending":
         blocks.append(ActionsBlock(block_id=f"action_{req.id}", elements=[
             ButtonElement(text="Approve", action_id=APPROVE, value=req.id, style="primary"),
@@ -106,13 +110,13 @@ def suggestion_blocks(req: action_store.ActionRequest) -> list[dict[str, Any]]:
 
 
 def post_suggestions(client: WebClient, store: Any, key: str, channel: str, thread_ts: str | None) -> None:
-    for req in action_store.unposted(store, key):
+    for req in approvals.unposted(store, key):
         resp = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=f"Suggested action: {req.action} (needs approval)",
                                        blocks=suggestion_blocks(req))
-        action_store.mark_posted(store, req.id, channel, resp["ts"])
+        approvals.mark_posted(store, req.id, channel, resp["ts"])
 
 
-def approver_check(client: WebClient, group: str | None):  # type: ignore[no-untyped-def]
+def approver_check(client: WebClient, group: str | None) -> Callable[[str], bool]:
     """user -> bool, asking Slack who is in the approver group (usergroups.users.list)."""
 
     def check(user: str) -> bool:
@@ -129,6 +133,8 @@ def approver_check(client: WebClient, group: str | None):  # type: ignore[no-unt
 
 
 def _decide(router: Router, body: dict, client: WebClient, approve: bool) -> None:
+    from bot.agent import actions
+
     rt = router.runtime
     user = body.get("user", {}).get("id", "?")
     action = (body.get("actions") or [{}])[0]
@@ -152,37 +158,35 @@ def agent_extension(app: App, router: Router) -> None:
     """Bolt listeners for DMs, thread replies and the approval buttons."""
     store = router.runtime.store
 
-    @app.event("message")
-    def on_message(event: dict, body: dict, client: WebClient, context: BoltContext) -> None:
-        if event.get("bot_id") or event.get("subtype") or (context.bot_user_id and event.get("user") == context.bot_user_id):
-            return
-        raw = event.get("text") or ""
+    def in_a_dm_or_our_thread(event: dict, context: BoltContext) -> bool:
+        """A DM, or a reply in a thread the bot is talking in (not a mention in a channel:
+        the app_mention listener answers that one)."""
+        if event.get("channel_type") == "im":
+            return True
+        if not event.get("thread_ts"):
+            return False
+        if context.bot_user_id and f"<@{context.bot_user_id}" in (event.get("text") or ""):
+            return False
+        key = Asker(surface="slack", channel=event.get("channel"), thread_ts=event["thread_ts"]).conversation_key
+        return conv_store.exists(store, key)
+
+    # "subtype": None — plain user messages only (no joins, edits, bot posts)
+    @app.event({"type": "message", "subtype": None}, matchers=[in_a_dm_or_our_thread])
+    def on_message(event: dict, client: WebClient) -> None:
         channel = event.get("channel") or ""
         thread_ts = event.get("thread_ts")
         is_dm = event.get("channel_type") == "im"
-        if not is_dm and context.bot_user_id and f"<@{context.bot_user_id}" in raw:
-            return  # a mention in a channel: the app_mention listener answers it
-        if not is_dm:
-            if not thread_ts:
-                return
-            key = Asker(surface="slack", channel=channel, thread_ts=thread_ts).conversation_key
-            if not conv_store.exists(store, key):
-                return  # not a thread the bot is in
-        if not first_time_seen(store, body.get("event_id")):
-            return
-        text = MENTION_RE.sub("", raw).strip()
+        text = MENTION_RE.sub("", event.get("text") or "").strip()
         asker = Asker(user=event.get("user", "?"), surface="slack", channel=channel, thread_ts=thread_ts)
         audit.record(store, asker.user, "dm" if is_dm else "thread_reply", text[:200], channel=channel)
         answer_in_thread(client, router, text, asker, channel, thread_ts)
 
-    def ack_only(ack: Ack) -> None:
+    @app.action(APPROVE)
+    def approve(ack: Ack, body: dict, client: WebClient) -> None:
         ack()
-
-    def approve(body: dict, client: WebClient) -> None:
         _decide(router, body, client, approve=True)
 
-    def deny(body: dict, client: WebClient) -> None:
+    @app.action(DENY)
+    def deny(ack: Ack, body: dict, client: WebClient) -> None:
+        ack()
         _decide(router, body, client, approve=False)
-
-    app.action(APPROVE)(ack=ack_only, lazy=[approve])
-    app.action(DENY)(ack=ack_only, lazy=[deny])

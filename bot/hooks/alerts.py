@@ -4,6 +4,7 @@
 The whole payload is parsed before anything is stored (a malformed one stores nothing and
 gets a 4xx naming the field); a good one is stored, committed and correlated before the
 2xx goes back, so an acknowledged alert is never lost. Retries update, never duplicate.
+Parsing and correlating run in a worker thread (see bot/hooks/common.py).
 """
 
 from __future__ import annotations
@@ -34,15 +35,19 @@ router = APIRouter(prefix="/hooks", dependencies=[Depends(check_token)])
 
 
 async def _accept(request: Request, body: Any, parser: Callable[[Any], list[Alert]]) -> dict:
+    rt = request.app.state.runtime
+    return await run_in_threadpool(_parse_and_ingest, request, rt, body, parser)
+
+
+def _parse_and_ingest(request: Request, rt: Any, body: Any, parser: Callable[[Any], list[Alert]]) -> dict:
+    """In a worker thread: parsing a big batch and correlating it must not hold the loop."""
     try:
         alerts = parser(body)
     except (PayloadError, ValidationError) as exc:  # a field of the wrong type is bad input too
         reason = describe_validation_error(exc) if isinstance(exc, ValidationError) else str(exc)
         log.warning("webhook %s rejected: %s", request.url.path, reason)
         raise HTTPException(status_code=422, detail={"error": reason}) from exc
-    rt = request.app.state.runtime
-    pipeline = get_pipeline(rt, ticker=True)
-    result = await run_in_threadpool(pipeline.ingest, alerts) if alerts else None
+    result = get_pipeline(rt).ingest(alerts) if alerts else None
     return {
         "stored": len(alerts),
         "alert_ids": [a.id for a in alerts],

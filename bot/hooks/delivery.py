@@ -2,12 +2,14 @@
 
 A body is one event or a list of events; every event is validated before any is stored,
 so a malformed batch stores nothing and the 422 names the event and field that failed.
+Validation and the upsert run in a worker thread (see bot/hooks/common.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import ValidationError
@@ -15,30 +17,36 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.hooks.common import check_token, log, read_json, reject, validate_all
 from tools.delivery.github import deployment_from_github
+from tools.delivery.ingest import store_deployments, store_incidents
 from tools.delivery.models import DeploymentEvent, IncidentEvent
-from tools.store.delivery import upsert_deployments, upsert_incidents
 
 router = APIRouter(prefix="/hooks", dependencies=[Depends(check_token)])
 
 
-def _store(request: Request, upsert, events: list) -> None:  # type: ignore[no-untyped-def]
-    """Off the event loop: a large batch must not stall /healthz or the Slack listener."""
-    with request.app.state.runtime.store.engine.begin() as conn:
-        upsert(conn, events)
-
-
 @router.post("/deployments", status_code=202)
 async def post_deployments(request: Request) -> dict:
-    events = validate_all(request, await read_json(request), DeploymentEvent)
-    await run_in_threadpool(_store, request, upsert_deployments, events)
-    return {"stored": len(events), "ids": [e.id for e in events]}
+    body = await read_json(request)
+    store = request.app.state.runtime.store
+
+    def work() -> dict:
+        events = validate_all(request, body, DeploymentEvent)
+        store_deployments(store, events)
+        return {"stored": len(events), "ids": [e.id for e in events]}
+
+    return await run_in_threadpool(work)
 
 
 @router.post("/incidents", status_code=202)
 async def post_incidents(request: Request) -> dict:
-    events = validate_all(request, await read_json(request), IncidentEvent)
-    await run_in_threadpool(_store, request, upsert_incidents, events)
-    return {"stored": len(events), "ids": [e.id for e in events]}
+    body = await read_json(request)
+    store = request.app.state.runtime.store
+
+    def work() -> dict:
+        events = validate_all(request, body, IncidentEvent)
+        store_incidents(store, events)
+        return {"stored": len(events), "ids": [e.id for e in events]}
+
+    return await run_in_threadpool(work)
 
 
 @router.post("/github", status_code=202)
@@ -56,12 +64,17 @@ async def post_github(request: Request) -> dict:
     if event != "deployment_status":
         return {"stored": 0, "ignored": f"event {event or 'unknown'} is not deployment_status"}
     body = await read_json(request)
-    try:
-        dep = deployment_from_github(body)
-    except (ValidationError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        reason = exc if isinstance(exc, ValidationError | ValueError) else ValueError(f"missing or malformed field {exc}")
-        raise reject(request, reason) from exc
-    if dep is None:
-        return {"stored": 0, "ignored": "deployment not finished yet"}
-    await run_in_threadpool(_store, request, upsert_deployments, [dep])
-    return {"stored": 1, "ids": [dep.id]}
+    store = request.app.state.runtime.store
+
+    def work() -> dict[str, Any]:
+        try:
+            dep = deployment_from_github(body)
+        except (ValidationError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            reason = exc if isinstance(exc, ValidationError | ValueError) else ValueError(f"missing or malformed field {exc}")
+            raise reject(request, reason) from exc
+        if dep is None:
+            return {"stored": 0, "ignored": "deployment not finished yet"}
+        store_deployments(store, [dep])
+        return {"stored": 1, "ids": [dep.id]}
+
+    return await run_in_threadpool(work)

@@ -1,17 +1,25 @@
-"""The Bolt app: `/triops` (acked at once, answered by a lazy listener), @mentions, buttons.
+"""The Bolt app: `/triops` (acked at once, then answered), @mentions, buttons.
 
 Listeners do three things: turn the Slack payload into text and an `Asker`, call the shared
 router, and post the rendered reply. Anything domain-specific lives behind the router.
+
+What every listener would otherwise repeat is Bolt's own machinery, registered once here:
+global middleware drops events from bots (this one included) and edits, and Slack's retries
+of an event already handled (by `event_id`, shared by replicas through the store); one
+`app.error` handler logs a failure with a reference and tells the person, in one line.
+With `process_before_response=False` a listener's `ack()` answers Slack at once and the
+rest of the listener runs on Bolt's thread pool, where its errors reach `app.error`.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import uuid
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt import Ack, App, BoltContext, BoltResponse, Respond
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
@@ -19,12 +27,15 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from bot.render import to_blocks, to_text
 from bot.reply import Reply
 from bot.router import Asker, Router
-from tools.store import audit
-from tools.store.slack_events import first_time_seen
+from tools import audit
+from tools.idempotency import first_time_seen
 
 log = logging.getLogger("triops.slack")
 
 MENTION_RE = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+# Message subtypes that are never a person asking: bot posts and edits/deletions.
+NOT_A_PERSON = frozenset({"bot_message", "message_changed", "message_deleted"})
+APOLOGY = "Sorry, something went wrong on my side (ref {ref}). It is logged; try again in a moment."
 
 # Extra listeners (buttons, thread replies…) from other domains: fn(app, router) -> None.
 Extension = Callable[[App, Router], None]
@@ -57,6 +68,7 @@ def build_app(
         kwargs["token"] = token
         kwargs["token_verification_enabled"] = False
     app = App(**kwargs)
+    register_middleware(app, router)
     register_listeners(app, router)
     for ext in extensions or []:
         ext(app, router)
@@ -67,7 +79,7 @@ def post_reply(client: WebClient, channel: str, reply: Reply, thread_ts: str | N
     resp = client.chat_postMessage(
         channel=channel, thread_ts=thread_ts, text=to_text(reply)[:3000], blocks=to_blocks(reply)
     )
-    return resp.data if hasattr(resp, "data") else dict(resp)
+    return resp.data if isinstance(resp.data, dict) else {}
 
 
 def attach_images(client: WebClient, channel: str, reply: Reply, thread_ts: str | None = None) -> None:
@@ -81,14 +93,65 @@ def attach_images(client: WebClient, channel: str, reply: Reply, thread_ts: str 
             log.warning("chart upload %s to %s failed: %s", filename, channel, exc.__class__.__name__)
 
 
+def register_middleware(app: App, router: Router) -> None:
+    """Global middleware and the one error handler (see the module's docstring)."""
+    store = router.runtime.store
+
+    @app.middleware
+    def skip_bots_and_edits(body: dict, context: BoltContext, next_: Callable[[], None]) -> BoltResponse | None:
+        event = body.get("event")
+        if isinstance(event, dict) and event.get("type") in ("message", "app_mention") and _from_a_bot(event, context):
+            return BoltResponse(status=200, body="")  # acknowledged: Slack must not retry it
+        next_()
+        return None
+
+    @app.middleware
+    def skip_retries(body: dict, next_: Callable[[], None]) -> BoltResponse | None:
+        if body.get("type") == "event_callback" and not first_time_seen(store, body.get("event_id")):
+            log.info("event %s already handled (a Slack retry): skipped", body.get("event_id"))
+            return BoltResponse(status=200, body="")
+        next_()
+        return None
+
+    @app.error
+    def on_error(error: Exception, body: dict, context: BoltContext) -> None:
+        ref = uuid.uuid4().hex[:8]
+        log.error("slack listener failed (ref %s) on %s", ref, _what(body), exc_info=error)
+        try:
+            _apologise(body, context, APOLOGY.format(ref=ref))
+        except Exception as exc:  # Slack is down too: the failure itself is logged above
+            log.warning("could not tell the user about ref %s: %s", ref, exc.__class__.__name__)
+
+
+def _what(body: dict) -> str:
+    if body.get("command"):
+        return f"command {body.get('command')} {str(body.get('text') or '')[:80]!r}"
+    if isinstance(body.get("event"), dict):
+        return f"event {body['event'].get('type')} {body.get('event_id')}"
+    actions = body.get("actions") or [{}]
+    return f"{body.get('type') or 'request'} {actions[0].get('action_id') or ''}".strip()
+
+
+def _apologise(body: dict, context: BoltContext, text: str) -> None:
+    """To the asker only where Slack allows (a command's or a button's response_url), else in
+    the event's thread; never the error itself."""
+    respond = context.respond
+    if context.response_url and respond is not None:  # a Respond exists always; it needs the URL
+        respond(text=text, response_type="ephemeral", replace_original=False)
+        return
+    event = body.get("event")
+    if isinstance(event, dict) and event.get("channel") and context.client is not None:
+        thread_ts = event.get("thread_ts") or event.get("ts")
+        context.client.chat_postMessage(channel=event["channel"], thread_ts=thread_ts, text=text)
+
+
 def register_listeners(app: App, router: Router) -> None:
     settings = router.runtime.settings
     store = router.runtime.store
 
-    def ack_command(ack: Ack) -> None:
-        ack()
-
-    def run_command(body: dict, respond: Respond, client: WebClient) -> None:
+    @app.command(settings.slack_command)
+    def on_command(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
+        ack()  # Slack's 3 seconds: acknowledged now, answered through the response_url
         text = body.get("text") or ""
         asker = Asker(user=body.get("user_id", "?"), surface="slack", channel=body.get("channel_id"))
         audit.record(store, asker.user, "command", text[:200], channel=asker.channel)
@@ -102,12 +165,8 @@ def register_listeners(app: App, router: Router) -> None:
         if not reply.ephemeral and asker.channel:
             attach_images(client, asker.channel, reply)
 
-    app.command(settings.slack_command)(ack=ack_command, lazy=[run_command])
-
     @app.event("app_mention")
-    def on_mention(event: dict, body: dict, client: WebClient, context: BoltContext) -> None:
-        if _from_a_bot(event, context) or not first_time_seen(store, body.get("event_id")):
-            return
+    def on_mention(event: dict, client: WebClient) -> None:
         text = MENTION_RE.sub("", event.get("text", "")).strip()
         thread_ts = event.get("thread_ts") or event.get("ts")
         asker = Asker(user=event.get("user", "?"), surface="slack", channel=event.get("channel"), thread_ts=thread_ts)
@@ -121,6 +180,6 @@ def register_listeners(app: App, router: Router) -> None:
 def _from_a_bot(event: dict, context: BoltContext) -> bool:
     return bool(
         event.get("bot_id")
-        or event.get("subtype") in {"bot_message", "message_changed", "message_deleted"}
+        or event.get("subtype") in NOT_A_PERSON
         or (context.bot_user_id and event.get("user") == context.bot_user_id)
     )

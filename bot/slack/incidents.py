@@ -5,6 +5,9 @@ seconds however many alerts join, and not at all if the card would look the same
 that outlasts slack_sdk's own retries puts the incident back in the queue after
 `Retry-After`. Flapping re-fires update the card but are never re-announced in the thread.
 Buttons (Acknowledge, Resolve, Show alerts) are recorded with who pressed them.
+
+The notifier is a managed worker of `triops serve`: started by the lifespan, and stopped by
+it with a deadline before which every queued update is posted (see `IncidentNotifier.stop`).
 """
 
 from __future__ import annotations
@@ -26,9 +29,9 @@ from bot.render import fmt
 from bot.render.alerts import ACK, RESOLVE, SHOW, RunbookLookup, esc, incident_card, incident_text
 from bot.router import Router
 from bot.runtime import Runtime
+from tools.alerts import incidents
 from tools.alerts.models import Alert
 from tools.alerts.summary import IncidentSummary, brief, first_runbook, runbook_candidates
-from tools.store import alerts as alert_store
 
 log = logging.getLogger("triops.slack.incidents")
 
@@ -52,11 +55,14 @@ def _chunks(lines: list[str], size: int = 2800) -> list[str]:
     return out
 
 
-# Called once per incident after its first post: (incident, channel, message ts).
+# Called once per incident after its first post: (incident, channel, message ts). It runs on
+# the notifier's thread, so it must only hand the work on (e.g. `TriagePool.submit_incident`).
 OnPosted = Callable[[IncidentSummary, str, str], Any]
 
 
 class IncidentNotifier:
+    name = "incident-notifier"
+
     def __init__(
         self,
         store: Any,
@@ -82,6 +88,7 @@ class IncidentNotifier:
         self.told_resolved: set[str] = set()
         self.failures: dict[str, int] = {}
         self.cond = threading.Condition()
+        self._sending = threading.Lock()  # the loop and the shutdown drain never send at once
         self._stop = False
         self._thread: threading.Thread | None = None
 
@@ -96,6 +103,10 @@ class IncidentNotifier:
 
     def run_pending(self) -> int:
         """Send every incident whose turn has come; returns how many were sent."""
+        with self._sending:
+            return self._run_due()
+
+    def _run_due(self) -> int:
         now = self.clock()
         with self.cond:
             due = sorted(i for i, t in self.pending.items() if t <= now)
@@ -126,18 +137,57 @@ class IncidentNotifier:
                         self.cond.wait(timeout)
                 try:
                     self.run_pending()
-                except Exception as exc:  # never let the notifier thread die
-                    log.warning("incident notifier failed: %s", exc)
+                except Exception:  # never let the notifier thread die; the trace is logged
+                    log.exception("incident notifier failed")
 
+        # daemon only so that a Slack call hung past the shutdown deadline cannot keep the
+        # process alive; `stop` is what ends it, after posting what is queued
         self._thread = threading.Thread(target=loop, name="triops-incident-notifier", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, deadline: float | None = None) -> None:
+        """Stop the loop, then post every queued update before `deadline` (time.monotonic()).
+
+        At shutdown coalescing no longer matters: updates not yet due are sent at once; a 429
+        is retried after its Retry-After if that fits. What is still unsent at the deadline
+        is logged by incident id, never dropped in silence.
+        """
+        deadline = time.monotonic() + 5.0 if deadline is None else deadline
         self._stop = True
         with self.cond:
             self.cond.notify_all()
         if self._thread:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        self.drain(deadline)
+
+    def drain(self, deadline: float) -> int:
+        """Send everything queued, due or not, until `deadline`; returns how many were sent."""
+        sent, first = 0, True
+        while True:
+            with self.cond:
+                left = deadline - time.monotonic()
+                if not self.pending:
+                    return sent
+                if left <= 0:
+                    ids = sorted(self.pending)
+                    log.warning("shutdown deadline passed: %d incident update(s) not posted to Slack: %s",
+                                len(ids), ", ".join(ids))
+                    return sent
+                if not first:  # what is left was re-queued by a failure: wait for its retry time
+                    wait = min(self.pending.values()) - self.clock()
+                    if wait > 0:
+                        self.cond.wait(min(wait, left))
+                        continue
+                now = self.clock()
+                for iid in self.pending:
+                    self.pending[iid] = min(self.pending[iid], now)
+            first = False
+            if not self._sending.acquire(timeout=max(0.01, deadline - time.monotonic())):
+                continue  # the loop thread is stuck in a send: the deadline check reports it
+            try:
+                sent += self._run_due()
+            finally:
+                self._sending.release()
 
     # --- sending ------------------------------------------------------------------------------
     def _runbook(self, s: IncidentSummary, members: list[Alert]) -> Any:
@@ -151,9 +201,7 @@ class IncidentNotifier:
             return None
 
     def _send(self, iid: str) -> bool:
-        with self.store.engine.connect() as conn:
-            found = alert_store.get_incident(conn, iid)
-            where = alert_store.slack_message(conn, iid)
+        found, where = incidents.get_with_message(self.store, iid)
         if found is None:
             return False
         summary, members = found
@@ -164,14 +212,10 @@ class IncidentNotifier:
             if where is None:
                 resp = self.client.chat_postMessage(channel=self.channel, text=text, blocks=blocks, unfurl_links=False)
                 channel, ts = resp["channel"], resp["ts"]
-                with self.store.engine.begin() as conn:
-                    alert_store.set_slack_message(conn, iid, channel, ts)
+                incidents.set_slack_message(self.store, iid, channel, ts)
                 self.told[iid] = set()
                 self._thread_news(iid, channel, ts, summary, members, first=True)
-                if self.on_posted is not None:  # e.g. the agent's triage: off the posting loop
-                    threading.Thread(
-                        target=self.on_posted, args=(summary, channel, ts), name=f"posted-{iid}", daemon=True
-                    ).start()
+                self._posted(summary, channel, ts)
             else:
                 channel, ts = where
                 if iid not in self.told:  # after a restart: what is on the card was told already
@@ -202,6 +246,16 @@ class IncidentNotifier:
         if summary.status == "resolved" and iid in self.told_resolved:
             self._forget(iid)  # state is kept for live incidents only; the store has the rest
         return True
+
+    def _posted(self, summary: IncidentSummary, channel: str, ts: str) -> None:
+        """Tell `on_posted` (e.g. queue the triage). The card is out whatever it does, so its
+        failure is logged with the trace and the card is not re-posted."""
+        if self.on_posted is None:
+            return
+        try:
+            self.on_posted(summary, channel, ts)
+        except Exception:
+            log.exception("on_posted failed for incident %s", summary.id)
 
     def _forget(self, iid: str) -> None:
         """After a restart-like rebuild the thread is not re-announced (see `_send`)."""
@@ -245,19 +299,20 @@ def install_notifier(
     *,
     runbook_lookup: RunbookLookup | None = None,
     on_posted: OnPosted | None = None,
-    start: bool = True,
 ) -> IncidentNotifier | None:
-    """Post incidents to TRIOPS_INCIDENT_CHANNEL (if set) as the pipeline reports them."""
+    """Post incidents to TRIOPS_INCIDENT_CHANNEL (if set) as the pipeline reports them.
+
+    Only wiring: the notifier's thread is started (and drained) by whoever owns the
+    lifecycle — `triops serve`'s lifespan — or driven by hand with `run_pending()`.
+    """
     channel = rt.settings.incident_channel
     if not channel:
         log.info("TRIOPS_INCIDENT_CHANNEL not set: incidents are not posted to Slack")
         return None
-    notifier = IncidentNotifier(rt.store, client, channel, runbook_lookup=runbook_lookup, on_posted=on_posted)
-    pipeline = get_pipeline(rt, ticker=start)
-    pipeline.listeners.append(notifier.on_incidents)
+    notifier = IncidentNotifier(rt.store, client, channel, runbook_lookup=runbook_lookup, on_posted=on_posted,
+                                min_interval=rt.settings.incident_update_interval)
+    get_pipeline(rt).listeners.append(notifier.on_incidents)
     rt.ctx.resource("incident_notifier", lambda: notifier)
-    if start:
-        notifier.start()
     return notifier
 
 
@@ -289,13 +344,14 @@ def register_actions(app: App, router: Router) -> None:
         pipeline = get_pipeline(rt)
         if not pipeline.record_view(iid, user):
             return
-        with rt.store.engine.connect() as conn:
-            found = alert_store.get_incident(conn, iid)
+        found = incidents.get_incident(rt.store, iid)
         if found is None:
             return
         _summary, members = found
         channel = body.get("channel", {}).get("id") or rt.settings.incident_channel
         ts = body.get("message", {}).get("ts")
+        if not channel:
+            return
         lines = [f"Alerts of `{iid}`, requested by <@{user}>:", *(alert_line(a) for a in members[:80])]
         for chunk in _chunks(lines):
             client.chat_postMessage(channel=channel, thread_ts=ts, text=chunk, unfurl_links=False)

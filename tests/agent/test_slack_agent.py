@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from bot.agent import eval_world
 from bot.agent.service import Assistant
-from bot.agent.slack import APPROVE, DENY, agent_extension
+from bot.agent.slack import APPROVE, DENY, THINKING, agent_extension, status_text
 from bot.agent.surface import make_router
 from bot.capabilities import capabilities
 from bot.runtime import Runtime
@@ -133,6 +133,37 @@ def test_messages_outside_the_bots_threads_are_ignored_and_dms_answered(db: Path
     h.event(message("<@UBOT> hello", ts="300.1", channel="D1", channel_type="im"))  # no app_mention in DMs
     assert updates_text(h, 1) and "Hello! Ask me about deployments." in updates_text(h, 1)[0]
     assert model.seen[0][-1].content == "hello"
+    (status,) = h.double.of("chat.postMessage")
+    assert status.params["text"] == THINKING  # small talk names no tool, so no capability's status
+
+
+def test_a_retried_dm_is_answered_once_and_edits_are_not_questions(db: Path, tmp_path: Path, harnesses: list[SlackHarness]) -> None:
+    model = ScriptedChatModel(script=[say("Hello! Ask me about deployments."), say("a second answer")])
+    h = start(runtime(db, tmp_path), model)
+    harnesses.append(h)
+    dm = message("hello", ts="310.1", channel="D1", channel_type="im")
+    h.event(dm, event_id="EvDM1")
+    h.event(dm, event_id="EvDM1", headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
+    h.event({**dm, "subtype": "message_changed", "ts": "310.2"})  # an edit of it
+    h.event({**dm, "subtype": "channel_join", "ts": "310.3"})  # not a plain message: no listener matches
+    h.event(message("hello again", ts="310.9", channel="D2", channel_type="im"))  # a sentinel, answered last
+    h.double.wait_for("chat.update", 2)
+    time.sleep(0.3)  # listeners run on a pool: give a wrongly accepted event time to show up
+    assert sorted(c.params["channel"] for c in h.double.of("chat.update")) == ["D1", "D2"]
+    assert len(model.seen) == 2
+
+
+def test_status_lines_come_from_the_capability_of_the_intents_first_tool(db: Path, tmp_path: Path) -> None:
+    rt = runtime(db, tmp_path)
+    router = make_router(rt)
+    for text, tool_name in [
+        ("how did checkout ship in the last 30 days?", "dora_metrics"),
+        ("is the churn model drifting?", "drift_report"),
+        ("what is the runbook for KubePodCrashLooping?", "runbook_search"),
+    ]:
+        cap = rt.capabilities.get(tool_name)
+        assert cap is not None and status_text(router, text) == cap.status, text
+    assert status_text(router, "hello there") == THINKING
 
 
 def test_a_command_mention_makes_the_thread_a_conversation(db: Path, tmp_path: Path, harnesses: list[SlackHarness]) -> None:

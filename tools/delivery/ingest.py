@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -121,3 +121,22 @@ def ingest_file(store: Any, path: Path, kind: str) -> IngestReport:
         else:
             upsert_incidents(conn, events)  # type: ignore[arg-type]
     return IngestReport(kind=kind, loaded=len(events), errors=errors)
+
+
+def store_deployments(store: Any, events: Sequence[DeploymentEvent]) -> int:
+    """Upsert validated deployments in one transaction (a retry updates, never duplicates).
+    Blocking: an async caller runs it in a worker thread."""
+    from tools.store.delivery import upsert_deployments
+
+    with store.engine.begin() as conn:
+        upsert_deployments(conn, events)
+    return len(events)
+
+
+def store_incidents(store: Any, events: Sequence[IncidentEvent]) -> int:
+    """Upsert validated incidents in one transaction; blocking, like `store_deployments`."""
+    from tools.store.delivery import upsert_incidents
+
+    with store.engine.begin() as conn:
+        upsert_incidents(conn, events)
+    return len(events)

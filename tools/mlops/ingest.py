@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tools.delivery.ingest import IngestReport, LineError, parse_text
 from tools.mlops.schemas import ModelIn
-from tools.store.models import upsert_models
+from tools.store.models import save_window, upsert_models
 from tools.timeutil import now_utc
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def parse_models(text: str, suffix: str = ".json") -> tuple[list[ModelIn], list[LineError]]:
@@ -20,3 +24,20 @@ def ingest_models_file(store: Any, path: Path) -> IngestReport:
     with store.engine.begin() as conn:
         written = upsert_models(conn, models, now_utc().timestamp())
     return IngestReport(kind="model versions", loaded=written, errors=errors)
+
+
+def store_models(store: Any, models: Sequence[ModelIn]) -> int:
+    """Upsert validated registry events in one transaction; returns the versions written.
+    Blocking: an async caller runs it in a worker thread."""
+    with store.engine.begin() as conn:
+        return upsert_models(conn, models, now_utc().timestamp())
+
+
+def store_window(
+    store: Any, model: str, label: str, frame: pd.DataFrame, *, start: float | None = None, end: float | None = None
+) -> int:
+    """Save a window of logged model inputs (up to hundreds of thousands of rows) for drift;
+    returns its row count. Blocking and heavy: never call it on an event loop."""
+    with store.engine.begin() as conn:
+        save_window(conn, model, label, frame, now_utc().timestamp(), start=start, end=end)
+    return len(frame)
