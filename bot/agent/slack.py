@@ -50,19 +50,16 @@ def status_text(router: Router, text: str) -> str:
     """The status of the capability the question is about: the planner's intent names the
     tools it calls, and its first tool's capability says what it is doing. A status line is
     a courtesy: if the planner cannot place the question, "Thinking…" (logged, not raised)."""
-    from bot.agent.planner import resolve_tool
     from bot.agent.surface import assistant_for
-    from bot.agent.toolkit import offered_tools
 
     try:
         planner = assistant_for(router.runtime).planner
         intent = planner.intents.get(planner.route(text).intent)
-        steps = intent.tools if intent is not None else []
-        tool = resolve_tool(steps[0], offered_tools(planner.registry)) if steps else None
     except Exception:
         log.exception("no status line for %r", text[:80])
         return THINKING
-    cap = router.capabilities.get(tool.name) if tool is not None else None
+    steps = intent.tools if intent is not None else []
+    cap = router.capabilities.get(steps[0].tool) if steps else None
     return cap.status if cap is not None else THINKING
 
 
