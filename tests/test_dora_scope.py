@@ -105,7 +105,17 @@ def test_at_most_one_of_scope_service_and_team() -> None:
         DoraQuery(scope="checkout", team="payments")
     with pytest.raises(ValidationError):
         DoraQuery(service="checkout", team="payments")
+    with pytest.raises(ValidationError):
+        DoraQuery(scope="payments", service="checkout")
     assert DoraQuery(service="  ", team="payments").team == "payments"  # blank is not given
+
+
+def test_scope_repeating_the_explicit_name_is_one_subject() -> None:
+    """A caller that fills every field it has (the planner's slots) names one thing."""
+    q = DoraQuery(scope="payments", team="payments")
+    assert (q.scope, q.service, q.team) == (None, None, "payments")
+    q = DoraQuery(scope="Checkout", service="checkout")
+    assert (q.scope, q.service) == (None, "checkout")
 
 
 def test_two_subjects_through_the_tool_wrapper_are_a_bad_request(ctx) -> None:

@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
@@ -22,6 +23,9 @@ from tools.alerts.summary import IncidentSummary, summarise
 from tools.catalog import ServiceCatalog
 from tools.store import alerts as alert_store
 from tools.timeutil import now_utc, to_epoch
+
+if TYPE_CHECKING:
+    from tools.store import Store
 
 log = logging.getLogger("triops.alerts")
 
@@ -36,7 +40,7 @@ class IngestResult(BaseModel):
 class AlertPipeline:
     def __init__(
         self,
-        store,  # type: ignore[no-untyped-def]
+        store: Store,
         catalog: ServiceCatalog | None = None,
         *,
         config: CorrelationConfig | None = None,

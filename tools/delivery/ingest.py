@@ -7,11 +7,14 @@ import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from tools.delivery.models import DeploymentEvent, IncidentEvent
+
+if TYPE_CHECKING:
+    from tools.store import Store
 
 E = TypeVar("E", bound=BaseModel)
 
@@ -110,7 +113,7 @@ def parse_text(text: str, suffix: str, model: type[E]) -> tuple[list[E], list[Li
     return events, errors
 
 
-def ingest_file(store: Any, path: Path, kind: str) -> IngestReport:
+def ingest_file(store: Store, path: Path, kind: str) -> IngestReport:
     from tools.store.delivery import upsert_deployments, upsert_incidents
 
     model: type[BaseModel] = DeploymentEvent if kind == "deployments" else IncidentEvent

@@ -17,7 +17,8 @@ class DoraQuery(BaseModel):
     `scope` is the ambiguous word a person types ("checkout", "payments": a service is
     tried first, then a team); `service` and `team` say which one is meant, so a team
     named like a service (team payments, service payments) is never answered for the
-    other. At most one of the three is given; none means the whole org.
+    other. At most one of the three is given (scope repeating the explicit one's name is
+    dropped); none means the whole org.
     """
 
     scope: str | None = Field(
@@ -38,6 +39,12 @@ class DoraQuery(BaseModel):
 
     @model_validator(mode="after")
     def _one_subject(self) -> DoraQuery:
+        """At most one subject. `scope` naming the very same thing as `service` or `team` (a
+        caller filling every field it has a value for) is a repeat, not a second subject:
+        the explicit field is kept."""
+        explicit = self.service or self.team
+        if self.scope and explicit and self.scope.lower() == explicit.lower():
+            self.scope = None
         given = [f for f in ("scope", "service", "team") if getattr(self, f)]
         if len(given) > 1:
             raise ValueError(f"give at most one of scope, service and team (got {', '.join(given)})")
