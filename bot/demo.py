@@ -126,6 +126,7 @@ def _incident_post(runtime: Runtime, router: Router, console: Console, out_dir: 
     """The alert storm's incident: its detail, and the card posted in the incident channel."""
     from bot.render.alerts import incident_card
     from tools.alerts.summary import first_runbook, runbook_candidates
+    from tools.alerts.tool import IncidentDetail
     from tools.runbooks.tool import runbook_lookup
     from tools.store import alerts as alert_store
 
@@ -137,6 +138,7 @@ def _incident_post(runtime: Runtime, router: Router, console: Console, out_dir: 
     console.print(Rule(f"The storm after the bad deploy  ›  /triops incident {inc.id}"))
     console.print(to_rich(router.handle(f"incident {inc.id}", DEMO_ASKER)))
     detail = runtime.call("incident_get", {"id": inc.id})
+    assert isinstance(detail, IncidentDetail)  # incident_get's output model
     runbook = first_runbook(runbook_lookup(runtime.ctx), runbook_candidates(inc, detail.alerts))
     card = [b.to_dict() for b in incident_card(inc, runbook)]
     path = out_dir / "incident-channel-post.json"

@@ -123,6 +123,13 @@ class Scope(BaseModel):
     services: list[str] | None = None  # None = every service
 
     @property
+    def service_names(self) -> list[str]:
+        """The services named by the scope (a service scope: the service itself)."""
+        if self.services:
+            return list(self.services)
+        return [self.name] if self.kind == "service" and self.name else []
+
+    @property
     def label(self) -> str:
         return "the whole org" if self.kind == "org" else f"{self.kind} {self.name}"
 
