@@ -15,21 +15,20 @@ import json
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.rule import Rule
-
-from bot.render import to_blocks, to_rich
-from bot.render.charts import images
-from bot.router import Asker, Router
-from bot.runtime import Runtime
-from tools import conversations
-from tools.scenario import Scenario, build_scenario, load_scenario, scenario_version
 from tools.settings import Settings
+
+if TYPE_CHECKING:  # the rest is imported when the demo runs: `demo_settings` stays cheap
+    from rich.console import Console
+
+    from bot.router import Asker, Router
+    from bot.runtime import Runtime
+    from tools.scenario import Scenario
 
 DEMO_ANCHOR = datetime(2026, 11, 20, tzinfo=UTC)  # the scenario's "now": a constant, not today
 DEMO_SEED = 7
-DEMO_ASKER = Asker(user="demo", surface="console")
+DEMO_USER = "demo"
 _MARKER = "scenario.json"  # what the demo store holds: {seed, anchor, version}
 
 
@@ -57,6 +56,13 @@ def anchor_now() -> datetime:
     return DEMO_ANCHOR
 
 
+def demo_asker() -> Asker:
+    """Who asks the demo's questions (the same conversation key every run)."""
+    from bot.router import Asker
+
+    return Asker(user=DEMO_USER, surface="console")
+
+
 def demo_settings(settings: Settings) -> Settings:
     """The demo's own home, $TRIOPS_HOME/demo: a SQLite store and catalog of its own, never
     the user's database, services file or vector server (they stay for everything else)."""
@@ -75,6 +81,9 @@ def seed(
     The store is seeded when it holds nothing, another (seed, anchor) or `reset`: wiped
     first, so a re-seed never adds to what is there; otherwise it is reused as it is.
     """
+    from bot.runtime import Runtime
+    from tools.scenario import build_scenario, load_scenario, scenario_version
+
     demo = demo_settings(settings)
     scenario = build_scenario(seed_value, anchor)
     wanted = {"seed": seed_value, "anchor": scenario.now.isoformat(), "version": scenario_version()}
@@ -94,13 +103,19 @@ def run(
     settings: Settings, seed_value: int, anchor: datetime, console: Console, reset: bool = False
 ) -> Path:
     """Seed (or reuse) the demo store, ask DEMO_QUESTIONS, write their Block Kit JSON."""
+    from rich.rule import Rule
+
+    from bot.agent.surface import make_router
+    from bot.render import to_blocks, to_rich
+    from bot.render.charts import images
+    from tools import conversations
+
     runtime, scenario = seed(settings, seed_value, anchor, reset=reset)
     out_dir = runtime.settings.home
     out_dir.mkdir(parents=True, exist_ok=True)
-    from bot.agent.surface import make_router
-
+    asker = demo_asker()
     # Follow-ups ("and the payments team…?") read the conversation: start it afresh.
-    conversations.forget(runtime.store, DEMO_ASKER.conversation_key)
+    conversations.forget(runtime.store, asker.conversation_key)
     router = make_router(runtime)
     console.print(
         f"[bold]triops demo[/] · seed {seed_value} · {len(scenario.catalog.services)} services · "
@@ -109,21 +124,24 @@ def run(
     )
     for i, (question, command) in enumerate(DEMO_QUESTIONS, start=1):
         console.print(Rule(f"{question}  ›  /triops {command}"))
-        reply = router.handle(command, DEMO_ASKER)
+        reply = router.handle(command, asker)
         console.print(to_rich(reply))
         slug = re.sub(r"[^a-z0-9]+", "-", command.lower()).strip("-") or "help"
         (out_dir / f"{i:02d}-{slug}.json").write_text(json.dumps({"blocks": to_blocks(reply)}, indent=2))
         for name, png in images(reply):
             (out_dir / f"{i:02d}-{name}").write_bytes(png)
             console.print(f"chart: {out_dir / f'{i:02d}-{name}'}")
-    _incident_post(runtime, router, console, out_dir)
+    _incident_post(runtime, router, asker, console, out_dir)
     console.print(Rule())
     console.print(f"Block Kit JSON of every answer: {out_dir}/")
     return out_dir
 
 
-def _incident_post(runtime: Runtime, router: Router, console: Console, out_dir: Path) -> None:
+def _incident_post(runtime: Runtime, router: Router, asker: Asker, console: Console, out_dir: Path) -> None:
     """The alert storm's incident: its detail, and the card posted in the incident channel."""
+    from rich.rule import Rule
+
+    from bot.render import to_rich
     from bot.render.alerts import incident_card
     from tools.alerts.summary import first_runbook, runbook_candidates
     from tools.alerts.tool import IncidentDetail
@@ -136,7 +154,7 @@ def _incident_post(runtime: Runtime, router: Router, console: Console, out_dir: 
         return
     inc = open_incidents[0]
     console.print(Rule(f"The storm after the bad deploy  ›  /triops incident {inc.id}"))
-    console.print(to_rich(router.handle(f"incident {inc.id}", DEMO_ASKER)))
+    console.print(to_rich(router.handle(f"incident {inc.id}", asker)))
     detail = runtime.call("incident_get", {"id": inc.id})
     assert isinstance(detail, IncidentDetail)  # incident_get's output model
     runbook = first_runbook(runbook_lookup(runtime.ctx), runbook_candidates(inc, detail.alerts))

@@ -121,7 +121,7 @@ def test_the_demo_conversation_starts_afresh(tmp_path: Path) -> None:
 
     settings = _settings(tmp_path)
     rt, _ = demo.seed(settings)
-    key = demo.DEMO_ASKER.conversation_key
+    key = demo.demo_asker().conversation_key
     conversations.append_turn(rt.store, key, Turn(question="q", answer="a"), 10, 1000)
     assert conversations.forget(rt.store, key) and not conversations.exists(rt.store, key)
     assert not conversations.forget(rt.store, key)
