@@ -7,11 +7,16 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench clean
 
+# Installing prints pip's own progress (each package as it is collected, downloaded and
+# installed) so the first run's few minutes do not look like a hang.
 $(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
-	touch $(STAMP)
+	@test -x $(PY) || { echo "==> [1/3] creating the virtual environment $(VENV)"; $(PYTHON) -m venv $(VENV); }
+	@echo "==> [2/3] upgrading pip"
+	$(PY) -m pip install --upgrade pip
+	@echo "==> [3/3] installing triops and its dependencies (numpy, scipy, chromadb, onnxruntime…: a few minutes the first time)"
+	$(PY) -m pip install -e ".[dev]"
+	@touch $(STAMP)
+	@echo "==> ready: $(VENV)"
 
 demo: $(STAMP)
 	$(VENV)/bin/triops demo

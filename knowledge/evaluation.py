@@ -180,12 +180,13 @@ def evaluate(kb: Any, queries: Sequence[EvalQuery]) -> EvalReport:
     for with_name in (False, True):
         variant = "with name" if with_name else "without name"
         subset = [q for q in queries if q.with_name == with_name]
-        known = [q for q in subset if q.truth]
+        known = [(q, q.truth) for q in subset if q.truth]
+        truths = [truth for _, truth in known]
         for label, mode, rule in RETRIEVERS:
             ranked = [[h.doc_id for h in kb.search(q.text, k=10, mode=mode, use_alert_names=rule).hits]
-                      for q in known]
+                      for q, _ in known]
             ranking.append(RankRow(variant=variant, retriever=label,
-                                   metrics=rank_metrics(ranked, [q.truth for q in known])))
+                                   metrics=rank_metrics(ranked, truths)))
         right3 = wrong1 = none = 0
         for q in subset:
             r = kb.search(q.text, k=3)

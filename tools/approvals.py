@@ -1,7 +1,48 @@
-"""Action requests awaiting a human: created once, decided once (the database enforces it)."""
+"""Action requests awaiting a human: created once, decided once (the database enforces it).
+
+Each call is its own transaction on `store` (tools/store/actions.py has the same functions
+inside a caller's transaction).
+"""
 
 from __future__ import annotations
 
-from tools.store.actions import ActionRequest, create, get, mark_posted, transition, unposted
+from typing import TYPE_CHECKING, Any
+
+from tools.store import actions as _actions
+from tools.store.actions import ActionRequest
+
+if TYPE_CHECKING:
+    from tools.store import Store
+
+
+def create(store: Store, *, action: str, args: dict[str, Any], reason: str | None, suggested_by: str,
+           conversation_key: str | None) -> ActionRequest:
+    with store.begin() as conn:
+        return _actions.create(conn, action=action, args=args, reason=reason,
+                               suggested_by=suggested_by, conversation_key=conversation_key)
+
+
+def get(store: Store, rid: str) -> ActionRequest | None:
+    with store.engine.connect() as conn:
+        return _actions.get(conn, rid)
+
+
+def unposted(store: Store, conversation_key: str) -> list[ActionRequest]:
+    with store.engine.connect() as conn:
+        return _actions.unposted(conn, conversation_key)
+
+
+def mark_posted(store: Store, rid: str, channel: str, message_ts: str) -> None:
+    with store.begin() as conn:
+        _actions.mark_posted(conn, rid, channel, message_ts)
+
+
+def transition(store: Store, rid: str, *, from_status: str, to_status: str, user: str | None = None,
+               result: str | None = None) -> bool:
+    """Move `rid` from one status to the next; False if it was not in `from_status` (lost race)."""
+    with store.begin() as conn:
+        return _actions.transition(conn, rid, from_status=from_status, to_status=to_status,
+                                   user=user, result=result)
+
 
 __all__ = ["ActionRequest", "create", "get", "mark_posted", "transition", "unposted"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 from collections import deque
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, Field, model_validator
@@ -122,27 +123,45 @@ class Scope(BaseModel):
     services: list[str] | None = None  # None = every service
 
     @property
+    def service_names(self) -> list[str]:
+        """The services named by the scope (a service scope: the service itself)."""
+        if self.services:
+            return list(self.services)
+        return [self.name] if self.kind == "service" and self.name else []
+
+    @property
     def label(self) -> str:
         return "the whole org" if self.kind == "org" else f"{self.kind} {self.name}"
+
+
+ScopeKind = Literal["service", "team"]
 
 
 def resolve_scope(
     text: str | None,
     catalog: ServiceCatalog,
     *,
+    kind: ScopeKind | None = None,
     known_services: list[str] | None = None,
     known_teams: list[str] | None = None,
 ) -> Scope:
-    """Match a word against services (catalog + store) and teams; else a helpful ToolError."""
+    """Match a word against services (catalog + store) and teams; else a helpful ToolError.
+
+    Without `kind` the word is ambiguous: a service is tried first, then a team, and an
+    empty word or "org" means the whole org. With `kind` the word is only ever that kind,
+    so `--team payments` is team payments even when a service is called payments.
+    """
     services = sorted(set(catalog.service_names) | set(known_services or []))
     teams = sorted(set(catalog.team_names) | set(known_teams or []))
-    if not text or text.lower() in {"org", "all", "everything", "*"}:
+    if kind is None and (not text or text.lower() in {"org", "all", "everything", "*"}):
         return Scope(kind="org")
+    if not text:
+        raise ToolError(f"Name a {kind}.", hint=_known(kind, services, teams))
     word = text.strip().lower()
-    by_lower = {s.lower(): s for s in services}
+    by_lower = {s.lower(): s for s in services} if kind != "team" else {}
     if word in by_lower:
         return Scope(kind="service", name=by_lower[word], services=[by_lower[word]])
-    teams_lower = {t.lower(): t for t in teams}
+    teams_lower = {t.lower(): t for t in teams} if kind != "service" else {}
     for candidate in (word, word.removeprefix("team-"), f"team-{word}"):
         if candidate in teams_lower:
             team = teams_lower[candidate]
@@ -150,9 +169,22 @@ def resolve_scope(
             return Scope(kind="team", name=team, services=members)
     close = difflib.get_close_matches(word, [*by_lower, *teams_lower], n=1, cutoff=0.75)
     guess = f" Did you mean '{by_lower.get(close[0]) or teams_lower[close[0]]}'?" if close else ""
+    what = kind or "service or team"
+    other = teams if kind == "service" else services if kind == "team" else []
+    if not guess and word in {o.lower() for o in other}:  # the other kind has that name
+        guess = f" There is a {'team' if kind == 'service' else 'service'} called '{text}'."
     raise ToolError(
-        f"I don't know a service or team called '{text}'.{guess}",
-        hint="Known services: " + (", ".join(services) or "none yet")
-        + (". Teams: " + ", ".join(teams) if teams else ""),
-        choices=services,
+        f"I don't know a {what} called '{text}'.{guess}",
+        hint=_known(kind, services, teams),
+        choices=teams if kind == "team" else services,
     )
+
+
+def _known(kind: ScopeKind | None, services: list[str], teams: list[str]) -> str:
+    known_services = "Known services: " + (", ".join(services) or "none yet")
+    known_teams = "Known teams: " + (", ".join(teams) or "none yet")
+    if kind == "service":
+        return known_services
+    if kind == "team":
+        return known_teams
+    return known_services + (". Teams: " + ", ".join(teams) if teams else "")

@@ -1,4 +1,9 @@
-"""Time windows and UTC normalisation shared by every tool."""
+"""Time windows and UTC normalisation shared by every tool.
+
+Windows may be shorter than a day (`12h`): fine for counting events, but a rate per day or
+per week taken from one would be extrapolated from less than its unit, so the DORA
+frequency reports counts only below MIN_RATE_DAYS (`Window.sub_day`).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from tools.errors import ToolError
 
 WINDOW_FORMS = "a number and a unit: 12h, 7d, 2w, 30d, 3m (months of 30 days), 1y"
 _WINDOW_RE = re.compile(r"^\s*(\d+)\s*(h|d|w|m|y)\s*$", re.IGNORECASE)
+MIN_RATE_DAYS = 1.0  # the shortest window a per-day rate (or a level built on one) is taken from
 _UNIT_SECONDS = {"h": 3600, "d": 86400, "w": 7 * 86400, "m": 30 * 86400, "y": 365 * 86400}
 
 
@@ -76,6 +82,11 @@ class Window(BaseModel):
     @property
     def days(self) -> float:
         return self.length.total_seconds() / 86400
+
+    @property
+    def sub_day(self) -> bool:
+        """Shorter than a day: events are counted, no per-day rate is derived from it."""
+        return self.days < MIN_RATE_DAYS
 
     def previous(self) -> Window:
         return Window(start=self.start - self.length, end=self.start)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from tools.contract import ToolContext, tool
-from tools.store.conversations import UsageLine, usage_summary
+from tools.conversations import UsageLine, usage_summary
 
 
 class UsageQuery(BaseModel):

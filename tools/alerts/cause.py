@@ -98,14 +98,13 @@ def rank_causes(
             if not dependents:
                 continue
             weight *= 0.75
-            target = by_service.get(ch.service)
-            if target is None:
-                target = CauseCandidate(
-                    service=ch.service, score=0.0,
-                    evidence=[f"not alerting, but {', '.join(dependents[:3])} depend on it"],
-                )
-                by_service[ch.service] = target
-                out.append(target)
+            # not in by_service (the branch above): a new candidate, found again by later changes
+            target = CauseCandidate(
+                service=ch.service, score=0.0,
+                evidence=[f"not alerting, but {', '.join(dependents[:3])} depend on it"],
+            )
+            by_service[ch.service] = target
+            out.append(target)
             note = f"{what} of {ch.service} finished {when}"
         target.score += weight
         target.evidence.append(note)

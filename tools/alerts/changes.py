@@ -46,18 +46,12 @@ def _deployment_summary(r: dict) -> str:
 
 
 def drift_changes(conn: Connection, services: Sequence[str], start: float, end: float) -> list[ChangeEvent]:
-    """Model drift events from the MLOps store, if present (branch mlops:
-    `recent_drift_events(conn, start, end, services=None, limit=50)` -> dicts with id, model,
-    service, at (epoch), features (worst first), method, score, severity)."""
-    try:
-        from tools.store import models as mlstore  # type: ignore[attr-defined]
-    except ImportError:
-        return []
-    fn = getattr(mlstore, "recent_drift_events", None)
-    if fn is None:
-        return []
+    """Model drift events from the MLOps store (tools.store.models.recent_drift_events: dicts
+    with id, model, service, at (epoch), features (worst first), method, score, severity)."""
+    from tools.store.models import recent_drift_events
+
     out = []
-    for r in fn(conn, start, end, services=list(services)):
+    for r in recent_drift_events(conn, start, end, services=list(services)):
         if r.get("at") is None or not r.get("service"):
             continue
         features = [str(f) for f in (r.get("features") or [])][:3]

@@ -118,7 +118,7 @@ class CorrelationEngine:
         self._up: dict[str, frozenset[str]] = {}  # transitive dependencies of each service
         self._up_dist: dict[str, dict[str, int]] = {}  # ... and the fewest hops to each
         self._svc_queries: dict[str, list[tuple[tuple, float, float]]] = {}
-        self.stats = Counter()
+        self.stats: Counter[str] = Counter()
         if catalog is not None:
             self._build_graph(catalog)
 
@@ -154,7 +154,7 @@ class CorrelationEngine:
             dist: dict[str, int] = {}
             frontier, hops = list(deps[name]), 1
             while frontier:  # breadth first: the fewest hops to each transitive dependency
-                nxt = []
+                nxt: list[str] = []
                 for d in frontier:
                     if d not in dist:
                         dist[d] = hops
@@ -230,7 +230,7 @@ class CorrelationEngine:
             for iid in ids:
                 inc = incidents.get(iid)
                 last = None if inc is None else inc.key_last.get(k)
-                if last is None or t - last > max_horizon or inc.status != "open":
+                if inc is None or last is None or t - last > max_horizon or inc.status != "open":
                     stale = True
                     continue
                 if t - last > horizon:
@@ -243,7 +243,8 @@ class CorrelationEngine:
                             w *= cfg.unexplained_factor
                         elif how == 2 and cfg.w_anchor:
                             scores[(iid, "anchor")] = cfg.w_anchor
-                    elif cfg.service_fresh is not None and t - inc.services[svc] > cfg.service_fresh:
+                    elif (svc is not None and cfg.service_fresh is not None
+                          and t - inc.services[svc] > cfg.service_fresh):
                         w *= cfg.service_late_factor
                 slot = (iid, k[0])  # evidence of one kind counts once (its strongest); kinds add up
                 if w > scores.get(slot, 0.0):
@@ -377,7 +378,7 @@ class CorrelationEngine:
             inc = self.incidents.get(iid)
             last = None if inc is None else inc.key_last.get(k)
             # a resolved incident may still reopen on a re-fire, but that path goes by fingerprint
-            if last is not None and t - last <= horizon and inc.status == "open":
+            if inc is not None and last is not None and t - last <= horizon and inc.status == "open":
                 keep.append(iid)
         if keep:
             self._index[k] = keep

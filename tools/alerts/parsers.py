@@ -207,9 +207,9 @@ def parse_pagerduty(body: Any) -> list[Alert]:
     created = parse_time(data.get("created_at"), "event.data.created_at") or occurred
     if created is None:
         raise PayloadError("event.occurred_at: missing")
-    service = data.get("service") if isinstance(data.get("service"), dict) else {}
+    service = svc if isinstance(svc := data.get("service"), dict) else {}
     service_name = service.get("summary") or service.get("name") or None
-    priority = data.get("priority") if isinstance(data.get("priority"), dict) else {}
+    priority = prio if isinstance(prio := data.get("priority"), dict) else {}
     severity = normalise_severity(priority.get("summary") or data.get("urgency"))
     labels = {"pagerduty_service": service_name} if service_name else {}
     if data.get("urgency"):
@@ -217,7 +217,7 @@ def parse_pagerduty(body: Any) -> list[Alert]:
     title = str(data.get("title") or data.get("summary") or f"PagerDuty incident {data['id']}")
     annotations = {"summary": title, "event_type": etype}
     if etype == "incident.acknowledged":
-        agent = event.get("agent") if isinstance(event.get("agent"), dict) else {}
+        agent = who if isinstance(who := event.get("agent"), dict) else {}
         annotations[ACKED_BY] = str(agent.get("summary") or agent.get("id") or "pagerduty")
     return [
         _build(

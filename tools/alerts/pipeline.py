@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
@@ -22,6 +23,9 @@ from tools.alerts.summary import IncidentSummary, summarise
 from tools.catalog import ServiceCatalog
 from tools.store import alerts as alert_store
 from tools.timeutil import now_utc, to_epoch
+
+if TYPE_CHECKING:
+    from tools.store import Store
 
 log = logging.getLogger("triops.alerts")
 
@@ -36,7 +40,7 @@ class IngestResult(BaseModel):
 class AlertPipeline:
     def __init__(
         self,
-        store,  # type: ignore[no-untyped-def]
+        store: Store,
         catalog: ServiceCatalog | None = None,
         *,
         config: CorrelationConfig | None = None,
@@ -83,7 +87,7 @@ class AlertPipeline:
         self._notify(touched)
         return IngestResult(stored=len(batch), alert_ids=[p[0] for p in placements], incidents=touched, opened=opened)
 
-    def _record_source_acks(self, batch: Sequence[Alert], placements: list[tuple[str, str, str, float]], now: float) -> None:
+    def _record_source_acks(self, batch: Sequence[Alert], placements: Sequence[tuple[str, str, str, float]], now: float) -> None:
         """An acknowledgement in PagerDuty or Opsgenie acknowledges the incident here too."""
         incident_of = {aid: iid for aid, iid, _k, _t in placements}
         acks = [(incident_of[a.id], a.annotations[ACKED_BY], a.source) for a in batch
@@ -137,7 +141,7 @@ class AlertPipeline:
             return None
         return summarise(inc, self.catalog, self._changes_for(incident_id))
 
-    def _save(self, placements: list[tuple[str, str, str, float]]) -> list[str]:
+    def _save(self, placements: Sequence[tuple[str, str, str, float]]) -> list[str]:
         dirty = sorted(self.engine.take_dirty())
         summaries = [s for s in (self.summary(i) for i in dirty) if s is not None]
         with self.store.engine.begin() as conn:

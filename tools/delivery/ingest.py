@@ -7,11 +7,14 @@ import io
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from tools.delivery.models import DeploymentEvent, IncidentEvent
+
+if TYPE_CHECKING:
+    from tools.store import Store
 
 E = TypeVar("E", bound=BaseModel)
 
@@ -110,7 +113,7 @@ def parse_text(text: str, suffix: str, model: type[E]) -> tuple[list[E], list[Li
     return events, errors
 
 
-def ingest_file(store: Any, path: Path, kind: str) -> IngestReport:
+def ingest_file(store: Store, path: Path, kind: str) -> IngestReport:
     from tools.store.delivery import upsert_deployments, upsert_incidents
 
     model: type[BaseModel] = DeploymentEvent if kind == "deployments" else IncidentEvent
@@ -123,7 +126,7 @@ def ingest_file(store: Any, path: Path, kind: str) -> IngestReport:
     return IngestReport(kind=kind, loaded=len(events), errors=errors)
 
 
-def store_deployments(store: Any, events: Sequence[DeploymentEvent]) -> int:
+def store_deployments(store: Store, events: Sequence[DeploymentEvent]) -> int:
     """Upsert validated deployments in one transaction (a retry updates, never duplicates).
     Blocking: an async caller runs it in a worker thread."""
     from tools.store.delivery import upsert_deployments
@@ -133,7 +136,7 @@ def store_deployments(store: Any, events: Sequence[DeploymentEvent]) -> int:
     return len(events)
 
 
-def store_incidents(store: Any, events: Sequence[IncidentEvent]) -> int:
+def store_incidents(store: Store, events: Sequence[IncidentEvent]) -> int:
     """Upsert validated incidents in one transaction; blocking, like `store_deployments`."""
     from tools.store.delivery import upsert_incidents
 

@@ -7,6 +7,11 @@ Conventions, stated once so the hand-computed tests and the bench's pandas versi
   window: day k is [end-(k+1)d, end-k·d), so a deployment exactly at the window start is on
   the window's last day (29 of a 30-day window), never on a 31st. A 30-day window has four
   whole weeks (days 0–27) and one 30-day month.
+- a window shorter than a day (e.g. `1h`) gives the count of deployments only: a rate per
+  day or per week, and so a frequency level, would be extrapolated from a sample smaller
+  than the unit (one deployment in an hour is not 24 a day, nor seven deploy-days a
+  week), so they are None with a note. Windows of a day or more are scaled as before: a
+  2-day window's deploy-days are scaled to a week.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from tools.dora.models import (
     RecoveryStats,
     ReworkStats,
 )
-from tools.timeutil import from_epoch
+from tools.timeutil import MIN_RATE_DAYS, from_epoch
 
 DAY_S = 86400.0
 HOUR_S = 3600.0
@@ -51,6 +56,19 @@ def _median_days_per_bucket(offsets: np.ndarray, window_days: float, bucket: int
 
 
 def deployment_frequency(count: int, deploy_days: np.ndarray, window_days: float) -> FrequencyStats:
+    """Per-day and per-week rates and the level; only the counts below a day (module doc)."""
+    if window_days < MIN_RATE_DAYS:
+        return FrequencyStats(
+            deployments=count,
+            per_day=None,
+            per_week=None,
+            deploy_days=int(deploy_days.size),
+            median_deploy_days_per_week=None,
+            median_deploy_days_per_month=None,
+            level=None,
+            note=f"{count} deployment{'' if count == 1 else 's'} in a window shorter than a day: "
+            "too short for a rate or a DORA level (use 1d or more)",
+        )
     per_week = _median_days_per_bucket(deploy_days, window_days, 7)
     per_month = _median_days_per_bucket(deploy_days, window_days, 30)
     return FrequencyStats(

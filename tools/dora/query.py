@@ -23,7 +23,9 @@ both windows; the lead times (~10^6 values) leave SQLite as one
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sqlalchemy import (
@@ -59,14 +61,19 @@ class PeriodData:
     services: list[str]
 
 
-def _scope_filter(scope: Scope, table=deployments) -> ColumnElement[bool] | None:
+def _scope_filter(scope: Scope) -> ColumnElement[bool] | None:
     if scope.kind == "org":
         return None
     if scope.kind == "team":
-        members = list(scope.services or [])
-        cond = deployments.c.team == scope.name
-        return or_(cond, deployments.c.service.in_(members)) if members else cond
-    return table.c.service.in_(list(scope.services or [scope.name]))
+        return _team_filter(scope)
+    return deployments.c.service.in_(scope.service_names)
+
+
+def _team_filter(scope: Scope) -> ColumnElement[bool]:
+    """A team's deployments: tagged with the team, or of a service the catalog gives it."""
+    members = list(scope.services or [])
+    cond = deployments.c.team == scope.name
+    return or_(cond, deployments.c.service.in_(members)) if members else cond
 
 
 def _in_window(scope: Scope, start: float, end: float) -> ColumnElement[bool]:
@@ -114,13 +121,14 @@ def _counts(conn: Connection, where: ColumnElement[bool]) -> tuple[int, int, int
     """All deployments of the window (one covering range) and, by seeks on kind, the rework."""
     d = deployments
     total = conn.execute(select(func.count()).where(where)).scalar_one()
-    by_kind = dict(
-        conn.execute(
+    by_kind: dict[str, int] = {
+        kind: int(n)
+        for kind, n in conn.execute(
             select(d.c.kind, func.count())
             .where(where, d.c.kind.in_(["rollback", "hotfix"]))
             .group_by(d.c.kind)
-        ).all()
-    )
+        )
+    }
     return int(total), int(by_kind.get("rollback", 0)), int(by_kind.get("hotfix", 0))
 
 
@@ -156,7 +164,7 @@ def _services(conn: Connection, scope: Scope, start: float, end: float) -> list[
     """Services with a deployment in the window: a loose index scan, one seek per service."""
     d = deployments
     if scope.kind == "service":
-        names = list(scope.services or [scope.name])
+        names = scope.service_names
         return sorted(
             name
             for name in names
@@ -183,10 +191,10 @@ def _lead_times(conn: Connection, scope: Scope, start: float, end: float) -> tup
 
     def scoped(q: Select) -> Select:
         if scope.kind == "service":
-            return q.where(c.c.service.in_(list(scope.services or [scope.name])))
+            return q.where(c.c.service.in_(scope.service_names))
         if scope.kind == "team":
             return q.join(deployments, deployments.c.id == c.c.deployment_id).where(
-                _scope_filter(scope)
+                _team_filter(scope)
             )
         return q
 
@@ -225,7 +233,7 @@ def _failures(conn: Connection, scope: Scope, start: float, end: float, as_of: f
         or_(~is_rem, fs.c.at >= fs.c.finished_at),  # a remediation comes after what it fixes
     ]
     if scope.kind == "service":
-        conds.append(fs.c.service.in_(list(scope.services or [scope.name])))
+        conds.append(fs.c.service.in_(scope.service_names))
     elif scope.kind == "team":
         members = list(scope.services or [])
         team = fs.c.team == scope.name
@@ -265,7 +273,7 @@ def _failures(conn: Connection, scope: Scope, start: float, end: float, as_of: f
 def _raw_rows(conn: Connection, q: Select) -> list[tuple]:
     """Rows as plain tuples from the DB-API cursor (no Row objects for 10^4–10^5 rows)."""
     compiled = q.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params: object
+    params: Sequence[Any] | Mapping[str, Any]
     if compiled.positional:
         params = tuple(compiled.params[name] for name in compiled.positiontup or ())
     else:
@@ -273,6 +281,6 @@ def _raw_rows(conn: Connection, q: Select) -> list[tuple]:
     cursor = conn.connection.cursor()
     try:
         cursor.execute(str(compiled), params)
-        return cursor.fetchall()
+        return list(cursor.fetchall())
     finally:
         cursor.close()

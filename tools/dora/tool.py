@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tools.catalog import resolve_scope
+from tools.catalog import ScopeKind, resolve_scope
 from tools.contract import ToolContext, tool
 from tools.dora import metrics
 from tools.dora.levels import LEVEL_SOURCE
@@ -37,13 +37,16 @@ def dora_metrics(ctx: ToolContext, args: DoraQuery) -> DoraReport:
     end = utc(args.as_of) if args.as_of else ctx.now()
     window = Window.ending(end, length)
     as_of = end.timestamp()
+    kind: ScopeKind | None = "service" if args.service else "team" if args.team else None
+    word = args.service or args.team or args.scope
     with ctx.store.engine.connect() as conn:
         try:
-            scope = resolve_scope(args.scope, ctx.catalog)
+            scope = resolve_scope(word, ctx.catalog, kind=kind)
         except ToolError:  # not in the catalog: services and teams seen in the store count too
             scope = resolve_scope(
-                args.scope,
+                word,
                 ctx.catalog,
+                kind=kind,
                 known_services=known_services(conn),
                 known_teams=known_teams(conn),
             )

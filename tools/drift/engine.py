@@ -19,6 +19,7 @@ import math
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -226,7 +227,7 @@ def _result(
         drifted=is_drifted(method, score, threshold),
         severity=severity(method, score, threshold),
         scores={k: (v if math.isfinite(v) else float("inf")) for k, v in scores.items()},
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 
@@ -265,10 +266,10 @@ def compute_drift(
     for name in wanted:
         kind = column_kind(reference[name], config)
         if kind == "numeric":
-            jobs.append((str(name), lambda n=name: numeric_drift(str(n), reference[n], current[n], config)))
+            jobs.append((str(name), partial(numeric_drift, str(name), reference[name], current[name], config)))
         elif kind in ("categorical", "text?"):
-            jobs.append((str(name), lambda n=name, t=kind == "text?": categorical_drift(
-                str(n), reference[n], current[n], config, text_rule=t)))
+            jobs.append((str(name), partial(categorical_drift, str(name), reference[name], current[name],
+                                            config, text_rule=kind == "text?")))
         else:
             skipped.append(SkippedColumn(column=str(name), reason=str(kind).removeprefix("skipped: ")))
 

@@ -58,7 +58,7 @@ class NumericPair:
         index = np.int32 if n + m < 2**31 else np.int64
         from_cur = np.cumsum(order >= n, dtype=index)
         from_ref = np.arange(1, n + m + 1, dtype=index)
-        from_ref -= from_cur
+        np.subtract(from_ref, from_cur, out=from_ref)
         cdf_diff = np.divide(from_ref, n, dtype=np.float64)  # F_ref, as scipy: count / n
         cdf_diff -= np.divide(from_cur, m, dtype=np.float64)
         return cls(ref, cur, merged, cdf_diff)

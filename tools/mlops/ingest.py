@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tools.delivery.ingest import IngestReport, LineError, parse_text
 from tools.mlops.schemas import ModelIn
@@ -14,19 +14,21 @@ from tools.timeutil import now_utc
 if TYPE_CHECKING:
     import pandas as pd
 
+    from tools.store import Store
+
 
 def parse_models(text: str, suffix: str = ".json") -> tuple[list[ModelIn], list[LineError]]:
     return parse_text(text, suffix, ModelIn)
 
 
-def ingest_models_file(store: Any, path: Path) -> IngestReport:
+def ingest_models_file(store: Store, path: Path) -> IngestReport:
     models, errors = parse_models(path.read_text(encoding="utf-8"), path.suffix.lower())
     with store.engine.begin() as conn:
         written = upsert_models(conn, models, now_utc().timestamp())
     return IngestReport(kind="model versions", loaded=written, errors=errors)
 
 
-def store_models(store: Any, models: Sequence[ModelIn]) -> int:
+def store_models(store: Store, models: Sequence[ModelIn]) -> int:
     """Upsert validated registry events in one transaction; returns the versions written.
     Blocking: an async caller runs it in a worker thread."""
     with store.engine.begin() as conn:
@@ -34,7 +36,7 @@ def store_models(store: Any, models: Sequence[ModelIn]) -> int:
 
 
 def store_window(
-    store: Any, model: str, label: str, frame: pd.DataFrame, *, start: float | None = None, end: float | None = None
+    store: Store, model: str, label: str, frame: pd.DataFrame, *, start: float | None = None, end: float | None = None
 ) -> int:
     """Save a window of logged model inputs (up to hundreds of thousands of rows) for drift;
     returns its row count. Blocking and heavy: never call it on an event loop."""

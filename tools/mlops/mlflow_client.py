@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic import BaseModel
@@ -20,6 +20,9 @@ from pydantic import BaseModel
 from tools.errors import ToolError
 from tools.mlops.schemas import ModelIn, ModelVersionIn
 from tools.store.models import remove_aliases_not_in, upsert_models
+
+if TYPE_CHECKING:
+    from tools.store import Store
 
 API = "/api/2.0/mlflow/"
 PAGE = 100
@@ -179,7 +182,7 @@ def model_from_mlflow(
 
 
 def sync(
-    store: Any, client: MlflowClient, now: float, *, names: list[str] | None = None,
+    store: Store, client: MlflowClient, now: float, *, names: list[str] | None = None,
     alias_names: tuple[str, ...] = ("champion", "challenger"),
 ) -> SyncReport:
     """Copy MLflow's registry into the local one; aliases MLflow dropped are dropped here too."""

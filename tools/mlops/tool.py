@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 
 from pydantic import BaseModel
+from sqlalchemy.engine import Connection
 
 from tools.contract import ToolContext, tool
 from tools.drift import DriftConfig, DriftInputError, DriftReport, compute_drift
@@ -37,7 +38,7 @@ def known_models(ctx: ToolContext) -> list[str]:
         return reg.model_names(conn)
 
 
-def _unknown_model(conn, name: str) -> ToolError:  # type: ignore[no-untyped-def]
+def _unknown_model(conn: Connection, name: str) -> ToolError:
     names = reg.model_names(conn)
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
     hint = f"Did you mean {', '.join(close)}?" if close else ("Known models: " + ", ".join(names[:10]) if names else "No models are registered yet.")

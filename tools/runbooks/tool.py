@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from knowledge.remediation import extract_steps
@@ -12,6 +13,7 @@ from tools.runbooks.models import RunbookQuery, RunbookResults
 
 if TYPE_CHECKING:
     from knowledge.index import KnowledgeBase
+    from knowledge.remediation import RunbookSuggestion
 
 
 def knowledge_base(ctx: ToolContext) -> KnowledgeBase:
@@ -57,12 +59,12 @@ def runbook_search(ctx: ToolContext, args: RunbookQuery) -> RunbookResults:
     return RunbookResults(**result.model_dump(), steps=steps)
 
 
-def runbook_lookup(ctx: ToolContext):  # type: ignore[no-untyped-def]
+def runbook_lookup(ctx: ToolContext) -> Callable[[str, str], RunbookSuggestion | None]:
     """The incident post's hook: (alert name, alert text) -> the top runbook with its first
     steps, or None (no confident match, or the index is not available)."""
     from knowledge.remediation import top_runbook_for_alert
 
-    def lookup(alert_name: str, text: str):  # type: ignore[no-untyped-def]
+    def lookup(alert_name: str, text: str) -> RunbookSuggestion | None:
         try:
             kb = knowledge_base(ctx)
         except ToolError:

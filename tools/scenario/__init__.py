@@ -7,8 +7,11 @@ call in each of the two functions below.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +20,18 @@ from tools.delivery.models import DeploymentEvent, IncidentEvent
 from tools.scenario import alerts, delivery, topology
 from tools.scenario import models as ml_models
 from tools.timeutil import utc
+
+if TYPE_CHECKING:
+    from tools.alerts.models import Alert
+    from tools.store import Store
+
+
+def scenario_version() -> str:
+    """A digest of this package's code: a store seeded by another version is seeded again."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 @dataclass
@@ -29,7 +44,7 @@ class Scenario:
     # The recent bad deployment that later steps (alert storm, drift) build on.
     bad_deployment: DeploymentEvent | None = None
     models: ml_models.ModelsPart | None = None
-    alerts: list = field(default_factory=list)  # alert notifications (tools.alerts.models.Alert)
+    alerts: list[Alert] = field(default_factory=list)  # alert notifications
 
 
 def build_scenario(seed: int = 7, now: datetime | None = None, days: int = 90) -> Scenario:
@@ -42,7 +57,10 @@ def build_scenario(seed: int = 7, now: datetime | None = None, days: int = 90) -
     return sc
 
 
-def load_scenario(store, scenario: Scenario) -> None:  # type: ignore[no-untyped-def]
+def load_scenario(store: Store, scenario: Scenario) -> None:
+    """Write the scenario into an empty store. A second load into the same store repeats
+    deliveries, models and drift checks idempotently but adds history (alias changes, an
+    alert re-joining its incident): wipe first to re-seed, as the demo does."""
     from tools.store.delivery import upsert_deployments, upsert_incidents
 
     with store.engine.begin() as conn:

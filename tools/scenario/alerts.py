@@ -9,11 +9,15 @@ see ../shared/data/alert-rules/); HighErrorRate/HighLatency are service-level ru
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tools.alerts.models import Alert, AlertLinks, label_fingerprint, normalise_severity
 from tools.alerts.ruletext import render
+
+if TYPE_CHECKING:
+    from tools.scenario import Scenario
 
 RB = "https://runbooks.prometheus-operator.dev/runbooks/"
 RULES: dict[str, dict[str, str]] = {
@@ -88,7 +92,7 @@ def _notifications(a: Alert, until: datetime, repeat: timedelta = timedelta(minu
     return out
 
 
-def build_storm(sc, rng: np.random.Generator) -> list[Alert]:  # type: ignore[no-untyped-def]
+def build_storm(sc: Scenario, rng: np.random.Generator) -> list[Alert]:
     """Every notification the alert webhooks would have received, in time order."""
     bad = sc.bad_deployment
     now = sc.now

@@ -17,6 +17,7 @@ from tools.mlops.schemas import ModelIn
 
 if TYPE_CHECKING:
     from tools.scenario import Scenario
+    from tools.store import Store
 
 MODEL = "search-ranker"
 SERVICE = "ranking"
@@ -102,7 +103,7 @@ def build(sc: Scenario, rng: np.random.Generator) -> ModelsPart:
     return part
 
 
-def load(store: Any, part: ModelsPart) -> None:
+def load(store: Store, part: ModelsPart) -> None:
     """Register the model, store the windows, and run the drift checks each window would have had."""
     from tools.drift import compute_drift
     from tools.store import models as reg

@@ -5,9 +5,12 @@ Every table module is imported here so `create_all` knows them all.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 
 from tools.settings import Settings, normalise_database_url
 from tools.store import actions, alerts, audit, conversations, delivery, models, slack_events  # noqa: F401  (registers tables)
@@ -39,6 +42,19 @@ class Store:
             settings.home.mkdir(parents=True, exist_ok=True)
         return cls.open(settings.sqlalchemy_url)
 
+    @contextmanager
+    def begin(self, *, write_lock: bool = False) -> Iterator[Connection]:
+        """A transaction for the functions of tools/store/*.py: committed on success.
+
+        `write_lock` for a read-then-write (e.g. appending a turn): on SQLite the write lock
+        is taken before the read (BEGIN IMMEDIATE; pysqlite would otherwise begin only at
+        the write), on PostgreSQL the reads use FOR UPDATE themselves.
+        """
+        with self.engine.begin() as conn:
+            if write_lock and conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            yield conn
+
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
@@ -53,7 +69,7 @@ class Store:
         self.engine.dispose()
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")

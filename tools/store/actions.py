@@ -12,8 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import Column, Integer, String, Table, Text, insert, select, update
+from sqlalchemy.engine import Connection
 
-from tools.store.base import Epoch, metadata
+from tools.store.base import Epoch, metadata, via_seam_when_given_a_store
 from tools.timeutil import now_utc
 
 action_requests = Table(
@@ -60,42 +61,43 @@ def _row(r: Any) -> ActionRequest:
     return ActionRequest.model_validate(d)
 
 
-def create(store: Any, *, action: str, args: dict[str, Any], reason: str | None, suggested_by: str,
+@via_seam_when_given_a_store("tools.approvals.create")
+def create(conn: Connection, *, action: str, args: dict[str, Any], reason: str | None, suggested_by: str,
            conversation_key: str | None) -> ActionRequest:
     rid = uuid.uuid4().hex
-    with store.engine.begin() as conn:
-        conn.execute(insert(action_requests).values(
-            id=rid, created_at=now_utc().timestamp(), conversation_key=conversation_key, action=action,
-            args=json.dumps(args, sort_keys=True, default=str), reason=reason, suggested_by=suggested_by,
-            status="pending", posted=0,
-        ))
-    got = get(store, rid)
-    assert got is not None
+    conn.execute(insert(action_requests).values(
+        id=rid, created_at=now_utc().timestamp(), conversation_key=conversation_key, action=action,
+        args=json.dumps(args, sort_keys=True, default=str), reason=reason, suggested_by=suggested_by,
+        status="pending", posted=0,
+    ))
+    got = get(conn, rid)
+    assert got is not None  # just inserted in this transaction
     return got
 
 
-def get(store: Any, rid: str) -> ActionRequest | None:
-    with store.engine.connect() as conn:
-        r = conn.execute(select(action_requests).where(action_requests.c.id == rid)).mappings().first()
+@via_seam_when_given_a_store("tools.approvals.get")
+def get(conn: Connection, rid: str) -> ActionRequest | None:
+    r = conn.execute(select(action_requests).where(action_requests.c.id == rid)).mappings().first()
     return _row(r) if r else None
 
 
-def unposted(store: Any, conversation_key: str) -> list[ActionRequest]:
+@via_seam_when_given_a_store("tools.approvals.unposted")
+def unposted(conn: Connection, conversation_key: str) -> list[ActionRequest]:
     q = (select(action_requests)
          .where(action_requests.c.conversation_key == conversation_key, action_requests.c.posted == 0,
                 action_requests.c.status == "pending")
          .order_by(action_requests.c.created_at))
-    with store.engine.connect() as conn:
-        return [_row(r) for r in conn.execute(q).mappings()]
+    return [_row(r) for r in conn.execute(q).mappings()]
 
 
-def mark_posted(store: Any, rid: str, channel: str, message_ts: str) -> None:
-    with store.engine.begin() as conn:
-        conn.execute(update(action_requests).where(action_requests.c.id == rid)
-                     .values(posted=1, channel=channel, message_ts=message_ts))
+@via_seam_when_given_a_store("tools.approvals.mark_posted")
+def mark_posted(conn: Connection, rid: str, channel: str, message_ts: str) -> None:
+    conn.execute(update(action_requests).where(action_requests.c.id == rid)
+                 .values(posted=1, channel=channel, message_ts=message_ts))
 
 
-def transition(store: Any, rid: str, *, from_status: str, to_status: str, user: str | None = None,
+@via_seam_when_given_a_store("tools.approvals.transition")
+def transition(conn: Connection, rid: str, *, from_status: str, to_status: str, user: str | None = None,
                result: str | None = None) -> bool:
     """Move `rid` from one status to the next; False if it was not in `from_status` (lost race)."""
     values: dict[str, Any] = {"status": to_status}
@@ -103,8 +105,7 @@ def transition(store: Any, rid: str, *, from_status: str, to_status: str, user: 
         values |= {"decided_by": user, "decided_at": now_utc().timestamp()}
     if result is not None:
         values["result"] = result
-    with store.engine.begin() as conn:
-        res = conn.execute(update(action_requests)
-                           .where(action_requests.c.id == rid, action_requests.c.status == from_status)
-                           .values(**values))
+    res = conn.execute(update(action_requests)
+                       .where(action_requests.c.id == rid, action_requests.c.status == from_status)
+                       .values(**values))
     return res.rowcount == 1

@@ -29,12 +29,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from tools.alerts.models import Alert, AlertLinks
 from tools.alerts.summary import IncidentSummary
-from tools.store.base import Epoch, metadata, upsert
+from tools.store.base import Epoch, insert_for, metadata, upsert
 from tools.timeutil import from_epoch, to_epoch
 
 alerts = Table(
@@ -108,10 +107,6 @@ alert_incident_actions = Table(
 )
 
 
-def _insert(conn: Connection):  # type: ignore[no-untyped-def]
-    return sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
-
-
 def _alert_row(a: Alert, received_at: float) -> dict[str, Any]:
     return {
         "id": a.id,
@@ -147,7 +142,7 @@ def upsert_alerts(conn: Connection, batch: Sequence[Alert], received_at: float) 
             if prev["status"] == "resolved":
                 row["status"], row["ends_at"] = "resolved", prev["ends_at"]
         rows[row["id"]] = row
-    stmt = _insert(conn)(alerts)
+    stmt = insert_for(conn, alerts)
     ex = stmt.excluded
     was_resolved = alerts.c.status == "resolved"
     stmt = stmt.on_conflict_do_update(

@@ -6,8 +6,9 @@ import json
 from typing import Any
 
 from sqlalchemy import Column, Integer, String, Table, Text, insert, select
+from sqlalchemy.engine import Connection
 
-from tools.store.base import Epoch, metadata
+from tools.store.base import Epoch, metadata, via_seam_when_given_a_store
 from tools.timeutil import from_epoch, now_utc
 
 audit_log = Table(
@@ -22,23 +23,24 @@ audit_log = Table(
 )
 
 
-def record(store: Any, actor: str, action: str, subject: str | None = None, **detail: Any) -> None:
-    with store.engine.begin() as conn:
-        conn.execute(
-            insert(audit_log).values(
-                at=now_utc().timestamp(),
-                actor=actor,
-                action=action,
-                subject=subject,
-                detail=json.dumps(detail, default=str, sort_keys=True) if detail else None,
-            )
+@via_seam_when_given_a_store("tools.audit.record")
+def record(conn: Connection, actor: str, action: str, subject: str | None = None, **detail: Any) -> None:
+    conn.execute(
+        insert(audit_log).values(
+            at=now_utc().timestamp(),
+            actor=actor,
+            action=action,
+            subject=subject,
+            detail=json.dumps(detail, default=str, sort_keys=True) if detail else None,
         )
+    )
 
 
-def recent(store: Any, limit: int = 50) -> list[dict[str, Any]]:
-    with store.engine.connect() as conn:
-        rows = conn.execute(select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)).mappings()
-        return [
-            {**dict(r), "at": from_epoch(r["at"]), "detail": json.loads(r["detail"]) if r["detail"] else None}
-            for r in rows
-        ]
+@via_seam_when_given_a_store("tools.audit.recent")
+def recent(conn: Connection, limit: int = 50) -> list[dict[str, Any]]:
+    """The newest entries first."""
+    rows = conn.execute(select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)).mappings()
+    return [
+        {**dict(r), "at": from_epoch(r["at"]), "detail": json.loads(r["detail"]) if r["detail"] else None}
+        for r in rows
+    ]

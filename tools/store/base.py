@@ -1,13 +1,21 @@
 """The one SQLAlchemy MetaData every table joins, and a dialect-neutral upsert.
 
+Convention: every function of tools/store/*.py takes a SQLAlchemy `Connection` first and
+works inside the caller's transaction (the caller decides what commits together); the
+domain seams (tools.audit, tools.conversations, tools.approvals, tools.idempotency) take a
+`Store` and open the transaction for surfaces.
+
 Times are stored as UTC epoch seconds (double precision): the same on SQLite and
 PostgreSQL, cheap to range-scan and to hand to numpy without parsing strings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+import functools
+import importlib
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Double, MetaData, Table
 from sqlalchemy.dialects import postgresql, sqlite
@@ -16,6 +24,43 @@ from sqlalchemy.engine import Connection
 metadata = MetaData()
 
 Epoch = Double  # column type for UTC epoch seconds
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def via_seam_when_given_a_store(seam: str) -> Callable[[F], F]:
+    """Transitional, for callers written before the Connection convention: given a `Store`
+    where the `Connection` belongs, warn and call the seam (`seam`, "module.function"),
+    which opens the transaction. Typed as taking a Connection, so mypy points at each such
+    caller; remove once none is left."""
+
+    def wrap(fn: F) -> F:
+        @functools.wraps(fn)
+        def inner(conn: Any, *args: Any, **kwargs: Any) -> Any:
+            if isinstance(conn, Connection):
+                return fn(conn, *args, **kwargs)
+            warnings.warn(
+                f"{fn.__module__}.{fn.__name__} takes a Connection; pass the Store to {seam}",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            module, _, name = seam.rpartition(".")
+            return getattr(importlib.import_module(module), name)(conn, *args, **kwargs)
+
+        return cast(F, inner)
+
+    return wrap
+
+
+def insert_for(conn: Connection, table: Table) -> sqlite.Insert | postgresql.Insert:
+    """The dialect's INSERT, which has ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    raise RuntimeError(f"unsupported database dialect {dialect}")  # guarded by Store.open
+
 
 def upsert(
     conn: Connection,
@@ -33,14 +78,7 @@ def upsert(
     if not rows:
         return
     keys = list(keys)
-    dialect = conn.dialect.name
-    if dialect == "sqlite":
-        insert = sqlite.insert
-    elif dialect == "postgresql":
-        insert = postgresql.insert
-    else:  # pragma: no cover - guarded by Store.open
-        raise RuntimeError(f"unsupported database dialect {dialect}")
-    stmt = insert(table)
+    stmt = insert_for(conn, table)
     cols = [c for c in rows[0] if c not in keys]
     if update and cols:
         stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in cols})

@@ -11,9 +11,22 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Boolean, Column, Double, Integer, String, Table, Text, func, insert, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Double,
+    Integer,
+    String,
+    Table,
+    Text,
+    delete,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.engine import Connection
 
-from tools.store.base import Epoch, metadata, upsert
+from tools.store.base import Epoch, metadata, upsert, via_seam_when_given_a_store
 from tools.timeutil import now_utc
 
 conversations = Table(
@@ -81,9 +94,9 @@ def trim(turns: Sequence[Turn], max_tokens: int) -> list[Turn]:
     return list(reversed(kept))
 
 
-def load(store: Any, key: str) -> Conversation:
-    with store.engine.connect() as conn:
-        row = conn.execute(select(conversations).where(conversations.c.key == key)).mappings().first()
+@via_seam_when_given_a_store("tools.conversations.load")
+def load(conn: Connection, key: str) -> Conversation:
+    row = conn.execute(select(conversations).where(conversations.c.key == key)).mappings().first()
     if row is None:
         return Conversation(key=key)
     return Conversation(
@@ -93,39 +106,42 @@ def load(store: Any, key: str) -> Conversation:
     )
 
 
-def append_turn(store: Any, key: str, turn: Turn, tokens: int, max_history_tokens: int) -> Conversation:
-    """Add a turn and the tokens it cost; read and write in one transaction."""
+@via_seam_when_given_a_store("tools.conversations.append_turn")
+def append_turn(conn: Connection, key: str, turn: Turn, tokens: int, max_history_tokens: int) -> Conversation:
+    """Add a turn and the tokens it cost: a read then a write, so call it in a transaction
+    that holds the write lock (`Store.begin(write_lock=True)`): two replicas never lose a
+    turn (FOR UPDATE on PostgreSQL; on SQLite the lock is taken by BEGIN IMMEDIATE)."""
     now = now_utc().timestamp()
     turn = turn.model_copy(update={"at": turn.at or now})
-    with store.engine.begin() as conn:
-        # Two replicas never lose a turn: FOR UPDATE on PostgreSQL; on SQLite the write lock
-        # is taken before the read (pysqlite would otherwise read outside the transaction).
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        row = conn.execute(
-            select(conversations).where(conversations.c.key == key).with_for_update()
-        ).mappings().first()
-        turns = [Turn.model_validate(t) for t in json.loads(row["turns"])] if row else []
-        used = (row["tokens_used"] if row else 0) + tokens
-        turns = trim([*turns, turn], max_history_tokens)
-        upsert(
-            conn,
-            conversations,
-            [{
-                "key": key,
-                "turns": json.dumps([t.model_dump() for t in turns]),
-                "tokens_used": used,
-                "created_at": row["created_at"] if row else now,
-                "updated_at": now,
-            }],
-            ["key"],
-        )
+    row = conn.execute(
+        select(conversations).where(conversations.c.key == key).with_for_update()
+    ).mappings().first()
+    turns = [Turn.model_validate(t) for t in json.loads(row["turns"])] if row else []
+    used = (row["tokens_used"] if row else 0) + tokens
+    turns = trim([*turns, turn], max_history_tokens)
+    upsert(
+        conn,
+        conversations,
+        [{
+            "key": key,
+            "turns": json.dumps([t.model_dump() for t in turns]),
+            "tokens_used": used,
+            "created_at": row["created_at"] if row else now,
+            "updated_at": now,
+        }],
+        ["key"],
+    )
     return Conversation(key=key, turns=turns, tokens_used=used)
 
 
-def record_usage(store: Any, **row: Any) -> None:
-    with store.engine.begin() as conn:
-        conn.execute(insert(agent_usage).values(at=now_utc().timestamp(), **row))
+def forget(conn: Connection, key: str) -> bool:
+    """Drop a conversation's turns and token count (the demo starts each run afresh)."""
+    return conn.execute(delete(conversations).where(conversations.c.key == key)).rowcount > 0
+
+
+@via_seam_when_given_a_store("tools.conversations.record_usage")
+def record_usage(conn: Connection, **row: Any) -> None:
+    conn.execute(insert(agent_usage).values(at=now_utc().timestamp(), **row))
 
 
 class UsageLine(BaseModel):
@@ -140,7 +156,8 @@ class UsageLine(BaseModel):
     fallbacks: int
 
 
-def usage_summary(store: Any, since: float | None = None) -> list[UsageLine]:
+@via_seam_when_given_a_store("tools.conversations.usage_summary")
+def usage_summary(conn: Connection, since: float | None = None) -> list[UsageLine]:
     u = agent_usage.c
     q = select(
         u.path,
@@ -155,10 +172,9 @@ def usage_summary(store: Any, since: float | None = None) -> list[UsageLine]:
     ).group_by(u.path, u.model).order_by(u.path, u.model)
     if since is not None:
         q = q.where(u.at >= since)
-    with store.engine.connect() as conn:
-        return [UsageLine.model_validate(dict(r)) for r in conn.execute(q).mappings()]
+    return [UsageLine.model_validate(dict(r)) for r in conn.execute(q).mappings()]
 
 
-def exists(store: Any, key: str) -> bool:
-    with store.engine.connect() as conn:
-        return conn.execute(select(conversations.c.key).where(conversations.c.key == key)).first() is not None
+@via_seam_when_given_a_store("tools.conversations.exists")
+def exists(conn: Connection, key: str) -> bool:
+    return conn.execute(select(conversations.c.key).where(conversations.c.key == key)).first() is not None

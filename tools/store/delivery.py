@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -328,10 +329,10 @@ def refresh_commit_leads(conn: Connection, keys: Iterable[tuple[str, str]]) -> N
             deployments.c.environment,
             deployments.c.status,
         ).where(deployments.c.id.in_(chunk))
-        for dep_id, service, finished_at, environment, status in conn.execute(q):
-            if environment == PRODUCTION and status == "success":
-                shipped[dep_id] = (service, finished_at)
-    best: dict[tuple[str, str], dict] = {}
+        for dep in conn.execute(q):
+            if dep.environment == PRODUCTION and dep.status == "success":
+                shipped[dep.id] = (dep.service, dep.finished_at)
+    best: dict[tuple[str, str], dict[str, Any]] = {}
     for dep_id, sha, committed_at in holders:
         if dep_id not in shipped:
             continue

@@ -337,8 +337,8 @@ def record_drift(
             n_features=report.n_features, n_drifted=report.n_drifted, share_drifted=report.share_drifted,
             dataset_drift=report.dataset_drift, prediction_drifted=prediction_drifted,
             report=body,
-        )
-    ).inserted_primary_key[0]
+        ).returning(drift_reports.c.id)
+    ).scalar_one()
     drifted = report.drifted_features()
     if not drifted and not prediction_drifted:
         return int(report_id), None
@@ -353,8 +353,8 @@ def record_drift(
             method=worst.method, score=worst.score, severity=worst.severity,
             share_drifted=report.share_drifted, dataset_drift=report.dataset_drift,
             prediction_drifted=prediction_drifted, report_id=report_id,
-        )
-    ).inserted_primary_key[0]
+        ).returning(drift_events.c.id)
+    ).scalar_one()
     return int(report_id), int(event_id)
 
 
