@@ -30,9 +30,10 @@ HELP = "triops: DevOps, MLOps and AIOps answers in Slack."
 
 def demo(
     seed: Annotated[int, typer.Option(help="Scenario seed")] = 7,
-    now: Annotated[str | None, typer.Option(help="Scenario 'now' (ISO 8601); default today 00:00 UTC")] = None,
+    now: Annotated[str | None, typer.Option(help="Scenario 'now' (ISO 8601); default the demo's fixed date")] = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Wipe the demo store and seed it again")] = False,
 ) -> None:
-    """Seed the demo scenario into the embedded store and show the bot's answers."""
+    """Seed the demo scenario into its own store ($TRIOPS_HOME/demo) and show the bot's answers."""
     from datetime import datetime
 
     from bot import demo as demo_mod
@@ -41,8 +42,8 @@ def demo(
     from tools.timeutil import utc
 
     logs.setup("WARNING")
-    anchor = utc(datetime.fromisoformat(now)) if now else demo_mod.anchor_now()
-    demo_mod.run(Settings(), seed, anchor, console)
+    anchor = utc(datetime.fromisoformat(now)) if now else demo_mod.DEMO_ANCHOR
+    demo_mod.run(Settings(), seed, anchor, console, reset=reset)
 
 
 def chat() -> None:

@@ -81,13 +81,10 @@ def drift(
 @model_app.command("list")
 def model_list() -> None:
     """Registered models and the service each serves."""
-    from tools.store.models import get_model, model_names
+    from tools.mlops.ingest import model_rows
 
-    rt = _runtime()
-    with rt.store.engine.connect() as conn:
-        for name in model_names(conn):
-            row = get_model(conn, name) or {}
-            typer.echo(f"{name}\t{row.get('service') or '-'}\t{row.get('source')}")
+    for row in model_rows(_runtime().store):
+        typer.echo(f"{row['name']}\t{row.get('service') or '-'}\t{row.get('source')}")
 
 
 @model_app.command("sync-mlflow")
@@ -133,15 +130,12 @@ def ingest_features(
 ) -> None:
     """A window of logged model inputs (CSV/Parquet) for drift: store:MODEL/LABEL."""
     from tools.mlops.data import load_file
-    from tools.store.models import save_window
-    from tools.timeutil import now_utc
+    from tools.mlops.ingest import store_window
 
     try:
         frame = load_file(file)
     except ToolError as exc:
         fail(exc)
         return
-    rt = _runtime()
-    with rt.store.engine.begin() as conn:
-        save_window(conn, model, label, frame, now_utc().timestamp())
+    store_window(_runtime().store, model, label, frame)
     console.print(f"stored {len(frame):,} rows × {frame.shape[1]} columns as store:{model}/{label}")

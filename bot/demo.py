@@ -51,11 +51,6 @@ DEMO_QUESTIONS: list[tuple[str, str]] = [
 ]
 
 
-def anchor_now() -> datetime:
-    """DEMO_ANCHOR (kept for `triops demo` until bot/cli.py reads DEMO_ANCHOR itself)."""
-    return DEMO_ANCHOR
-
-
 def demo_asker() -> Asker:
     """Who asks the demo's questions (the same conversation key every run)."""
     from bot.router import Asker
@@ -134,6 +129,7 @@ def run(
     _incident_post(runtime, router, asker, console, out_dir)
     console.print(Rule())
     console.print(f"Block Kit JSON of every answer: {out_dir}/")
+    console.print(f"Ask more of the demo data: TRIOPS_HOME={out_dir} triops dora --service checkout")
     return out_dir
 
 
@@ -143,16 +139,15 @@ def _incident_post(runtime: Runtime, router: Router, asker: Asker, console: Cons
 
     from bot.render import to_rich
     from bot.render.alerts import incident_card
+    from tools.alerts.incidents import open_incidents
     from tools.alerts.summary import first_runbook, runbook_candidates
     from tools.alerts.tool import IncidentDetail
     from tools.runbooks.tool import runbook_lookup
-    from tools.store import alerts as alert_store
 
-    with runtime.store.engine.connect() as conn:
-        open_incidents = alert_store.list_incidents(conn, status="open", limit=1)
-    if not open_incidents:
+    newest = open_incidents(runtime.store, limit=1)
+    if not newest:
         return
-    inc = open_incidents[0]
+    inc = newest[0]
     console.print(Rule(f"The storm after the bad deploy  ›  /triops incident {inc.id}"))
     console.print(to_rich(router.handle(f"incident {inc.id}", asker)))
     detail = runtime.call("incident_get", {"id": inc.id})

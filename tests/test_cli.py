@@ -32,6 +32,7 @@ def test_demo_then_dora_json_agree(tmp_path, monkeypatch):
     assert "03-dora-checkout-30d.json" in files
     blocks = json.loads((tmp_path / "demo" / "03-dora-checkout-30d.json").read_text())["blocks"]
     assert blocks[0]["type"] == "header"
+    monkeypatch.setenv("TRIOPS_HOME", str(tmp_path / "demo"))  # the demo keeps its own store
 
     out = runner.invoke(app, ["dora", "--service", "checkout", "--window", "30d", "--as-of", "2026-11-20T00:00:00+00:00", "--json"])
     assert out.exit_code == 0, out.output
@@ -45,6 +46,7 @@ def test_demo_then_dora_json_agree(tmp_path, monkeypatch):
 def test_dora_unknown_service_exits_2_with_the_known_ones(tmp_path, monkeypatch):
     monkeypatch.setenv("TRIOPS_HOME", str(tmp_path))
     runner.invoke(app, ["demo", "--now", "2026-11-20T00:00:00+00:00"])
+    monkeypatch.setenv("TRIOPS_HOME", str(tmp_path / "demo"))
     out = runner.invoke(app, ["dora", "--service", "nope"])
     assert out.exit_code == 2
     assert "checkout" in out.output
@@ -53,6 +55,7 @@ def test_dora_unknown_service_exits_2_with_the_known_ones(tmp_path, monkeypatch)
 def test_chat_reads_piped_lines(tmp_path, monkeypatch):
     monkeypatch.setenv("TRIOPS_HOME", str(tmp_path))
     runner.invoke(app, ["demo", "--now", "2026-11-20T00:00:00+00:00"])
+    monkeypatch.setenv("TRIOPS_HOME", str(tmp_path / "demo"))
     out = runner.invoke(app, ["chat"], input="help\ndora nope\nquit\n")
     assert out.exit_code == 0
     assert "dora [service|team] [window]" in out.output
@@ -154,6 +157,7 @@ def test_runbook_view_shows_each_command_on_its_own_line():
 def _demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRIOPS_HOME", str(tmp_path))
     assert runner.invoke(app, ["demo", "--now", DEMO_NOW]).exit_code == 0
+    monkeypatch.setenv("TRIOPS_HOME", str(tmp_path / "demo"))  # the demo keeps its own store
 
 
 def _rendered(result_json: str, tool: str, width: int) -> str:
@@ -189,7 +193,7 @@ def test_narrow_console_keeps_the_key_values(tmp_path, monkeypatch):
 
 def test_columns_60_and_pipes_in_a_real_process(tmp_path, monkeypatch):
     _demo(tmp_path, monkeypatch)
-    env = {**os.environ, "TRIOPS_HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "TRIOPS_HOME": str(tmp_path / "demo"), "PYTHONPATH": str(ROOT)}
     ids = [i["id"] for i in json.loads(runner.invoke(app, ["alerts", "list", "--state", "all", "--json"]).stdout)["incidents"]]
 
     def run(extra_env: dict[str, str]) -> str:

@@ -93,6 +93,7 @@ def launch(tmp_path: Path) -> Iterator[Callable[..., Served]]:
         if demo:
             subprocess.run([sys.executable, "-m", "bot.cli", "demo", "--now", NOW],
                            env=_env(tmp_path, double, port), check=True, capture_output=True)
+            extra = {"TRIOPS_HOME": str(tmp_path / "demo"), **extra}  # serve the demo's own store
         proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], env=_env(tmp_path, double, port, **extra),
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         served = Served(f"http://127.0.0.1:{port}", double, proc)

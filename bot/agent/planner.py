@@ -55,7 +55,7 @@ FOLLOW_UP_RE = re.compile(r"^\s*(?:and|what about|how about|same (?:for|with)|al
 
 class ToolStep(BaseModel):
     tool: str  # a registered tool's name
-    args: dict[str, str] | None = None
+    args: dict[str, str | None] | None = None  # null: never fill that field
     name: str | None = None  # what later steps call this step's output ("{name.path}")
     when: str | None = None  # run only if this slot/output reference has a value
     unless: str | None = None  # skip if this slot/output reference has a value

@@ -304,19 +304,22 @@ def resolve(template: str, values: dict[str, Any], outputs: dict[str, Any]) -> A
 def fill_args(
     input_model: type[BaseModel],
     slots: Slots,
-    mapping: dict[str, str] | None,
+    mapping: dict[str, str | None] | None,
     now: datetime,
     outputs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Arguments for a tool: an intent's explicit mapping (slots, earlier outputs, literals),
-    else by field name and type."""
+    """Arguments for a tool: an intent's explicit mapping (slots, earlier outputs, literals;
+    `null` = never fill this field), else by field name and type."""
     values = slots.as_dict()
     outputs = outputs or {}
     args: dict[str, Any] = {}
     hints = typing.get_type_hints(input_model)
     for name, info in input_model.model_fields.items():
         if mapping is not None and name in mapping:
-            value = resolve(mapping[name], values, outputs)
+            ref = mapping[name]
+            if ref is None:
+                continue
+            value = resolve(ref, values, outputs)
         else:
             value = None
             candidates = _FIELD_SLOTS.get(name)

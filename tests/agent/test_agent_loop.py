@@ -143,7 +143,7 @@ def test_conversation_token_budget_switches_to_the_planner(registry: ToolRegistr
     second = ScriptedChatModel(script=[say("should not be called")])
     ans = assistant(registry, ctx, second, **budget).ask("and payments in the last 30 days?", key="t:budget")
     assert second.seen == [] and ans.path == "planner" and ans.fallback == "budget"
-    assert ans.calls[0].args == {"scope": "payments", "window": "30d"}
+    assert ans.calls[0].args == {"service": "payments", "window": "30d"}
 
 
 def test_llm_error_falls_back_to_the_planner(registry: ToolRegistry, ctx: ToolContext) -> None:

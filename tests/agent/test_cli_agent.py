@@ -34,7 +34,7 @@ def test_ask_json_has_the_calls_their_arguments_and_the_answer(home: Path) -> No
     data = json.loads(out.output)
     assert data["path"] == "planner" and data["intent"] == "dora"
     (c,) = data["tool_calls"]
-    assert c["tool"] == "dora_metrics" and c["args"] == {"scope": "checkout", "window": "30d"} and c["ok"]
+    assert c["tool"] == "dora_metrics" and c["args"] == {"service": "checkout", "window": "30d"} and c["ok"]
     assert c["output"]["scope"]["name"] == "checkout"
     assert data["answer"].startswith("Delivery performance (DORA) for *checkout*")
     assert data["grounding"]["grounded"] is True

@@ -35,5 +35,5 @@ def test_a_service_that_only_deploys_is_known_and_the_planner_sees_it_after_max_
     assert "billing" not in planner.vocabulary().services  # read again after a minute, not per question
     assert "billing" in planner.vocabulary(max_age=0).services
     ans = planner.answer("how did billing ship in the last 30 days?")
-    assert ans.calls[0].args == {"scope": "billing", "window": "30d"}
+    assert ans.calls[0].args == {"service": "billing", "window": "30d"}
     assert ans.calls[0].output.current.deployment_frequency.deployments == 1

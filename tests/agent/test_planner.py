@@ -185,7 +185,7 @@ def test_dora_answer_is_computed_and_grounded(planner: Planner) -> None:
     ans = planner.answer("how did checkout ship in the last 30 days?")
     assert ans.path == "planner" and ans.intent == "dora"
     out = ans.calls[0].output
-    assert ans.calls[0].args == {"scope": "checkout", "window": "30d"}
+    assert ans.calls[0].args == {"service": "checkout", "window": "30d"}
     assert out.current.deployment_frequency.deployments == 10
     assert out.current.change_fail_rate.rate_percent == 20.0
     assert out.current.lead_time.median_hours == 5.0
@@ -195,10 +195,10 @@ def test_dora_answer_is_computed_and_grounded(planner: Planner) -> None:
 
 def test_team_scope_and_unknown_name(planner: Planner) -> None:
     ans = planner.answer("dora for team-payments over 30d")
-    assert ans.calls[0].args == {"scope": "team-payments", "window": "30d"}
+    assert ans.calls[0].args == {"team": "team-payments", "window": "30d"}
     assert ans.calls[0].output.current.deployment_frequency.deployments == 4
     ans = planner.answer("dora for the org")
-    assert ans.calls[0].args == {"window": "30d"} or "scope" not in ans.calls[0].args
+    assert "service" not in ans.calls[0].args and "team" not in ans.calls[0].args  # org-wide
 
 
 def test_help_and_smalltalk_call_no_tool(planner: Planner) -> None:
@@ -221,11 +221,11 @@ def test_follow_ups_keep_the_intent_and_window(ctx: ToolContext, registry: ToolR
     a = Assistant(registry, ctx, ctx.settings)
     assert not a.llm_enabled
     first = a.ask("how did checkout ship in the last 2 weeks?", key="t:f")
-    assert first.calls[0].args == {"scope": "checkout", "window": "2w"}
+    assert first.calls[0].args == {"service": "checkout", "window": "2w"}
     second = a.ask("and payments?", key="t:f")
-    assert second.intent == "dora" and second.calls[0].args == {"scope": "payments", "window": "2w"}
+    assert second.intent == "dora" and second.calls[0].args == {"service": "payments", "window": "2w"}
     third = a.ask("what about over 30d?", key="t:f")
-    assert third.calls[0].args == {"scope": "payments", "window": "30d"}
+    assert third.calls[0].args == {"service": "payments", "window": "30d"}
     other = a.ask("hello", key="t:f")  # not a follow-up: no names, no window
     assert other.intent == "smalltalk" and other.calls == []
     fresh = a.ask("and payments?", key="t:other-thread")  # no history: nothing to follow

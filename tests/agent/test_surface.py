@@ -64,8 +64,8 @@ def test_a_sentence_that_starts_with_a_verb_goes_to_the_agent(tmp_path: Path) ->
     rt = Runtime.build(Settings(TRIOPS_HOME=str(tmp_path)), store=store, catalog=eval_world.catalog(), clock=lambda: eval_world.NOW)
     router = make_router(rt)
     reply = router.handle("dora for checkout this month")
-    assert reply.error is None and reply.results[0].args == {"scope": "checkout", "window": "23d"}
+    assert reply.error is None and reply.results[0].args == {"service": "checkout", "window": "23d"}
     reply = router.handle("delivery of team payments over 2 weeks")
-    assert reply.results[0].args == {"scope": "team-payments", "window": "2w"}
+    assert reply.results[0].args == {"team": "team-payments", "window": "2w"}
     short = router.handle("dora chekout 30d")  # a command line with a typo keeps its precise error
     assert short.error and "chekout" in short.error.message

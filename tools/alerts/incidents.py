@@ -33,6 +33,12 @@ def get_with_message(
         return alert_store.get_incident(conn, incident_id), alert_store.slack_message(conn, incident_id)
 
 
+def open_incidents(store: Any, limit: int = 20) -> list[IncidentSummary]:
+    """Open incidents, newest first."""
+    with store.engine.connect() as conn:
+        return alert_store.list_incidents(conn, status="open", limit=limit)
+
+
 def set_slack_message(store: Any, incident_id: str, channel: str, ts: str) -> None:
     """Remember where the incident was posted, so later changes edit that message."""
     with store.engine.begin() as conn:

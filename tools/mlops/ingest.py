@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tools.delivery.ingest import IngestReport, LineError, parse_text
 from tools.mlops.schemas import ModelIn
@@ -43,3 +43,11 @@ def store_window(
     with store.engine.begin() as conn:
         save_window(conn, model, label, frame, now_utc().timestamp(), start=start, end=end)
     return len(frame)
+
+
+def model_rows(store: Store) -> list[dict[str, Any]]:
+    """Every registered model's row (name, service, source…), by name."""
+    from tools.store.models import get_model, model_names
+
+    with store.engine.connect() as conn:
+        return [{"name": n, **(get_model(conn, n) or {})} for n in model_names(conn)]
