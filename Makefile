@@ -22,7 +22,9 @@ demo: $(STAMP)
 	$(VENV)/bin/triops demo
 
 test: $(STAMP)
+	@bash .ci/install-services
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest -q
 
 bench: $(STAMP)
@@ -33,6 +35,7 @@ bench: $(STAMP)
 	$(PY) bench/runbooks_eval.py
 	$(PY) bench/runbooks_latency.py
 	$(PY) bench/agent.py
+	$(PY) bench/startup.py
 
 clean:
 	rm -rf $(VENV) .triops

@@ -17,7 +17,6 @@ from tools import approvals, audit, conversations, idempotency
 from tools.store import Store, slack_events
 from tools.store import actions as action_store
 from tools.store import audit as audit_store
-from tools.store import conversations as conv_store
 from tools.store.audit import audit_log
 from tools.store.conversations import Turn
 
@@ -104,10 +103,3 @@ def test_concurrent_appends_through_the_seam_lose_no_turn(store: Store) -> None:
     assert (len(conv.turns), conv.tokens_used) == (20, 20)
 
 
-def test_a_store_passed_to_a_store_function_goes_through_the_seam_with_a_warning(store: Store) -> None:
-    """Transitional, for callers not yet on the seams: it works, and says where to go."""
-    with pytest.warns(DeprecationWarning, match="pass the Store to tools.audit.record"):
-        audit_store.record(store, "U1", "legacy")  # type: ignore[arg-type]
-    with pytest.warns(DeprecationWarning, match="tools.conversations.usage_summary"):
-        assert conv_store.usage_summary(store) == []  # type: ignore[arg-type]
-    assert _audit_rows(store) == 1

@@ -6,10 +6,7 @@ from pydantic import BaseModel, Field
 
 from tools.contract import ToolContext, tool
 from tools.conversations import UsageLine, usage_summary
-
-
-class UsageQuery(BaseModel):
-    days: int = Field(default=30, ge=1, le=3650, description="How many days back to count")
+from tools.usage_query import UsageQuery
 
 
 class UsageReport(BaseModel):

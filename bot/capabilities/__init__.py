@@ -7,13 +7,13 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import threading
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from bot.capabilities.base import Capability, load
 
 if TYPE_CHECKING:
-    from tools.contract import ToolRegistry
+    from tools.contract import Tool, ToolRegistry
 
 __all__ = ["Capabilities", "Capability", "capabilities", "load"]
 
@@ -67,8 +67,12 @@ class Capabilities:
 
         reg = ToolRegistry()
         for c in self:
-            reg.register_lazy(c.name, lambda c=c: c.resolved_tool)
+            reg.register_lazy(c.name, _loader(c))
         return reg
+
+
+def _loader(cap: Capability) -> Callable[[], Tool[Any, Any]]:
+    return lambda: cap.resolved_tool
 
 
 def _discover() -> Capabilities:

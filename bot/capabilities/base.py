@@ -68,13 +68,13 @@ class Capability:
         t = load(self.tool) if isinstance(self.tool, str) else self.tool
         if t.name != self.name:
             raise ValueError(f"capability {self.name} points at tool {t.name}")
-        return t  # type: ignore[no-any-return]
+        return t
 
     @cached_property
     def input_model(self) -> type[BaseModel]:
         if self.input is None:
             return self.resolved_tool.input_model
-        return load(self.input) if isinstance(self.input, str) else self.input  # type: ignore[no-any-return]
+        return load(self.input) if isinstance(self.input, str) else self.input
 
     @cached_property
     def renderer(self) -> Renderer | None:

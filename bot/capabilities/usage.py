@@ -23,7 +23,7 @@ CAPABILITIES = [
     Capability(
         name="assistant_usage",
         tool="tools.usage:assistant_usage",
-        input="tools.usage:UsageQuery",
+        input="tools.usage_query:UsageQuery",
         summary="The assistant's answers, LLM tokens and cost (default: last 30 days)",
         verbs=("usage", "cost", "tokens"),
         usage="[days]",

@@ -5,16 +5,9 @@ from __future__ import annotations
 import time
 import uuid
 
+from tools.conversations import Turn, append_turn, load, record_usage, trim, usage_summary
 from tools.store import Store
-from tools.store.conversations import (
-    Turn,
-    agent_usage,
-    append_turn,
-    load,
-    record_usage,
-    trim,
-    usage_summary,
-)
+from tools.store.conversations import agent_usage
 
 
 def test_turns_persist_accumulate_and_trim(any_store: Store) -> None:

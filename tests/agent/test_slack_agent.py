@@ -18,10 +18,12 @@ from bot.capabilities import capabilities
 from bot.runtime import Runtime
 from tests.agent.conftest import ScriptedChatModel, call, say
 from tests.slack_harness import SlackHarness
+from tools import approvals as action_store
+from tools import audit
 from tools.contract import ToolContext, ToolRegistry, tool
 from tools.settings import Settings
-from tools.store import Store, audit
-from tools.store import actions as action_store
+from tools.store import Store
+from tools.store.actions import action_requests
 
 RESTARTED: list[str] = []
 
@@ -238,7 +240,7 @@ def _only_request(rt: Runtime) -> str:
     from sqlalchemy import select
 
     with rt.store.engine.connect() as conn:
-        return conn.execute(select(action_store.action_requests.c.id)).scalar_one()
+        return conn.execute(select(action_requests.c.id)).scalar_one()
 
 
 def _posted_ts(rt: Runtime, rid: str) -> str:

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy import Column, Integer, String, Table, Text, insert, select, update
 from sqlalchemy.engine import Connection
 
-from tools.store.base import Epoch, metadata, via_seam_when_given_a_store
+from tools.store.base import Epoch, metadata
 from tools.timeutil import now_utc
 
 action_requests = Table(
@@ -61,7 +61,6 @@ def _row(r: Any) -> ActionRequest:
     return ActionRequest.model_validate(d)
 
 
-@via_seam_when_given_a_store("tools.approvals.create")
 def create(conn: Connection, *, action: str, args: dict[str, Any], reason: str | None, suggested_by: str,
            conversation_key: str | None) -> ActionRequest:
     rid = uuid.uuid4().hex
@@ -75,13 +74,11 @@ def create(conn: Connection, *, action: str, args: dict[str, Any], reason: str |
     return got
 
 
-@via_seam_when_given_a_store("tools.approvals.get")
 def get(conn: Connection, rid: str) -> ActionRequest | None:
     r = conn.execute(select(action_requests).where(action_requests.c.id == rid)).mappings().first()
     return _row(r) if r else None
 
 
-@via_seam_when_given_a_store("tools.approvals.unposted")
 def unposted(conn: Connection, conversation_key: str) -> list[ActionRequest]:
     q = (select(action_requests)
          .where(action_requests.c.conversation_key == conversation_key, action_requests.c.posted == 0,
@@ -90,13 +87,11 @@ def unposted(conn: Connection, conversation_key: str) -> list[ActionRequest]:
     return [_row(r) for r in conn.execute(q).mappings()]
 
 
-@via_seam_when_given_a_store("tools.approvals.mark_posted")
 def mark_posted(conn: Connection, rid: str, channel: str, message_ts: str) -> None:
     conn.execute(update(action_requests).where(action_requests.c.id == rid)
                  .values(posted=1, channel=channel, message_ts=message_ts))
 
 
-@via_seam_when_given_a_store("tools.approvals.transition")
 def transition(conn: Connection, rid: str, *, from_status: str, to_status: str, user: str | None = None,
                result: str | None = None) -> bool:
     """Move `rid` from one status to the next; False if it was not in `from_status` (lost race)."""

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Column, Integer, String, Table, Text, insert, select
 from sqlalchemy.engine import Connection
 
-from tools.store.base import Epoch, metadata, via_seam_when_given_a_store
+from tools.store.base import Epoch, metadata
 from tools.timeutil import from_epoch, now_utc
 
 audit_log = Table(
@@ -23,7 +23,6 @@ audit_log = Table(
 )
 
 
-@via_seam_when_given_a_store("tools.audit.record")
 def record(conn: Connection, actor: str, action: str, subject: str | None = None, **detail: Any) -> None:
     conn.execute(
         insert(audit_log).values(
@@ -36,7 +35,6 @@ def record(conn: Connection, actor: str, action: str, subject: str | None = None
     )
 
 
-@via_seam_when_given_a_store("tools.audit.recent")
 def recent(conn: Connection, limit: int = 50) -> list[dict[str, Any]]:
     """The newest entries first."""
     rows = conn.execute(select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)).mappings()

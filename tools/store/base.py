@@ -11,11 +11,8 @@ PostgreSQL, cheap to range-scan and to hand to numpy without parsing strings.
 
 from __future__ import annotations
 
-import functools
-import importlib
-import warnings
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar, cast
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import Double, MetaData, Table
 from sqlalchemy.dialects import postgresql, sqlite
@@ -24,33 +21,6 @@ from sqlalchemy.engine import Connection
 metadata = MetaData()
 
 Epoch = Double  # column type for UTC epoch seconds
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def via_seam_when_given_a_store(seam: str) -> Callable[[F], F]:
-    """Transitional, for callers written before the Connection convention: given a `Store`
-    where the `Connection` belongs, warn and call the seam (`seam`, "module.function"),
-    which opens the transaction. Typed as taking a Connection, so mypy points at each such
-    caller; remove once none is left."""
-
-    def wrap(fn: F) -> F:
-        @functools.wraps(fn)
-        def inner(conn: Any, *args: Any, **kwargs: Any) -> Any:
-            if isinstance(conn, Connection):
-                return fn(conn, *args, **kwargs)
-            warnings.warn(
-                f"{fn.__module__}.{fn.__name__} takes a Connection; pass the Store to {seam}",
-                DeprecationWarning,
-                stacklevel=2,
-            )
-            module, _, name = seam.rpartition(".")
-            return getattr(importlib.import_module(module), name)(conn, *args, **kwargs)
-
-        return cast(F, inner)
-
-    return wrap
-
 
 def insert_for(conn: Connection, table: Table) -> sqlite.Insert | postgresql.Insert:
     """The dialect's INSERT, which has ON CONFLICT (SQLite and PostgreSQL spell it alike)."""

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from tools.store.base import Epoch, metadata, upsert, via_seam_when_given_a_store
+from tools.store.base import Epoch, metadata, upsert
 from tools.timeutil import now_utc
 
 conversations = Table(
@@ -94,7 +94,6 @@ def trim(turns: Sequence[Turn], max_tokens: int) -> list[Turn]:
     return list(reversed(kept))
 
 
-@via_seam_when_given_a_store("tools.conversations.load")
 def load(conn: Connection, key: str) -> Conversation:
     row = conn.execute(select(conversations).where(conversations.c.key == key)).mappings().first()
     if row is None:
@@ -106,7 +105,6 @@ def load(conn: Connection, key: str) -> Conversation:
     )
 
 
-@via_seam_when_given_a_store("tools.conversations.append_turn")
 def append_turn(conn: Connection, key: str, turn: Turn, tokens: int, max_history_tokens: int) -> Conversation:
     """Add a turn and the tokens it cost: a read then a write, so call it in a transaction
     that holds the write lock (`Store.begin(write_lock=True)`): two replicas never lose a
@@ -139,7 +137,6 @@ def forget(conn: Connection, key: str) -> bool:
     return conn.execute(delete(conversations).where(conversations.c.key == key)).rowcount > 0
 
 
-@via_seam_when_given_a_store("tools.conversations.record_usage")
 def record_usage(conn: Connection, **row: Any) -> None:
     conn.execute(insert(agent_usage).values(at=now_utc().timestamp(), **row))
 
@@ -156,7 +153,6 @@ class UsageLine(BaseModel):
     fallbacks: int
 
 
-@via_seam_when_given_a_store("tools.conversations.usage_summary")
 def usage_summary(conn: Connection, since: float | None = None) -> list[UsageLine]:
     u = agent_usage.c
     q = select(
@@ -175,6 +171,5 @@ def usage_summary(conn: Connection, since: float | None = None) -> list[UsageLin
     return [UsageLine.model_validate(dict(r)) for r in conn.execute(q).mappings()]
 
 
-@via_seam_when_given_a_store("tools.conversations.exists")
 def exists(conn: Connection, key: str) -> bool:
     return conn.execute(select(conversations.c.key).where(conversations.c.key == key)).first() is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Column, String, Table, delete
 from sqlalchemy.engine import Connection
 
-from tools.store.base import Epoch, insert_for, metadata, via_seam_when_given_a_store
+from tools.store.base import Epoch, insert_for, metadata
 from tools.timeutil import now_utc
 
 slack_events = Table(
@@ -18,7 +18,6 @@ slack_events = Table(
 KEEP_SECONDS = 24 * 3600
 
 
-@via_seam_when_given_a_store("tools.idempotency.first_time_seen")
 def first_time_seen(conn: Connection, event_id: str | None) -> bool:
     """True once per event id, across restarts and replicas sharing the database.
 
