@@ -123,3 +123,19 @@ def test_the_llm_agent_is_offered_it_and_can_call_it(rt: Runtime) -> None:
     assert "cloud_spend" in {t.name for t in model.bound}
     assert ans.path == "llm" and ans.fallback is None and ans.grounding and ans.grounding.grounded
     assert [(c.tool, c.ok) for c in ans.calls] == [("cloud_spend", True)]
+
+
+def test_it_is_a_cli_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import build_app
+
+    monkeypatch.setenv("TRIOPS_HOME", str(tmp_path))
+    app = build_app(Capabilities([*capabilities(), SPEND]))
+    runner = CliRunner()
+    assert "spend" in runner.invoke(app, ["--help"]).output
+    out = runner.invoke(app, ["spend", "--service", "search", "--json"])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output) == {"service": "search", "monthly_usd": 3975.0}
+    unknown = runner.invoke(app, ["spend", "--service", "nope"])
+    assert unknown.exit_code == 2 and "No cloud bill for 'nope'" in unknown.output
