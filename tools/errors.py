@@ -7,22 +7,22 @@ hand. Anything that is not a `TriopsError` is a bug: logged with a reference, ne
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field
+if TYPE_CHECKING:
+    from tools.errorinfo import ErrorInfo
 
 Status = Literal["ok", "error", "no_data", "approval_required"]
 
 
-class ErrorInfo(BaseModel):
-    """What a person (or the agent) is told about a failure."""
+def __getattr__(name: str) -> Any:
+    # ErrorInfo is a pydantic model: loaded on first use, so raising (and `triops --help`)
+    # never pays for pydantic.
+    if name == "ErrorInfo":
+        from tools.errorinfo import ErrorInfo
 
-    message: str
-    hint: str | None = None
-    choices: list[str] = Field(default_factory=list)
-
-    def text(self) -> str:
-        return "\n".join(p for p in (self.message, self.hint) if p)
+        return ErrorInfo
+    raise AttributeError(f"module 'tools.errors' has no attribute {name!r}")
 
 
 class TriopsError(Exception):
@@ -37,6 +37,8 @@ class TriopsError(Exception):
         self.choices = list(choices or [])
 
     def info(self) -> ErrorInfo:
+        from tools.errorinfo import ErrorInfo
+
         return ErrorInfo(message=self.message, hint=self.hint, choices=self.choices)
 
 

@@ -6,7 +6,6 @@ from typing import Any
 
 from bot.capabilities.base import Capability
 from tools.errors import ToolError
-from tools.timeutil import looks_like_window
 
 ORDER = 20
 STATES = {"open", "resolved", "all"}
@@ -26,6 +25,8 @@ def parse_alerts(words: list[str]) -> dict[str, Any]:
 
 
 def parse_stats(words: list[str]) -> dict[str, Any]:
+    from tools.timeutil import looks_like_window  # pydantic: not at import
+
     return {"window": next((w for w in words if looks_like_window(w)), "7d")}
 
 

@@ -7,7 +7,6 @@ from typing import Any
 
 from bot.capabilities.base import Capability
 from tools.errors import ToolError
-from tools.timeutil import WINDOW_FORMS, looks_like_window
 
 ORDER = 10
 
@@ -18,6 +17,8 @@ KINDS = ("service", "team")
 def parse_dora_args(args: list[str]) -> dict[str, Any]:
     """A window and one name, in either order. A bare name is `scope` (a service, else a
     team); `team NAME` / `service NAME` say which, and fill the explicit field."""
+    from tools.timeutil import WINDOW_FORMS, looks_like_window  # pydantic: not at import
+
     subject: tuple[str, str] | None = None  # (field, name)
     window: str | None = None
     words = list(args)
