@@ -53,7 +53,7 @@ class HttpDouble:
                 double.requests.append(req)
                 if double.stall:
                     time.sleep(double.stall)
-                status, body = double.fail_with or double._dispatch(req)
+                status, body = double.fail_with or double._route_request(req)
                 out = b"" if body is None else json.dumps(body).encode()
                 try:
                     self.send_response(status)
@@ -86,7 +86,7 @@ class HttpDouble:
         assert self._server is not None
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def _dispatch(self, req: Request) -> tuple[int, Any]:
+    def _route_request(self, req: Request) -> tuple[int, Any]:
         for method, pattern, handler in self.routes:
             m = pattern.match(req.path)
             if m and method == req.method:
