@@ -94,12 +94,22 @@ def validate(registry: ToolRegistry, settings: Settings, s: Suggestion) -> Sugge
 
 
 def suggestions_in(outputs: list[BaseModel]) -> list[Suggestion]:
-    """Suggestions a deterministic tool put in its output (`suggested_actions`), if any."""
+    """Suggestions a deterministic tool put in its output (`suggested_actions`), and runbook
+    steps whose command is one an action does (tools/actions/commands.py), if any."""
+    from tools.actions.commands import action_for_command
+
     found: list[Suggestion] = []
     for out in outputs:
-        for item in out.model_dump(mode="json").get("suggested_actions") or []:
+        data = out.model_dump(mode="json")
+        for item in data.get("suggested_actions") or []:
             if isinstance(item, dict) and item.get("action"):
                 found.append(Suggestion(action=item["action"], args=item.get("args") or {}, reason=item.get("reason")))
+        for step in data.get("steps") or []:
+            for cmd in (step.get("commands") or []) if isinstance(step, dict) else []:
+                hit = action_for_command(str(cmd))
+                if hit is not None and not any(f.action == hit[0] and f.args == hit[1] for f in found):
+                    found.append(Suggestion(action=hit[0], args=hit[1],
+                                            reason=f"Runbook step {step.get('number', '?')}: `{str(cmd)[:200]}`"))
     return found
 
 

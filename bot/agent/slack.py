@@ -144,6 +144,43 @@ def post_suggestions(client: WebClient, store: Any, key: str, channel: str, thre
         approvals.mark_posted(store, req.id, channel, resp["ts"])
 
 
+OUTCOME_ICON = {"worked": ":white_check_mark:", "no_effect": ":warning:", "failed": ":x:"}
+
+
+def run_followups(client: WebClient, ctx: Any) -> int:
+    """One pass of the actions' background work, for a periodic worker: expire suggestions
+    nobody decided (TRIOPS_ACTION_TTL) and run the follow-up checks that are due
+    (TRIOPS_ACTION_VERIFY_DELAY), updating each card. Returns how many cards changed."""
+    from tools.actions import outcomes
+    from tools.timeutil import now_utc
+
+    store, changed = ctx.store, 0
+    now = now_utc().timestamp()
+    for rid in approvals.expire_stale(store, now - ctx.settings.action_ttl):
+        req = approvals.get(store, rid)
+        audit.record(store, "triops", "expire", req.action if req else rid, request=rid, reason="no decision in time")
+        changed += _update_card(client, store, rid, "Expired: nobody decided in time; nothing ran.")
+    for rid, check in outcomes.run_due_checks(ctx, now):
+        req = approvals.get(store, rid)
+        audit.record(store, "triops", "verify", req.action if req else rid, request=rid, outcome=check.outcome, detail=check.detail)
+        changed += _update_card(client, store, rid, f"{OUTCOME_ICON[check.outcome]} *Follow-up check:* {check.outcome.replace('_', ' ')}: {check.detail}")
+    return changed
+
+
+def _update_card(client: WebClient, store: Any, rid: str, line: str) -> int:
+    req = approvals.get(store, rid)
+    if req is None or not (req.channel and req.message_ts):
+        return 0
+    blocks = suggestion_blocks(req, (approvals.followup(store, rid) or {}).get("preview"))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=line[:2900])]).to_dict())
+    try:
+        client.chat_update(channel=req.channel, ts=req.message_ts, text=line[:3000], blocks=blocks)
+    except SlackApiError as exc:
+        log.warning("could not update the card of %s: %s", rid, exc.response.get("error"))
+        return 0
+    return 1
+
+
 def approver_check(client: WebClient, group: str | None) -> Callable[[str], bool]:
     """user -> bool, asking Slack who is in the approver group (usergroups.users.list)."""
 

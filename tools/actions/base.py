@@ -7,13 +7,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from tools.contract import Tool, ToolContext
 from tools.errors import ToolError
 from tools.settings import Settings
 
 Outcome = Literal["worked", "no_effect", "failed"]
+
+
+class ActionIn(BaseModel):
+    """An action's input: unknown fields are an error, never silently dropped or passed on."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class Preview(BaseModel):

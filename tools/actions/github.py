@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
 
-from tools.actions.base import ActionOut, ActionSpec, Check, Preview, allowed, call, require
+from tools.actions.base import ActionIn, ActionOut, ActionSpec, Check, Preview, allowed, call, require
 from tools.contract import ToolContext, tool
 from tools.settings import Settings
 from tools.timeutil import now_utc
@@ -16,7 +16,7 @@ from tools.timeutil import now_utc
 BACKEND = "GitHub"
 
 
-class DispatchIn(BaseModel):
+class DispatchIn(ActionIn):
     """Run an allowed GitHub Actions workflow (a rollback or redeploy) with inputs."""
 
     repo: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$", description="owner/name")

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from tools.actions.base import ActionOut, ActionSpec, Check, Preview, allowed, require
+from tools.actions.base import ActionIn, ActionOut, ActionSpec, Check, Preview, allowed, require
 from tools.contract import ToolContext, tool
 from tools.errors import ToolError
 from tools.settings import Settings
@@ -21,7 +21,7 @@ DNS = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 REVISION = "deployment.kubernetes.io/revision"
 
 
-class DeploymentRef(BaseModel):
+class DeploymentRef(ActionIn):
     namespace: str = Field(pattern=DNS)
     deployment: str = Field(pattern=DNS)
     incident_id: str | None = Field(default=None, max_length=64)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from tools.actions.base import ActionOut, ActionSpec, Check, Preview, allowed, call, require
+from tools.actions.base import ActionIn, ActionOut, ActionSpec, Check, Preview, allowed, call, require
 from tools.contract import ToolContext, tool
 from tools.errors import ToolError
 from tools.settings import Settings
@@ -15,7 +15,7 @@ from tools.settings import Settings
 BACKEND = "MLflow"
 
 
-class AliasRollbackIn(BaseModel):
+class AliasRollbackIn(ActionIn):
     """Move a registered model's alias back to the previous (or a given) version."""
 
     model: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,200}$")

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from tools.actions.base import ActionOut, ActionSpec, Check, Preview, call, require
+from tools.actions.base import ActionIn, ActionOut, ActionSpec, Check, Preview, call, require
 from tools.contract import ToolContext, tool
 from tools.settings import Settings
 
 BACKEND = "Opsgenie"
 
 
-class OgIn(BaseModel):
+class OgIn(ActionIn):
     """Acknowledge or close an Opsgenie alert."""
 
     alert_id: str = Field(pattern=r"^[A-Za-z0-9-]{1,64}$", description="The Opsgenie alert id")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from tools.actions.base import ActionOut, ActionSpec, Check, Preview, call, require
+from tools.actions.base import ActionIn, ActionOut, ActionSpec, Check, Preview, call, require
 from tools.contract import ToolContext, tool
 from tools.settings import Settings
 
@@ -15,14 +15,14 @@ BACKEND = "PagerDuty"
 ID = r"^[A-Z0-9]{2,32}$"
 
 
-class PdStatusIn(BaseModel):
+class PdStatusIn(ActionIn):
     """Acknowledge or resolve a PagerDuty incident."""
 
     incident_id: str = Field(pattern=ID, description="The PagerDuty incident id (e.g. PT4KHLK)")
     status: Literal["acknowledged", "resolved"]
 
 
-class PdNoteIn(BaseModel):
+class PdNoteIn(ActionIn):
     """Add a note to a PagerDuty incident."""
 
     incident_id: str = Field(pattern=ID)

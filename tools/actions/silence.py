@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from tools.actions.base import ActionOut, ActionSpec, Check, Preview, call, require
+from tools.actions.base import ActionIn, ActionOut, ActionSpec, Check, Preview, call, require
 from tools.contract import ToolContext, tool
 from tools.errors import ToolError
 from tools.settings import Settings
@@ -17,7 +17,7 @@ from tools.timeutil import now_utc
 BACKEND = "Alertmanager"
 
 
-class Matcher(BaseModel):
+class Matcher(ActionIn):
     name: str = Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]{0,99}$", description="A label name")
     value: str = Field(max_length=200, description="The label value (a regular expression if is_regex)")
     is_regex: bool = False
@@ -28,7 +28,7 @@ class Matcher(BaseModel):
         return f'{self.name}{op}"{self.value}"'
 
 
-class SilenceIn(BaseModel):
+class SilenceIn(ActionIn):
     """Silence the alerts matching all matchers for a number of minutes."""
 
     matchers: list[Matcher] = Field(min_length=1, max_length=10)
@@ -37,7 +37,7 @@ class SilenceIn(BaseModel):
     incident_id: str | None = Field(default=None, max_length=64)
 
 
-class ExpireIn(BaseModel):
+class ExpireIn(ActionIn):
     """Expire (end) an Alertmanager silence now."""
 
     silence_id: str = Field(pattern=r"^[0-9a-fA-F-]{8,64}$")
