@@ -12,8 +12,8 @@ import pytest
 
 from bot.agent import actions
 from bot.agent.actions import Suggestion
-from tests.doubles.github import GitHubDouble
 from tests.doubles.github import TOKEN as GH_TOKEN
+from tests.doubles.github import GitHubDouble
 from tests.doubles.kubernetes import TOKEN as K8S_TOKEN
 from tests.doubles.kubernetes import KubernetesDouble
 from tests.doubles.mlflow import MlflowWriteDouble

@@ -18,7 +18,16 @@ from slack_sdk import WebClient
 
 from bot.agent.slack import APPROVE, DENY, run_followups
 from tests.agent.conftest import ScriptedChatModel, call, say
-from tests.agent.test_slack_agent import _click, _posted_ts, db, harnesses, mention, message, runtime, start  # noqa: F401
+from tests.agent.test_slack_agent import (  # noqa: F401
+    _click,
+    _posted_ts,
+    db,
+    harnesses,
+    mention,
+    message,
+    runtime,
+    start,
+)
 from tests.realservices import Process, alertmanager
 from tests.slack_harness import SlackHarness
 from tools import approvals, audit
@@ -93,7 +102,7 @@ def test_suggest_preview_approve_once_verify_stats(db: Path, tmp_path: Path, har
     assert texts.count("Approved by <@UAPPROVER> and executed.") == 1, texts
     assert "Someone else decided first" in texts or "Already approved" in texts or "Already executed" in texts  # the other ran nothing
     assert len(silences(am.url)) == before + 1  # two replicas, two clicks: one silence
-    executed = [u for u in updates if "executed" in u.params["text"]][0]
+    executed = next(u for u in updates if "executed" in u.params["text"])
     assert "*Result:* Silence " in str(executed.params["blocks"]) and "active for 30 min" in str(executed.params["blocks"])
     assert [e["action"] for e in audit.recent(rt1.store, 100) if e["action"] == "execute"] == ["execute"]
 

@@ -8,7 +8,16 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from tools.actions.base import ActionIn, ActionOut, ActionSpec, Check, Preview, allowed, call, require
+from tools.actions.base import (
+    ActionIn,
+    ActionOut,
+    ActionSpec,
+    Check,
+    Preview,
+    allowed,
+    call,
+    require,
+)
 from tools.contract import ToolContext, tool
 from tools.settings import Settings
 from tools.timeutil import now_utc

@@ -5,6 +5,7 @@ pod template with the previous ReplicaSet's (what `kubectl rollout undo` does)."
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -70,10 +71,8 @@ def _k8s(ctx: ToolContext, fn: str, *args: Any, **kw: Any) -> dict[str, Any]:
         resp = getattr(api, fn)(*args, _preload_content=False, _request_timeout=ctx.settings.action_http_timeout, **kw)
     except ApiException as exc:
         reason = ""
-        try:
+        with contextlib.suppress(ValueError):
             reason = json.loads(exc.body or "{}").get("message", "")
-        except ValueError:
-            pass
         raise ToolError(f"{BACKEND} refused: HTTP {exc.status} {reason or exc.reason}"[:400]) from None
     except HTTPError as exc:
         raise ToolError(f"{BACKEND} did not answer ({type(exc).__name__}).") from None

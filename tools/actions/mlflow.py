@@ -7,7 +7,16 @@ from typing import Any
 
 from pydantic import Field
 
-from tools.actions.base import ActionIn, ActionOut, ActionSpec, Check, Preview, allowed, call, require
+from tools.actions.base import (
+    ActionIn,
+    ActionOut,
+    ActionSpec,
+    Check,
+    Preview,
+    allowed,
+    call,
+    require,
+)
 from tools.contract import ToolContext, tool
 from tools.errors import ToolError
 from tools.settings import Settings
@@ -40,7 +49,10 @@ def check(settings: Settings, args: AliasRollbackIn) -> None:
 def _current(ctx: ToolContext, args: AliasRollbackIn) -> int:
     got = call(ctx, "GET", f"{_api(ctx.settings)}/registered-models/alias", headers=_headers(ctx.settings),
                params={"name": args.model, "alias": args.alias}, ok=(200,), backend=BACKEND)
-    return int(((got or {}).get("model_version") or {}).get("version"))
+    version = ((got or {}).get("model_version") or {}).get("version")
+    if version is None:
+        raise ToolError(f"{args.model} has no alias @{args.alias}.")
+    return int(version)
 
 
 def plan(ctx: ToolContext, args: AliasRollbackIn) -> tuple[int, int]:
