@@ -185,3 +185,46 @@ def test_stale_suggestion_expires(db: Path, tmp_path: Path, harnesses: list[Slac
     _click(h, APPROVE, rid, "UAPPROVER", ts)
     assert "Already expired" in h.double.wait_for("chat.update", 3)[-1].params["text"]
     assert len(silences(am.url)) == before
+
+
+def test_kubernetes_scale_and_backend_failure_on_the_card(db: Path, tmp_path: Path, harnesses: list[SlackHarness]) -> None:  # noqa: F811
+    from tests.doubles.kubernetes import TOKEN, KubernetesDouble
+
+    with KubernetesDouble() as k8s:
+        rt = runtime(db, tmp_path, TRIOPS_ACTION_ALLOWLIST="scale_deployment", TRIOPS_APPROVER_GROUP="S0APPROVERS",
+                     TRIOPS_KUBERNETES_API_URL=k8s.url, TRIOPS_KUBERNETES_TOKEN=TOKEN, TRIOPS_ACTION_NAMESPACES="shop",
+                     TRIOPS_ACTION_SERVICES="checkout", TRIOPS_ACTION_VERIFY_DELAY="0")
+        scale = {"namespace": "shop", "deployment": "checkout", "replicas": 5}
+        h = start(rt, ScriptedChatModel(script=[
+            call("suggest_action", {"action": "scale_deployment", "args": scale, "reason": "saturated"}), say("Suggested scaling checkout."),
+            call("suggest_action", {"action": "scale_deployment", "args": {**scale, "replicas": 6}, "reason": "still saturated"}),
+            say("Suggested scaling checkout again."),
+        ]))
+        harnesses.append(h)
+        h.double.responses["usergroups.users.list"] = {"ok": True, "users": ["UAPPROVER"]}
+        h.event(mention("checkout is saturated", ts="990.1"))
+        card = h.double.wait_for("chat.postMessage", 2)[1]
+        assert "Scale deployment shop/checkout from 3 to 5 replica(s)" in str(card.params["blocks"])
+        assert "2 pod(s) added" in str(card.params["blocks"])
+        with rt.store.engine.connect() as conn:
+            rid = conn.execute(action_requests.select()).mappings().one()["id"]
+        ts = _posted_ts(rt, rid)
+        _click(h, APPROVE, rid, "UAPPROVER", ts)
+        done = [c for c in h.double.wait_for("chat.update", 2) if c.params["ts"] == ts][-1]
+        assert "executed" in done.params["text"] and "scaled to 5" in str(done.params["blocks"])
+        assert k8s.deployment["spec"]["replicas"] == 5
+
+        h.event(message("scale it once more", ts="990.5", thread_ts="990.1"))
+        card2 = h.double.wait_for("chat.postMessage", 4)[3]
+        with rt.store.engine.connect() as conn:
+            rid2 = conn.execute(action_requests.select().where(action_requests.c.id != rid)).mappings().one()["id"]
+        ts2 = _posted_ts(rt, rid2)
+        assert "from 5 to 6" in str(card2.params["blocks"])
+        k8s.fail_with = (503, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": "etcdserver: leader changed", "code": 503})
+        _click(h, APPROVE, rid2, "UAPPROVER", ts2)
+        deadline = __import__("time").monotonic() + 10
+        while not [c for c in h.double.of("chat.update") if c.params["ts"] == ts2] and __import__("time").monotonic() < deadline:
+            __import__("time").sleep(0.05)
+        failed = [c for c in h.double.of("chat.update") if c.params["ts"] == ts2][-1]
+        assert "failed. Kubernetes refused: HTTP 503 etcdserver: leader changed" in failed.params["text"]
+        assert k8s.deployment["spec"]["replicas"] == 5 and TOKEN not in str(h.double.calls)
