@@ -140,3 +140,33 @@ def test_mlflow_alias_rollback(ctx: ToolContext, tmp_path: Path) -> None:
             suggest(ctx, "rollback_model_alias", {"model": "churn"})
         d = approve(ctx, suggest(ctx, "rollback_model_alias", {"model": "search-ranker", "to_version": 9}))
         assert d.status == "failed" and "HTTP 404" in d.message
+
+
+def test_a_fix_worked_only_if_its_incident_stopped_firing(ctx: ToolContext, tmp_path: Path, k8s: KubernetesDouble) -> None:
+    from datetime import UTC, datetime
+
+    from tools.alerts.summary import IncidentSummary
+    from tools.store.alerts import save_incidents
+
+    configure(ctx, tmp_path, TRIOPS_KUBERNETES_API_URL=k8s.url, TRIOPS_KUBERNETES_TOKEN=K8S_TOKEN)
+    t = datetime(2026, 12, 1, tzinfo=UTC)
+    firing = IncidentSummary(id="INC-K", status="open", severity="critical", title="checkout 5xx", opened_at=t,
+                             last_alert_at=t, alert_count=2, firing_count=2)
+    with ctx.store.begin() as conn:
+        save_incidents(conn, [firing])
+    ref = {"namespace": "shop", "deployment": "checkout", "incident_id": "INC-K"}
+    rid = suggest(ctx, "restart_deployment", ref)
+    assert approve(ctx, rid).ok
+    (check,) = [c for r, c in outcomes.run_due_checks(ctx) if r == rid]
+    assert check.outcome == "no_effect" and "incident INC-K still has 2 firing alert(s)" in check.detail
+    assert outcomes.summary(ctx.store)["incidents"] == 0
+
+    with ctx.store.begin() as conn:
+        save_incidents(conn, [firing.model_copy(update={"status": "resolved", "firing_count": 0, "resolved_at": t})])
+    rid2 = suggest(ctx, "scale_deployment", {**ref, "replicas": 4})
+    assert approve(ctx, rid2).ok
+    (check2,) = [c for r, c in outcomes.run_due_checks(ctx) if r == rid2]
+    assert check2.outcome == "worked" and check2.detail.endswith("incident INC-K resolved")
+    s = outcomes.summary(ctx.store)
+    assert s["incidents"] == 1 and s["kinds"]["restart_deployment"]["no_effect"] == 1
+    assert "1 incident(s) remediated" in outcomes.stats_lines(ctx.store)[0]

@@ -112,7 +112,7 @@ def test_suggest_preview_approve_once_verify_stats(db: Path, tmp_path: Path, har
     follow = [c for c in h1.double.of("chat.update") if c.params["ts"] == ts][-1]
     assert "Follow-up check:* worked: silence" in follow.params["text"] and "mutes 2 alert(s)" in follow.params["text"]
     lines = "\n".join(outcomes.stats_lines(rt1.store))
-    assert "1 action(s) executed, 1 incident(s) remediated (1 worked" in lines and "silence_alerts: 1/1 worked" in lines
+    assert "1 action(s) executed, 0 incident(s) remediated (1 worked" in lines and "silence_alerts: 1/1 worked" in lines
 
 
 def test_injection_corpus_runs_nothing(db: Path, tmp_path: Path, harnesses: list[SlackHarness], am: Process) -> None:  # noqa: F811

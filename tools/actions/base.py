@@ -51,6 +51,9 @@ class ActionSpec:
     check: Callable[[Settings, Any], None]
     preview: Callable[[ToolContext, Any], Preview]
     verify: Callable[[ToolContext, Any, dict[str, Any]], Check] | None = None
+    # A fix (restart, rollback…) worked only if the incident it was for stopped firing too;
+    # a silence, an ack or a note changes who is paged, not the incident.
+    fixes: bool = False
 
     @property
     def name(self) -> str:

@@ -92,4 +92,4 @@ def verify(ctx: ToolContext, args: DispatchIn, result: dict[str, Any]) -> Check:
     return Check(outcome="failed", detail=f"run {run.get('id')} ended {run.get('conclusion')}")
 
 
-SPECS = [ActionSpec(tool=dispatch_workflow, check=check, preview=preview, verify=verify)]
+SPECS = [ActionSpec(tool=dispatch_workflow, check=check, preview=preview, verify=verify, fixes=True)]

@@ -194,7 +194,7 @@ def verify_undo(ctx: ToolContext, a: UndoIn, result: dict[str, Any]) -> Check:
 
 
 SPECS = [
-    ActionSpec(tool=restart_deployment, check=check, preview=preview_restart, verify=verify_restart),
-    ActionSpec(tool=scale_deployment, check=check, preview=preview_scale, verify=verify_scale),
-    ActionSpec(tool=undo_deployment, check=check, preview=preview_undo, verify=verify_undo),
+    ActionSpec(tool=restart_deployment, check=check, preview=preview_restart, verify=verify_restart, fixes=True),
+    ActionSpec(tool=scale_deployment, check=check, preview=preview_scale, verify=verify_scale, fixes=True),
+    ActionSpec(tool=undo_deployment, check=check, preview=preview_undo, verify=verify_undo, fixes=True),
 ]

@@ -90,4 +90,4 @@ def verify(ctx: ToolContext, args: AliasRollbackIn, result: dict[str, Any]) -> C
     return Check(outcome="worked" if ok else "failed", detail=f"{args.model}@{args.alias} is v{now}")
 
 
-SPECS = [ActionSpec(tool=rollback_model_alias, check=check, preview=preview, verify=verify)]
+SPECS = [ActionSpec(tool=rollback_model_alias, check=check, preview=preview, verify=verify, fixes=True)]

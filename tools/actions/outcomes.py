@@ -39,15 +39,36 @@ def run_due_checks(ctx: ToolContext, now: float | None = None) -> list[tuple[str
                 result = s.verify(ctx, s.tool.parse(req.args), out)
             except TriopsError as exc:
                 result = Check(outcome="failed", detail=f"check failed: {exc.message}")
+            if s.fixes and result.outcome == "worked":
+                result = _incident_resolved(ctx, req.id, result)
         with ctx.store.begin() as conn:
             _store.record_outcome(conn, req.id, result.outcome, result.detail, now)
         done.append((req.id, result))
     return done
 
 
+def _incident_resolved(ctx: ToolContext, rid: str, done: Check) -> Check:
+    """A fix that worked on its backend, judged by its incident: did its alerts stop firing?"""
+    from tools.alerts.incidents import get_incident
+
+    with ctx.store.engine.connect() as conn:
+        incident_id = (_store.followup(conn, rid) or {}).get("incident_id")
+    found = get_incident(ctx.store, incident_id) if incident_id else None
+    if found is None:
+        return done
+    inc = found[0]
+    if inc.status == "resolved" or inc.firing_count == 0:
+        return Check(outcome="worked", detail=f"{done.detail}; incident {inc.id} resolved")
+    return Check(outcome="no_effect", detail=f"{done.detail}; incident {inc.id} still has {inc.firing_count} firing alert(s)")
+
+
 def summary(store: Store, since: float | None = None) -> dict[str, Any]:
+    """Executions and outcomes per action; incidents remediated = incidents a fix worked for."""
+    from tools.actions.registry import specs
+
+    fixing = {name for name, s in specs().items() if s.fixes}
     with store.engine.connect() as conn:
-        return _store.outcome_stats(conn, since)
+        return _store.outcome_stats(conn, since, fixing)
 
 
 def stats_lines(store: Store, since: float | None = None) -> list[str]:

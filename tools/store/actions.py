@@ -170,7 +170,8 @@ def record_outcome(conn: Connection, rid: str, outcome: str, detail: str, now: f
                          claimed_at=func.coalesce(action_followups.c.claimed_at, now)))
 
 
-def outcome_stats(conn: Connection, since: float | None = None) -> dict[str, Any]:
+def outcome_stats(conn: Connection, since: float | None = None, fixing: set[str] | None = None) -> dict[str, Any]:
+    """Counts per action; `incidents` counts incidents an action in `fixing` (None: any) worked for."""
     q = (select(action_requests.c.action, action_requests.c.status, action_followups.c.outcome,
                 action_followups.c.incident_id)
          .select_from(action_requests.outerjoin(action_followups, action_followups.c.request_id == action_requests.c.id))
@@ -191,7 +192,7 @@ def outcome_stats(conn: Connection, since: float | None = None) -> dict[str, Any
             totals[outcome] += 1
         else:
             c["pending"] += 1
-        if outcome == "worked" and incident:
+        if outcome == "worked" and incident and (fixing is None or action in fixing):
             incidents.add(incident)
     return {"kinds": kinds, "executed": executed, "incidents": len(incidents), **totals}
 
