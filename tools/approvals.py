@@ -45,4 +45,32 @@ def transition(store: Store, rid: str, *, from_status: str, to_status: str, user
                                    user=user, result=result)
 
 
-__all__ = ["ActionRequest", "create", "get", "mark_posted", "transition", "unposted"]
+def save_preview(store: Store, rid: str, preview: dict[str, Any] | None, incident_id: str | None = None) -> None:
+    with store.begin() as conn:
+        _actions.save_preview(conn, rid, preview, incident_id)
+
+
+def followup(store: Store, rid: str) -> dict[str, Any] | None:
+    """The request's dry-run, follow-up claim and outcome (None before any)."""
+    with store.engine.connect() as conn:
+        return _actions.followup(conn, rid)
+
+
+def record_outcome(store: Store, rid: str, outcome: str, detail: str, now: float) -> None:
+    with store.begin() as conn:
+        _actions.record_outcome(conn, rid, outcome, detail, now)
+
+
+def executions_since(store: Store, action: str, since: float) -> int:
+    with store.engine.connect() as conn:
+        return _actions.executions_since(conn, action, since)
+
+
+def expire_stale(store: Store, created_before: float) -> list[str]:
+    """Pending suggestions created before `created_before` become `expired`; their ids."""
+    with store.begin() as conn:
+        return _actions.expire_stale(conn, created_before)
+
+
+__all__ = ["ActionRequest", "create", "executions_since", "expire_stale", "followup", "get", "mark_posted",
+           "record_outcome", "save_preview", "transition", "unposted"]

@@ -124,6 +124,56 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", validation_alias=_env("TRIOPS_HOST"))
     port: int = Field(default=3000, validation_alias=_env("PORT", "TRIOPS_PORT"))
 
+    # --- remediation actions (tools/actions, docs/actions.md): backends, bounds, limits ----
+    action_http_timeout: float = Field(
+        default=10.0, gt=0, validation_alias=_env("TRIOPS_ACTION_HTTP_TIMEOUT")
+    )  # seconds for one call to an action's backend
+    action_ttl: float = Field(
+        default=3600.0, gt=0, validation_alias=_env("TRIOPS_ACTION_TTL")
+    )  # seconds a suggestion may wait for a decision; older ones expire unexecuted
+    action_rate_limit: int = Field(
+        default=5, ge=0, validation_alias=_env("TRIOPS_ACTION_RATE_LIMIT")
+    )  # executions of one action per hour, at most (0: never)
+    action_verify_delay: float = Field(
+        default=300.0, ge=0, validation_alias=_env("TRIOPS_ACTION_VERIFY_DELAY")
+    )  # seconds after an execution before its follow-up check runs
+    alertmanager_url: str | None = Field(default=None, validation_alias=_env("TRIOPS_ALERTMANAGER_URL"))
+    silence_min_minutes: int = Field(default=5, ge=1, validation_alias=_env("TRIOPS_SILENCE_MIN_MINUTES"))
+    silence_max_minutes: int = Field(default=480, ge=1, validation_alias=_env("TRIOPS_SILENCE_MAX_MINUTES"))
+    pagerduty_api_url: str = Field(
+        default="https://api.pagerduty.com", validation_alias=_env("TRIOPS_PAGERDUTY_API_URL")
+    )
+    pagerduty_api_token: SecretStr | None = Field(default=None, validation_alias=_env("TRIOPS_PAGERDUTY_TOKEN"))
+    pagerduty_from: str | None = Field(
+        default=None, validation_alias=_env("TRIOPS_PAGERDUTY_FROM")
+    )  # the PagerDuty user's email sent as the From: header
+    opsgenie_api_url: str = Field(
+        default="https://api.opsgenie.com", validation_alias=_env("TRIOPS_OPSGENIE_API_URL")
+    )
+    opsgenie_api_key: SecretStr | None = Field(default=None, validation_alias=_env("TRIOPS_OPSGENIE_KEY"))
+    github_api_url: str = Field(default="https://api.github.com", validation_alias=_env("TRIOPS_GITHUB_API_URL"))
+    github_token: SecretStr | None = Field(default=None, validation_alias=_env("TRIOPS_GITHUB_TOKEN"))
+    action_workflows_csv: str = Field(
+        default="", validation_alias=_env("TRIOPS_ACTION_WORKFLOWS")
+    )  # owner/repo/workflow-file pairs that may be dispatched, comma-separated
+    kubernetes_api_url: str | None = Field(default=None, validation_alias=_env("TRIOPS_KUBERNETES_API_URL"))
+    kubernetes_token: SecretStr | None = Field(default=None, validation_alias=_env("TRIOPS_KUBERNETES_TOKEN"))
+    action_namespaces_csv: str = Field(
+        default="", validation_alias=_env("TRIOPS_ACTION_NAMESPACES")
+    )  # Kubernetes namespaces actions may touch, comma-separated
+    action_services_csv: str = Field(
+        default="", validation_alias=_env("TRIOPS_ACTION_SERVICES")
+    )  # deployments (services) actions may touch, comma-separated; empty: none
+    replicas_min: int = Field(default=1, ge=0, validation_alias=_env("TRIOPS_REPLICAS_MIN"))
+    replicas_max: int = Field(default=20, ge=1, validation_alias=_env("TRIOPS_REPLICAS_MAX"))
+    action_models_csv: str = Field(
+        default="", validation_alias=_env("TRIOPS_ACTION_MODELS")
+    )  # registered MLflow models whose alias may be rolled back, comma-separated
+
+    @staticmethod
+    def csv(value: str) -> list[str]:
+        return [a.strip() for a in value.split(",") if a.strip()]
+
     @property
     def sqlalchemy_url(self) -> str:
         if self.database_url:

@@ -86,14 +86,18 @@ def answer_in_thread(client: WebClient, router: Router, text: str, asker: Asker,
     except SlackApiError as exc:  # e.g. blocks Slack refused: the answer still arrives, as text
         log.warning("chat.update failed (%s); posting the answer as text", exc.response.get("error"))
         client.chat_update(channel=channel, ts=status["ts"], text=to_text(reply)[:3900])
-    post_suggestions(client, router.runtime.store, asker.conversation_key, channel, thread_ts)
+    post_suggestions(client, router.runtime.store, asker.conversation_key, channel, thread_ts, router.runtime.ctx)
     return reply
 
 
 # --- suggested actions ------------------------------------------------------------------------------
-def suggestion_blocks(req: approvals.ActionRequest) -> list[dict[str, Any]]:
-    args = ", ".join(f"{k}=`{v}`" for k, v in req.args.items()) or "no arguments"
+def suggestion_blocks(req: approvals.ActionRequest, preview: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The card: the action, its dry-run (effect, blast radius), why, and Approve/Deny while pending.
+    Arguments and reasons are data: shown in code spans / italics, never acted on."""
+    args = ", ".join(f"{k}=`{_code(v)}`" for k, v in req.args.items()) or "no arguments"
     text = f":wrench: *Suggested action:* `{req.action}` ({args})"
+    if preview:
+        text += f"\n*Effect (dry-run):* {preview.get('effect', '')}\n*Blast radius:* {preview.get('blast_radius', '')}"
     if req.reason:
         text += f"\n_Why:_ {req.reason[:1500]}"
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=text[:2900]))]
@@ -103,14 +107,78 @@ def suggestion_blocks(req: approvals.ActionRequest) -> list[dict[str, Any]]:
             ButtonElement(text="Deny", action_id=DENY, value=req.id, style="danger"),
         ]))
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text="Nothing runs until a member of the approver group approves it.")]))
+    elif req.result and req.status in ("executed", "failed"):
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"*Result:* {_result_line(req.result)}"[:2900])]))
     return [b.to_dict() for b in blocks]
 
 
-def post_suggestions(client: WebClient, store: Any, key: str, channel: str, thread_ts: str | None) -> None:
+def _code(v: Any) -> str:
+    return str(v).replace("`", "'")[:300]
+
+
+def _result_line(result: str) -> str:
+    import json
+
+    try:
+        data = json.loads(result)
+    except ValueError:
+        return result[:500]
+    if isinstance(data, dict):
+        return str(data.get("summary") or data.get("message") or data)[:500]
+    return str(data)[:500]
+
+
+def post_suggestions(client: WebClient, store: Any, key: str, channel: str, thread_ts: str | None,
+                     ctx: Any = None) -> None:
+    """Post each new suggestion with its dry-run (computed now with `ctx`, kept for the card)."""
+    from bot.agent import actions
+
     for req in approvals.unposted(store, key):
+        preview = (approvals.followup(store, req.id) or {}).get("preview")
+        if preview is None and ctx is not None:
+            preview = actions.preview(ctx, req.action, req.args)
+            if preview is not None:
+                approvals.save_preview(store, req.id, preview, None)
         resp = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=f"Suggested action: {req.action} (needs approval)",
-                                       blocks=suggestion_blocks(req))
+                                       blocks=suggestion_blocks(req, preview))
         approvals.mark_posted(store, req.id, channel, resp["ts"])
+
+
+OUTCOME_ICON = {"worked": ":white_check_mark:", "no_effect": ":warning:", "failed": ":x:"}
+
+
+def run_followups(client: WebClient, ctx: Any) -> int:
+    """One pass of the actions' background work, for a periodic worker: expire suggestions
+    nobody decided (TRIOPS_ACTION_TTL) and run the follow-up checks that are due
+    (TRIOPS_ACTION_VERIFY_DELAY), updating each card. Returns how many cards changed."""
+    from tools.actions import outcomes
+    from tools.timeutil import now_utc
+
+    store, changed = ctx.store, 0
+    now = now_utc().timestamp()
+    for rid in approvals.expire_stale(store, now - ctx.settings.action_ttl):
+        req = approvals.get(store, rid)
+        audit.record(store, "triops", "expire", req.action if req else rid, request=rid, reason="no decision in time")
+        changed += _update_card(client, store, rid, "Expired: nobody decided in time; nothing ran.")
+    for rid, check in outcomes.run_due_checks(ctx, now):
+        req = approvals.get(store, rid)
+        audit.record(store, "triops", "verify", req.action if req else rid, request=rid, outcome=check.outcome, detail=check.detail)
+        changed += _update_card(client, store, rid, f"{OUTCOME_ICON[check.outcome]} *Follow-up check:* {check.outcome.replace('_', ' ')}: {check.detail}")
+    return changed
+
+
+def _update_card(client: WebClient, store: Any, rid: str, line: str) -> int:
+    req = approvals.get(store, rid)
+    if req is None or not (req.channel and req.message_ts):
+        return 0
+    blocks = suggestion_blocks(req, (approvals.followup(store, rid) or {}).get("preview"))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=line[:2900])]).to_dict())
+    try:
+        client.chat_update(channel=req.channel, ts=req.message_ts, text=line[:3000], blocks=blocks)
+    except SlackApiError as exc:
+        log.warning("could not update the card of %s: %s", rid, exc.response.get("error"))
+        return 0
+    return 1
 
 
 def approver_check(client: WebClient, group: str | None) -> Callable[[str], bool]:
@@ -136,6 +204,14 @@ def _decide(router: Router, body: dict, client: WebClient, approve: bool) -> Non
     user = body.get("user", {}).get("id", "?")
     action = (body.get("actions") or [{}])[0]
     rid = action.get("value") or ""
+    clicked_on = ((body.get("channel") or {}).get("id"), (body.get("message") or {}).get("ts"))
+    req = approvals.get(rt.store, rid) if re.fullmatch(r"[0-9a-f]{32}", rid) else None
+    if req is None or (req.message_ts and clicked_on != (req.channel, req.message_ts)):
+        # a value that is no suggestion, or a real one clicked from a message that is not its card
+        audit.record(rt.store, user, "approval_refused", rid[:64], reason="button does not match a suggestion card")
+        if clicked_on[0]:
+            client.chat_postEphemeral(channel=clicked_on[0], user=user, text="This button does not match a pending suggestion; nothing ran.")
+        return
     decision = actions.decide(rt.registry, rt.ctx, rt.settings, rid, user, approve,
                               approver_check(client, rt.settings.approver_user_group))
     channel = (body.get("channel") or {}).get("id") or (decision.request.channel if decision.request else None)
@@ -145,7 +221,8 @@ def _decide(router: Router, body: dict, client: WebClient, approve: bool) -> Non
             client.chat_postEphemeral(channel=channel, user=user, text=decision.message)
         return
     if decision.request and channel and message_ts:
-        blocks = suggestion_blocks(decision.request)
+        follow = approvals.followup(rt.store, decision.request.id) or {}
+        blocks = suggestion_blocks(decision.request, follow.get("preview"))
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=decision.message)]).to_dict())
         client.chat_update(channel=channel, ts=message_ts, text=decision.message, blocks=blocks)
 

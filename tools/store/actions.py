@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Column, Integer, String, Table, Text, insert, select, update
+from sqlalchemy import Column, Integer, String, Table, Text, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from tools.store.base import Epoch, metadata
@@ -104,3 +104,109 @@ def transition(conn: Connection, rid: str, *, from_status: str, to_status: str, 
                        .where(action_requests.c.id == rid, action_requests.c.status == from_status)
                        .values(**values))
     return res.rowcount == 1
+
+
+# --- previews, follow-up checks, outcomes, limits, expiry (additive) -----------------------------
+action_followups = Table(
+    "action_followups",
+    metadata,
+    Column("request_id", String(32), primary_key=True),  # one row per action request
+    Column("preview", Text),  # JSON of the dry-run shown on the card
+    Column("incident_id", String(64), index=True),
+    Column("claimed_at", Epoch),  # a replica took the follow-up check (compare-and-set)
+    Column("checked_at", Epoch),
+    Column("outcome", String(16)),  # worked | no_effect | failed
+    Column("detail", Text),
+)
+
+
+def _ensure_followup(conn: Connection, rid: str) -> None:
+    if conn.execute(select(action_followups.c.request_id).where(action_followups.c.request_id == rid)).first() is None:
+        conn.execute(insert(action_followups).values(request_id=rid))
+
+
+def save_preview(conn: Connection, rid: str, preview: dict[str, Any] | None, incident_id: str | None) -> None:
+    _ensure_followup(conn, rid)
+    values: dict[str, Any] = {}
+    if preview is not None:
+        values["preview"] = json.dumps(preview)
+    if incident_id:
+        values["incident_id"] = incident_id
+    if values:
+        conn.execute(update(action_followups).where(action_followups.c.request_id == rid).values(**values))
+
+
+def followup(conn: Connection, rid: str) -> dict[str, Any] | None:
+    r = conn.execute(select(action_followups).where(action_followups.c.request_id == rid)).mappings().first()
+    if r is None:
+        return None
+    d = dict(r)
+    d["preview"] = json.loads(d["preview"]) if d["preview"] else None
+    return d
+
+
+def due_checks(conn: Connection, executed_before: float) -> list[ActionRequest]:
+    """Executed requests, decided before `executed_before`, whose follow-up is not yet claimed."""
+    q = (select(action_requests)
+         .select_from(action_requests.outerjoin(action_followups, action_followups.c.request_id == action_requests.c.id))
+         .where(action_requests.c.status == "executed", action_requests.c.decided_at <= executed_before,
+                action_followups.c.claimed_at.is_(None))
+         .order_by(action_requests.c.decided_at))
+    return [_row(r) for r in conn.execute(q).mappings()]
+
+
+def claim_check(conn: Connection, rid: str, now: float) -> bool:
+    _ensure_followup(conn, rid)
+    res = conn.execute(update(action_followups)
+                       .where(action_followups.c.request_id == rid, action_followups.c.claimed_at.is_(None))
+                       .values(claimed_at=now))
+    return res.rowcount == 1
+
+
+def record_outcome(conn: Connection, rid: str, outcome: str, detail: str, now: float) -> None:
+    _ensure_followup(conn, rid)
+    conn.execute(update(action_followups).where(action_followups.c.request_id == rid)
+                 .values(outcome=outcome, detail=detail[:2000], checked_at=now,
+                         claimed_at=func.coalesce(action_followups.c.claimed_at, now)))
+
+
+def outcome_stats(conn: Connection, since: float | None = None, fixing: set[str] | None = None) -> dict[str, Any]:
+    """Counts per action; `incidents` counts incidents an action in `fixing` (None: any) worked for."""
+    q = (select(action_requests.c.action, action_requests.c.status, action_followups.c.outcome,
+                action_followups.c.incident_id)
+         .select_from(action_requests.outerjoin(action_followups, action_followups.c.request_id == action_requests.c.id))
+         .where(action_requests.c.status.in_(["executed", "failed"])))
+    if since is not None:
+        q = q.where(action_requests.c.decided_at >= since)
+    kinds: dict[str, dict[str, int]] = {}
+    totals = {"worked": 0, "no_effect": 0, "failed": 0}
+    executed = 0
+    incidents: set[str] = set()
+    for action, status, outcome, incident in conn.execute(q):
+        c = kinds.setdefault(action, {"total": 0, "worked": 0, "no_effect": 0, "failed": 0, "pending": 0})
+        c["total"] += 1
+        executed += status == "executed"
+        outcome = "failed" if status == "failed" else outcome
+        if outcome in totals:
+            c[outcome] += 1
+            totals[outcome] += 1
+        else:
+            c["pending"] += 1
+        if outcome == "worked" and incident and (fixing is None or action in fixing):
+            incidents.add(incident)
+    return {"kinds": kinds, "executed": executed, "incidents": len(incidents), **totals}
+
+
+def executions_since(conn: Connection, action: str, since: float) -> int:
+    q = (select(func.count()).select_from(action_requests)
+         .where(action_requests.c.action == action, action_requests.c.decided_at >= since,
+                action_requests.c.status.in_(["approved", "executed", "failed"])))
+    return int(conn.execute(q).scalar_one())
+
+
+def expire_stale(conn: Connection, created_before: float) -> list[str]:
+    """Pending suggestions older than the limit become `expired` (never run); their ids."""
+    q = select(action_requests.c.id).where(action_requests.c.status == "pending",
+                                           action_requests.c.created_at < created_before)
+    ids = [r[0] for r in conn.execute(q)]
+    return [rid for rid in ids if transition(conn, rid, from_status="pending", to_status="expired")]

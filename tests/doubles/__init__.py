@@ -1,0 +1,1 @@
+"""Loopback doubles of SaaS APIs, speaking their documented wire formats."""

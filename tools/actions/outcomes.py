@@ -1,0 +1,83 @@
+"""Follow-up checks of executed actions and their outcomes per action kind: the
+"incidents remediated through triops" figure of `/triops alerts stats`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from tools.actions.base import Check
+from tools.actions.registry import spec
+from tools.errors import TriopsError
+from tools.store import actions as _store
+from tools.timeutil import now_utc
+
+if TYPE_CHECKING:
+    from tools.contract import ToolContext
+    from tools.store import Store
+
+log = logging.getLogger("triops.actions.outcomes")
+
+
+def run_due_checks(ctx: ToolContext, now: float | None = None) -> list[tuple[str, Check]]:
+    """Verify every executed action whose delay has passed, once (claimed in the database)."""
+    now = now if now is not None else now_utc().timestamp()
+    done: list[tuple[str, Check]] = []
+    with ctx.store.engine.connect() as conn:
+        due = _store.due_checks(conn, now - ctx.settings.action_verify_delay)
+    for req in due:
+        with ctx.store.begin() as conn:
+            if not _store.claim_check(conn, req.id, now):
+                continue  # another replica has it
+        s = spec(req.action)
+        if s is None or s.verify is None:
+            result = Check(outcome="worked", detail="executed; this action has no follow-up check")
+        else:
+            try:
+                out = json.loads(req.result or "{}")
+                result = s.verify(ctx, s.tool.parse(req.args), out)
+            except TriopsError as exc:
+                result = Check(outcome="failed", detail=f"check failed: {exc.message}")
+            if s.fixes and result.outcome == "worked":
+                result = _incident_resolved(ctx, req.id, result)
+        with ctx.store.begin() as conn:
+            _store.record_outcome(conn, req.id, result.outcome, result.detail, now)
+        done.append((req.id, result))
+    return done
+
+
+def _incident_resolved(ctx: ToolContext, rid: str, done: Check) -> Check:
+    """A fix that worked on its backend, judged by its incident: did its alerts stop firing?"""
+    from tools.alerts.incidents import get_incident
+
+    with ctx.store.engine.connect() as conn:
+        incident_id = (_store.followup(conn, rid) or {}).get("incident_id")
+    found = get_incident(ctx.store, incident_id) if incident_id else None
+    if found is None:
+        return done
+    inc = found[0]
+    if inc.status == "resolved" or inc.firing_count == 0:
+        return Check(outcome="worked", detail=f"{done.detail}; incident {inc.id} resolved")
+    return Check(outcome="no_effect", detail=f"{done.detail}; incident {inc.id} still has {inc.firing_count} firing alert(s)")
+
+
+def summary(store: Store, since: float | None = None) -> dict[str, Any]:
+    """Executions and outcomes per action; incidents remediated = incidents a fix worked for."""
+    from tools.actions.registry import specs
+
+    fixing = {name for name, s in specs().items() if s.fixes}
+    with store.engine.connect() as conn:
+        return _store.outcome_stats(conn, since, fixing)
+
+
+def stats_lines(store: Store, since: float | None = None) -> list[str]:
+    """Lines for `/triops alerts stats`: remediations through triops and how often each worked."""
+    s = summary(store, since)
+    if not s["kinds"]:
+        return ["Remediation through triops: no actions executed."]
+    lines = [f"Remediation through triops: {s['executed']} action(s) executed, {s['incidents']} incident(s) "
+             f"remediated ({s['worked']} worked, {s['no_effect']} no effect, {s['failed']} failed)."]
+    for kind, c in sorted(s["kinds"].items()):
+        lines.append(f"• {kind}: {c['worked']}/{c['total']} worked, {c['no_effect']} no effect, {c['failed']} failed")
+    return lines
