@@ -59,7 +59,7 @@ def triage_incident(
         return False
     reply = to_reply(ans)
     client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=to_text(reply)[:3000], blocks=to_blocks(reply))
-    post_suggestions(client, rt.store, asker.conversation_key, channel, thread_ts)
+    post_suggestions(client, rt.store, asker.conversation_key, channel, thread_ts, rt.ctx)
     return True
 
 
