@@ -124,6 +124,20 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", validation_alias=_env("TRIOPS_HOST"))
     port: int = Field(default=3000, validation_alias=_env("PORT", "TRIOPS_PORT"))
 
+    # Sender sources (issue 10): signing secrets of senders that sign, and DORA incidents.
+    grafana_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("TRIOPS_GRAFANA_SECRET")
+    )  # Grafana contact point HMAC (X-Grafana-Alerting-Signature)
+    mlflow_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("TRIOPS_MLFLOW_SECRET")
+    )  # MLflow webhook secret (X-MLflow-Signature)
+    gitlab_webhook_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("TRIOPS_GITLAB_TOKEN")
+    )  # GitLab's plain X-Gitlab-Token
+    dora_incidents_from: str = Field(
+        default="", validation_alias=_env("TRIOPS_DORA_INCIDENTS_FROM")
+    )  # comma list of alert sources (pagerduty, opsgenie) whose incidents count in DORA
+
     @property
     def sqlalchemy_url(self) -> str:
         if self.database_url:

@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tools.alerts.models import ChangeEvent
 from tools.delivery.ingest import IngestReport, LineError, parse_text
-from tools.mlops.schemas import ModelIn
+from tools.mlops.schemas import ModelIn, RegistryEvent
 from tools.store.models import save_window, upsert_models
 from tools.timeutil import now_utc
 
@@ -51,3 +52,39 @@ def model_rows(store: Store) -> list[dict[str, Any]]:
 
     with store.engine.connect() as conn:
         return [{"name": n, **(get_model(conn, n) or {})} for n in model_names(conn)]
+
+
+def apply_registry_events(store: Store, events: Sequence[RegistryEvent]) -> list[ChangeEvent]:
+    """Move or drop aliases; each move that changed the target is a promotion (to a newer
+    version) or a rollback (to an older one), returned as a change event for probable cause.
+    A replay changes nothing and returns nothing. The move is also in the alias history."""
+    from tools.store.models import aliases, get_model, remove_aliases_not_in, set_alias
+
+    out: list[ChangeEvent] = []
+    now = now_utc()
+    with store.engine.begin() as conn:
+        for e in events:
+            current = aliases(conn, e.model)
+            if e.action == "delete":
+                if e.alias in current and str(current[e.alias].get("version")) == e.version:
+                    keep = {a: str(r.get("version")) for a, r in current.items() if a != e.alias}
+                    remove_aliases_not_in(conn, e.model, keep)
+                continue
+            old = str(current[e.alias]["version"]) if e.alias in current else None
+            if old == e.version:
+                continue
+            at = e.at or now
+            set_alias(conn, e.model, e.alias, e.version, at.timestamp())
+            kind = "model_rollback" if old is not None and _num(e.version) < _num(old) else "model_promotion"
+            service = (get_model(conn, e.model) or {}).get("service") or e.model
+            out.append(ChangeEvent(
+                kind=kind, id=f"mlflow-{e.model}-{e.alias}-{e.version}", service=str(service), at=at,
+                summary=f"model {e.model}: alias {e.alias} {old or 'new'} -> {e.version}", status=kind.split("_")[1]))
+    return out
+
+
+def _num(version: str) -> float:
+    try:
+        return float(version)
+    except ValueError:
+        return 0.0
