@@ -103,7 +103,7 @@ def _changes(request: Request, src: Any, body: Any, headers: Mapping[str, str]) 
         return {"stored": 0, "ignored": ch.ignored}
     out: dict[str, Any] = {"stored": 0}
     if ch.deployments or ch.incidents:
-        store_deployments(store, ch.deployments)
+        store_deployments(store, ch.deployments, timeless=ch.timeless)
         store_incidents(store, ch.incidents)
         out["stored"] += len(ch.deployments) + len(ch.incidents)
         out["ids"] = [e.id for e in [*ch.deployments, *ch.incidents]]

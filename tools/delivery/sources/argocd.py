@@ -108,7 +108,7 @@ class ArgoCDSource(NoSignature):
             "commits": [{"sha": revision[:64]}],
             "version": revision[:128],
         })
-        return Changes(deployments=[dep])
+        return Changes(deployments=[dep], timeless=at is None)
 
 
 SOURCE = ArgoCDSource()

@@ -23,6 +23,8 @@ class Changes:
     registry: list[RegistryEvent] = field(default_factory=list)  # alias moves and deletes
     events: list[ChangeEvent] = field(default_factory=list)  # model promotions/rollbacks, ...
     ignored: str | None = None
+    timeless: bool = False  # the sender sent no time: finished_at is the receive time
+
 
     @classmethod
     def skip(cls, reason: str) -> Changes:
