@@ -66,12 +66,12 @@ def apply_registry_events(store: Store, events: Sequence[RegistryEvent]) -> list
         for e in events:
             current = aliases(conn, e.model)
             if e.action == "delete":
-                if e.alias in current and str(current[e.alias].get("version")) == e.version:
+                if e.alias in current and e.version in (None, str(current[e.alias].get("version"))):
                     keep = {a: str(r.get("version")) for a, r in current.items() if a != e.alias}
                     remove_aliases_not_in(conn, e.model, keep)
                 continue
             old = str(current[e.alias]["version"]) if e.alias in current else None
-            if old == e.version:
+            if e.version is None or old == e.version:
                 continue
             at = e.at or now
             set_alias(conn, e.model, e.alias, e.version, at.timestamp())

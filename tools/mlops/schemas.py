@@ -93,7 +93,7 @@ class RegistryEvent(BaseModel):
 
     model: str = Field(min_length=1, max_length=200)
     alias: str = Field(min_length=1, max_length=64)
-    version: str = Field(min_length=1, max_length=64)
+    version: str | None = Field(default=None, min_length=1, max_length=64)  # None: whatever it points at
     action: str = Field(pattern="^(set|delete)$")
     at: datetime | None = None
 

@@ -50,6 +50,10 @@ class MlflowSource:
         name = str(require(data, "name", "data"))
         if event == "registered_model.created":
             return Changes(models=[ModelIn(name=name, description=data.get("description"), source="mlflow")])
+        if event == "model_version_alias.deleted":  # MLflow sends {name, alias}
+            return Changes(registry=[RegistryEvent.model_validate({
+                "model": name, "alias": require(data, "alias", "data"), "version": data.get("version"),
+                "at": body.get("timestamp"), "action": "delete"})])
         version = str(require(data, "version", "data"))
         if event == "model_version.created":
             return Changes(models=[ModelIn.model_validate({
@@ -60,7 +64,7 @@ class MlflowSource:
         alias = str(require(data, "alias", "data"))
         return Changes(registry=[RegistryEvent.model_validate({
             "model": name, "alias": alias, "version": version, "at": body.get("timestamp"),
-            "action": "set" if event.endswith("created") else "delete"})])
+            "action": "set"})])
 
     def secret(self, settings: Any) -> str | None:
         s = getattr(settings, "mlflow_webhook_secret", None)
