@@ -5,6 +5,7 @@ asserted; then the alerts are resolved (endsAt in the past) and the resolution i
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -128,6 +129,7 @@ def test_real_alertmanager_delivers_to_triops_and_resolves(tmp_path: Path, triop
         assert disk["annotations"]["truncated_alerts"] == "Alertmanager held back 1 more alert"
         assert disk["raw"]["_group"]["truncatedAlerts"] == 1
         assert incidents(rt) and all(i["status"] == "open" for i in incidents(rt))
+        assert "Alertmanager held back 1 more alert" in json.dumps([i["summary"].get("held_back") for i in incidents(rt)])
 
         r = httpx.post(f"{am.url}/api/v2/alerts", json=am_alerts(datetime.now(UTC) - timedelta(seconds=1)), timeout=10)
         assert r.status_code == 200, r.text

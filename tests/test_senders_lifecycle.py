@@ -213,6 +213,13 @@ def test_alertmanager_truncated_alerts_are_kept_on_the_alert(rt, http) -> None: 
     body["truncatedAlerts"] = 2
     assert send(http, "/hooks/alertmanager", body).status_code == 202
     assert {a["annotations"]["truncated_alerts"] for a in alerts(rt)} == {"Alertmanager held back 2 more alerts"}
+    from bot.render.alerts import incident_card
+    from tools.alerts.summary import IncidentSummary
+
+    with rt.store.engine.connect() as conn:
+        (summary,) = conn.execute(select(s.alert_incidents.c.summary)).scalars().all()
+    card = incident_card(IncidentSummary.model_validate(summary))
+    assert "Alertmanager held back 2 more alerts" in json.dumps([b.to_dict() for b in card])
 
 
 @pytest.mark.parametrize(
@@ -314,3 +321,22 @@ def test_mlflow_registry_webhooks_update_the_registry_and_alias_moves_are_change
     plain = http.post("/hooks/models", content=json.dumps({"name": "m", "version": "1"}),
                       headers={"Authorization": "Bearer shared"})
     assert plain.status_code == 202  # triops's own model JSON still uses the shared token
+
+
+def test_a_file_of_real_payloads_uses_the_same_sources_and_lifecycle(rt, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bot.alerts_runtime import get_pipeline
+    from tools.alerts.files import ingest_alert_file, read_alert_file
+
+    names = [("opsgenie", "acknowledge__zulip.json"), ("opsgenie", "addnote__zulip.json"),
+             ("opsgenie", "close__zulip.json"), ("opsgenie", "unacknowledge__zulip.json"),
+             ("pagerduty", "v3-incident.annotated__zulip.json"), ("alertmanager", "firing-2alerts__zulip.json"),
+             ("alertmanager", "resolved-single__zulip.json")]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join(json.dumps(load(src, n)) for src, n in names) + "\n")
+    parsed = read_alert_file(path)
+    assert parsed.errors == [] and [e.line for e in parsed.ignored] == [2, 5]
+    for _ in range(2):  # a replayed file changes nothing
+        ingest_alert_file(get_pipeline(rt), parsed, rt.settings)
+    rows = alerts(rt)
+    assert sorted((a["source"], a["status"]) for a in rows) == [
+        ("alertmanager", "firing"), ("alertmanager", "resolved"), ("opsgenie", "resolved")]
