@@ -340,3 +340,21 @@ def test_a_file_of_real_payloads_uses_the_same_sources_and_lifecycle(rt, tmp_pat
     rows = alerts(rt)
     assert sorted((a["source"], a["status"]) for a in rows) == [
         ("alertmanager", "firing"), ("alertmanager", "resolved"), ("opsgenie", "resolved")]
+
+
+def test_gitlab_token_and_cdevents_binary_mode(rt, http) -> None:  # type: ignore[no-untyped-def]
+    rt.settings.webhook_token = SecretStr("shared")
+    rt.settings.gitlab_webhook_token = SecretStr("gl-token")
+    raw = (FIX / "gitlab" / "deployment-success__gitlab-docs-webhook-events.json").read_bytes()
+    ok = http.post("/hooks/gitlab", content=raw, headers={"X-Gitlab-Token": "gl-token", "X-Gitlab-Event": "Deployment Hook"})
+    assert ok.status_code == 202 and ok.json()["ids"] == ["gitlab-30-15"]
+    assert http.post("/hooks/gitlab", content=raw, headers={"X-Gitlab-Token": "nope"}).status_code == 401
+    structured = load("cdevents", "service.rolledback__cdevents-spec-conformance-v0.5.1.json")
+    ctx = structured["context"]
+    binary = http.post("/hooks/cdevents?environment=production", content=json.dumps({"subject": structured["subject"]}),
+                       headers={"Authorization": "Bearer shared", "ce-specversion": "1.0", "ce-type": ctx["type"],
+                                "ce-id": "binary-1", "ce-source": ctx["source"], "ce-time": ctx["timestamp"]})
+    assert binary.status_code == 202, binary.text
+    with rt.store.engine.connect() as conn:
+        dep = conn.execute(select(d.deployments).where(d.deployments.c.id == "cdevents-binary-1")).mappings().one()
+    assert dep["kind"] == "rollback" and dep["environment"] == "production" and dep["service"] == "mySubject123"
