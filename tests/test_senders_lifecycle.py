@@ -312,6 +312,15 @@ def test_mlflow_registry_webhooks_update_the_registry_and_alias_moves_are_change
             sorted(v["version"] for v in versions(conn, "example_model")) == ["1", "2"]
         assert aliases(conn, "example_model")["example_alias"]["version"] == "1"
         assert len(alias_history(conn, "example_model", "example_alias")) == 3
+    from tools.mlops.ingest import model_alias_changes
+
+    with rt.store.engine.connect() as conn:  # the provider probable cause can plug in
+        moves = model_alias_changes(conn, ["example_model"], 0, 4e9)
+    assert [(c.kind, c.summary) for c in moves] == [
+        ("model_promotion", "model example_model: alias example_alias new -> 1"),
+        ("model_promotion", "model example_model: alias example_alias 1 -> 2"),
+        ("model_rollback", "model example_model: alias example_alias 2 -> 1"),
+    ]
     post(mlflow("model_version_alias", "deleted", gone))
     with rt.store.engine.connect() as conn:
         assert aliases(conn, "example_model") == {}

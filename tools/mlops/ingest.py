@@ -10,10 +10,11 @@ from tools.alerts.models import ChangeEvent
 from tools.delivery.ingest import IngestReport, LineError, parse_text
 from tools.mlops.schemas import ModelIn, RegistryEvent
 from tools.store.models import save_window, upsert_models
-from tools.timeutil import now_utc
+from tools.timeutil import from_epoch, now_utc
 
 if TYPE_CHECKING:
     import pandas as pd
+    from sqlalchemy.engine import Connection
 
     from tools.store import Store
 
@@ -88,3 +89,35 @@ def _num(version: str) -> float:
         return float(version)
     except ValueError:
         return 0.0
+
+
+def model_alias_changes(conn: Connection, services: Sequence[str], start: float, end: float) -> list[ChangeEvent]:
+    """A change provider (tools.alerts.changes signature): alias moves of the models serving
+    `services` (a model without a service stands for itself) in [start, end), as the
+    promotion/rollback change events `apply_registry_events` answers with."""
+    from sqlalchemy import and_, or_, select
+
+    from tools.store.models import ml_alias_history as h
+    from tools.store.models import ml_models as m
+
+    wanted = list(services)
+    rows = conn.execute(
+        select(h.c.id, h.c.model, h.c.alias, h.c.version, h.c.set_at, m.c.service)
+        .select_from(h.outerjoin(m, m.c.name == h.c.model))
+        .where(and_(h.c.set_at >= start, h.c.set_at < end),
+               or_(m.c.service.in_(wanted), and_(m.c.service.is_(None), h.c.model.in_(wanted))))
+        .order_by(h.c.set_at, h.c.id)
+    ).mappings().all()
+    out = []
+    for r in rows:
+        prev = conn.execute(
+            select(h.c.version).where(h.c.model == r["model"], h.c.alias == r["alias"],
+                                      or_(h.c.set_at < r["set_at"], and_(h.c.set_at == r["set_at"], h.c.id < r["id"])))
+            .order_by(h.c.set_at.desc(), h.c.id.desc()).limit(1)
+        ).scalar()
+        kind = "model_rollback" if prev is not None and _num(r["version"]) < _num(str(prev)) else "model_promotion"
+        out.append(ChangeEvent(
+            kind=kind, id=f"mlflow-{r['model']}-{r['alias']}-{r['version']}", service=str(r["service"] or r["model"]),
+            at=from_epoch(r["set_at"]), summary=f"model {r['model']}: alias {r['alias']} {prev or 'new'} -> {r['version']}",
+            status=kind.split("_")[1]))
+    return out
