@@ -29,9 +29,13 @@ from tools.store import delivery as d
 FIX = Path(__file__).parent / "fixtures" / "senders"
 
 
-@pytest.fixture
-def rt(tmp_path):  # type: ignore[no-untyped-def]
-    return Runtime.build(Settings(TRIOPS_HOME=tmp_path), catalog=catalog())
+@pytest.fixture(params=["sqlite", "postgres"])
+def rt(request, tmp_path):  # type: ignore[no-untyped-def]
+    """Both dialects: the lifecycle anchoring reads the store (PostgreSQL with TRIOPS_TEST_DATABASE_URL)."""
+    from tests.stores import open_test_store
+
+    for store in open_test_store(request.param, tmp_path):
+        yield Runtime.build(Settings(TRIOPS_HOME=tmp_path), store=store, catalog=catalog())
 
 
 @pytest.fixture
