@@ -73,6 +73,8 @@ def _alert(item: dict, group: dict, common: dict[str, str], source: str, truncat
         ends = None  # Alertmanager sends a future endsAt (its resolve_timeout) while firing
     fingerprint = str(item.get("fingerprint") or label_fingerprint(labels))
     generator = item.get("generatorURL") or None
+    if generator is not None and not isinstance(generator, str):
+        raise PayloadError(f"generatorURL: expected a string, got {generator!r}")
     if generator and generator.startswith("?") and group.get("externalURL"):
         generator = str(group["externalURL"]).rstrip("/") + "/" + generator  # Grafana 12 test alerts
     links = AlertLinks(

@@ -127,7 +127,8 @@ def _parse_messages(body: dict) -> Parsed:
         if new not in LIFECYCLE:
             skipped.append(etype or "unknown")
             continue
-        inc = m.get("incident") if isinstance(m.get("incident"), dict) else (m.get("data") or {}).get("incident")
+        data: dict[str, Any] = m["data"] if isinstance(m.get("data"), dict) else {}
+        inc = m.get("incident") if isinstance(m.get("incident"), dict) else data.get("incident")
         if not isinstance(inc, dict) or not inc.get("id"):
             raise PayloadError(f"messages[{i}].incident.id: missing")
         occurred = parse_time(m.get("created_on") or inc.get("last_status_change_on") or inc.get("created_on"),

@@ -37,7 +37,9 @@ class CDEventsSource(NoSignature):
             context = {"type": headers["ce-type"], "id": headers.get("ce-id"), "timestamp": headers.get("ce-time"),
                        "source": headers.get("ce-source")}
             body = {"context": context, "subject": body.get("subject", body)}
-        ctype = require(body, "context", "") and str(require(context, "type", "context"))
+        if not isinstance(context, dict):
+            raise ValueError("context: missing or not an object (is this a CDEvent?)")
+        ctype = str(require(context, "type", "context"))
         parts = ctype.split(".")
         if ctype.startswith("dev.cdevents.service.") and len(parts) >= 4 and parts[3] in KINDS:
             verb = parts[3]
@@ -59,7 +61,7 @@ class CDEventsSource(NoSignature):
             "finished_at": at,
             "status": "success",
             "kind": KINDS[verb],
-            "version": _version(content.get("artifactId")),
+            "version": _version(str(content["artifactId"]) if content.get("artifactId") else None),
         })
         return Changes(deployments=[dep])
 

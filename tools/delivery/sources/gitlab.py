@@ -43,7 +43,8 @@ class GitLabSource:
             at = parse_time(require(body, "status_changed_at", ""), "status_changed_at")
         except PayloadError as exc:
             raise ValueError(str(exc)) from None
-        sha = body.get("commit_url", "").rsplit("/", 1)[-1] if body.get("commit_url") else body.get("short_sha")
+        url = body.get("commit_url")
+        sha = url.rsplit("/", 1)[-1] if isinstance(url, str) and url else body.get("short_sha")
         dep = DeploymentEvent.model_validate({
             "id": f"gitlab-{project.get('id', name)}-{dep_id}",
             "service": query.get("service") or name,
