@@ -77,7 +77,7 @@ def test_pagerduty_signature_is_checked_when_a_secret_is_set(rt, http) -> None: 
         ("/hooks/alertmanager", json.dumps({"alerts": [{"labels": {"alertname": "X"}, "startsAt": "soon"}]}), "startsAt"),
         ("/hooks/grafana", json.dumps([]), "payload must be a JSON object"),
         ("/hooks/pagerduty", json.dumps({"event": {"event_type": "incident.triggered", "data": {}}}), "event.data.id: missing"),
-        ("/hooks/opsgenie", json.dumps({"action": "Create"}), "action and alert: missing"),
+        ("/hooks/opsgenie", json.dumps({"action": "Create"}), "alert: missing or not an object"),
         ("/hooks/alerts", json.dumps([{"name": "ok"}, {"severity": "P1"}]), "alert 1: name: missing"),
     ],
 )

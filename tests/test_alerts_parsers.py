@@ -94,7 +94,9 @@ def test_pagerduty_signature_accepts_any_of_several() -> None:
 def test_opsgenie_create_and_close() -> None:
     body = load("opsgenie.json")
     (a,) = parse_opsgenie(body)
-    assert a.fingerprint == "inventory-pool-exhausted"  # the alias is Opsgenie's dedup key
+    # alertId names the alert in every action (Escalate carries nothing else); the alias is kept
+    assert a.fingerprint == body["alert"]["alertId"]
+    assert a.labels["opsgenie_alias"] == "inventory-pool-exhausted"
     assert a.service == "inventory"
     assert a.severity == "critical"  # P2
     assert a.labels["cluster"] == "prod-eu" and a.labels["tag_db"] == "true"
@@ -126,9 +128,9 @@ def test_generic_json_documented_shape() -> None:
         (parse_alertmanager, {"alerts": [{"labels": {"alertname": "X"}, "startsAt": "yesterday"}]}, "alerts[0].startsAt: not an RFC 3339 time"),
         (parse_alertmanager, {"alerts": [{"labels": {"alertname": "X"}, "startsAt": "2026-11-20T10:00:00Z", "status": "maybe"}]}, "status: expected firing or resolved"),
         (parse_alertmanager, [1, 2], "payload must be a JSON object"),
-        (parse_pagerduty, {"messages": []}, "event: missing"),
+        (parse_pagerduty, {"messages": []}, "messages: expected a non-empty list"),
         (parse_pagerduty, {"event": {"event_type": "incident.triggered", "data": {}}}, "event.data.id: missing"),
-        (parse_opsgenie, {"alert": {"message": "x"}}, "action and alert: missing"),
+        (parse_opsgenie, {"alert": {"message": "x"}}, "action: missing"),
         (parse_opsgenie, {"action": "Create", "alert": {"alias": "a", "createdAt": 1}}, "alert.message: missing"),
         (parse_generic, {"service": "x"}, "name: missing"),
         (parse_generic, [{"name": "ok"}, "nope"], "alert 1: not a JSON object"),

@@ -173,6 +173,19 @@ class Settings(BaseSettings):
     @staticmethod
     def csv(value: str) -> list[str]:
         return [a.strip() for a in value.split(",") if a.strip()]
+    # Sender sources (issue 10): signing secrets of senders that sign, and DORA incidents.
+    grafana_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("TRIOPS_GRAFANA_SECRET")
+    )  # Grafana contact point HMAC (X-Grafana-Alerting-Signature)
+    mlflow_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("TRIOPS_MLFLOW_SECRET")
+    )  # MLflow webhook secret (X-MLflow-Signature)
+    gitlab_webhook_token: SecretStr | None = Field(
+        default=None, validation_alias=_env("TRIOPS_GITLAB_TOKEN")
+    )  # GitLab's plain X-Gitlab-Token
+    dora_incidents_from: str = Field(
+        default="", validation_alias=_env("TRIOPS_DORA_INCIDENTS_FROM")
+    )  # comma list of alert sources (pagerduty, opsgenie) whose incidents count in DORA
 
     @property
     def sqlalchemy_url(self) -> str:

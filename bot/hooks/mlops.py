@@ -1,4 +1,5 @@
-"""`POST /hooks/models` (registry events) and `POST /hooks/models/{name}/windows/{label}`
+"""`POST /hooks/models` (registry events, MLflow webhooks), `POST|PUT /hooks/{source}` (every
+registered alert and change source: bot/hooks/sources.py) and `POST /hooks/models/{name}/windows/{label}`
 (a window of logged model inputs, for drift). Every event is validated before any is stored.
 
 A window may hold 200,000 rows: validating it, building the frame and writing the parquet
@@ -10,15 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from bot.hooks.common import check_token, read_json, reject, validate_all
-from tools.mlops.ingest import store_models, store_window
-from tools.mlops.schemas import ModelIn
+from bot.hooks import sources
+from bot.hooks.common import check_token, read_json, reject
+from tools.mlops.ingest import store_window
 from tools.timeutil import to_epoch
 
-router = APIRouter(prefix="/hooks", dependencies=[Depends(check_token)])
+router = APIRouter(prefix="/hooks")
 MAX_WINDOW_ROWS = 200_000
 
 
@@ -29,18 +31,13 @@ class WindowIn(BaseModel):
 
 
 @router.post("/models", status_code=202)
-async def post_models(request: Request) -> dict:
-    body = await read_json(request)
-    store = request.app.state.runtime.store
-
-    def work() -> dict:
-        models = validate_all(request, body, ModelIn)
-        return {"stored": store_models(store, models), "models": sorted({m.name for m in models})}
-
-    return await run_in_threadpool(work)
+async def post_models(request: Request) -> JSONResponse:
+    """triops's model JSON, or MLflow 3.x registry webhooks (X-MLflow-Signature checked
+    when TRIOPS_MLFLOW_SECRET is set)."""
+    return await sources.handle(request, "models")
 
 
-@router.post("/models/{name}/windows/{label}", status_code=202)
+@router.post("/models/{name}/windows/{label}", status_code=202, dependencies=[Depends(check_token)])
 async def post_window(name: str, label: str, request: Request) -> dict:
     body = await read_json(request)
     store = request.app.state.runtime.store
@@ -62,3 +59,7 @@ def _save_window(request: Request, store: Any, name: str, label: str, body: Any)
         raise reject(request, exc) from exc
     stored = store_window(store, name, label, frame, start=start, end=end)
     return {"stored": stored, "source": f"store:{name}/{label}"}
+
+
+# Last: the generic `/hooks/{source}` route must not shadow the named ones above.
+router.include_router(sources.router)

@@ -112,6 +112,8 @@ def incident_card(s: IncidentSummary, runbook: Any = None, *, buttons: bool = Tr
         out.append(SectionBlock(text=MarkdownTextObject(text=f"*Runbook*\n<{s.first_alert.runbook_url}|{esc(s.first_alert.name)}>")))
     if s.flapping:
         out.append(ContextBlock(elements=[MarkdownTextObject(text=f":repeat: flapping (damped): {esc(', '.join(s.flapping), 300)}")]))
+    if s.held_back:
+        out.append(ContextBlock(elements=[MarkdownTextObject(text=f":warning: {esc('; '.join(s.held_back), 300)}")]))
     if buttons:
         elements = []
         if s.status == "open" and not s.acked_at:

@@ -43,6 +43,7 @@ class IncidentSummary(BaseModel):
     notifications: int = 0
     duplicates: int = 0
     flapping: list[str] = Field(default_factory=list)  # alert names recognised as flapping
+    held_back: list[str] = Field(default_factory=list)  # "Alertmanager held back 2 more alerts"
     first_alert: AlertBrief | None = None
     causes: list[CauseCandidate] = Field(default_factory=list)
     suspect_change: ChangeEvent | None = None
@@ -93,6 +94,8 @@ def summarise(
         notifications=inc.events,
         duplicates=inc.duplicates,
         flapping=flapping_names,
+        held_back=sorted({a.annotations["truncated_alerts"] for a in inc.alerts.values()
+                          if a.annotations.get("truncated_alerts")}),
         first_alert=brief(first) if first else None,
         causes=causes[:5],
         suspect_change=suspect_change(causes),

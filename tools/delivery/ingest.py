@@ -126,12 +126,23 @@ def ingest_file(store: Store, path: Path, kind: str) -> IngestReport:
     return IngestReport(kind=kind, loaded=len(events), errors=errors)
 
 
-def store_deployments(store: Store, events: Sequence[DeploymentEvent]) -> int:
+def store_deployments(store: Store, events: Sequence[DeploymentEvent], *, timeless: bool = False) -> int:
     """Upsert validated deployments in one transaction (a retry updates, never duplicates).
+    `timeless`: the sender sent no time and `finished_at` is the receive time, so a
+    deployment already stored keeps its first time (a retry changes nothing).
     Blocking: an async caller runs it in a worker thread."""
-    from tools.store.delivery import upsert_deployments
+    from sqlalchemy import select
+
+    from tools.store.delivery import deployments, upsert_deployments
+    from tools.timeutil import from_epoch
 
     with store.engine.begin() as conn:
+        if timeless and events:
+            known = dict(conn.execute(
+                select(deployments.c.id, deployments.c.finished_at).where(deployments.c.id.in_([e.id for e in events]))
+            ).tuples().all())
+            events = [e.model_copy(update={"finished_at": from_epoch(known[e.id])}) if known.get(e.id) is not None else e
+                      for e in events]
         upsert_deployments(conn, events)
     return len(events)
 

@@ -6,13 +6,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tools.alerts.models import ChangeEvent
 from tools.delivery.ingest import IngestReport, LineError, parse_text
-from tools.mlops.schemas import ModelIn
+from tools.mlops.schemas import ModelIn, RegistryEvent
 from tools.store.models import save_window, upsert_models
-from tools.timeutil import now_utc
+from tools.timeutil import from_epoch, now_utc
 
 if TYPE_CHECKING:
     import pandas as pd
+    from sqlalchemy.engine import Connection
 
     from tools.store import Store
 
@@ -51,3 +53,71 @@ def model_rows(store: Store) -> list[dict[str, Any]]:
 
     with store.engine.connect() as conn:
         return [{"name": n, **(get_model(conn, n) or {})} for n in model_names(conn)]
+
+
+def apply_registry_events(store: Store, events: Sequence[RegistryEvent]) -> list[ChangeEvent]:
+    """Move or drop aliases; each move that changed the target is a promotion (to a newer
+    version) or a rollback (to an older one), returned as a change event for probable cause.
+    A replay changes nothing and returns nothing. The move is also in the alias history."""
+    from tools.store.models import aliases, get_model, remove_aliases_not_in, set_alias
+
+    out: list[ChangeEvent] = []
+    now = now_utc()
+    with store.engine.begin() as conn:
+        for e in events:
+            current = aliases(conn, e.model)
+            if e.action == "delete":
+                if e.alias in current and e.version in (None, str(current[e.alias].get("version"))):
+                    keep = {a: str(r.get("version")) for a, r in current.items() if a != e.alias}
+                    remove_aliases_not_in(conn, e.model, keep)
+                continue
+            old = str(current[e.alias]["version"]) if e.alias in current else None
+            if e.version is None or old == e.version:
+                continue
+            at = e.at or now
+            set_alias(conn, e.model, e.alias, e.version, at.timestamp())
+            kind = "model_rollback" if old is not None and _num(e.version) < _num(old) else "model_promotion"
+            service = (get_model(conn, e.model) or {}).get("service") or e.model
+            out.append(ChangeEvent(
+                kind=kind, id=f"mlflow-{e.model}-{e.alias}-{e.version}", service=str(service), at=at,
+                summary=f"model {e.model}: alias {e.alias} {old or 'new'} -> {e.version}", status=kind.split("_")[1]))
+    return out
+
+
+def _num(version: str) -> float:
+    try:
+        return float(version)
+    except ValueError:
+        return 0.0
+
+
+def model_alias_changes(conn: Connection, services: Sequence[str], start: float, end: float) -> list[ChangeEvent]:
+    """A change provider (tools.alerts.changes signature): alias moves of the models serving
+    `services` (a model without a service stands for itself) in [start, end), as the
+    promotion/rollback change events `apply_registry_events` answers with."""
+    from sqlalchemy import and_, or_, select
+
+    from tools.store.models import ml_alias_history as h
+    from tools.store.models import ml_models as m
+
+    wanted = list(services)
+    rows = conn.execute(
+        select(h.c.id, h.c.model, h.c.alias, h.c.version, h.c.set_at, m.c.service)
+        .select_from(h.outerjoin(m, m.c.name == h.c.model))
+        .where(and_(h.c.set_at >= start, h.c.set_at < end),
+               or_(m.c.service.in_(wanted), and_(m.c.service.is_(None), h.c.model.in_(wanted))))
+        .order_by(h.c.set_at, h.c.id)
+    ).mappings().all()
+    out = []
+    for r in rows:
+        prev = conn.execute(
+            select(h.c.version).where(h.c.model == r["model"], h.c.alias == r["alias"],
+                                      or_(h.c.set_at < r["set_at"], and_(h.c.set_at == r["set_at"], h.c.id < r["id"])))
+            .order_by(h.c.set_at.desc(), h.c.id.desc()).limit(1)
+        ).scalar()
+        kind = "model_rollback" if prev is not None and _num(r["version"]) < _num(str(prev)) else "model_promotion"
+        out.append(ChangeEvent(
+            kind=kind, id=f"mlflow-{r['model']}-{r['alias']}-{r['version']}", service=str(r["service"] or r["model"]),
+            at=from_epoch(r["set_at"]), summary=f"model {r['model']}: alias {r['alias']} {prev or 'new'} -> {r['version']}",
+            status=kind.split("_")[1]))
+    return out

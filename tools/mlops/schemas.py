@@ -84,3 +84,25 @@ class ModelIn(BaseModel):
             version = {k: v for k, v in data.items() if k not in model_keys}
             return {**{k: data[k] for k in model_keys if k in data}, "versions": [version]}
         return data
+
+
+class RegistryEvent(BaseModel):
+    """An alias set on or removed from a version (MLflow's model_version_alias.* webhooks)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    model: str = Field(min_length=1, max_length=200)
+    alias: str = Field(min_length=1, max_length=64)
+    version: str | None = Field(default=None, min_length=1, max_length=64)  # None: whatever it points at
+    action: str = Field(pattern="^(set|delete)$")
+    at: datetime | None = None
+
+    @field_validator("alias")
+    @classmethod
+    def _alias(cls, v: str) -> str:
+        return v.lower()
+
+    @field_validator("at")
+    @classmethod
+    def _utc(cls, v: datetime | None) -> datetime | None:
+        return None if v is None else utc(v)
