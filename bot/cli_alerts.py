@@ -77,14 +77,15 @@ def ingest_alerts(file: Path, as_json: Annotated[bool, typer.Option("--json")] =
     """Alerts: JSON lines of generic alerts or Alertmanager/Grafana/PagerDuty/Opsgenie payloads.
     A line is one alert or one whole payload."""
     from bot.runtime import Runtime
-    from tools.alerts.files import read_alert_file
+    from tools.alerts.files import ingest_alert_file, read_alert_file
     from tools.alerts.pipeline import AlertPipeline
     from tools.settings import Settings
 
     require_file(file)
     parsed = read_alert_file(file)
     rt = Runtime.build(Settings())
-    result = AlertPipeline(rt.store, rt.catalog).ingest(parsed.alerts) if parsed.alerts else None
+    # payload by payload, as the webhooks do: lifecycle events attach to the stored alert
+    result = ingest_alert_file(AlertPipeline(rt.store, rt.catalog), parsed, rt.settings) if parsed.alerts else None
     summary = {
         "loaded": len(parsed.alerts),
         "incidents": result.incidents if result else [],
