@@ -124,3 +124,13 @@ def suspect_change(causes: list[CauseCandidate]) -> ChangeEvent | None:
 def change_window(first_alert: datetime, lookback: float = LOOKBACK_S) -> tuple[float, float]:
     t = to_epoch(first_alert) or 0.0
     return t - lookback, t + GRACE_S
+
+
+class RankedCauses(BaseModel):
+    causes: list[CauseCandidate] = Field(default_factory=list)
+    abstained: bool = False
+    reason: str = ""
+
+
+def rank_incident(inc, catalog, changes=None):  # type: ignore[no-untyped-def]
+    return RankedCauses(causes=rank_causes(inc.services, catalog, changes))
