@@ -53,6 +53,8 @@ class CorrelationConfig:
     hop_typical: float | None = 120.0  # the anchor counts most when the delay is near h * this (best-fitting root)
     w_namespace: float = 0.0  # same cluster + namespace, the alert names its service: weak, never enough alone
     w_namespace_unowned: float = 1.0  # ... the alert names no service (only labels place it)
+    sibling_lag: float | None = 60.0  # a service sharing a dependency with a root, alerting this soon after it,
+    w_sibling: float = 1.0  # ... is perhaps a second symptom of a silent shared dependency (how 4): never enough alone
     merge_causes: bool = True  # a cause alerting late joins the incidents of the symptoms below it (a merge)
     w_template: float = 1.5  # same message template
     w_template_unowned: float = 2.5  # same template, the alert names no service
@@ -138,6 +140,7 @@ class CorrelationEngine:
         self._related: dict[str, tuple[tuple[str, float], ...]] = {}
         self._up: dict[str, frozenset[str]] = {}  # transitive dependencies of each service
         self._up_dist: dict[str, dict[str, int]] = {}  # ... and the fewest hops to each
+        self._deps1: dict[str, frozenset[str]] = {}  # direct dependencies
         self._svc_queries: dict[str, list[tuple[tuple, float, float]]] = {}
         self.stats: Counter[str] = Counter()
         self.aliases: dict[str, str] = {}  # merged incident id -> the incident that absorbed it
@@ -173,6 +176,7 @@ class CorrelationEngine:
                     put(u2, cfg.w_second_hop)
             self._related[name] = tuple(sorted(weights.items()))
         for name in deps:
+            self._deps1[name] = frozenset(deps[name])
             self._up[name] = frozenset(catalog.upstream(name))
             dist: dict[str, int] = {}
             frontier, hops = list(deps[name]), 1
@@ -276,6 +280,8 @@ class CorrelationEngine:
                         fresh = cfg.service_fresh if root else cfg.symptom_fresh
                         if fresh is not None and t - inc.services[svc] > fresh:
                             w *= cfg.service_late_factor if root else cfg.symptom_late_factor
+                    if how[0] == 4 and cfg.w_sibling:
+                        scores[(iid, "sibling")] = cfg.w_sibling
                     if how[0] == 2 and cfg.w_anchor:
                         scores[(iid, "anchor")] = cfg.w_anchor * (1.0 + 0.25 * how[1])
                 if not w:
@@ -449,7 +455,9 @@ class CorrelationEngine:
         (how, fit). how 0: no; 1: yes (it is a root, or a cause above one with no timing);
         2: yes, as a cascade below a root (the anchor, which `w_anchor` rewards, the more
         the closer its delay is to `hop_typical` a hop: the best-fitting root wins);
-        3: yes, as a cause alerting just after the symptoms below it (may merge them)."""
+        3: yes, as a cause alerting just after the symptoms below it (may merge them);
+        4: perhaps, as a sibling of a root alerting at once: both depend on a service that
+        does not alert (a silent shared cause)."""
         if svc is None:
             return 1, 0.0
         cfg = self.config
@@ -474,6 +482,9 @@ class CorrelationEngine:
                     best = max(best, 1)
                 elif t - inc.services[r] <= cfg.upstream_lag:
                     best = 3
+            elif (best == 0 and cfg.sibling_lag is not None and t - inc.services[r] <= cfg.sibling_lag
+                  and self._deps1.get(svc, frozenset()) & self._deps1.get(r, frozenset())):
+                best = 4
         return best, fit
 
     def _add_root(self, inc: IncidentState, svc: str) -> None:
