@@ -168,32 +168,3 @@ def test_an_ack_in_pagerduty_acknowledges_the_incident(db: Store) -> None:
         acts = s.actions_of(conn, iid)
     assert detail.acked_by == "Tenex Engineer" and detail.time_to_ack_s == 50.0  # 10:04:10 -> 10:05:00
     assert [(a["action"], a["surface"]) for a in acts] == [("ack", "pagerduty")]
-
-
-def test_drift_changes_reads_the_mlops_store_shape(db: Store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """The adapter for `tools.store.models.recent_drift_events` (branch mlops) and its row shape."""
-    import sys
-    import types
-
-    from tools.alerts.changes import drift_changes
-
-    seen = {}
-
-    def recent_drift_events(conn, start, end, services=None, limit=50):  # type: ignore[no-untyped-def]
-        seen.update(start=start, end=end, services=services)
-        return [{"id": "drift-7", "model": "ranker", "service": "ranking", "at": T0 - 900,
-                 "features": ["ctr_7d", "age", "country", "x"], "method": "wasserstein", "score": 0.31,
-                 "severity": "high", "share_drifted": 0.4, "dataset_drift": False}]
-
-    fake = types.ModuleType("tools.store.models")
-    fake.recent_drift_events = recent_drift_events
-    monkeypatch.setitem(sys.modules, "tools.store.models", fake)
-    import tools.store as store_pkg
-
-    monkeypatch.setattr(store_pkg, "models", fake, raising=False)
-    with db.engine.connect() as conn:
-        (ch,) = drift_changes(conn, ["ranking", "search"], T0 - 7200, T0 + 120)
-    assert seen == {"start": T0 - 7200, "end": T0 + 120, "services": ["ranking", "search"]}
-    assert (ch.kind, ch.id, ch.service, ch.status) == ("model_drift", "drift-7", "ranking", "high")
-    assert ch.at == datetime.fromtimestamp(T0 - 900, UTC)
-    assert ch.summary == "model ranker: drift in ctr_7d, age, country (wasserstein 0.31)"
