@@ -114,7 +114,11 @@ class IncidentState:
     close_due: float | None = None
     why: dict[str, tuple] = field(default_factory=dict)  # alert id -> why it was placed here
     merged_ids: list[str] = field(default_factory=list)  # incidents absorbed into this one
+    merged_by: dict[str, tuple[str, str]] = field(default_factory=dict)  # absorbed id -> (who, why)
     merged_into: str | None = None  # set on the shell left behind by a merge
+    split_from: str | None = None  # set on an incident a split made
+    split_by: str | None = None
+    split_reason: str = ""
 
     @property
     def is_open(self) -> bool:
@@ -576,6 +580,7 @@ class CorrelationEngine:
                 if into not in lst:
                     lst.append(into)
         dst.merged_ids.append(other)
+        dst.merged_by[other] = (by, reason or "merged")
         if dst.status != "open" and (dst.firing or src.is_open):
             dst.status, dst.resolved_at = "open", None
         self._reschedule(dst)
@@ -610,6 +615,7 @@ class CorrelationEngine:
                             first_alert_id=first)
         if dst.id in self.incidents:
             dst.id = f"{dst.id}-s{self.stats['splits'] + 1}"
+        dst.split_from, dst.split_by, dst.split_reason = iid, by, reason or "split"
         self.incidents[dst.id] = dst
         for aid in sorted(moving, key=lambda a: (src.alerts[a].event_time, a)):
             self._move(src, dst, src.alerts[aid], aid)

@@ -50,6 +50,10 @@ class IncidentSummary(BaseModel):
     suspect_change: ChangeEvent | None = None
     merged_into: str | None = None  # this id was merged: the incident now lives there
     merged_ids: list[str] = Field(default_factory=list)  # incidents merged into this one
+    merged_by: dict[str, list[str]] = Field(default_factory=dict)  # merged id -> [who, why]
+    split_from: str | None = None  # this incident was split out of that one
+    split_by: str | None = None
+    split_reason: str = ""
     acked_at: datetime | None = None
     acked_by: str | None = None
     resolved_by: str | None = None
@@ -107,6 +111,10 @@ def summarise(
         suspect_change=suspect_change(causes),
         merged_into=inc.merged_into,
         merged_ids=list(inc.merged_ids),
+        merged_by={k: list(v) for k, v in inc.merged_by.items()},
+        split_from=inc.split_from,
+        split_by=inc.split_by,
+        split_reason=inc.split_reason,
     )
 
 
