@@ -46,7 +46,13 @@ from sqlalchemy.sql import ColumnElement
 
 from tools.catalog import Scope
 from tools.dora.metrics import DAY_S, Failures
-from tools.store.delivery import CONFIRMED_PREFIX, PRODUCTION, commit_leads, deployments, failure_signals
+from tools.store.delivery import (
+    CONFIRMED_PREFIX,
+    PRODUCTION,
+    commit_leads,
+    deployments,
+    failure_signals,
+)
 
 
 @dataclass
