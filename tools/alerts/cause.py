@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 LOOKBACK_S = 2 * 3600.0  # changes this long before the first alert are suspects
 GRACE_S = 120.0  # ... and a change finishing just after the first alert still counts
 PRECEDES = 1.5  # a service alerting before the affected services it depends on may be where the fault starts
-MARGIN = 1.0  # the best candidate must lead the runner-up by this much when neither has a change
+MARGIN = 2.0  # the best candidate must lead the runner-up by this much when neither has a change
 
 EvidenceKind = Literal["most_upstream", "first_alert", "early_alert", "change", "dependency_path",
                        "shared_dependency", "downstream", "precedes", "unknown_service"]
@@ -202,7 +202,7 @@ def _rank(
             d = nearest[0]
             c = CauseCandidate(service=d, score=0.0, alerting=False)
             _fact(c, CauseEvidence(
-                kind="shared_dependency", weight=2.0 + 1.0 * len(roots),
+                kind="shared_dependency", weight=3.0 + 1.5 * len(roots),
                 text=f"does not alert, but {', '.join(roots[:4])} all depend on it and none of them depends on another",
                 services=list(roots)))
             for r in roots[:4]:
