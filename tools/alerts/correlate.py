@@ -6,6 +6,14 @@ capped to the few most recent incidents, never from a pass over history. A candi
 scored by the strongest shared evidence; the best one above `min_score` within `window`
 seconds of its last new alert takes the alert, else the alert opens an incident.
 
+Concurrent faults stay apart: a shared cluster/namespace is no evidence for an alert that
+names its service; an alert joins through the graph only when one fault explains both (its
+service lies below an incident's root in cascade time, or just above it); a symptom below
+several open roots goes to the best-timed one. Every placement records why (`Placement.why`).
+A resolve older than the quiet period never joins. A cause alerting just after symptoms
+that opened separate incidents merges them; `merge`/`split` are also there for a human,
+and every merge or split is kept in `merges` with who decided (the store records them).
+
 An incident resolves once every member alert resolved and `quiet` seconds passed with no
 new activity. A fingerprint that re-fires `flap_threshold` times within `flap_window` is
 flapping: it rejoins its incident and is never announced again. Any re-fire within
@@ -721,4 +729,6 @@ class CorrelationEngine:
         gone_set = set(gone)
         for k in [k for k, st in self._fp.items() if st.incident in gone_set]:
             del self._fp[k]
+        for k in [k for k, v in self.aliases.items() if k in gone_set or v in gone_set]:
+            del self.aliases[k]  # the store keeps resolving them (alert_store.resolve_incident_id)
         return len(gone)
