@@ -87,6 +87,8 @@ class Storm:
     catalog: ServiceCatalog
     notifications: list[Alert] = field(default_factory=list)  # in send order
     truth: dict[str, str] = field(default_factory=dict)  # alert occurrence id -> true incident
+    roots: dict[str, str] = field(default_factory=dict)  # fault truth id -> its root service
+    silent_roots: set[str] = field(default_factory=set)  # faults whose root fires no alert of its own
     faults: int = 0
     noise: int = 0
     fault_spans: list[tuple[float, float]] = field(default_factory=list)
@@ -112,6 +114,23 @@ class StormConfig:
     flap_probability: float = 0.08
     unlabelled_probability: float = 0.1  # alert without a service label
     start: float = datetime(2026, 11, 2, tzinfo=UTC).timestamp()
+    gap_min: tuple[float, float] | None = None  # dense: fault starts this many minutes apart (uniform)
+    same_namespace_probability: float = 0.0  # dense: the next root shares the last root's namespace
+    repeat_root_probability: float = 0.0  # dense: the next root repeats an earlier fault's root
+    silent_root_probability: float = 0.0  # the root fires nothing; only its dependents alert
+    duration_min: tuple[float, float] = (15.0, 60.0)
+
+
+_DENSE = {"same_namespace_probability": 0.5, "repeat_root_probability": 0.15, "hours": 4.0,
+          "duration_min": (300.0, 400.0), "flap_probability": 0.0}  # no alert resolves during the storm
+DENSITIES: dict[str, dict] = {  # named storm shapes for `--density`
+    "sparse": {},
+    "sparse-18-30": {"gap_min": (18.0, 30.0)},
+    "dense-4-10": {"gap_min": (4.0, 10.0), **_DENSE},
+    "dense-2-8": {"gap_min": (2.0, 8.0), **_DENSE},
+    "dense-4-10-resolving": {"gap_min": (4.0, 10.0), "same_namespace_probability": 0.5, "repeat_root_probability": 0.15},
+    "no-root-alert": {"silent_root_probability": 1.0},
+}
 
 
 class _Builder:
@@ -129,6 +148,10 @@ class _Builder:
         self.events: list[tuple[float, int, Alert]] = []
         self.fault_spans: list[tuple[float, float]] = []
         self.truth: dict[str, str] = {}
+        self.roots: dict[str, str] = {}
+        self.silent: set[str] = set()
+        self.root_history: list[str] = []
+        self.ns_of = {name: (w["cluster"], w["namespace"]) for name, w in self.place.items()}
         self.seq = 0
 
     def alert(self, rule: dict, service: str, pod_idx: int, starts: float, ends: float, truth: str, flap: bool) -> None:
@@ -189,16 +212,41 @@ class _Builder:
         self.seq += 1
         self.events.append((t, self.seq, a))
 
+    def pick_root(self) -> str:
+        rng, cfg = self.rng, self.cfg
+        names = self.catalog.service_names
+        if self.root_history and rng.random() < cfg.repeat_root_probability:
+            return str(rng.choice(self.root_history))  # the same root fails again
+        if self.root_history and rng.random() < cfg.same_namespace_probability:
+            where = self.ns_of[self.root_history[-1]]
+            same = [n for n in names if self.ns_of[n] == where and n != self.root_history[-1]]
+            if same:
+                return str(rng.choice(same))
+        if cfg.silent_root_probability:  # a silent root needs dependents to show the fault at all
+            names = [n for n in names if self.dependents.get(n)]
+        return str(rng.choice(names))
+
     def fault(self, idx: int, t0: float) -> None:
         rng = self.rng
-        root = str(rng.choice(self.catalog.service_names))
+        root = self.pick_root()
+        self.root_history.append(root)
         truth = f"fault-{idx}"
-        duration = float(rng.uniform(15, 60) * 60)
+        self.roots[truth] = root
+        silent = rng.random() < self.cfg.silent_root_probability
+        if silent:
+            self.silent.add(truth)
+        duration = float(rng.uniform(*self.cfg.duration_min) * 60)
         self.fault_spans.append((t0, t0 + duration))
         frontier = [(root, t0, 0)]
         seen = {root}
         while frontier:
             svc, t, hop = frontier.pop(0)
+            if silent and hop == 0:
+                frontier.extend(
+                    (dep, t + float(rng.uniform(*self.cfg.hop_delay_s)), 1)
+                    for dep in self.dependents.get(svc, []) if not seen.add(dep)  # type: ignore[func-returns-value]
+                )
+                continue
             rules = self.infra_rules if hop == 0 and svc.startswith("db-") else self.service_rules
             n = int(rng.integers(2, 5)) if hop == 0 else int(rng.integers(1, 3))
             for j in range(n):
@@ -227,7 +275,8 @@ def build_storm(seed: int, cfg: StormConfig | None = None) -> Storm:
     horizon = cfg.start + cfg.hours * 3600
     t, faults = cfg.start, 0
     while True:
-        t += float(rng.exponential(cfg.fault_every_min * 60))
+        gap = rng.uniform(*cfg.gap_min) if cfg.gap_min else rng.exponential(cfg.fault_every_min)
+        t += float(gap * 60)
         if t >= horizon:
             break
         b.fault(faults, t)
@@ -241,7 +290,7 @@ def build_storm(seed: int, cfg: StormConfig | None = None) -> Storm:
         noise += 1
     b.events.sort(key=lambda e: (e[0], e[1]))
     return Storm(catalog=b.catalog, notifications=[a for _, _, a in b.events], truth=b.truth, faults=faults,
-                 noise=noise, fault_spans=b.fault_spans)
+                 noise=noise, fault_spans=b.fault_spans, roots=b.roots, silent_roots=b.silent)
 
 
 # --- the two groupers -----------------------------------------------------------------------
@@ -249,12 +298,54 @@ ENGINE = CorrelationConfig()  # --engine KEY=VALUE overrides (ablations)
 
 
 def correlate(storm: Storm) -> dict[str, str]:
+    return correlate_with_engine(storm)[0]
+
+
+def correlate_with_engine(storm: Storm) -> tuple[dict[str, str], CorrelationEngine]:
     engine = CorrelationEngine(storm.catalog, ENGINE)
     out: dict[str, str] = {}
     for a in storm.notifications:
         p = engine.process(a)
         out.setdefault(p.alert_id, p.incident_id)
-    return out
+    if engine.aliases:  # a merge moved alerts: each alert lives where its incident went
+        out = {aid: engine.resolve_id(iid) for aid, iid in out.items()}
+    return out, engine
+
+
+def root_cause_accuracy(storm: Storm, pred: dict[str, str], engine: CorrelationEngine) -> dict[str, float]:
+    """Per true fault: the incident holding most of its alerts (ties: the one with its first
+    alert), that incident's ranked causes against the fault's root service. A fault whose root
+    fired nothing counts as `abstained` when triops names no cause, `wrong` when it names a
+    service that is not the root."""
+    from tools.alerts.cause import rank_incident
+
+    members: dict[str, list[str]] = defaultdict(list)
+    for aid, truth in storm.truth.items():
+        if truth in storm.roots:
+            members[truth].append(aid)
+    top1 = top3 = silent = abstained = silent_right = 0
+    for truth, aids in members.items():
+        votes: dict[str, int] = defaultdict(int)
+        for aid in aids:
+            votes[pred[aid]] += 1
+        iid = max(votes, key=lambda i: (votes[i], i))
+        ranked = rank_incident(engine.incidents[iid], storm.catalog)
+        names = [c.service for c in ranked.causes] if not ranked.abstained else []
+        root = storm.roots[truth]
+        if truth in storm.silent_roots:
+            silent += 1
+            abstained += not names
+            silent_right += bool(names) and names[0] == root
+            continue
+        top1 += bool(names) and names[0] == root
+        top3 += root in names[:3]
+    loud = len(members) - silent
+    return {
+        "faults": len(members), "top1": top1 / loud if loud else float("nan"),
+        "top3": top3 / loud if loud else float("nan"),
+        "silent": silent, "abstain": abstained / silent if silent else float("nan"),
+        "silent_right": silent_right / silent if silent else float("nan"),
+    }
 
 
 def alertmanager_grouping(storm: Storm, group_by: tuple[str, ...], window: float = 900.0) -> dict[str, str]:
@@ -324,6 +415,34 @@ def quality(seeds: list[int], cfg: StormConfig) -> None:
         m = {k: float(np.mean([r[k] for r in rows])) for k in ("precision", "recall", "f1", "ari", "compression", "notification_compression")}
         print(f"     {name[:34]:<34} {m['precision']:>6.3f} {m['recall']:>6.3f} {m['f1']:>6.3f} {m['ari']:>6.3f} {'':>7} {'':>6} {'':>5} {m['compression']:>7.3f}"
               f"  (vs notifications {m['notification_compression']:.3f})")
+
+
+def densities(names: list[str], seeds: list[int], label: str) -> None:
+    """Pairwise quality and root-cause accuracy per storm density, mean over `seeds`."""
+    print(f"## per density, {label} seeds {seeds} (means)")
+    print(f"{'density':<14} {'method':<28} {'P':>6} {'R':>6} {'F1':>6} {'top1':>6} {'top3':>6} {'abstain':>8} "
+          f"{'silent-right':>12} {'faults':>6}")
+    for name in names:
+        cfg = StormConfig(**DENSITIES[name])
+        tri: list[dict] = []
+        am: list[dict] = []
+        rca: list[dict] = []
+        for seed in seeds:
+            storm = build_storm(seed, cfg)
+            pred, engine = correlate_with_engine(storm)
+            tri.append(scores(storm.truth, pred))
+            am.append(scores(storm.truth, alertmanager_grouping(storm, ("cluster", "namespace"))))
+            rca.append(root_cause_accuracy(storm, pred, engine))
+
+        def m(rows: list[dict], k: str) -> float:
+            vals = [r[k] for r in rows if r[k] == r[k]]
+            return float(np.mean(vals)) if vals else float("nan")
+
+        print(f"{name:<14} {'triops correlate':<28} {m(tri, 'precision'):>6.3f} {m(tri, 'recall'):>6.3f} "
+              f"{m(tri, 'f1'):>6.3f} {m(rca, 'top1'):>6.3f} {m(rca, 'top3'):>6.3f} {m(rca, 'abstain'):>8.3f} "
+              f"{m(rca, 'silent_right'):>12.3f} {m(rca, 'faults'):>6.1f}")
+        print(f"{'':<14} {'am group_by=[cluster,ns]':<28} {m(am, 'precision'):>6.3f} {m(am, 'recall'):>6.3f} "
+              f"{m(am, 'f1'):>6.3f}")
 
 
 def throughput(n: int) -> None:
@@ -413,6 +532,10 @@ def main() -> None:
     ap.add_argument("--throughput", type=int, default=100_000)
     ap.add_argument("--quality-only", action="store_true")
     ap.add_argument("--fault-every", type=float, default=25.0, help="mean minutes between fault starts")
+    ap.add_argument("--density", nargs="*", default=None, choices=sorted(DENSITIES),
+                    help="per-density summary (pairwise P/R/F1, root-cause top-1/top-3, abstention)")
+    ap.add_argument("--heldout", type=int, nargs="*", default=[101, 102, 103, 104],
+                    help="seeds never used for tuning, reported beside --seeds")
     ap.add_argument("--engine", nargs="*", default=[], metavar="KEY=VALUE",
                     help="override a CorrelationConfig field for an ablation, e.g. hop_delay=none service_fresh=none")
     args = ap.parse_args()
@@ -421,7 +544,12 @@ def main() -> None:
     ENGINE = dataclasses.replace(ENGINE, **overrides)
     if overrides:
         print(f"engine overrides: {overrides}")
-    quality(args.seeds, StormConfig(fault_every_min=args.fault_every))
+    if args.density is not None:
+        names = args.density or list(DENSITIES)
+        densities(names, args.seeds, "tuning")
+        densities(names, args.heldout, "held-out")
+    else:
+        quality(args.seeds, StormConfig(fault_every_min=args.fault_every))
     if not args.quality_only:
         throughput(args.throughput)
 

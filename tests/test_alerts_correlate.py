@@ -185,11 +185,12 @@ def test_a_cause_alerting_just_after_its_symptom_joins_it() -> None:
 
 def test_a_dependent_joins_only_within_the_propagation_delay_for_its_hop_count() -> None:
     """Root postgres-main at 0 (anchor_slack 120 s + 240 s a hop): checkout, two hops down,
-    may join until 600 s; inventory, one hop down, only until 360 s."""
+    may join until 600 s; inventory, one hop down, only until 360 s. (A second payments
+    alert must come within `symptom_fresh` of payments' first, or in the cascade window.)"""
     storm = [
         mk("PostgresDown", "postgres-main", 0),
         mk("PaymentsErrors", "payments", 200),
-        mk("PaymentsLatency", "payments", 400),
+        mk("PaymentsLatency", "payments", 300),
         mk("PostgresSlow", "postgres-main", 450),
         mk("CheckoutErrors", "checkout", 480),
         mk("InventoryErrors", "inventory", 500),
@@ -278,3 +279,97 @@ def test_compression_counts_the_incidents_of_the_windows_alerts() -> None:
     rows = [{"id": "a1", "notifications": 3, "incident_id": "inc-old"}, {"id": "a2", "notifications": 1, "incident_id": "inc-old"}]
     s = noise_stats("1d", rows, incident_rows=[])
     assert (s.alerts, s.notifications, s.dedup_ratio, s.compression) == (2, 4, 0.5, 0.5)
+
+
+# --- concurrent faults, best-fitting root, stale resolves, merge and split ----------------
+def test_a_new_root_in_the_same_namespace_and_template_opens_its_own_incident() -> None:
+    """payments fails, then inventory (same namespace, same message shape, but not below
+    payments in the graph): two faults. Alertmanager's group_by [namespace] merges them, and
+    so did the engine while a shared namespace counted as evidence of its own."""
+    storm = [
+        mk("HighErrorRate", "payments", 0, namespace="shop", message="HTTP 5xx ratio above 4.2%"),
+        mk("HighErrorRate", "inventory", 90, namespace="shop", message="HTTP 5xx ratio above 6.1%"),
+    ]
+    e = CorrelationEngine(catalog())
+    placed = [e.process(a) for a in storm]
+    assert [p.kind for p in placed] == ["opened", "opened"]
+    assert placed[1].why[0][0] == "below_min_score"  # the payments incident was considered, and fell short
+    old = CorrelationEngine(catalog(), CorrelationConfig(w_namespace=1.0))  # namespace as evidence: merged
+    assert [old.process(a).kind for a in storm] == ["opened", "joined"]
+
+
+def test_a_symptom_below_two_open_roots_goes_to_the_best_timed_one_and_says_why() -> None:
+    """checkout depends on payments and inventory, two concurrent faults; its alert 130 s
+    after inventory's first (about one hop) fits inventory better than payments (330 s)."""
+    e = CorrelationEngine(catalog())
+    pay = e.process(mk("PaymentsErrors", "payments", 0)).incident_id
+    e.process(mk("PaymentsLatency", "payments", 150))
+    inv = e.process(mk("InventoryErrors", "inventory", 200)).incident_id
+    assert pay != inv
+    p = e.process(mk("CheckoutErrors", "checkout", 330))
+    assert p.incident_id == inv and p.kind == "joined"
+    why = dict(p.why)
+    assert why["svc"] == 2.0 and why["anchor"] > 1.2  # a dependency alerting + a one-hop delay that fits
+    assert e.incidents[inv].why[p.alert_id] == p.why
+
+
+def test_an_alert_resolved_hours_ago_never_joins_or_explains_a_new_incident() -> None:
+    """The 15.7 h bug: a resolve for an alert that fired and resolved 15.7 h before arrived
+    (late, or replayed) while a new payments incident was open; it joined that incident and,
+    alerting 'first', was named its probable cause."""
+    from tools.alerts.cause import rank_incident
+
+    e = CorrelationEngine(catalog())
+    inc = e.process(mk("PaymentsErrors", "payments", 0)).incident_id
+    e.process(mk("CheckoutErrors", "checkout", 60))
+    h = 15.7 * 3600
+    old = mk("PostgresDown", "postgres-main", -h, status="resolved", started=-h - 600)
+    p = e.process(old)
+    assert p.incident_id != inc and p.why[0][0] == "stale_resolve"
+    assert set(e.incidents[inc].services) == {"payments", "checkout"}
+    assert rank_incident(e.incidents[inc], catalog()).causes[0].service == "payments"
+    e.advance(T0 + 120)
+    assert e.incidents[p.incident_id].status == "resolved"  # its own incident, closed at once
+
+
+def test_a_cause_alerting_after_its_symptoms_merges_their_incidents_and_records_it() -> None:
+    """auth and inventory (siblings below postgres-main) alert before postgres-main does:
+    two incidents until postgres-main alerts; then one, the engine's merge on record."""
+    e = CorrelationEngine(catalog())
+    a = e.process(mk("AuthErrors", "auth", 0)).incident_id
+    b = e.process(mk("InventoryErrors", "inventory", 20)).incident_id
+    assert a != b
+    p = e.process(mk("PostgresDown", "postgres-main", 60))
+    (rec,) = e.merges
+    assert rec.by == "engine" and {rec.into, rec.merged} == {a, b} and p.incident_id == rec.into
+    live = e.incidents[rec.into]
+    assert live.roots == {"postgres-main"} and set(live.services) == {"auth", "inventory", "postgres-main"}
+    assert e.incidents[rec.merged].status == "merged" and e.resolve_id(rec.merged) == rec.into
+    assert rec.into in e.dirty and rec.merged in e.dirty
+    off = CorrelationEngine(catalog(), CorrelationConfig(merge_causes=False))
+    for x in (mk("AuthErrors", "auth", 0), mk("InventoryErrors", "inventory", 20), mk("PostgresDown", "postgres-main", 60)):
+        off.process(x)
+    assert off.merges == [] and len([i for i in off.incidents.values() if i.is_open]) == 2
+
+
+def test_a_human_merge_and_split_move_alerts_and_keep_every_id_resolvable() -> None:
+    e = CorrelationEngine(catalog())
+    s1 = e.process(mk("SearchLatency", "search", 0)).incident_id
+    pay = mk("PaymentsErrors", "payments", 10)
+    s2 = e.process(pay).incident_id
+    rec = e.merge(s1, s2, by="U123", reason="same release")
+    assert (rec.into, rec.merged, rec.by) == (s1, s2, "U123")
+    assert e.resolve_id(s2) == s1 and len(e.incidents[s1].alert_ids) == 2
+    # a later payments alert (same fingerprint re-fire path) follows its incident
+    assert e.process(pay).incident_id == s1
+    rec2 = e.split(s2, [pay.id], by="U123", reason="two faults after all")  # the old id still works
+    new = e.incidents[rec2.into]
+    assert rec2.merged == s1 and new.alert_ids == [pay.id] and set(new.services) == {"payments"}
+    assert set(e.incidents[s1].services) == {"search"} and e.incidents[s1].roots == {"search"}
+    assert [r.by for r in e.merges] == ["U123", "U123"]
+    import pytest
+
+    with pytest.raises(ValueError):
+        e.split(s1, e.incidents[s1].alert_ids, by="U1")  # all of it: not a split
+    with pytest.raises(ValueError):
+        e.merge(s1, s2, by="U1")  # already one

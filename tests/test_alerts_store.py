@@ -170,30 +170,51 @@ def test_an_ack_in_pagerduty_acknowledges_the_incident(db: Store) -> None:
     assert [(a["action"], a["surface"]) for a in acts] == [("ack", "pagerduty")]
 
 
-def test_drift_changes_reads_the_mlops_store_shape(db: Store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """The adapter for `tools.store.models.recent_drift_events` (branch mlops) and its row shape."""
-    import sys
-    import types
-
-    from tools.alerts.changes import drift_changes
-
-    seen = {}
-
-    def recent_drift_events(conn, start, end, services=None, limit=50):  # type: ignore[no-untyped-def]
-        seen.update(start=start, end=end, services=services)
-        return [{"id": "drift-7", "model": "ranker", "service": "ranking", "at": T0 - 900,
-                 "features": ["ctr_7d", "age", "country", "x"], "method": "wasserstein", "score": 0.31,
-                 "severity": "high", "share_drifted": 0.4, "dataset_drift": False}]
-
-    fake = types.ModuleType("tools.store.models")
-    fake.recent_drift_events = recent_drift_events
-    monkeypatch.setitem(sys.modules, "tools.store.models", fake)
-    import tools.store as store_pkg
-
-    monkeypatch.setattr(store_pkg, "models", fake, raising=False)
+def test_an_engine_merge_moves_members_records_it_and_keeps_the_old_id(db: Store) -> None:
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(100))
+    (a,) = p.ingest([mk("AuthErrors", "auth", 0)]).opened
+    (b,) = p.ingest([mk("InventoryErrors", "inventory", 20)]).opened
+    p.ingest([mk("PostgresDown", "postgres-main", 60)])  # the cause: one incident now
+    rec = p.engine.merges[-1]
     with db.engine.connect() as conn:
-        (ch,) = drift_changes(conn, ["ranking", "search"], T0 - 7200, T0 + 120)
-    assert seen == {"start": T0 - 7200, "end": T0 + 120, "services": ["ranking", "search"]}
-    assert (ch.kind, ch.id, ch.service, ch.status) == ("model_drift", "drift-7", "ranking", "high")
-    assert ch.at == datetime.fromtimestamp(T0 - 900, UTC)
-    assert ch.summary == "model ranker: drift in ctr_7d, age, country (wasserstein 0.31)"
+        live, members = s.get_incident(conn, rec.merged)  # the absorbed id resolves
+        decisions = s.decisions_of(conn, rec.into)
+        shell = conn.execute(select(s.alert_incidents.c.status).where(s.alert_incidents.c.id == rec.merged)).scalar_one()
+    assert {a, b} == {rec.into, rec.merged} and live.id == rec.into and shell == "merged"
+    assert {m.service for m in members} == {"auth", "inventory", "postgres-main"}
+    assert [(x["action"], x["target"], x["by"]) for x in decisions] == [("merge", rec.merged, "engine")]
+    p.ingest([mk("AuthLatency", "auth", 90)])  # a later save does not record the merge twice
+    with db.engine.connect() as conn:
+        assert len(s.decisions_of(conn, rec.into)) == 1
+
+
+def test_a_confirmed_cause_is_a_dora_failure_until_the_incident_resolves(db: Store) -> None:
+    from tools.alerts import decisions
+    from tools.store import delivery as d
+
+    first = datetime.fromtimestamp(T0, UTC)
+    with db.engine.begin() as conn:
+        upsert_deployments(conn, [DeploymentEvent(id=f"{DEP_PREFIX}pay-7", service="payments", status="success",
+                                                  finished_at=first - timedelta(minutes=5))])
+    now = [120.0]
+    p = AlertPipeline(db, catalog(), providers=[deployment_changes], clock=lambda: datetime.fromtimestamp(T0 + now[0], UTC))
+    (iid,) = p.ingest([mk("HighErrorRate", "payments", 0)]).opened
+    dora_id = decisions.confirm_cause(p, iid, f"{DEP_PREFIX}pay-7", "U1")
+    with db.engine.connect() as conn:
+        row = conn.execute(select(d.incidents).where(d.incidents.c.id == dora_id)).mappings().one()
+        signal = conn.execute(select(d.failure_signals).where(d.failure_signals.c.source_id == dora_id)).mappings().one()
+    assert row["caused_by_deployment"] == f"{DEP_PREFIX}pay-7" and row["resolved_at"] is None
+    assert signal["shipped"] and signal["resolved_at"] is None
+    now[0] = 400.0
+    p.ingest([mk("HighErrorRate", "payments", 300, status="resolved", started=0)])
+    now[0] = 1000.0
+    p.ingest([])  # the quiet period passed: the incident resolves, and so does the recovery
+    with db.engine.connect() as conn:
+        resolved = conn.execute(select(d.incidents.c.resolved_at).where(d.incidents.c.id == dora_id)).scalar_one()
+        sig = conn.execute(select(d.failure_signals.c.resolved_at).where(d.failure_signals.c.source_id == dora_id)).scalar_one()
+    assert resolved == sig == T0 + 600  # last alert 300 + quiet 300
+    assert decisions.reject_cause(p, iid, f"{DEP_PREFIX}pay-7", "U2") is True
+    with db.engine.connect() as conn:
+        assert d.confirmed_cause(conn, iid) is None
+        assert conn.execute(select(func.count()).select_from(d.failure_signals)
+                            .where(d.failure_signals.c.source_id == dora_id)).scalar_one() == 0

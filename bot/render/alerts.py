@@ -30,6 +30,10 @@ from tools.alerts.tool import IncidentDetail, IncidentList
 
 SEVERITY_EMOJI = {"critical": ":red_circle:", "error": ":large_orange_circle:", "warning": ":large_yellow_circle:", "info": ":white_circle:"}
 ACK, RESOLVE, SHOW = "alerts_ack", "alerts_resolve", "alerts_show"
+# a human's decisions (bot/slack/incident_actions.py): the suspect change, merge, split
+CONFIRM_CAUSE, REJECT_CAUSE = "alerts_confirm_cause", "alerts_reject_cause"
+MERGE_PICK, MERGE_INTO = "alerts_merge_pick", "alerts_merge_into"
+SPLIT_PICK, SPLIT_SERVICE = "alerts_split_pick", "alerts_split_service"
 
 # (alert name, text) -> (title, url) or None: the runbook hook the knowledge helper provides
 RunbookLookup = Callable[[str, str], Any]
@@ -52,6 +56,10 @@ def _status(s: IncidentSummary) -> str:
 
 def _cause_lines(s: IncidentSummary, n: int = 2) -> list[str]:
     lines = []
+    if s.no_clear_cause:
+        lines.append(f"_no clear cause_: {esc(s.cause_note, 300)}")
+        names = ", ".join(f"{esc(c.service)} ({c.score:g})" for c in s.causes[:3])
+        return lines + ([f"candidates, none convincing: {names}"] if names else [])
     for c in s.causes[:n]:
         ev = "; ".join(esc(e, 200) for e in c.evidence[:3])
         lines.append(f"*{esc(c.service)}* (score {c.score:g}): {ev}")
@@ -106,6 +114,13 @@ def incident_card(s: IncidentSummary, runbook: Any = None, *, buttons: bool = Tr
     change = _change_line(s)
     if change:
         out.append(SectionBlock(text=MarkdownTextObject(text=f"*Suspect change*\n{change}"[:3000])))
+        ch = s.suspect_change
+        if buttons and ch is not None and ch.kind == "deployment":
+            value = f"{s.id}|{ch.id}"[:2000]
+            out.append(ActionsBlock(block_id=f"cause:{s.id}", elements=[
+                ButtonElement(text="Confirm cause", action_id=CONFIRM_CAUSE, value=value, style="primary"),
+                ButtonElement(text="Not this", action_id=REJECT_CAUSE, value=value),
+            ]))
     if runbook is not None:
         out.extend(runbook_blocks(runbook))
     elif s.first_alert and s.first_alert.runbook_url and s.first_alert.runbook_url.startswith(("http://", "https://")):
@@ -121,13 +136,17 @@ def incident_card(s: IncidentSummary, runbook: Any = None, *, buttons: bool = Tr
         if s.status == "open":
             elements.append(ButtonElement(text="Resolve", action_id=RESOLVE, value=s.id, style="danger"))
         elements.append(ButtonElement(text="Show alerts", action_id=SHOW, value=s.id))
+        if s.status == "open":
+            elements.append(ButtonElement(text="Merge…", action_id=MERGE_PICK, value=s.id))
+            if len(s.services) > 1:
+                elements.append(ButtonElement(text="Split…", action_id=SPLIT_PICK, value=s.id))
         out.append(ActionsBlock(block_id=f"incident:{s.id}", elements=elements))
     out.append(ContextBlock(elements=[MarkdownTextObject(text=f"`{s.id}` · `/triops incident {s.id}`")]))
     return out
 
 
 def incident_text(s: IncidentSummary) -> str:
-    cause = s.causes[0].service if s.causes else "unknown"
+    cause = "no clear cause" if s.no_clear_cause else (s.causes[0].service if s.causes else "unknown")
     return f"[{s.severity}] {s.title} — {s.alert_count} alerts on {', '.join(s.services) or 'unknown services'}; probable cause: {cause} ({s.status})"
 
 
@@ -143,7 +162,7 @@ def list_blocks(r: IncidentList) -> list[Block]:
         out.append(SectionBlock(text=MarkdownTextObject(text="None. :relieved:")))
         return out
     for s in r.incidents[:20]:
-        cause = f" · cause: *{esc(s.causes[0].service)}*" if s.causes else ""
+        cause = " · no clear cause" if s.no_clear_cause else (f" · cause: *{esc(s.causes[0].service)}*" if s.causes else "")
         out.append(
             SectionBlock(
                 text=MarkdownTextObject(
@@ -177,7 +196,7 @@ def list_rich(r: IncidentList) -> Fit:
             t.add_column("Opened (UTC)", no_wrap=True)
         column(t, "Incident (probable cause)")
         for s in r.incidents:
-            cause = f" (cause: {s.causes[0].service})" if s.causes else ""
+            cause = " (no clear cause)" if s.no_clear_cause else (f" (cause: {s.causes[0].service})" if s.causes else "")
             row = [s.id, s.status, s.severity, str(s.alert_count), s.opened_at.strftime("%m-%d %H:%M"), s.title + cause]
             t.add_row(*(row if wide else [row[0], row[2], row[3], row[5]]))
         return t

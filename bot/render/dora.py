@@ -38,7 +38,9 @@ def _rows(r: DoraReport) -> list[tuple[str, str, str, str | None, str]]:
         ),
         (
             "Change fail rate",
-            f"{fmt.percent(c.change_fail_rate.rate_percent)} ({c.change_fail_rate.failed} of {c.change_fail_rate.deployments})",
+            f"{fmt.percent(c.change_fail_rate.rate_percent)} ({c.change_fail_rate.failed} of {c.change_fail_rate.deployments}"
+            + (f"; {c.change_fail_rate.from_confirmed_incidents} from confirmed incidents"
+               if c.change_fail_rate.from_confirmed_incidents else "") + ")",
             fmt.percent(p.change_fail_rate.rate_percent),
             c.change_fail_rate.level,
             fmt.trend(c.change_fail_rate.rate_percent, p.change_fail_rate.rate_percent, higher_is_better=False),

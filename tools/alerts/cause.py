@@ -1,16 +1,26 @@
 """Probable-cause ranking for one incident: pure, given the incident, the graph and changes.
 
-Each affected service is a candidate. Evidence, each with its weight and a sentence:
+Each affected service is a candidate, plus a silent shared dependency of several
+independent upstream services, plus a changed dependency that does not alert. Evidence is
+kept as data (`CauseEvidence`: what, its weight, the alert / path / change it rests on) and
+each candidate says what would refute it, so a reader can check the claim rather than trust
+a score:
 - it is the most upstream affected service (none of its own dependencies alert) and
-  affected services depend on it;
+  affected services depend on it (the dependency path to each);
 - it alerted first;
 - it (or a dependency it has) changed shortly before the first alert: a deployment or a
   model drift event, closer in time weighs more, a failed deployment more still.
+
+When the evidence cannot single out a cause (several independent upstream services and no
+common dependency or change to explain them), `rank_incident` abstains: "no clear cause"
+is a better post than a confident wrong service.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
@@ -18,15 +28,48 @@ from tools.alerts.models import ChangeEvent
 from tools.catalog import ServiceCatalog
 from tools.timeutil import from_epoch, to_epoch
 
+if TYPE_CHECKING:
+    from tools.alerts.correlate import IncidentState
+
 LOOKBACK_S = 2 * 3600.0  # changes this long before the first alert are suspects
 GRACE_S = 120.0  # ... and a change finishing just after the first alert still counts
+PRECEDES = 1.5  # a service alerting before the affected services it depends on may be where the fault starts
+MARGIN = 2.0  # the best candidate must lead the runner-up by this much when neither has a change
+
+EvidenceKind = Literal["most_upstream", "first_alert", "early_alert", "change", "dependency_path",
+                       "shared_dependency", "downstream", "precedes", "unknown_service"]
+
+
+class CauseEvidence(BaseModel):
+    """One fact for (or, weight 0, about) a candidate, with what it rests on."""
+
+    kind: EvidenceKind
+    weight: float = 0.0
+    text: str
+    alert_id: str | None = None
+    at: datetime | None = None
+    path: list[str] = Field(default_factory=list)  # cause -> ... -> an affected service
+    services: list[str] = Field(default_factory=list)  # the affected services this explains
+    change_id: str | None = None
+    change_kind: str | None = None
+    lead_s: float | None = None  # how long before the first alert the change finished (< 0: after)
 
 
 class CauseCandidate(BaseModel):
     service: str
     score: float
-    evidence: list[str] = Field(default_factory=list)
+    evidence: list[str] = Field(default_factory=list)  # the sentences (== [f.text for f in facts])
+    facts: list[CauseEvidence] = Field(default_factory=list)
+    refuted_if: list[str] = Field(default_factory=list)  # what a responder could check to rule it out
     change: ChangeEvent | None = None
+    change_lead_s: float | None = None
+    alerting: bool = True  # False: inferred (a silent dependency, or a changed one)
+
+
+class RankedCauses(BaseModel):
+    causes: list[CauseCandidate] = Field(default_factory=list)
+    abstained: bool = False
+    reason: str = ""  # why it abstained, or why the first is the cause
 
 
 def _ago(seconds: float) -> str:
@@ -38,50 +81,136 @@ def _ago(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+class _Graph:
+    def __init__(self, catalog: ServiceCatalog):
+        self.known = set(catalog.service_names)
+        self.deps = {s.name: list(s.depends_on) for s in catalog.services}
+        self._up: dict[str, set[str]] = {}
+
+    def upstream(self, s: str) -> set[str]:
+        got = self._up.get(s)
+        if got is None:
+            got, stack = set(), list(self.deps.get(s, ()))
+            while stack:
+                d = stack.pop()
+                if d not in got:
+                    got.add(d)
+                    stack.extend(self.deps.get(d, ()))
+            self._up[s] = got
+        return got
+
+    def path(self, below: str, cause: str) -> list[str]:
+        """The shortest dependency path cause -> ... -> below (below depends on cause)."""
+        prev: dict[str, str] = {}
+        frontier, seen = [below], {below}
+        while frontier:
+            nxt = []
+            for s in frontier:
+                for d in self.deps.get(s, ()):
+                    if d in seen:
+                        continue
+                    seen.add(d)
+                    prev[d] = s
+                    if d == cause:
+                        out = [cause]
+                        while out[-1] != below:
+                            out.append(prev[out[-1]])
+                        return out
+                    nxt.append(d)
+            frontier = nxt
+        return []
+
+
+def _fact(c: CauseCandidate, f: CauseEvidence) -> None:
+    c.facts.append(f)
+    c.evidence.append(f.text)
+    c.score += f.weight
+
+
 def rank_causes(
-    services_first_seen: dict[str, float],
+    services_first_seen: Mapping[str, float],
     catalog: ServiceCatalog | None,
     changes: list[ChangeEvent] | None = None,
     *,
     lookback: float = LOOKBACK_S,
+    first_alerts: Mapping[str, str] | None = None,
 ) -> list[CauseCandidate]:
-    """Candidates best first. `services_first_seen`: affected service -> first alert (epoch)."""
-    if not services_first_seen:
-        return []
-    affected = set(services_first_seen)
-    first_at = min(services_first_seen.values())
-    catalog = catalog or ServiceCatalog()
-    known = set(catalog.service_names)
-    upstream = {s: set(catalog.upstream(s)) if s in known else set() for s in affected}
-    out: list[CauseCandidate] = []
-    ordered = sorted(affected, key=lambda s: (services_first_seen[s], s))
+    """Candidates best first. `services_first_seen`: affected service -> first alert (epoch);
+    `first_alerts`: service -> the id of its first alert (the evidence names it)."""
+    return _rank(services_first_seen, catalog, changes, lookback, first_alerts or {})[0]
+
+
+def _rank(
+    seen: Mapping[str, float],
+    catalog: ServiceCatalog | None,
+    changes: list[ChangeEvent] | None,
+    lookback: float,
+    first_alerts: Mapping[str, str],
+) -> tuple[list[CauseCandidate], list[str]]:
+    if not seen:
+        return [], []
+    g = _Graph(catalog or ServiceCatalog())
+    affected = set(seen)
+    first_at = min(seen.values())
+    ordered = sorted(affected, key=lambda s: (seen[s], s))
+    roots: list[str] = []
+    by_service: dict[str, CauseCandidate] = {}
     for s in ordered:
-        score = 0.0
-        ev: list[str] = []
-        affected_up = upstream[s] & affected
-        dependents = sorted(a for a in affected if s in upstream[a])
-        if s not in known:
-            ev.append(f"{s} is not in the service catalog, so its place in the graph is unknown")
+        c = by_service[s] = CauseCandidate(service=s, score=0.0)
+        affected_up = g.upstream(s) & affected if s in g.known else set()
+        dependents = sorted((a for a in affected if s in g.upstream(a)), key=lambda a: (seen[a], a))
+        if s not in g.known:
+            _fact(c, CauseEvidence(kind="unknown_service", text=f"{s} is not in the service catalog, so its place in the graph is unknown"))
         elif not affected_up:
-            score += 3.0 + 0.5 * len(dependents)
+            roots.append(s)
+            shown = ", ".join(dependents[:5]) + ("…" if len(dependents) > 5 else "")
+            text = (f"most upstream affected service: {shown} depend on it and none of its dependencies alert"
+                    if dependents else "none of its dependencies alert")
+            after = sum(1 for d in dependents if seen[d] >= seen[s])
+            consistent = after / len(dependents) if dependents else 1.0  # a cause alerts before its symptoms
+            _fact(c, CauseEvidence(kind="most_upstream", weight=1.0 + 2.0 * consistent + 0.5 * len(dependents),
+                                   text=text + (f" ({after} of {len(dependents)} alerted after it)" if dependents else ""),
+                                   services=dependents))
+            for d in dependents[:5]:
+                p = g.path(d, s)
+                c.facts.append(CauseEvidence(kind="dependency_path", text=" → ".join(p), path=p, services=[d]))
+            c.refuted_if.append(f"{s}'s own dependencies are failing too (then the fault is further upstream)")
             if dependents:
-                ev.append(
-                    f"most upstream affected service: {', '.join(dependents[:5])}"
-                    f"{'…' if len(dependents) > 5 else ''} depend on it and none of its dependencies alert"
-                )
-            else:
-                ev.append("none of its dependencies alert")
+                c.refuted_if.append(f"{', '.join(dependents[:3])} fail for a reason of their own while {s} is healthy")
         else:
-            ev.append(f"depends on affected {', '.join(sorted(affected_up)[:3])}")
-        lag = services_first_seen[s] - first_at
+            _fact(c, CauseEvidence(kind="downstream", text=f"depends on affected {', '.join(sorted(affected_up)[:3])}",
+                                   services=sorted(affected_up)[:3]))
+            if all(seen[u] > seen[s] for u in affected_up):
+                _fact(c, CauseEvidence(kind="precedes", weight=PRECEDES,
+                                       text=f"alerted before {', '.join(sorted(affected_up)[:3])}, which it depends on",
+                                       services=sorted(affected_up)[:3]))
+            c.refuted_if.append(f"{', '.join(sorted(affected_up)[:2])} recover while {s} still fails")
+        lag = seen[s] - first_at
+        aid = first_alerts.get(s)
         if s == ordered[0]:
-            score += 2.0
-            ev.append(f"alerted first ({from_epoch(first_at):%H:%M:%S} UTC)")
+            _fact(c, CauseEvidence(kind="first_alert", weight=2.0, text=f"alerted first ({from_epoch(first_at):%H:%M:%S} UTC)",
+                                   alert_id=aid, at=from_epoch(first_at)))
         elif lag <= 60:
-            score += 1.0
-            ev.append(f"alerted {_ago(lag)} after the first alert")
-        out.append(CauseCandidate(service=s, score=score, evidence=ev))
-    by_service = {c.service: c for c in out}
+            _fact(c, CauseEvidence(kind="early_alert", weight=1.0, text=f"alerted {_ago(lag)} after the first alert",
+                                   alert_id=aid, at=from_epoch(seen[s])))
+    out = list(by_service.values())
+    # several independent upstream services: a dependency they share that does not alert
+    if len(roots) >= 2:
+        shared = set.intersection(*(g.upstream(r) for r in roots if r in g.known)) - affected
+        nearest = sorted(shared, key=lambda d: (sum(len(g.path(r, d)) for r in roots), d))
+        if nearest:
+            d = nearest[0]
+            c = CauseCandidate(service=d, score=0.0, alerting=False)
+            _fact(c, CauseEvidence(
+                kind="shared_dependency", weight=3.0 + 1.5 * len(roots),
+                text=f"does not alert, but {', '.join(roots[:4])} all depend on it and none of them depends on another",
+                services=list(roots)))
+            for r in roots[:4]:
+                p = g.path(r, d)
+                c.facts.append(CauseEvidence(kind="dependency_path", text=" → ".join(p), path=p, services=[r]))
+            c.refuted_if.append(f"{d} is healthy (its own metrics, or other dependents of it not alerting)")
+            by_service[d] = c
+            out.append(c)
     for ch in changes or []:
         at = to_epoch(ch.at) or 0.0
         before = first_at - at
@@ -92,28 +221,58 @@ def rank_causes(
         what = f"{ch.kind.replace('_', ' ')} {ch.id}" + (f" ({ch.summary})" if ch.summary else "")
         when = f"{_ago(before)} before the first alert" if before >= 0 else f"{_ago(before)} after the first alert"
         if ch.service in by_service:
-            target, note = by_service[ch.service], f"{what} of {ch.service} finished {when}"
+            target = by_service[ch.service]
         else:
-            dependents = sorted(a for a in affected if ch.service in upstream[a])
+            dependents = sorted(a for a in affected if ch.service in g.upstream(a))
             if not dependents:
                 continue
             weight *= 0.75
-            # not in by_service (the branch above): a new candidate, found again by later changes
-            target = CauseCandidate(
-                service=ch.service, score=0.0,
-                evidence=[f"not alerting, but {', '.join(dependents[:3])} depend on it"],
-            )
+            target = CauseCandidate(service=ch.service, score=0.0, alerting=False)
+            _fact(target, CauseEvidence(kind="downstream", text=f"not alerting, but {', '.join(dependents[:3])} depend on it",
+                                        services=dependents[:3]))
             by_service[ch.service] = target
             out.append(target)
-            note = f"{what} of {ch.service} finished {when}"
-        target.score += weight
-        target.evidence.append(note)
+        _fact(target, CauseEvidence(kind="change", weight=weight, text=f"{what} of {ch.service} finished {when}",
+                                    change_id=ch.id, change_kind=ch.kind, at=ch.at, lead_s=round(before, 1)))
         if target.change is None or (to_epoch(target.change.at) or 0) < at <= first_at + GRACE_S:
             target.change = ch
-    out.sort(key=lambda c: (-c.score, services_first_seen.get(c.service, first_at), c.service))
+            target.change_lead_s = round(before, 1)
+            target.refuted_if.append(f"rolling back {ch.kind.replace('_', ' ')} {ch.id} does not end the alerts")
+    out.sort(key=lambda c: (-c.score, seen.get(c.service, first_at), c.service))
     for c in out:
         c.score = round(c.score, 2)
-    return out
+    return out, roots
+
+
+def rank_incident(
+    inc: IncidentState,
+    catalog: ServiceCatalog | None,
+    changes: list[ChangeEvent] | None = None,
+    *,
+    lookback: float = LOOKBACK_S,
+    margin: float = MARGIN,
+) -> RankedCauses:
+    """The incident's ranked causes, or an abstention when nothing singles one out: several
+    independent upstream services with no shared dependency and no change to explain them,
+    and a lead over the runner-up below `margin`."""
+    first_alerts: dict[str, str] = {}
+    for aid in inc.alert_ids:
+        a = inc.alerts.get(aid)
+        if a is not None and a.service and a.service not in first_alerts:
+            first_alerts[a.service] = aid
+    causes, roots = _rank(inc.services, catalog, changes, lookback, first_alerts)
+    if not causes:
+        return RankedCauses(abstained=True, reason="no alert names a service")
+    top = causes[0]
+    has_change = top.change is not None
+    lead = top.score - (causes[1].score if len(causes) > 1 else 0.0)
+    if len(roots) >= 2 and top.alerting and not has_change and lead < margin:
+        return RankedCauses(
+            causes=causes, abstained=True,
+            reason=(f"no clear cause: {', '.join(roots[:4])} alert independently (none depends on another), "
+                    f"share no dependency and no change explains them"),
+        )
+    return RankedCauses(causes=causes, reason=top.evidence[0] if top.evidence else "")
 
 
 def suspect_change(causes: list[CauseCandidate]) -> ChangeEvent | None:

@@ -7,7 +7,6 @@ is present (plug another provider in by adding it to `default_providers`).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 
 from sqlalchemy.engine import Connection
@@ -56,6 +55,9 @@ def drift_changes(conn: Connection, services: Sequence[str], start: float, end: 
             continue
         features = [str(f) for f in (r.get("features") or [])][:3]
         detail = f"{r.get('method')} {float(r['score']):.2f}" if r.get("method") and r.get("score") is not None else ""
+        severity = r.get("severity")  # a float in the store: how far past its threshold (x times)
+        if severity is not None:
+            detail += f"{', ' if detail else ''}{float(severity):.1f}x its threshold"
         summary = f"model {r.get('model') or '?'}" + (f": drift in {', '.join(features)}" if features else "")
         out.append(
             ChangeEvent(
@@ -64,7 +66,7 @@ def drift_changes(conn: Connection, services: Sequence[str], start: float, end: 
                 service=str(r["service"]),
                 at=from_epoch(float(r["at"])),
                 summary=summary + (f" ({detail})" if detail else ""),
-                status=r.get("severity"),
+                status="drifted",
             )
         )
     return out
@@ -81,11 +83,10 @@ def gather_changes(
     start: float,
     end: float,
 ) -> list[ChangeEvent]:
-    """Ask every provider; a provider that fails must not lose the incident, so it is skipped."""
+    """Ask every provider. An error propagates: a provider that cannot read its store or
+    builds an invalid event is a broken feature (model drift silently never reached an
+    incident while this swallowed a validation error), not missing evidence."""
     out: list[ChangeEvent] = []
     for p in providers:
-        try:
-            out.extend(p(conn, services, start, end))
-        except Exception as exc:  # a broken provider costs evidence, never the page
-            logging.getLogger("triops.alerts").warning("change provider %s failed: %s", getattr(p, "__name__", p), exc)
+        out.extend(p(conn, services, start, end))
     return out

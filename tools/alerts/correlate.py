@@ -6,6 +6,14 @@ capped to the few most recent incidents, never from a pass over history. A candi
 scored by the strongest shared evidence; the best one above `min_score` within `window`
 seconds of its last new alert takes the alert, else the alert opens an incident.
 
+Concurrent faults stay apart: a shared cluster/namespace is no evidence for an alert that
+names its service; an alert joins through the graph only when one fault explains both (its
+service lies below an incident's root in cascade time, or just above it); a symptom below
+several open roots goes to the best-timed one. Every placement records why (`Placement.why`).
+A resolve older than the quiet period never joins. A cause alerting just after symptoms
+that opened separate incidents merges them; `merge`/`split` are also there for a human,
+and every merge or split is kept in `merges` with who decided (the store records them).
+
 An incident resolves once every member alert resolved and `quiet` seconds passed with no
 new activity. A fingerprint that re-fires `flap_threshold` times within `flap_window` is
 flapping: it rejoins its incident and is never announced again. Any re-fire within
@@ -23,6 +31,7 @@ from typing import Literal, NamedTuple
 from tools.alerts.models import SEVERITY_RANK, Alert
 from tools.alerts.templates import TemplateMiner
 from tools.catalog import ServiceCatalog
+from tools.timeutil import to_epoch
 
 PlacementKind = Literal["opened", "joined", "duplicate", "refired", "flapping", "resolved"]
 
@@ -44,10 +53,17 @@ class CorrelationConfig:
     hop_delay: float | None = 240.0  # a cascade reaches a service h hops below a root within slack + h * this
     anchor_slack: float = 120.0
     upstream_lag: float | None = 120.0  # a service above the roots (a late-alerting cause) joins only this soon
-    service_fresh: float | None = 300.0  # same-service evidence counts fully this long after the service's first alert
+    service_fresh: float | None = 300.0  # same-service evidence (a root service) counts fully this long after its first alert
     service_late_factor: float = 0.5  # ... and this much after
+    symptom_fresh: float | None = 120.0  # ... a service below the incident's roots: a cascade's burst there is short
+    symptom_late_factor: float = 0.0  # ... after it, a new alert there needs its cascade (anchor) to join
     w_anchor: float = 1.0  # extra evidence when the alert's service lies below a root in cascade time
-    w_namespace: float = 1.0  # same cluster + namespace
+    hop_typical: float | None = 120.0  # the anchor counts most when the delay is near h * this (best-fitting root)
+    w_namespace: float = 0.0  # same cluster + namespace, the alert names its service: weak, never enough alone
+    w_namespace_unowned: float = 1.0  # ... the alert names no service (only labels place it)
+    sibling_lag: float | None = 60.0  # a service sharing a dependency with a root, alerting this soon after it,
+    w_sibling: float = 1.0  # ... is perhaps a second symptom of a silent shared dependency (how 4): never enough alone
+    merge_causes: bool = True  # a cause alerting late joins the incidents of the symptoms below it (a merge)
     w_template: float = 1.5  # same message template
     w_template_unowned: float = 2.5  # same template, the alert names no service
     index_width: int = 4  # recent incidents kept per index key
@@ -58,6 +74,18 @@ class Placement(NamedTuple):
     alert_id: str
     incident_id: str
     kind: PlacementKind
+    why: tuple = ()  # the evidence that decided: ((kind, weight), ...), or for "opened" the best rejected fit
+
+
+@dataclass(frozen=True)
+class MergeRecord:
+    """One incident absorbed into another: by the engine (a cause alerting late) or a human."""
+
+    into: str
+    merged: str
+    at: float
+    by: str  # "engine" or a user id
+    reason: str
 
 
 @dataclass(slots=True)
@@ -76,7 +104,7 @@ class IncidentState:
     opened_at: float
     last_alert_at: float
     last_event_at: float
-    status: Literal["open", "resolved"] = "open"
+    status: Literal["open", "resolved", "merged"] = "open"
     resolved_at: float | None = None
     alert_ids: list[str] = field(default_factory=list)
     alerts: dict[str, Alert] = field(default_factory=dict)  # alert id -> latest notification
@@ -92,6 +120,13 @@ class IncidentState:
     events: int = 0
     duplicates: int = 0
     close_due: float | None = None
+    why: dict[str, tuple] = field(default_factory=dict)  # alert id -> why it was placed here
+    merged_ids: list[str] = field(default_factory=list)  # incidents absorbed into this one
+    merged_by: dict[str, tuple[str, str]] = field(default_factory=dict)  # absorbed id -> (who, why)
+    merged_into: str | None = None  # set on the shell left behind by a merge
+    split_from: str | None = None  # set on an incident a split made
+    split_by: str | None = None
+    split_reason: str = ""
 
     @property
     def is_open(self) -> bool:
@@ -117,8 +152,11 @@ class CorrelationEngine:
         self._related: dict[str, tuple[tuple[str, float], ...]] = {}
         self._up: dict[str, frozenset[str]] = {}  # transitive dependencies of each service
         self._up_dist: dict[str, dict[str, int]] = {}  # ... and the fewest hops to each
+        self._deps1: dict[str, frozenset[str]] = {}  # direct dependencies
         self._svc_queries: dict[str, list[tuple[tuple, float, float]]] = {}
         self.stats: Counter[str] = Counter()
+        self.aliases: dict[str, str] = {}  # merged incident id -> the incident that absorbed it
+        self.merges: list[MergeRecord] = []  # every merge/split decision, newest last (callers persist it)
         if catalog is not None:
             self._build_graph(catalog)
 
@@ -150,6 +188,7 @@ class CorrelationEngine:
                     put(u2, cfg.w_second_hop)
             self._related[name] = tuple(sorted(weights.items()))
         for name in deps:
+            self._deps1[name] = frozenset(deps[name])
             self._up[name] = frozenset(catalog.upstream(name))
             dist: dict[str, int] = {}
             frontier, hops = list(deps[name]), 1
@@ -217,8 +256,13 @@ class CorrelationEngine:
     def _place_new(self, alert: Alert, aid: str, key: str, t: float) -> Placement:
         cfg = self.config
         features = self._features(alert)
-        scores: dict[tuple[str, str], float] = {}
         svc = features[0]
+        if alert.status == "resolved" and t < self.clock - cfg.quiet:
+            # resolved before the quiet period: whatever it was, it is over; it neither joins
+            # nor explains anything open now (a late or replayed resolve opens its own, closed)
+            return self._open(alert, aid, key, t, features, (("stale_resolve", round(self.clock - t, 1)),))
+        scores: dict[tuple[str, str], float] = {}
+        how_of: dict[str, tuple[int, float]] = {}
         index_get = self._index.get
         incidents = self.incidents
         max_horizon = max(cfg.window, cfg.cascade_window)
@@ -237,15 +281,23 @@ class CorrelationEngine:
                     continue
                 w = weight
                 if k[0] == "svc":
+                    how = how_of.get(iid)
+                    if how is None:
+                        how = how_of[iid] = self._explained(svc, inc, t)
                     if k[1] != svc:
-                        how = self._explained(svc, inc, t)
-                        if not how:
+                        if not how[0]:
                             w *= cfg.unexplained_factor
-                        elif how == 2 and cfg.w_anchor:
-                            scores[(iid, "anchor")] = cfg.w_anchor
-                    elif (svc is not None and cfg.service_fresh is not None
-                          and t - inc.services[svc] > cfg.service_fresh):
-                        w *= cfg.service_late_factor
+                    elif svc is not None:
+                        root = svc in inc.roots
+                        fresh = cfg.service_fresh if root else cfg.symptom_fresh
+                        if fresh is not None and t - inc.services[svc] > fresh:
+                            w *= cfg.service_late_factor if root else cfg.symptom_late_factor
+                    if how[0] == 4 and cfg.w_sibling:
+                        scores[(iid, "sibling")] = cfg.w_sibling
+                    if how[0] == 2 and cfg.w_anchor:
+                        scores[(iid, "anchor")] = cfg.w_anchor * (1.0 + 0.25 * how[1])
+                if not w:
+                    continue
                 slot = (iid, k[0])  # evidence of one kind counts once (its strongest); kinds add up
                 if w > scores.get(slot, 0.0):
                     scores[slot] = w
@@ -262,18 +314,35 @@ class CorrelationEngine:
                 best is not None and score == best_score and inc.last_alert_at > best.last_alert_at
             ):
                 best, best_score = inc, score
-        kind: PlacementKind = "joined"
         if best is None or best_score < cfg.min_score:
-            best = IncidentState(
-                id="inc-" + aid[2:14], opened_at=t, last_alert_at=t, last_event_at=t, first_alert_id=aid
-            )
-            self.incidents[best.id] = best
-            self.stats["incidents"] += 1
-            kind = "opened"
-        self._add_member(best, alert, aid, t, features)
-        self._fp[key] = _FpState(aid, t, best.id, True, deque([t]))
+            why: tuple = (("below_min_score", best.id, round(best_score, 2)),) if best is not None else ()
+            placement = self._open(alert, aid, key, t, features, why)
+            best = self.incidents[placement.incident_id]
+        else:
+            why = tuple((kind, round(w, 2)) for (iid, kind), w in scores.items() if iid == best.id)
+            self._add_member(best, alert, aid, t, features)
+            best.why[aid] = why
+            self._fp[key] = _FpState(aid, t, best.id, True, deque([t]))
+            self.stats["alerts"] += 1
+            placement = Placement(aid, best.id, "joined", why)
+        if cfg.merge_causes and svc is not None and svc in best.roots:
+            for iid, how in how_of.items():
+                if how[0] == 3 and iid != best.id:
+                    other = self.incidents[iid]
+                    if other.is_open and all(svc in self._up.get(r, ()) for r in other.roots):
+                        self.merge(best.id, iid, by="engine", at=t,
+                                   reason=f"{svc} alerted within {cfg.upstream_lag:g} s of the symptoms below it")
+        return placement
+
+    def _open(self, alert: Alert, aid: str, key: str, t: float, features: tuple, why: tuple) -> Placement:
+        inc = IncidentState(id="inc-" + aid[2:14], opened_at=t, last_alert_at=t, last_event_at=t, first_alert_id=aid)
+        self.incidents[inc.id] = inc
+        self.stats["incidents"] += 1
+        self._add_member(inc, alert, aid, t, features)
+        inc.why[aid] = why
+        self._fp[key] = _FpState(aid, t, inc.id, True, deque([t]))
         self.stats["alerts"] += 1
-        return Placement(aid, best.id, kind)
+        return Placement(aid, inc.id, "opened", why)
 
     def _refire(self, alert: Alert, aid: str, key: str, st: _FpState, t: float) -> Placement:
         cfg = self.config
@@ -311,10 +380,12 @@ class CorrelationEngine:
         return Placement(aid, inc.id, "refired")
 
     def _resolve(self, alert: Alert, aid: str, key: str, st: _FpState | None, t: float) -> Placement:
+        why: tuple = ()
         if st is None:  # resolved before we saw it fire: place it, then close it
             placement = self._place_new(alert, aid, key, t)
             st = self._fp[key]
             inc = self.incidents[placement.incident_id]
+            why = placement.why
         else:
             inc = self.incidents[st.incident]
             if aid not in inc.alerts:
@@ -329,7 +400,7 @@ class CorrelationEngine:
         if not inc.firing and inc.is_open:
             inc.close_due = max(t, inc.last_alert_at) + self.config.quiet
             heapq.heappush(self._due, (inc.close_due, inc.id))
-        return Placement(aid, inc.id, "resolved")
+        return Placement(aid, inc.id, "resolved", why)
 
     def _add_member(
         self,
@@ -358,6 +429,7 @@ class CorrelationEngine:
         if svc and svc not in inc.services:
             inc.services[svc] = t
             self._add_root(inc, svc)
+
         self.dirty.add(inc.id)
         width = self.config.index_width
         for k in facts:
@@ -385,31 +457,47 @@ class CorrelationEngine:
         else:
             del self._index[k]
 
-    def _explained(self, svc: str | None, inc: IncidentState, t: float) -> int:
+    def _explained(self, svc: str | None, inc: IncidentState, t: float) -> tuple[int, float]:
         """Could one fault explain both? Only if the alert's service lies on a dependency
         path through one of the incident's roots (its most upstream affected services), and,
         when propagation delays are set, only if the timing fits: a cascade needs time per hop
         to reach a dependent but not forever, and a cause alerting after its symptoms does so
         soon after them, else it is a new fault upstream.
 
-        0: no; 1: yes (it is a root, or a cause above one); 2: yes, as a cascade below a root
-        (the incident's anchor explains it, which `w_anchor` rewards)."""
+        (how, fit). how 0: no; 1: yes (it is a root, or a cause above one with no timing);
+        2: yes, as a cascade below a root (the anchor, which `w_anchor` rewards, the more
+        the closer its delay is to `hop_typical` a hop: the best-fitting root wins);
+        3: yes, as a cause alerting just after the symptoms below it (may merge them);
+        4: perhaps, as a sibling of a root alerting at once: both depend on a service that
+        does not alert (a silent shared cause)."""
         if svc is None:
-            return 1
+            return 1, 0.0
         cfg = self.config
         dist = self._up_dist.get(svc, {})
-        best = 0
+        best, fit = 0, 0.0
         for r in inc.roots:  # a set: take the best fit, so iteration order never matters
             h = dist.get(r)
             if h is not None:  # svc depends on root r, h hops down
-                if cfg.hop_delay is None or t - inc.services[r] <= cfg.anchor_slack + h * cfg.hop_delay:
-                    return 2
-            elif r == svc or (
-                svc in self._up.get(r, ())  # svc lies above the root: would become the new root
-                and (cfg.upstream_lag is None or t - inc.services[r] <= cfg.upstream_lag)
-            ):
-                best = 1
-        return best
+                dt = t - inc.services[r]
+                if cfg.hop_delay is None or dt <= cfg.anchor_slack + h * cfg.hop_delay:
+                    f = 1.0
+                    if cfg.hop_typical:
+                        f = 1.0 / (1.0 + abs(dt - h * cfg.hop_typical) / (h * cfg.hop_typical))
+                    if best != 2 or f > fit:
+                        best, fit = 2, f
+            elif best == 2:
+                continue
+            elif r == svc:
+                best = max(best, 1)
+            elif svc in self._up.get(r, ()):  # svc lies above the root: would become the new root
+                if cfg.upstream_lag is None:
+                    best = max(best, 1)
+                elif t - inc.services[r] <= cfg.upstream_lag:
+                    best = 3
+            elif (best == 0 and cfg.sibling_lag is not None and t - inc.services[r] <= cfg.sibling_lag
+                  and self._deps1.get(svc, frozenset()) & self._deps1.get(r, frozenset())):
+                best = 4
+        return best, fit
 
     def _add_root(self, inc: IncidentState, svc: str) -> None:
         up = self._up.get(svc, frozenset())
@@ -420,14 +508,20 @@ class CorrelationEngine:
 
     def service_of(self, alert: Alert) -> str | None:
         """The alert's service, else the one learned for its pod's workload (pod name minus
-        the ReplicaSet hash and pod suffix) from earlier alerts that named both."""
+        the ReplicaSet hash and pod suffix) from earlier alerts that named both, else the
+        catalog service the workload is named after."""
         pod = alert.labels.get("pod")
         workload = pod.rsplit("-", 2)[0] if pod and pod.count("-") >= 2 else None
         if alert.service:
             if workload and workload not in self._workloads:
                 self._workloads[workload] = alert.service
             return alert.service
-        return self._workloads.get(workload) if workload else None
+        if not workload:
+            return None
+        found = self._workloads.get(workload)
+        if found is None and workload in self._up:  # the workload is named like a catalog service
+            found = workload
+        return found
 
     def _features(self, alert: Alert) -> tuple[str | None, list[tuple], list[tuple[tuple, float, float]]]:
         """(service, facts this alert adds to its incident, queries: key, weight, horizon)."""
@@ -448,10 +542,152 @@ class CorrelationEngine:
         group = tuple(labels.get(g) for g in cfg.group_labels)
         if group[-1]:
             facts.append(("grp", *group))
-            queries.append((facts[-1], cfg.w_namespace, cfg.cascade_window))
+            w_grp = cfg.w_namespace if svc else cfg.w_namespace_unowned
+            if w_grp:
+                queries.append((facts[-1], w_grp, cfg.cascade_window))
         facts.append(("tpl", self.miner.add(alert.message)))
         queries.append((facts[-1], cfg.w_template if svc else cfg.w_template_unowned, cfg.cascade_window))
         return svc, facts, queries
+
+    # --- merge and split ------------------------------------------------------------------
+    def resolve_id(self, incident_id: str) -> str:
+        """The incident an id now lives in (a merged id points at the one that absorbed it)."""
+        seen = 0
+        while incident_id in self.aliases and seen < 64:
+            incident_id, seen = self.aliases[incident_id], seen + 1
+        return incident_id
+
+    def merge(self, into: str, other: str, *, by: str, at: float | None = None, reason: str = "") -> MergeRecord:
+        """Move every alert of `other` into `into`; `other` stays as a shell that names `into`
+        (status "merged"), so both ids resolve. `by`: "engine" or the human who decided."""
+        into, other = self.resolve_id(into), self.resolve_id(other)
+        if into == other:
+            raise ValueError(f"{into} and {other} are the same incident")
+        dst, src = self.incidents.get(into), self.incidents.get(other)
+        if dst is None or src is None:
+            raise KeyError(f"unknown incident: {into if dst is None else other}")
+        when = self.clock if at is None else at
+        events = dst.events
+        for aid in src.alert_ids:
+            self._move(src, dst, src.alerts[aid], aid)
+        for fp in src.flapping:
+            dst.flapping.add(fp)
+        dst.events = events + src.events
+        dst.duplicates += src.duplicates
+        if SEVERITY_RANK.get(src.severity, 0) > SEVERITY_RANK.get(dst.severity, 0):
+            dst.severity = src.severity
+        if src.opened_at < dst.opened_at:
+            dst.opened_at, dst.first_alert_id = src.opened_at, src.first_alert_id
+        dst.last_alert_at = max(dst.last_alert_at, src.last_alert_at)
+        dst.last_event_at = max(dst.last_event_at, src.last_event_at)
+        for k, v in src.key_last.items():
+            dst.key_last[k] = max(v, dst.key_last.get(k, v))
+            lst = self._index.get(k)
+            if lst is not None and other in lst:
+                lst.remove(other)
+                if into not in lst:
+                    lst.append(into)
+        dst.merged_ids.append(other)
+        dst.merged_by[other] = (by, reason or "merged")
+        if dst.status != "open" and (dst.firing or src.is_open):
+            dst.status, dst.resolved_at = "open", None
+        self._reschedule(dst)
+        src.status, src.resolved_at, src.close_due = "merged", when, None
+        src.alert_ids, src.alerts, src.firing, src.services, src.roots = [], {}, set(), {}, set()
+        src.merged_into = into
+        self.aliases[other] = into
+        rec = MergeRecord(into=into, merged=other, at=when, by=by, reason=reason or "merged")
+        self.merges.append(rec)
+        self.stats["merges"] += 1
+        self.dirty.update((into, other))
+        return rec
+
+    def split(self, incident_id: str, alert_ids: Iterable[str], *, by: str, at: float | None = None,
+              reason: str = "") -> MergeRecord:
+        """Move `alert_ids` (members of the incident) into a new incident; returns the record
+        (`into` is the new incident). Both keep their alerts' history; neither may end empty."""
+        iid = self.resolve_id(incident_id)
+        src = self.incidents.get(iid)
+        if src is None:
+            raise KeyError(f"unknown incident: {incident_id}")
+        moving = [a for a in dict.fromkeys(alert_ids)]
+        unknown = [a for a in moving if a not in src.alerts]
+        if unknown:
+            raise ValueError(f"not alerts of {iid}: {', '.join(unknown[:5])}")
+        if not moving or len(moving) == len(src.alert_ids):
+            raise ValueError("a split needs some, but not all, of the incident's alerts")
+        when = self.clock if at is None else at
+        first = min(moving, key=lambda a: (src.alerts[a].event_time, a))
+        t0 = src.alerts[first].event_time
+        dst = IncidentState(id="inc-" + first[2:14], opened_at=t0, last_alert_at=t0, last_event_at=t0,
+                            first_alert_id=first)
+        if dst.id in self.incidents:
+            dst.id = f"{dst.id}-s{self.stats['splits'] + 1}"
+        dst.split_from, dst.split_by, dst.split_reason = iid, by, reason or "split"
+        self.incidents[dst.id] = dst
+        for aid in sorted(moving, key=lambda a: (src.alerts[a].event_time, a)):
+            self._move(src, dst, src.alerts[aid], aid)
+            del src.alerts[aid]
+        self._rebuild(src)
+        for inc in (src, dst):
+            self._reschedule(inc)
+        rec = MergeRecord(into=dst.id, merged=iid, at=when, by=by, reason=reason or "split")
+        self.merges.append(rec)
+        self.stats["splits"] += 1
+        self.stats["incidents"] += 1
+        self.dirty.update((iid, dst.id))
+        return rec
+
+    def _move(self, src: IncidentState, dst: IncidentState, a: Alert, aid: str) -> None:
+        key = f"{a.source}\x00{a.fingerprint}"
+        firing = key in src.firing and a.status == "firing"
+        t = a.event_time if a.status == "firing" else (to_epoch(a.starts_at) or a.event_time)
+        self._add_member(dst, a, aid, t)
+        if aid in src.why:
+            dst.why[aid] = src.why[aid]
+        if not firing:
+            dst.firing.discard(key)
+        if a.fingerprint in src.flapping:
+            dst.flapping.add(a.fingerprint)
+        st = self._fp.get(key)
+        if st is not None and st.incident == src.id:
+            st.incident = dst.id
+
+    def _rebuild(self, inc: IncidentState) -> None:
+        """Recompute what a split took away: services, roots, firing, first alert, severity."""
+        remaining = [a for a in inc.alert_ids if a in inc.alerts]
+        moved = set(inc.alert_ids) - set(remaining)
+        inc.alert_ids = remaining
+        inc.services, inc.roots, inc.names, inc.severity = {}, set(), Counter(), "info"
+        firing = set()
+        for aid in remaining:
+            a = inc.alerts[aid]
+            svc = self.service_of(a)
+            t = to_epoch(a.starts_at) or a.event_time
+            if svc and (svc not in inc.services or t < inc.services[svc]):
+                inc.services[svc] = t
+            inc.names[a.name] += 1
+            if SEVERITY_RANK[a.severity] > SEVERITY_RANK.get(inc.severity, 0):
+                inc.severity = a.severity
+            key = f"{a.source}\x00{a.fingerprint}"
+            if a.status == "firing" and self._fp.get(key) is not None and self._fp[key].incident == inc.id:
+                firing.add(key)
+        inc.firing = firing
+        for svc in sorted(inc.services, key=lambda s: inc.services[s]):
+            self._add_root(inc, svc)
+        if inc.first_alert_id in moved or inc.first_alert_id not in inc.alerts:
+            inc.first_alert_id = min(remaining, key=lambda a: (inc.alerts[a].event_time, a))
+            inc.opened_at = inc.alerts[inc.first_alert_id].event_time
+        for aid in moved:
+            inc.why.pop(aid, None)
+
+    def _reschedule(self, inc: IncidentState) -> None:
+        if inc.firing or inc.status == "merged":
+            inc.close_due = None
+            return
+        if inc.is_open:
+            inc.close_due = max(self.clock, inc.last_alert_at) + self.config.quiet
+            heapq.heappush(self._due, (inc.close_due, inc.id))
 
     # --- restore and read-out -------------------------------------------------------------
     def restore(self, incident_id: str, opened_at: float, members: list[Alert]) -> None:
@@ -493,4 +729,6 @@ class CorrelationEngine:
         gone_set = set(gone)
         for k in [k for k, st in self._fp.items() if st.incident in gone_set]:
             del self._fp[k]
+        for k in [k for k, v in self.aliases.items() if k in gone_set or v in gone_set]:
+            del self.aliases[k]  # the store keeps resolving them (alert_store.resolve_incident_id)
         return len(gone)

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from tools.alerts.cause import CauseCandidate, rank_causes, suspect_change
+from tools.alerts.cause import CauseCandidate, rank_incident, suspect_change
 from tools.alerts.correlate import CorrelationEngine, IncidentState
 from tools.alerts.models import Alert, ChangeEvent
 from tools.catalog import ServiceCatalog
@@ -46,7 +46,15 @@ class IncidentSummary(BaseModel):
     held_back: list[str] = Field(default_factory=list)  # "Alertmanager held back 2 more alerts"
     first_alert: AlertBrief | None = None
     causes: list[CauseCandidate] = Field(default_factory=list)
+    no_clear_cause: bool = False  # the evidence singles out no cause: the post says so, names none
+    cause_note: str = ""  # why the first cause leads, or why none does
     suspect_change: ChangeEvent | None = None
+    merged_into: str | None = None  # this id was merged: the incident now lives there
+    merged_ids: list[str] = Field(default_factory=list)  # incidents merged into this one
+    merged_by: dict[str, list[str]] = Field(default_factory=dict)  # merged id -> [who, why]
+    split_from: str | None = None  # this incident was split out of that one
+    split_by: str | None = None
+    split_reason: str = ""
     acked_at: datetime | None = None
     acked_by: str | None = None
     resolved_by: str | None = None
@@ -68,13 +76,16 @@ def summarise(
     changes: list[ChangeEvent] | None = None,
     engine: CorrelationEngine | None = None,
 ) -> IncidentSummary:
-    causes = rank_causes(inc.services, catalog, changes)
+    ranked = rank_incident(inc, catalog, changes)
+    causes = ranked.causes
     first = inc.alerts.get(inc.first_alert_id)
-    top = causes[0].service if causes else None
+    top = causes[0].service if causes and not ranked.abstained else (first.service if first else None)
     lead = next(
         (inc.alerts[a] for a in inc.alert_ids if top and inc.alerts[a].service == top), first
     )
     title = f"{lead.name} on {top}" if lead and top else (lead.name if lead else inc.id)
+    if inc.merged_into:
+        title = f"merged into {inc.merged_into}"
     others = len(inc.services) - 1
     if others > 0:
         title += f" (+{others} service{'s' if others > 1 else ''})"
@@ -98,7 +109,15 @@ def summarise(
                           if a.annotations.get("truncated_alerts")}),
         first_alert=brief(first) if first else None,
         causes=causes[:5],
+        no_clear_cause=ranked.abstained,
+        cause_note=ranked.reason,
         suspect_change=suspect_change(causes),
+        merged_into=inc.merged_into,
+        merged_ids=list(inc.merged_ids),
+        merged_by={k: list(v) for k, v in inc.merged_by.items()},
+        split_from=inc.split_from,
+        split_by=inc.split_by,
+        split_reason=inc.split_reason,
     )
 
 
@@ -107,7 +126,7 @@ def runbook_candidates(s: IncidentSummary, alerts: list[AlertBrief], limit: int 
     service (an alert carrying a runbook link first), then the others; one per alert name.
     The first alert of a cascade is often a generic symptom (HighErrorRate) with no runbook,
     while the cause's own alerts (KubePodCrashLooping…) have one."""
-    cause = s.causes[0].service if s.causes else (s.first_alert.service if s.first_alert else None)
+    cause = s.causes[0].service if s.causes and not s.no_clear_cause else (s.first_alert.service if s.first_alert else None)
     ranked = sorted(
         alerts,
         key=lambda a: (a.service != cause, a.runbook_url is None, a.starts_at),

@@ -127,6 +127,7 @@ class Failures:
     services: list[str]
     finished_at: np.ndarray
     recovered_at: np.ndarray
+    confirmed: int = 0  # failures named by an alert incident whose cause a human confirmed
 
     @classmethod
     def empty(cls) -> Failures:

@@ -78,6 +78,7 @@ class ChangeFailStats(BaseModel):
     rate_percent: float | None
     level: Level | None
     failed_deployments: list[str] = Field(default_factory=list)
+    from_confirmed_incidents: int = 0  # failures a human confirmed from an alert incident's suspect change
 
 
 class OpenFailure(BaseModel):

@@ -46,7 +46,13 @@ from sqlalchemy.sql import ColumnElement
 
 from tools.catalog import Scope
 from tools.dora.metrics import DAY_S, Failures
-from tools.store.delivery import PRODUCTION, commit_leads, deployments, failure_signals
+from tools.store.delivery import (
+    CONFIRMED_PREFIX,
+    PRODUCTION,
+    commit_leads,
+    deployments,
+    failure_signals,
+)
 
 
 @dataclass
@@ -247,6 +253,7 @@ def _failures(conn: Connection, scope: Scope, start: float, end: float, as_of: f
             func.sum(case((is_rem, 0), else_=1)).label("incidents"),
             func.sum(case((is_rem, 0), (resolved, 0), else_=1)).label("still_open"),
             func.max(case((and_(~is_rem, resolved), fs.c.resolved_at))).label("resolved"),
+            func.sum(case((and_(~is_rem, fs.c.source_id.like(CONFIRMED_PREFIX + "%")), 1), else_=0)).label("confirmed"),
         )
         .where(*conds)
         # finished_at depends on deployment_id; leading with it follows the index order
@@ -261,12 +268,13 @@ def _failures(conn: Connection, scope: Scope, start: float, end: float, as_of: f
         (per.c.remediated < by_incidents, per.c.remediated),
         else_=by_incidents,
     )
-    rows = _raw_rows(conn, select(per.c.id, per.c.service, per.c.finished_at, recovered))
+    rows = _raw_rows(conn, select(per.c.id, per.c.service, per.c.finished_at, recovered, per.c.confirmed))
     return Failures(
         ids=[r[0] for r in rows],
         services=[r[1] for r in rows],
         finished_at=np.array([r[2] for r in rows], dtype=float),
         recovered_at=np.array([r[3] for r in rows], dtype=float),  # None -> NaN
+        confirmed=sum(1 for r in rows if r[4]),
     )
 
 

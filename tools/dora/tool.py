@@ -20,7 +20,8 @@ def _period(window: Window, data: PeriodData, as_of: float) -> DoraPeriod:
             data.deployments, data.deploy_days, window.days
         ),
         lead_time=metrics.lead_time(data.lead_seconds, data.commits_without_time),
-        change_fail_rate=metrics.change_fail_rate(data.deployments, data.failures.ids),
+        change_fail_rate=metrics.change_fail_rate(data.deployments, data.failures.ids).model_copy(
+            update={"from_confirmed_incidents": data.failures.confirmed}),
         recovery_time=metrics.recovery_time(data.failures, as_of),
         rework_rate=metrics.rework_rate(data.deployments, data.rollbacks, data.hotfixes),
     )

@@ -107,6 +107,80 @@ alert_incident_actions = Table(
 )
 
 
+alert_incident_decisions = Table(
+    "alert_incident_decisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", String(40), nullable=False, index=True),
+    # merge | split | confirm_cause | reject_cause | undo_cause
+    Column("action", String(16), nullable=False),
+    Column("target", String(200)),  # the other incident (merge/split) or the deployment / change
+    Column("by", String(128), nullable=False),  # "engine" or the user who decided
+    Column("reason", Text, nullable=False, default=""),
+    Column("at", Epoch, nullable=False),
+)
+
+
+def record_decision(
+    conn: Connection, incident_id: str, action: str, target: str | None, by: str, at: float, reason: str = ""
+) -> None:
+    """Who or what merged, split or confirmed: nothing changes an incident silently."""
+    conn.execute(alert_incident_decisions.insert().values(
+        incident_id=incident_id, action=action, target=target, by=by, reason=reason[:2000], at=at))
+
+
+def decisions_of(conn: Connection, incident_id: str) -> list[dict]:
+    q = (select(alert_incident_decisions)
+         .where(alert_incident_decisions.c.incident_id == incident_id)
+         .order_by(alert_incident_decisions.c.at, alert_incident_decisions.c.id))
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def _move_members(conn: Connection, src: str, dst: str, alert_ids: Sequence[str] | None = None) -> None:
+    """Membership rows (and each alert's incident) from `src` to `dst`: all, or these alerts."""
+    m = alert_incident_members
+    cond = [m.c.incident_id == src]
+    if alert_ids is not None:
+        cond.append(m.c.alert_id.in_(list(alert_ids)))
+    rows = [dict(r) for r in conn.execute(select(m).where(*cond)).mappings()]
+    if not rows:
+        return
+    conn.execute(m.delete().where(*cond))
+    upsert(conn, m, [{**r, "incident_id": dst} for r in rows], ["incident_id", "alert_id"], update=False)
+    conn.execute(update(alerts).where(alerts.c.id.in_([r["alert_id"] for r in rows])).values(incident_id=dst))
+
+
+def _apply_moves(conn: Connection, summaries: Sequence[IncidentSummary]) -> None:
+    """Persist the engine's merges and splits the summaries show and the store lacks."""
+    done = {(r[0], r[1]) for r in conn.execute(
+        select(alert_incident_decisions.c.incident_id, alert_incident_decisions.c.target)
+        .where(alert_incident_decisions.c.action.in_(["merge", "split"]),
+               alert_incident_decisions.c.incident_id.in_([s.id for s in summaries]))
+    )}
+    for s in summaries:
+        for mid in s.merged_ids:
+            if (s.id, mid) not in done:
+                _move_members(conn, mid, s.id)
+                by, why = (s.merged_by.get(mid) or ["engine", "merged"])[:2]
+                record_decision(conn, s.id, "merge", mid, by, to_epoch(s.last_alert_at) or 0.0, why)
+        if s.split_from and (s.id, s.split_from) not in done:
+            _move_members(conn, s.split_from, s.id, s.alert_ids)
+            record_decision(conn, s.id, "split", s.split_from, s.split_by or "engine",
+                            to_epoch(s.last_alert_at) or 0.0, s.split_reason or "split")
+
+
+def resolve_incident_id(conn: Connection, incident_id: str) -> str:
+    """A merged incident's id leads to the incident that absorbed it (both stay resolvable)."""
+    for _ in range(16):
+        r = conn.execute(select(alert_incidents.c.status, alert_incidents.c.summary)
+                         .where(alert_incidents.c.id == incident_id)).first()
+        into = (r[1] or {}).get("merged_into") if r is not None and r[0] == "merged" else None
+        if not into:
+            return incident_id
+        incident_id = into
+    return incident_id
+
+
 def _alert_row(a: Alert, received_at: float) -> dict[str, Any]:
     return {
         "id": a.id,
@@ -203,6 +277,13 @@ def save_incidents(conn: Connection, summaries: Sequence[IncidentSummary]) -> No
             }
         )
     upsert(conn, alert_incidents, rows, ["id"])
+    if any(s.merged_ids or s.split_from for s in summaries):
+        _apply_moves(conn, summaries)
+    resolved = {s.id: to_epoch(s.resolved_at) for s in summaries if s.status == "resolved" and s.resolved_at}
+    if resolved:  # a confirmed cause's recovery ends when its incident resolves
+        from tools.store.delivery import close_confirmed_recoveries
+
+        close_confirmed_recoveries(conn, {k: v for k, v in resolved.items() if v is not None})
 
 
 def record_action(conn: Connection, incident_id: str, action: str, user: str, at: float, surface: str = "slack") -> bool:
@@ -222,6 +303,10 @@ def record_action(conn: Connection, incident_id: str, action: str, user: str, at
             .where(c.id == incident_id, c.resolved_by.is_(None))
             .values(status="resolved", resolved_at=func.coalesce(c.resolved_at, at), resolved_by=user)
         )
+        from tools.store.delivery import close_confirmed_recoveries
+
+        row = conn.execute(select(c.resolved_at).where(c.id == incident_id)).first()
+        close_confirmed_recoveries(conn, {incident_id: row[0] if row and row[0] is not None else at})
     return True
 
 
@@ -286,6 +371,7 @@ def list_incidents(
 
 
 def get_incident(conn: Connection, incident_id: str) -> tuple[IncidentSummary, list[Alert]] | None:
+    incident_id = resolve_incident_id(conn, incident_id)
     r = conn.execute(select(alert_incidents).where(alert_incidents.c.id == incident_id)).mappings().first()
     if r is None:
         return None

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 
 from tools.delivery.models import DeploymentEvent, IncidentEvent
 from tools.store.base import Epoch, metadata, upsert
-from tools.timeutil import to_epoch
+from tools.timeutil import from_epoch, to_epoch
 
 PRODUCTION = "production"
 
@@ -502,3 +502,62 @@ def _min_opt(a: float | None, b: float | None) -> float | None:
     if b is None:
         return a
     return min(a, b)
+
+
+# ---- incidents confirmed from an alert incident's suspect change ---------------------------
+CONFIRMED_PREFIX = "alert:"  # a DORA incident made by confirming an alert incident's cause
+
+
+def confirmed_id(alert_incident_id: str) -> str:
+    return CONFIRMED_PREFIX + alert_incident_id
+
+
+def link_confirmed_cause(
+    conn: Connection, alert_incident_id: str, deployment_id: str, *, service: str, opened_at: float,
+    resolved_at: float | None, severity: str | None = None, title: str | None = None,
+) -> str:
+    """A human confirmed that `deployment_id` caused the alert incident: it becomes a DORA
+    incident naming the deployment (`caused_by_deployment`), so change fail rate and
+    failed-deployment recovery time count it; its resolution closes the recovery."""
+    iid = confirmed_id(alert_incident_id)
+    upsert_incidents(conn, [IncidentEvent(
+        id=iid, service=service, opened_at=from_epoch(opened_at), resolved_at=from_epoch(resolved_at),
+        caused_by_deployment=deployment_id, severity=severity, title=(title or "")[:500] or None,
+    )])
+    return iid
+
+
+def unlink_confirmed_cause(conn: Connection, alert_incident_id: str) -> bool:
+    """Undo a confirmation: the DORA incident and its failure signal go."""
+    iid = confirmed_id(alert_incident_id)
+    gone = conn.execute(delete(incidents).where(incidents.c.id == iid)).rowcount
+    _replace_signals(conn, "incident", [iid], [])
+    return bool(gone)
+
+
+def confirmed_cause(conn: Connection, alert_incident_id: str) -> str | None:
+    row = conn.execute(
+        select(incidents.c.caused_by_deployment).where(incidents.c.id == confirmed_id(alert_incident_id))
+    ).first()
+    return row[0] if row else None
+
+
+def close_confirmed_recoveries(conn: Connection, resolved: dict[str, float]) -> int:
+    """Alert incidents resolved at these times close the recovery of the deployments they
+    were confirmed to be caused by (only where still open: the first resolution stands)."""
+    if not resolved:
+        return 0
+    n = 0
+    by_id = {confirmed_id(k): v for k, v in resolved.items()}
+    for chunk in _chunks(list(by_id)):
+        open_ids = [r[0] for r in conn.execute(
+            select(incidents.c.id).where(incidents.c.id.in_(chunk), incidents.c.resolved_at.is_(None))
+        )]
+        for iid in open_ids:
+            at = by_id[iid]
+            conn.execute(update(incidents).where(incidents.c.id == iid).values(resolved_at=at))
+            conn.execute(update(failure_signals).where(
+                failure_signals.c.source == "incident", failure_signals.c.source_id == iid
+            ).values(resolved_at=at))
+            n += 1
+    return n

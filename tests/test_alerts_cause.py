@@ -1,0 +1,96 @@
+"""Probable cause: ranked candidates with their evidence as data, what would refute each,
+a silent shared dependency, and abstention when nothing singles out a cause."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tests.alerts_helpers import T0, mk
+from tools.alerts.cause import rank_causes, rank_incident
+from tools.alerts.correlate import CorrelationConfig, CorrelationEngine
+from tools.alerts.models import ChangeEvent
+from tools.scenario.topology import catalog
+
+
+def _incident(alerts, config: CorrelationConfig | None = None):  # type: ignore[no-untyped-def]
+    e = CorrelationEngine(catalog(), config)
+    ids = {e.process(a).incident_id for a in alerts}
+    assert len(ids) == 1
+    return e.incidents[ids.pop()]
+
+
+def test_each_cause_carries_its_evidence_as_data_and_what_would_refute_it() -> None:
+    first = mk("PostgresDown", "postgres-main", 0)
+    inc = _incident([first, mk("PaymentsErrors", "payments", 60), mk("CheckoutErrors", "checkout", 150)])
+    deploy = ChangeEvent(kind="deployment", id="pg-17", service="postgres-main",
+                         at=datetime.fromtimestamp(T0 - 900, UTC), status="success")
+    ranked = rank_incident(inc, catalog(), [deploy])
+    assert not ranked.abstained
+    top = ranked.causes[0]
+    assert top.service == "postgres-main" and top.change_lead_s == 900.0
+    kinds = {f.kind: f for f in top.facts}
+    assert kinds["first_alert"].alert_id == first.id
+    assert kinds["most_upstream"].services == ["payments", "checkout"]
+    paths = [f.path for f in top.facts if f.kind == "dependency_path"]
+    assert ["postgres-main", "payments", "checkout"] in paths
+    assert kinds["change"].change_id == "pg-17" and kinds["change"].lead_s == 900.0
+    assert top.score == round(sum(f.weight for f in top.facts), 2)
+    assert top.evidence == [f.text for f in top.facts if f.weight or f.kind != "dependency_path"][: len(top.evidence)]
+    assert any("rolling back deployment pg-17" in r for r in top.refuted_if)
+    assert any("dependencies are failing" in r for r in top.refuted_if)
+
+
+def test_two_independent_roots_with_nothing_shared_is_no_clear_cause() -> None:
+    """Two services with no dependency between them and none in common alert seconds apart:
+    alerting 5 s earlier does not make one the cause; the post says "no clear cause"."""
+    from tools.catalog import Service, ServiceCatalog
+
+    cat = ServiceCatalog(services=[Service(name="a", team="t"), Service(name="b", team="t"),
+                                   Service(name="web", team="t", depends_on=["a", "b"])])
+    e = CorrelationEngine(cat, CorrelationConfig(w_template=2.5))
+    for x in (mk("Errors", "a", 0, message="5xx above 3%"), mk("Errors", "b", 5, message="5xx above 4%")):
+        iid = e.process(x).incident_id
+    ranked = rank_incident(e.incidents[iid], cat)
+    assert set(e.incidents[iid].services) == {"a", "b"}
+    assert ranked.abstained and "no clear cause" in ranked.reason and {c.service for c in ranked.causes} == {"a", "b"}
+    # a change on one of them singles it out
+    change = ChangeEvent(kind="deployment", id="d1", service="b", at=datetime.fromtimestamp(T0 - 300, UTC))
+    clear = rank_incident(e.incidents[iid], cat, [change])
+    assert not clear.abstained and clear.causes[0].service == "b"
+
+
+def test_a_silent_dependency_shared_by_the_alerting_services_is_named() -> None:
+    """payments and inventory alert, postgres-main (which both depend on) does not."""
+    causes = rank_causes({"payments": T0, "inventory": T0 + 10}, catalog())
+    top = causes[0]
+    assert top.service == "postgres-main" and not top.alerting
+    (shared,) = [f for f in top.facts if f.kind == "shared_dependency"]
+    assert shared.services == ["payments", "inventory"]
+    assert any("is healthy" in r for r in top.refuted_if)
+
+
+def test_a_symptom_alerting_before_its_dependency_gets_credit_for_it() -> None:
+    causes = rank_causes({"payments": T0, "postgres-main": T0 + 100}, catalog())
+    pay = next(c for c in causes if c.service == "payments")
+    assert any(f.kind == "precedes" for f in pay.facts)
+    pg = next(c for c in causes if c.service == "postgres-main")
+    (up,) = [f for f in pg.facts if f.kind == "most_upstream"]
+    assert "0 of 1 alerted after it" in up.text
+
+
+def test_the_card_says_no_clear_cause_instead_of_naming_one() -> None:
+    import json
+
+    from bot.render.alerts import incident_card, incident_text
+    from tools.alerts.summary import summarise
+    from tools.catalog import Service, ServiceCatalog
+
+    cat = ServiceCatalog(services=[Service(name="a", team="t"), Service(name="b", team="t")])
+    e = CorrelationEngine(cat, CorrelationConfig(w_template=2.5))
+    for x in (mk("Errors", "a", 0, message="5xx above 3%"), mk("Errors", "b", 5, message="5xx above 4%")):
+        iid = e.process(x).incident_id
+    s = summarise(e.incidents[iid], cat)
+    assert s.no_clear_cause and "independently" in s.cause_note
+    body = json.dumps([b.to_dict() for b in incident_card(s)])
+    assert "no clear cause" in body and "candidates, none convincing" in body
+    assert "no clear cause" in incident_text(s)
