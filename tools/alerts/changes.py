@@ -73,7 +73,10 @@ def drift_changes(conn: Connection, services: Sequence[str], start: float, end: 
 
 
 def default_providers() -> list[ChangeProvider]:
-    return [deployment_changes, drift_changes]
+    """Deployments, model drift, and model promotions/rollbacks (alias moves)."""
+    from tools.mlops.ingest import model_alias_changes
+
+    return [deployment_changes, drift_changes, model_alias_changes]
 
 
 def gather_changes(
