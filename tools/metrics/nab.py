@@ -31,7 +31,7 @@ def scaled_sigmoid(x: float | np.ndarray) -> np.ndarray:
 
 def probation_length(n: int) -> int:
     """Rows not scored at the start of an n-row file: min(floor(0.15 n), 750)."""
-    return min(int(math.floor(0.15 * n)), 750)
+    return min(math.floor(0.15 * n), 750)
 
 
 @dataclass(frozen=True)
@@ -198,3 +198,14 @@ def read_detector_scores(nab_root: Path, detector: str, name: str) -> tuple[list
 def published(nab_root: Path) -> Mapping[str, Any]:
     data: Mapping[str, Any] = json.loads((nab_root / "results" / "final_results.json").read_text())
     return data
+
+
+def default_root(repo_root: Path) -> Path | None:
+    """The NAB folder: $TRIOPS_NAB_DIR, else shared/data/nab beside the clone (CI), else two
+    levels up (a worktree under /work/wt/)."""
+    import os
+
+    env = os.environ.get("TRIOPS_NAB_DIR")
+    cands = [Path(env)] if env else []
+    cands += [repo_root.parent / "shared" / "data" / "nab", repo_root.parent.parent / "shared" / "data" / "nab"]
+    return next((c for c in cands if (c / "labels" / "combined_windows.json").exists()), None)
