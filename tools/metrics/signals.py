@@ -26,7 +26,7 @@ DEFAULT_SIGNALS: dict[str, str] = {
 DISK_QUERY = ('1 - node_filesystem_avail_bytes{fstype!~"tmpfs|overlay|squashfs"{sel}} '
               '/ node_filesystem_size_bytes{fstype!~"tmpfs|overlay|squashfs"{sel}}')
 MEMORY_QUERY = "1 - node_memory_MemAvailable_bytes{{sel}} / node_memory_MemTotal_bytes{{sel}}"
-THRESHOLD = 0.34  # the detector's NAB-optimal threshold (bench/anomaly.py, standard profile)
+THRESHOLD = 0.41  # the detector's NAB-optimal threshold (bench/anomaly.py, standard profile)
 _NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 
 
@@ -56,8 +56,9 @@ def find_changes(timestamps: Sequence[float], values: Sequence[float],
                  deploys: Sequence[tuple[str, float]] = (), threshold: float = THRESHOLD,
                  deploy_lookback_s: float = 3600.0, max_marks: int = 3) -> list[AnomalyMark]:
     """Anomalies of one series: the first point of each burst of detector scores >= threshold
-    (bursts closer than 30 points merge), with the change's ratio to the pre-change median and
-    the latest deployment in the hour before it."""
+    (bursts closer than 30 points merge) whose level moved beyond 3 robust spreads of the
+    baseline (a new extreme by a hair is not worth a line), with the change's ratio to the
+    pre-change median and the latest deployment in the hour before it."""
     v = np.asarray(values, dtype=float)
     if len(v) < 20:
         return []
@@ -74,6 +75,11 @@ def find_changes(timestamps: Sequence[float], values: Sequence[float],
         after = v[i:i + 10]
         base = float(np.nanmedian(before)) if np.isfinite(before).any() else math.nan
         now = float(np.nanmedian(after)) if np.isfinite(after).any() else float(v[i])
+        fb = before[np.isfinite(before)]
+        if len(fb) >= 5:  # a mark is a material change: beyond 3 robust spreads of the baseline
+            spread = 1.4826 * float(np.median(np.abs(fb - np.median(fb))))
+            if abs(now - float(np.median(fb))) <= 3 * spread:
+                continue
         ratio = now / base if base and math.isfinite(base) and base != 0 else None
         at = float(timestamps[i])
         prior = [(d, t) for d, t in deploys if at - deploy_lookback_s <= t <= at]
