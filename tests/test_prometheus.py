@@ -206,3 +206,42 @@ def test_tools_answer_bad_input_without_a_traceback(prom: realservices.Process, 
     assert down.status == "error" and "unreachable" in (down.message or "")
     unset = service_metrics.run(_ctx(None, store, tmp_path), {"service": "payments"})
     assert unset.status == "error" and "TRIOPS_PROMETHEUS_URL" in (unset.message or "")
+
+
+def test_scan_posts_once_updates_in_place_and_resolves(prom: realservices.Process, store: Store,
+                                                      tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from slack_sdk import WebClient
+
+    from bot.metrics_scan import MetricsScanner
+    from bot.runtime import Runtime
+    from tests.slack_double import SlackDouble
+    from tools.metrics.scan import Finding, plan
+
+    _deploy(store)
+    clock = {"now": datetime.fromtimestamp(END, UTC)}
+    settings = Settings(_env_file=None, home=tmp_path, database_url=None, prometheus_url=prom.url)
+    rt = Runtime.build(settings, store=store, catalog=CATALOG, clock=lambda: clock["now"])
+    double = SlackDouble().start()
+    try:
+        client = WebClient(token="xoxb-test", base_url=double.base_url)
+        scanner = MetricsScanner(rt, client, "C-INC", window="1d", recent=timedelta(hours=7), horizon="2d")
+        first = scanner.tick()
+        assert {a.key for a in first if a.kind == "post"} == {
+            "anomaly:payments:errors", "exhaustion:disk:instance=node-3,mountpoint=/data"}
+        posts = double.of("chat.postMessage")
+        assert len(posts) == 2 and any("after deploy payments-1042" in c.params["text"] for c in posts)
+        assert scanner.tick() == []  # the same conditions: nothing posted again
+        assert len(double.of("chat.postMessage")) == 2
+        clock["now"] = datetime.fromtimestamp(END + 3 * 86400, UTC)  # no recent data: both clear
+        cleared = scanner.tick()
+        assert sorted(a.kind for a in cleared) == ["resolve", "resolve"]
+        updates = double.of("chat.update")
+        assert len(updates) == 2 and all("resolved" in c.params["text"] for c in updates)
+        assert scanner.posted == {}
+    finally:
+        double.stop()
+    # identity is the key, not the text: a changed text is an update of the same message
+    acts = plan({"k": "old"}, [Finding("k", "anomaly", "new")])
+    assert [(a.kind, a.text) for a in acts] == [("update", "new")]

@@ -153,6 +153,9 @@ class Settings(BaseSettings):
     prometheus_timeout_s: float = Field(default=10.0, validation_alias=_env("TRIOPS_PROMETHEUS_TIMEOUT_S"))
     prometheus_max_points: int = Field(default=11_000, validation_alias=_env("TRIOPS_PROMETHEUS_MAX_POINTS"))
     prometheus_max_series: int = Field(default=500, validation_alias=_env("TRIOPS_PROMETHEUS_MAX_SERIES"))
+    # The proactive metrics scan (bot/metrics_scan.py): 0 = off.
+    metrics_scan_interval_s: float = Field(default=0.0, validation_alias=_env("TRIOPS_METRICS_SCAN_INTERVAL_S"))
+    metrics_scan_horizon: str = Field(default="2d", validation_alias=_env("TRIOPS_METRICS_SCAN_HORIZON"))
 
 
 def _variable_of(name: str) -> str:

@@ -92,15 +92,16 @@ def forecast_exhaustion(ctx: ToolContext, args: ForecastQuery) -> ForecastReport
     for s in res.series:
         t = np.asarray(s.timestamps, dtype=float)
         y = np.asarray(s.values, dtype=float)
-        if np.isfinite(y).sum() < 10:
-            continue
+        ok = np.isfinite(y)
+        if ok.sum() < 10 or end - float(t[ok][-1]) > max(3 * res.step, 900):
+            continue  # too few points, or stale: a series that stopped reporting forecasts nothing
         f = time_to_exhaustion(t, y, limit, horizon)
         lines.append(ExhaustionLine(
             labels=s.labels, current=f.current, limit=limit, hours=f.hours,
             low_hours=None if f.low is None else f.low / 3600, high_hours=None if f.high is None else f.high / 3600,
             slope_per_hour=f.slope_per_hour, seasonal=list(f.seasonal), steps=f.steps))
     if not lines:
-        raise NoDataError(f"fewer than 10 usable points for {query!r} over {args.window}")
+        raise NoDataError(f"no recent series with 10 usable points for {query!r} over {args.window}")
     lines.sort(key=lambda x: x.hours if x.hours is not None else math.inf)
     return ForecastReport(target=target, query=query, window=args.window, horizon_hours=horizon / 3600,
                           lines=lines[:MAX_FORECAST_LINES])
