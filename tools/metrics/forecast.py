@@ -93,7 +93,9 @@ def fit(t: np.ndarray, y: np.ndarray) -> Fit:
     resid = y - X @ beta
     dof = max(len(y) - X.shape[1], 1)
     s2 = float(resid @ resid) / dof
-    cov = np.linalg.pinv(X.T @ X) * s2 * _long_run_factor(resid)
+    rho = float(np.corrcoef(resid[:-1], resid[1:])[0, 1]) if len(resid) > 3 and resid.std() > 0 else 0.0
+    rho = min(max(rho, 0.0), 0.98)
+    cov = np.linalg.pinv(X.T @ X) * s2 * (1 + rho) / (1 - rho)
     dt = float(np.median(np.diff(t))) if len(t) > 1 else 300.0
     return Fit(beta, cov, math.sqrt(s2), periods, step_times, t0, dt)
 
@@ -111,21 +113,6 @@ def time_to_exhaustion(t: np.ndarray, y: np.ndarray, limit: float, horizon_s: fl
     low = _first(ft, mean + Z80 * se - lim)
     high = _first(ft, mean - Z80 * se - lim)
     return Exhaustion(point, low, high, sign * float(m.beta[1]), m.periods, len(m.step_times), sign * float(mean[0]))
-
-
-def _long_run_factor(resid: np.ndarray, max_lag: int = 100) -> float:
-    """Variance inflation for autocorrelated residuals: 1 + 2 Σ (1 - k/K) ρ_k (Bartlett
-    weights, Newey–West), at least 1 and at most 100."""
-    n = len(resid)
-    if n < 10 or resid.std() == 0:
-        return 1.0
-    r = resid - resid.mean()
-    k_max = min(max_lag, n // 4)
-    f = np.fft.rfft(r, 2 * n)
-    acf = np.fft.irfft(f * np.conj(f))[: k_max + 1]
-    rho = acf[1:] / acf[0]
-    w = 1 - np.arange(1, k_max + 1) / (k_max + 1)
-    return float(min(max(1 + 2 * float(np.sum(w * rho)), 1.0), 100.0))
 
 
 def _first(ft: np.ndarray, gap: np.ndarray) -> float | None:
