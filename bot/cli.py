@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot import cli_alerts, cli_kb, cli_mlops
+from bot import cli_alerts, cli_kb, cli_metrics, cli_mlops
 from bot.cli_common import INGEST_EXIT_HELP, console, print_ingest, require_file
 from bot.cli_gen import root_group
 
@@ -141,6 +141,7 @@ def build_app(caps: Capabilities | None = None) -> typer.Typer:
     app.add_typer(cli_kb.app, name="kb")
     app.add_typer(cli_mlops.app)
     app.add_typer(cli_alerts.app, name="alerts")
+    app.add_typer(cli_metrics.app, name="anomalies")
     app.add_typer(_eval_app(), name="eval")
     return app
 

@@ -24,6 +24,9 @@ class Service(BaseModel):
     tier: int | None = None
     description: str | None = None
     repo: str | None = None
+    # PromQL per golden signal (latency, traffic, errors, saturation); `{service}` is replaced by
+    # the service name. Missing signals use tools.metrics.signals.DEFAULT_SIGNALS.
+    promql: dict[str, str] = Field(default_factory=dict)
 
 
 class Team(BaseModel):

@@ -206,6 +206,20 @@ class Settings(BaseSettings):
     def services_path(self) -> Path:
         return self.services_file or self.home / "services.yaml"
 
+    # Metrics (issue 13): the Prometheus HTTP API and the bounds of one read.
+    prometheus_url: str | None = Field(default=None, validation_alias=_env("TRIOPS_PROMETHEUS_URL"))
+    prometheus_token: SecretStr | None = Field(default=None, validation_alias=_env("TRIOPS_PROMETHEUS_TOKEN"))
+    prometheus_username: str | None = Field(default=None, validation_alias=_env("TRIOPS_PROMETHEUS_USERNAME"))
+    prometheus_password: SecretStr | None = Field(
+        default=None, validation_alias=_env("TRIOPS_PROMETHEUS_PASSWORD")
+    )
+    prometheus_timeout_s: float = Field(default=10.0, validation_alias=_env("TRIOPS_PROMETHEUS_TIMEOUT_S"))
+    prometheus_max_points: int = Field(default=11_000, validation_alias=_env("TRIOPS_PROMETHEUS_MAX_POINTS"))
+    prometheus_max_series: int = Field(default=500, validation_alias=_env("TRIOPS_PROMETHEUS_MAX_SERIES"))
+    # The proactive metrics scan (bot/metrics_scan.py): 0 = off.
+    metrics_scan_interval_s: float = Field(default=0.0, validation_alias=_env("TRIOPS_METRICS_SCAN_INTERVAL_S"))
+    metrics_scan_horizon: str = Field(default="2d", validation_alias=_env("TRIOPS_METRICS_SCAN_HORIZON"))
+
 
 def _variable_of(name: str) -> str:
     field = Settings.model_fields.get(name)

@@ -1,0 +1,247 @@
+"""The Prometheus client and the metrics tools against a real Prometheus 2.x whose TSDB the test
+fills (promtool): a deploy-caused error spike, a disk filling up, a quiet control; bad input."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from bot.render.metrics import FORECAST, METRICS
+from tests import realservices
+from tools.catalog import ServiceCatalog
+from tools.contract import ToolContext
+from tools.delivery.ingest import store_deployments
+from tools.delivery.models import DeploymentEvent
+from tools.errors import NoDataError, ToolError
+from tools.metrics.anomaly import score_series
+from tools.metrics.models import ForecastReport, MetricsReport
+from tools.metrics.prometheus import PrometheusClient, choose_step
+from tools.metrics.tool import forecast_exhaustion, service_metrics
+from tools.settings import Settings
+from tools.store import Store
+
+STEP = 60
+END = (int(time.time()) // 3600 - 3) * 3600  # whole hour, safely in the past (blocks are immutable)
+START = END - 2 * 86400
+DEPLOY_AT = END - 6 * 3600
+SPIKE_AT = DEPLOY_AT + 3 * 60
+DISK_SIZE = 1e12
+
+
+def _openmetrics() -> str:
+    rng = np.random.default_rng(13)
+    lines = ["# TYPE triops_test_errors_ratio gauge", "# TYPE triops_test_quiet gauge",
+             "# TYPE node_filesystem_avail_bytes gauge", "# TYPE node_filesystem_size_bytes gauge"]
+    body: list[str] = []
+    for t in range(START, END + 1, STEP):
+        err = 0.002 + abs(rng.normal(0, 0.0003)) + (0.028 if t >= SPIKE_AT else 0.0)
+        body.append(f'triops_test_errors_ratio{{service="payments"}} {err:.6f} {t}')
+        body.append(f'triops_test_quiet{{service="search"}} {5 + rng.normal(0, 0.1):.4f} {t}')
+        avail = DISK_SIZE * 0.5 - (t - START) * 2e6 + rng.normal(0, 1e8)  # ~2 MB/s used
+        body.append(f'node_filesystem_avail_bytes{{instance="node-3",mountpoint="/data"}} {avail:.0f} {t}')
+        body.append(f'node_filesystem_size_bytes{{instance="node-3",mountpoint="/data"}} {DISK_SIZE:.0f} {t}')
+    # OpenMetrics wants each metric family's samples together
+    fams: dict[str, list[str]] = {}
+    for line in body:
+        fams.setdefault(line.split("{")[0], []).append(line)
+    out: list[str] = []
+    for header in lines:
+        name = header.split()[2]
+        out.append(header)
+        out.extend(fams[name])
+    return "\n".join(out) + "\n# EOF\n"
+
+
+@pytest.fixture(scope="module")
+def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[realservices.Process]:
+    work = tmp_path_factory.mktemp("prom")
+    om = work / "series.om"
+    om.write_text(_openmetrics())
+    realservices.create_blocks_from_openmetrics(om, work / "tsdb")
+    with realservices.prometheus(work, tsdb=work / "tsdb") as p:
+        yield p
+
+
+def test_query_range_reads_the_series_and_the_detector_finds_the_spike_after_the_deploy(
+        prom: realservices.Process) -> None:
+    with PrometheusClient(prom.url) as client:
+        res = client.query_range('triops_test_errors_ratio{service="payments"}', START, END, step=STEP)
+        assert len(res.series) == 1 and res.series[0].labels["service"] == "payments"
+        s = res.series[0]
+        scores = score_series(s.values)
+        peak = s.timestamps[int(np.argmax(scores))]
+        assert SPIKE_AT <= peak <= SPIKE_AT + 10 * STEP and peak > DEPLOY_AT
+        quiet = client.query_range('triops_test_quiet{service="search"}', START, END, step=STEP).series[0]
+        assert max(score_series(quiet.values)) < max(scores)
+        inst = client.query('triops_test_errors_ratio{service="payments"}', at=END)
+        assert inst[0][1] > 0.02
+
+
+def test_step_is_widened_so_a_wide_range_never_loads_millions_of_points(prom: realservices.Process) -> None:
+    with PrometheusClient(prom.url, max_points=500) as client:
+        res = client.query_range("node_filesystem_avail_bytes", START, END, step=1)
+        assert res.step >= (END - START) / 499
+        assert len(res.series[0].values) <= 500
+    assert choose_step(0, 10 * 365 * 86400, 15, 11_000) >= 10 * 365 * 86400 / 10_999
+
+
+def test_bad_input_gives_clear_tool_errors(prom: realservices.Process) -> None:
+    with PrometheusClient(prom.url) as client:
+        with pytest.raises(ToolError, match="bad PromQL"):
+            client.query_range("rate(foo[5m]", START, END)
+        with pytest.raises(NoDataError, match="no series"):
+            client.query_range("no_such_metric_anywhere", START, END)
+        with pytest.raises(ToolError, match="too wide"):
+            client.query_range("up", END - 10 * 365 * 86400, END)
+        with pytest.raises(ToolError, match="empty time range"):
+            client.query_range("up", END, START)
+        with pytest.raises(ToolError, match="empty PromQL"):
+            client.query(" ")
+    port = realservices.free_port()
+    t0 = time.monotonic()
+    with PrometheusClient(f"http://127.0.0.1:{port}", timeout_s=2) as dead, \
+            pytest.raises(ToolError, match="unreachable"):
+        dead.query("up")
+    assert time.monotonic() - t0 < 5
+    with pytest.raises(ToolError, match="http"):
+        PrometheusClient("ftp://x")
+
+
+def test_bearer_and_basic_auth_are_sent_and_refusal_is_named() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("authorization", ""))
+        if request.headers.get("authorization") != "Bearer s3cret":
+            return httpx.Response(401, json={"status": "error", "errorType": "unauthorized", "error": "no"})
+        return httpx.Response(200, json={"status": "success", "data": {"resultType": "vector", "result": [
+            {"metric": {"a": "b"}, "value": [1, "NaN"]}]}})
+
+    with PrometheusClient("http://prom.test", token="s3cret", transport=httpx.MockTransport(handler)) as c:
+        labels, value = c.query("up")[0]
+        assert labels == {"a": "b"} and value != value  # NaN kept as a gap
+    with PrometheusClient("http://prom.test", username="u", password="p",
+                          transport=httpx.MockTransport(handler)) as c, \
+            pytest.raises(ToolError, match="refused the credentials"):
+        c.query("up")
+    assert seen[0] == "Bearer s3cret" and seen[1].startswith("Basic ")
+
+
+CATALOG = ServiceCatalog.model_validate({"services": [
+    {"name": "payments", "promql": {"errors": 'triops_test_errors_ratio{service="{service}"}'}},
+    {"name": "search", "promql": {"errors": 'triops_test_quiet{service="{service}"}'}}]})
+
+
+def _ctx(prom_url: str | None, store: Store, tmp_path: Path) -> ToolContext:
+    settings = Settings(_env_file=None, home=tmp_path, database_url=None, prometheus_url=prom_url)
+    return ToolContext(settings=settings, store=store, catalog=CATALOG,
+                       clock=lambda: datetime.fromtimestamp(END, UTC))
+
+
+def _deploy(store: Store) -> None:
+    store_deployments(store, [
+        DeploymentEvent(id="payments-1041", service="payments", status="success",
+                        finished_at=datetime.fromtimestamp(DEPLOY_AT - 86400, UTC)),
+        DeploymentEvent(id="payments-1042", service="payments", status="success",
+                        finished_at=datetime.fromtimestamp(DEPLOY_AT, UTC))])
+
+
+def test_metrics_tool_marks_the_spike_after_the_deploy(prom: realservices.Process, store: Store,
+                                                       tmp_path: Path) -> None:
+    _deploy(store)
+    ctx = _ctx(prom.url, store, tmp_path)
+    res = service_metrics.run(ctx, {"service": "payments", "window": "1d"})
+    assert res.status == "ok", res.message
+    report = res.output
+    assert isinstance(report, MetricsReport)
+    errors = next(s for s in report.signals if s.signal == "errors")
+    assert errors.anomalies, errors
+    mark = errors.anomalies[0]
+    assert mark.deploy == "payments-1042" and mark.minutes_after_deploy is not None
+    assert 0 <= mark.minutes_after_deploy <= 15
+    assert mark.ratio is not None and mark.ratio > 8
+    latency = next(s for s in report.signals if s.signal == "latency")
+    assert latency.error == "no data"  # the default template finds no http_* series here
+    text = METRICS.text(report)
+    assert "error rate of payments rose" in text and "after deploy payments-1042" in text
+    quiet = service_metrics.run(ctx, {"service": "search", "window": "1d"})
+    assert quiet.status == "ok" and isinstance(quiet.output, MetricsReport)
+    assert not next(s for s in quiet.output.signals if s.signal == "errors").anomalies
+
+
+def test_forecast_tool_finds_the_disk_exhaustion(prom: realservices.Process, store: Store, tmp_path: Path) -> None:
+    ctx = _ctx(prom.url, store, tmp_path)
+    res = forecast_exhaustion.run(ctx, {"target": "disk", "window": "2d"})
+    assert res.status == "ok", res.message
+    assert isinstance(res.output, ForecastReport)
+    line = res.output.lines[0]
+    truth_h = (DISK_SIZE * 0.5 - (END - START) * 2e6) / 2e6 / 3600  # ~21.4 h
+    assert line.hours is not None and abs(line.hours - truth_h) < 1.5
+    assert line.low_hours is not None and line.high_hours is not None
+    assert line.low_hours <= line.hours <= line.high_hours
+    assert line.low_hours - 0.1 <= truth_h <= line.high_hours + 0.1  # noise is tiny: a tight interval
+    assert line.labels["mountpoint"] == "/data"
+    assert "/data on node-3 full in ~" in FORECAST.text(res.output)
+
+
+def test_tools_answer_bad_input_without_a_traceback(prom: realservices.Process, store: Store,
+                                                    tmp_path: Path) -> None:
+    ctx = _ctx(prom.url, store, tmp_path)
+    bad = forecast_exhaustion.run(ctx, {"target": "rate(foo[5m]"})
+    assert bad.status == "error" and "bad PromQL" in (bad.message or "")
+    empty = forecast_exhaustion.run(ctx, {"target": "no_such_metric"})
+    assert empty.status == "no_data"
+    wide = forecast_exhaustion.run(ctx, {"target": "disk", "window": "5y"})
+    assert wide.status == "error" and "too wide" in (wide.message or "")
+    inj = service_metrics.run(ctx, {"service": 'x"}) or vector(1', "window": "1d"})
+    assert inj.status == "error" and "not a valid service name" in (inj.message or "")
+    nowhere = _ctx(f"http://127.0.0.1:{realservices.free_port()}", store, tmp_path)
+    down = service_metrics.run(nowhere, {"service": "payments", "window": "1d"})
+    assert down.status == "error" and "unreachable" in (down.message or "")
+    unset = service_metrics.run(_ctx(None, store, tmp_path), {"service": "payments"})
+    assert unset.status == "error" and "TRIOPS_PROMETHEUS_URL" in (unset.message or "")
+
+
+def test_scan_posts_once_updates_in_place_and_resolves(prom: realservices.Process, store: Store,
+                                                      tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from slack_sdk import WebClient
+
+    from bot.metrics_scan import MetricsScanner
+    from bot.runtime import Runtime
+    from tests.slack_double import SlackDouble
+    from tools.metrics.scan import Finding, plan
+
+    _deploy(store)
+    clock = {"now": datetime.fromtimestamp(END, UTC)}
+    settings = Settings(_env_file=None, home=tmp_path, database_url=None, prometheus_url=prom.url)
+    rt = Runtime.build(settings, store=store, catalog=CATALOG, clock=lambda: clock["now"])
+    double = SlackDouble().start()
+    try:
+        client = WebClient(token="xoxb-test", base_url=double.base_url)
+        scanner = MetricsScanner(rt, client, "C-INC", window="1d", recent=timedelta(hours=7), horizon="2d")
+        first = scanner.tick()
+        assert {a.key for a in first if a.kind == "post"} == {
+            "anomaly:payments:errors", "exhaustion:disk:instance=node-3,mountpoint=/data"}
+        posts = double.of("chat.postMessage")
+        assert len(posts) == 2 and any("after deploy payments-1042" in c.params["text"] for c in posts)
+        assert scanner.tick() == []  # the same conditions: nothing posted again
+        assert len(double.of("chat.postMessage")) == 2
+        clock["now"] = datetime.fromtimestamp(END + 3 * 86400, UTC)  # no recent data: both clear
+        cleared = scanner.tick()
+        assert sorted(a.kind for a in cleared) == ["resolve", "resolve"]
+        updates = double.of("chat.update")
+        assert len(updates) == 2 and all("resolved" in c.params["text"] for c in updates)
+        assert scanner.posted == {}
+    finally:
+        double.stop()
+    # identity is the key, not the text: a changed text is an update of the same message
+    acts = plan({"k": "old"}, [Finding("k", "anomaly", "new")])
+    assert [(a.kind, a.text) for a in acts] == [("update", "new")]

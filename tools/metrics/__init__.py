@@ -1,0 +1,1 @@
+"""Metrics: NAB scoring, streaming anomaly detection, Prometheus reads, forecasts."""
