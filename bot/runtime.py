@@ -54,6 +54,7 @@ class Runtime:
         capabilities: Capabilities | None = None,
         registry: ToolRegistry | None = None,
     ) -> Runtime:
+        from bot import observability
         from bot.capabilities import capabilities as default_capabilities
         from tools.catalog import ServiceCatalog
         from tools.persistence import open_store
@@ -63,8 +64,9 @@ class Runtime:
         catalog = catalog if catalog is not None else ServiceCatalog.load(settings.services_path)
         caps = capabilities or default_capabilities()
         registry = registry or caps.registry()
+        # every tool call: counted and timed for /metrics, then audited
         ctx = ToolContext(settings=settings, store=store, catalog=catalog, clock=clock,
-                          on_call=audit_tool_call(store))
+                          on_call=observability.default().tool_hook(audit_tool_call(store)))
         return cls(settings=settings, store=store, catalog=catalog, registry=registry, ctx=ctx,
                    capabilities=caps)
 
