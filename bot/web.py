@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.hooks import alerts, delivery, mlops
 from bot.router import Router
+from tools.errors import PayloadError, StoreUnavailable
 
 log = logging.getLogger("triops.web")
 
@@ -84,6 +85,7 @@ def create_app(router: Router, bolt_app: App | None = None, *, workers: Sequence
     )
     api.state.runtime = router.runtime
     api.state.router = router
+    install_error_handlers(api)
     for r in HOOK_ROUTERS:
         api.include_router(r)
 
@@ -114,3 +116,19 @@ def create_app(router: Router, bolt_app: App | None = None, *, workers: Sequence
             )
 
     return api
+
+
+def install_error_handlers(api: FastAPI) -> None:
+    """Errors that mean bad input or a missing dependency, wherever they are raised, become
+    a 4xx with the reason or a 503, never a 500 (which would also drop the connection)."""
+
+    @api.exception_handler(PayloadError)
+    async def payload_error(request: Request, exc: PayloadError) -> JSONResponse:
+        log.warning("%s rejected: %s", request.url.path, exc.message)
+        return JSONResponse({"detail": {"error": exc.message}}, status_code=422)
+
+    @api.exception_handler(StoreUnavailable)
+    async def store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
+        log.warning("%s: store unavailable: %s", request.url.path, exc.message)
+        return JSONResponse({"detail": {"error": "store unavailable, retry later"}}, status_code=503,
+                            headers={"Retry-After": "5"})

@@ -124,6 +124,26 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", validation_alias=_env("TRIOPS_HOST"))
     port: int = Field(default=3000, validation_alias=_env("PORT", "TRIOPS_PORT"))
 
+    # --- resilience: input bounds, request limits, executors (issue 12) ---------------------
+    time_bound_years: float = Field(
+        default=10.0, gt=0, validation_alias=_env("TRIOPS_TIME_BOUND_YEARS")
+    )  # a timestamp further than this from now (either way) is rejected with a 422
+    max_body_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=1024, validation_alias=_env("TRIOPS_MAX_BODY_BYTES")
+    )  # larger request bodies get a 413 before they are read whole
+    max_json_depth: int = Field(
+        default=100, ge=2, validation_alias=_env("TRIOPS_MAX_JSON_DEPTH")
+    )  # deeper nesting in a JSON body is a 400
+    ack_workers: int = Field(
+        default=8, ge=1, validation_alias=_env("TRIOPS_ACK_WORKERS")
+    )  # threads that only verify, ack and return Slack requests (never answer work)
+    answer_workers: int = Field(
+        default=4, ge=1, validation_alias=_env("TRIOPS_ANSWER_WORKERS")
+    )  # threads answering mentions and commands after the ack
+    answer_queue: int = Field(
+        default=16, ge=0, validation_alias=_env("TRIOPS_ANSWER_QUEUE")
+    )  # answers waiting for a thread; beyond it the user is told "busy" at once
+
     @property
     def sqlalchemy_url(self) -> str:
         if self.database_url:

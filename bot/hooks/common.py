@@ -17,6 +17,8 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from tools.delivery.ingest import describe_validation_error
+from tools.errors import PayloadError
+from tools.timebounds import check_model_times
 
 log = logging.getLogger("triops.hooks")
 M = TypeVar("M", bound=BaseModel)
@@ -63,7 +65,19 @@ def validate_all(request: Request, body: Any, model: type[M]) -> list[M]:
         if not isinstance(item, dict):
             raise reject(request, ValueError("not a JSON object"), where)
         try:
-            out.append(model.model_validate(item))
+            parsed = model.model_validate(item)
         except ValidationError as exc:
             raise reject(request, exc, where) from exc
+        check_times(request, parsed, where)
+        out.append(parsed)
     return out
+
+
+def check_times(request: Request, parsed: BaseModel, index: int | None = None) -> None:
+    """Every time in the model within ±TRIOPS_TIME_BOUND_YEARS of now, before it is stored
+    or used in arithmetic (a 422 naming the field otherwise)."""
+    rt = request.app.state.runtime
+    try:
+        check_model_times(parsed, now=rt.ctx.clock(), years=rt.settings.time_bound_years)
+    except PayloadError as exc:
+        raise reject(request, exc, index) from exc

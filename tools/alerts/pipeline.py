@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -22,7 +23,9 @@ from tools.alerts.parsers import ACKED_BY
 from tools.alerts.summary import IncidentSummary, summarise
 from tools.catalog import ServiceCatalog
 from tools.store import alerts as alert_store
-from tools.timeutil import now_utc, to_epoch
+from tools.store import parked as parked_store
+from tools.timebounds import DEFAULT_YEARS, check_time
+from tools.timeutil import from_epoch, now_utc, to_epoch
 
 if TYPE_CHECKING:
     from tools.store import Store
@@ -35,6 +38,7 @@ class IngestResult(BaseModel):
     alert_ids: list[str] = Field(default_factory=list)
     incidents: list[str] = Field(default_factory=list)  # incidents opened or changed
     opened: list[str] = Field(default_factory=list)
+    parked: list[str] = Field(default_factory=list)  # stored, but correlating them failed
 
 
 class AlertPipeline:
@@ -47,8 +51,10 @@ class AlertPipeline:
         providers: Sequence[ChangeProvider] | None = None,
         clock: Callable[[], datetime] = now_utc,
         restore: bool = True,
+        time_bound_years: float = DEFAULT_YEARS,
     ):
         self.store = store
+        self.time_bound_years = time_bound_years
         self.catalog = catalog or ServiceCatalog()
         self.engine = CorrelationEngine(self.catalog, config)  # tick() prunes what it no longer needs
         self.providers = list(default_providers() if providers is None else providers)
@@ -68,24 +74,50 @@ class AlertPipeline:
             log.info("restored %d open alert incidents from the store", len(rows))
         return len(rows)
 
+    def check(self, batch: Sequence[Alert]) -> None:
+        """Every time in range (PayloadError naming the field) before anything is stored or
+        computed: a year-9999 start would overflow correlation and poison its service."""
+        now = self.clock()
+        for i, a in enumerate(batch):
+            where = f"alerts[{i}]" if len(batch) > 1 else "alert"
+            check_time(a.starts_at, f"{where}.starts_at", now=now, years=self.time_bound_years)
+            check_time(a.ends_at, f"{where}.ends_at", now=now, years=self.time_bound_years)
+
     def ingest(self, batch: Sequence[Alert]) -> IngestResult:
-        """Store the alerts (committed before anything else), then correlate them."""
+        """Store the alerts (committed before anything else), then correlate them.
+
+        One alert whose correlation fails is parked (logged with a reference, counted in
+        the stats), never a reason to fail the batch or the next alerts of its service."""
+        self.check(batch)
         now = to_epoch(self.clock()) or 0.0
+        parked: list[dict] = []
         with self.lock:
             with self.store.engine.begin() as conn:
                 alert_store.upsert_alerts(conn, batch, now)
             placements = []
             opened = []
             for a in sorted(batch, key=lambda x: x.event_time):
-                p = self.engine.process(a)
+                try:
+                    _representable(a, self.engine.config)
+                    p = self.engine.process(a)
+                except Exception as exc:  # isolate: park this alert, keep correlating the rest
+                    parked.append(self._park_row(a, exc, now))
+                    continue
                 placements.append((p.alert_id, p.incident_id, p.kind, a.event_time))
                 if p.kind == "opened":
                     opened.append(p.incident_id)
             self.engine.advance(now)
-            touched = self._save(placements)
+            touched = self._save(placements, parked, now)
             self._record_source_acks(batch, placements, now)
         self._notify(touched)
-        return IngestResult(stored=len(batch), alert_ids=[p[0] for p in placements], incidents=touched, opened=opened)
+        return IngestResult(stored=len(batch), alert_ids=[p[0] for p in placements], incidents=touched,
+                            opened=opened, parked=[r["alert_id"] for r in parked])
+
+    def _park_row(self, a: Alert, exc: BaseException, now: float, why: str = "correlation failed") -> dict:
+        ref = uuid.uuid4().hex[:8]
+        log.error("alert %s (%s) parked [ref %s]: %s: %r", a.id, a.service, ref, why, exc, exc_info=exc)
+        return {"alert_id": a.id, "service": a.service, "ref": ref,
+                "reason": f"{why}: {type(exc).__name__}: {exc}"[:2000], "parked_at": now}
 
     def _record_source_acks(self, batch: Sequence[Alert], placements: Sequence[tuple[str, str, str, float]], now: float) -> None:
         """An acknowledgement in PagerDuty or Opsgenie acknowledges the incident here too."""
@@ -141,12 +173,31 @@ class AlertPipeline:
             return None
         return summarise(inc, self.catalog, self._changes_for(incident_id))
 
-    def _save(self, placements: Sequence[tuple[str, str, str, float]]) -> list[str]:
+    def _save(self, placements: Sequence[tuple[str, str, str, float]], parked: Sequence[dict] = (),
+              now: float | None = None) -> list[str]:
         dirty = sorted(self.engine.take_dirty())
-        summaries = [s for s in (self.summary(i) for i in dirty) if s is not None]
+        summaries = []
+        parked = list(parked)
+        for iid in dirty:
+            try:
+                s = self.summary(iid)
+            except Exception as exc:  # one incident that cannot be summarised must not block the rest
+                inc = self.engine.incidents.get(iid)
+                known = inc.alerts if inc is not None else {}
+                members = [known[aid] for aid, i, _k, _t in placements if i == iid and aid in known]
+                ref = uuid.uuid4().hex[:8]
+                log.error("incident %s not summarised [ref %s]: %r", iid, ref, exc, exc_info=exc)
+                at = now if now is not None else (to_epoch(self.clock()) or 0.0)
+                parked += [{"alert_id": a.id, "service": a.service, "ref": ref,
+                            "reason": f"incident {iid} not summarised: {type(exc).__name__}: {exc}"[:2000],
+                            "parked_at": at} for a in members]
+                continue
+            if s is not None:
+                summaries.append(s)
         with self.store.engine.begin() as conn:
             alert_store.assign(conn, placements)
             alert_store.save_incidents(conn, summaries)
+            parked_store.park(conn, parked)
         return dirty
 
     def _changes_for(self, incident_id: str) -> list[ChangeEvent]:
@@ -175,3 +226,14 @@ class AlertPipeline:
                 listener(incident_ids)
             except Exception as exc:  # a notifier failure must not fail the webhook
                 log.warning("incident listener failed: %s", exc)
+
+
+def _representable(a: Alert, config: CorrelationConfig) -> None:
+    """Refuse, before the engine sees it, an alert whose times plus the correlation windows
+    cannot be datetimes (e.g. 9999-12-31 let through a wide TRIOPS_TIME_BOUND_YEARS): inside
+    the engine it would poison its incident and every later alert of its service."""
+    margin = 2 * (config.window + config.flap_window) + 86400.0
+    for t in (to_epoch(a.starts_at), to_epoch(a.ends_at)):
+        if t is not None:
+            from_epoch(t - margin)
+            from_epoch(t + margin)

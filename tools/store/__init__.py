@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 
 from tools.settings import Settings, normalise_database_url
-from tools.store import actions, alerts, audit, conversations, delivery, models, slack_events  # noqa: F401  (registers tables)
+from tools.store import actions, alerts, audit, conversations, delivery, models, parked, slack_events  # noqa: F401  (registers tables)
 from tools.store.base import metadata
 
 
