@@ -129,8 +129,8 @@ class Settings(BaseSettings):
         default=10.0, gt=0, validation_alias=_env("TRIOPS_TIME_BOUND_YEARS")
     )  # a timestamp further than this from now (either way) is rejected with a 422
     max_body_bytes: int = Field(
-        default=5 * 1024 * 1024, ge=1024, validation_alias=_env("TRIOPS_MAX_BODY_BYTES")
-    )  # larger request bodies get a 413 before they are read whole
+        default=16 * 1024 * 1024, ge=1024, validation_alias=_env("TRIOPS_MAX_BODY_BYTES")
+    )  # larger request bodies get a 413 before they are read whole (a 200k-row model window is ~9 MB)
     max_json_depth: int = Field(
         default=100, ge=2, validation_alias=_env("TRIOPS_MAX_JSON_DEPTH")
     )  # deeper nesting in a JSON body is a 400

@@ -22,6 +22,7 @@ from tools.alerts.models import Alert, ChangeEvent
 from tools.alerts.parsers import ACKED_BY
 from tools.alerts.summary import IncidentSummary, summarise
 from tools.catalog import ServiceCatalog
+from tools.errors import PayloadError
 from tools.store import alerts as alert_store
 from tools.store import parked as parked_store
 from tools.timebounds import DEFAULT_YEARS, check_time
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from tools.store import Store
 
 log = logging.getLogger("triops.alerts")
+# Alert fields the model leaves unbounded, and their column sizes (PostgreSQL enforces them).
+_COLUMN_LIMITS = {"source": 64, "service": 128}
 
 
 class IngestResult(BaseModel):
@@ -82,6 +85,10 @@ class AlertPipeline:
             where = f"alerts[{i}]" if len(batch) > 1 else "alert"
             check_time(a.starts_at, f"{where}.starts_at", now=now, years=self.time_bound_years)
             check_time(a.ends_at, f"{where}.ends_at", now=now, years=self.time_bound_years)
+            for field, limit in _COLUMN_LIMITS.items():
+                value = getattr(a, field)
+                if isinstance(value, str) and len(value) > limit:
+                    raise PayloadError(f"{where}.{field}: longer than {limit} characters")
 
     def ingest(self, batch: Sequence[Alert]) -> IngestResult:
         """Store the alerts (committed before anything else), then correlate them.
