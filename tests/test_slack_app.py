@@ -170,3 +170,54 @@ def test_other_bots_and_edits_are_filtered_once_for_every_listener(harness):
 
     with harness.runtime.store.engine.connect() as conn:  # filtered before the de-duplication row
         assert conn.execute(select(func.count()).select_from(slack_events)).scalar_one() == 1
+
+
+# --- degraded, not silent: the database down ------------------------------------------------
+def _down_runtime(tmp_path, retry: float):  # type: ignore[no-untyped-def]
+    """A SQLite store whose folder does not exist yet: every connection fails until it does."""
+    from tools.store import Store
+
+    url = f"sqlite:///{tmp_path / 'later' / 'triops.db'}"
+    rt = Runtime.build(Settings(TRIOPS_HOME=tmp_path, TRIOPS_STORE_RETRY_SECONDS=str(retry)),
+                       store=Store.open(url, create=False))
+    return rt, url
+
+
+def test_with_the_store_down_a_command_is_told_it_is_retrying_then_that_it_gave_up(tmp_path, caplog):  # type: ignore[no-untyped-def]
+    rt, _ = _down_runtime(tmp_path, retry=1.0)
+    h = SlackHarness.start(rt)
+    try:
+        resp, name = h.command("dora auth 90d")
+        assert resp.status_code == 200  # acked, not a 500
+        first = h.response(name)
+        assert "store is unavailable right now, retrying" in first["text"] and first["response_type"] == "ephemeral"
+        deadline = time.monotonic() + 15
+        while len([c for c in h.double.of("response_url") if c.path.endswith(name)]) < 2:
+            assert time.monotonic() < deadline, "no final word after the retries"
+            time.sleep(0.05)
+        last = [c for c in h.double.of("response_url") if c.path.endswith(name)][-1].params
+        assert re.search(r"still unavailable \(ref [0-9a-f]{8}\)", last["text"])
+        assert "Traceback" not in caplog.text  # degraded, not a bug
+    finally:
+        h.stop()
+
+
+def test_a_command_answers_once_the_store_is_back(tmp_path):  # type: ignore[no-untyped-def]
+    from tools.store import Store
+
+    rt, url = _down_runtime(tmp_path, retry=20.0)
+    h = SlackHarness.start(rt)
+    try:
+        resp, name = h.command("help")
+        assert resp.status_code == 200
+        assert "retrying" in h.response(name)["text"]
+        (tmp_path / "later").mkdir()
+        Store.open(url).close()  # the database comes back
+        deadline = time.monotonic() + 20
+        while len([c for c in h.double.of("response_url") if c.path.endswith(name)]) < 2:
+            assert time.monotonic() < deadline, "never answered after the store came back"
+            time.sleep(0.05)
+        answer = [c for c in h.double.of("response_url") if c.path.endswith(name)][-1].params
+        assert "unavailable" not in answer["text"] and "went wrong" not in answer["text"]
+    finally:
+        h.stop()

@@ -143,6 +143,9 @@ class Settings(BaseSettings):
     answer_queue: int = Field(
         default=16, ge=0, validation_alias=_env("TRIOPS_ANSWER_QUEUE")
     )  # answers waiting for a thread; beyond it the user is told "busy" at once
+    store_retry_seconds: float = Field(
+        default=20.0, ge=0, validation_alias=_env("TRIOPS_STORE_RETRY_SECONDS")
+    )  # a slash command retries this long while the database is down (the user is told)
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +29,7 @@ from bot.render import to_blocks, to_text
 from bot.reply import Reply
 from bot.router import Asker, Router
 from tools import audit
+from tools.errors import StoreUnavailable
 from tools.idempotency import first_time_seen
 
 log = logging.getLogger("triops.slack")
@@ -36,6 +38,9 @@ MENTION_RE = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 # Message subtypes that are never a person asking: bot posts and edits/deletions.
 NOT_A_PERSON = frozenset({"bot_message", "message_changed", "message_deleted"})
 APOLOGY = "Sorry, something went wrong on my side (ref {ref}). It is logged; try again in a moment."
+STORE_DOWN = ":hourglass: The store is unavailable right now, retrying; I'll answer here when it is back."
+STORE_GAVE_UP = ("The store is still unavailable (ref {ref}), so I could not answer. "
+                 "It is logged; try again in a few minutes.")
 
 # Extra listeners (buttons, thread replies…) from other domains: fn(app, router) -> None.
 Extension = Callable[[App, Router], None]
@@ -116,9 +121,14 @@ def register_middleware(app: App, router: Router) -> None:
     @app.error
     def on_error(error: Exception, body: dict, context: BoltContext) -> None:
         ref = uuid.uuid4().hex[:8]
-        log.error("slack listener failed (ref %s) on %s", ref, _what(body), exc_info=error)
+        if store_down(error):  # degraded, not a bug: say so, without a traceback
+            log.error("slack listener: store unavailable (ref %s) on %s: %s", ref, _what(body), _cause(error))
+            text = STORE_GAVE_UP.format(ref=ref)
+        else:
+            log.error("slack listener failed (ref %s) on %s", ref, _what(body), exc_info=error)
+            text = APOLOGY.format(ref=ref)
         try:
-            _apologise(body, context, APOLOGY.format(ref=ref))
+            _apologise(body, context, text)
         except Exception as exc:  # Slack is down too: the failure itself is logged above
             log.warning("could not tell the user about ref %s: %s", ref, exc.__class__.__name__)
 
@@ -154,8 +164,15 @@ def register_listeners(app: App, router: Router) -> None:
         ack()  # Slack's 3 seconds: acknowledged now, answered through the response_url
         text = body.get("text") or ""
         asker = Asker(user=body.get("user_id", "?"), surface="slack", channel=body.get("channel_id"))
-        audit.record(store, asker.user, "command", text[:200], channel=asker.channel)
-        reply = router.handle(text, asker)
+
+        def answer() -> Reply:
+            audit.record(store, asker.user, "command", text[:200], channel=asker.channel)
+            return router.handle(text, asker)
+
+        reply = with_store_retry(
+            answer, settings.store_retry_seconds,
+            lambda: respond(text=STORE_DOWN, response_type="ephemeral", replace_original=False),
+        )
         respond(
             text=to_text(reply)[:3000],
             blocks=to_blocks(reply),
@@ -183,3 +200,43 @@ def _from_a_bot(event: dict, context: BoltContext) -> bool:
         or event.get("subtype") in NOT_A_PERSON
         or (context.bot_user_id and event.get("user") == context.bot_user_id)
     )
+
+
+def store_down(exc: BaseException) -> bool:
+    """The database does not answer (as opposed to a bug): StoreUnavailable, or the
+    driver's connection errors as SQLAlchemy raises them."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if isinstance(exc, StoreUnavailable | OperationalError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def _cause(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+
+
+def with_store_retry(work: Callable[[], Reply], budget: float, on_first_failure: Callable[[], None]) -> Reply:
+    """`work()`, retried while the store is down for up to `budget` seconds (backing off);
+    the person is told once, at the first failure, that we are retrying. Still down at the
+    end: StoreUnavailable (app.error words it for the person)."""
+    deadline = time.monotonic() + budget
+    delay = min(0.5, budget / 4) if budget > 0 else 0.0
+    told = False
+    while True:
+        try:
+            return work()
+        except Exception as exc:
+            if not store_down(exc):
+                raise
+            log.warning("store unavailable (%s): retrying", _cause(exc))
+            if not told:
+                told = True
+                try:
+                    on_first_failure()
+                except Exception as notify_exc:  # Slack down too: the retry goes on regardless
+                    log.warning("could not say the store is down: %s", type(notify_exc).__name__)
+            if time.monotonic() + delay > deadline:
+                raise StoreUnavailable("the store is unavailable") from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
