@@ -169,10 +169,10 @@ def register_listeners(app: App, router: Router) -> None:
             audit.record(store, asker.user, "command", text[:200], channel=asker.channel)
             return router.handle(text, asker)
 
-        reply = with_store_retry(
-            answer, settings.store_retry_seconds,
-            lambda: respond(text=STORE_DOWN, response_type="ephemeral", replace_original=False),
-        )
+        def say_retrying() -> None:
+            respond(text=STORE_DOWN, response_type="ephemeral", replace_original=False)
+
+        reply = with_store_retry(answer, settings.store_retry_seconds, say_retrying)
         respond(
             text=to_text(reply)[:3000],
             blocks=to_blocks(reply),
