@@ -135,7 +135,7 @@ class Settings(BaseSettings):
         default=100, ge=2, validation_alias=_env("TRIOPS_MAX_JSON_DEPTH")
     )  # deeper nesting in a JSON body is a 400
     ack_workers: int = Field(
-        default=8, ge=1, validation_alias=_env("TRIOPS_ACK_WORKERS")
+        default=16, ge=1, validation_alias=_env("TRIOPS_ACK_WORKERS")
     )  # threads that only verify, ack and return Slack requests (never answer work)
     answer_workers: int = Field(
         default=4, ge=1, validation_alias=_env("TRIOPS_ANSWER_WORKERS")
