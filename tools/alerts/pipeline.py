@@ -10,6 +10,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -55,6 +56,7 @@ class AlertPipeline:
         clock: Callable[[], datetime] = now_utc,
         restore: bool = True,
         time_bound_years: float = DEFAULT_YEARS,
+        max_group: int = 5000,
     ):
         self.store = store
         self.time_bound_years = time_bound_years
@@ -63,6 +65,9 @@ class AlertPipeline:
         self.providers = list(default_providers() if providers is None else providers)
         self.clock = clock
         self.lock = threading.RLock()
+        self.max_group = max_group
+        self._pending: list[tuple[list[Alert], Future[IngestResult]]] = []
+        self._pending_lock = threading.Lock()
         self._changes: dict[str, tuple[tuple[str, ...], list[ChangeEvent]]] = {}
         self.listeners: list[Callable[[list[str]], None]] = []  # e.g. the Slack notifier
         if restore:
@@ -93,32 +98,71 @@ class AlertPipeline:
     def ingest(self, batch: Sequence[Alert]) -> IngestResult:
         """Store the alerts (committed before anything else), then correlate them.
 
+        Group commit: concurrent callers' batches queue up and one of them (the one holding
+        the lock) stores the whole queue in one transaction, correlates it in order and
+        saves the incidents once; each caller returns after the group holding its batch
+        committed, so an acknowledged alert is still never lost, at a fraction of the
+        transactions (and of the incident summaries) per notification.
+
         One alert whose correlation fails is parked (logged with a reference, counted in
         the stats), never a reason to fail the batch or the next alerts of its service."""
-        self.check(batch)
-        now = to_epoch(self.clock()) or 0.0
-        parked: list[dict] = []
+        self.check(batch)  # a bad batch is refused alone, before it can join a group
+        mine: Future[IngestResult] = Future()
+        with self._pending_lock:
+            self._pending.append((list(batch), mine))
+        touched: list[str] = []
         with self.lock:
-            with self.store.engine.begin() as conn:
-                alert_store.upsert_alerts(conn, batch, now)
-            placements = []
-            opened = []
-            for a in sorted(batch, key=lambda x: x.event_time):
+            if not mine.done():  # nobody took it into their group: lead one
+                with self._pending_lock:
+                    group: list[tuple[list[Alert], Future[IngestResult]]] = []
+                    size = 0
+                    while self._pending and (not group or size + len(self._pending[0][0]) <= self.max_group):
+                        item = self._pending.pop(0)
+                        group.append(item)
+                        size += len(item[0])
                 try:
-                    _representable(a, self.engine.config)
-                    p = self.engine.process(a)
-                except Exception as exc:  # isolate: park this alert, keep correlating the rest
-                    parked.append(self._park_row(a, exc, now))
-                    continue
-                placements.append((p.alert_id, p.incident_id, p.kind, a.event_time))
-                if p.kind == "opened":
-                    opened.append(p.incident_id)
-            self.engine.advance(now)
-            touched = self._save(placements, parked, now)
-            self._record_source_acks(batch, placements, now)
+                    touched = self._ingest_group(group)
+                except BaseException as exc:  # the group failed to commit: every caller hears it
+                    for _b, fut in group:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    raise
         self._notify(touched)
-        return IngestResult(stored=len(batch), alert_ids=[p[0] for p in placements], incidents=touched,
-                            opened=opened, parked=[r["alert_id"] for r in parked])
+        return mine.result()
+
+    def _ingest_group(self, group: list[tuple[list[Alert], Future[IngestResult]]]) -> list[str]:
+        now = to_epoch(self.clock()) or 0.0
+        alerts = [a for b, _f in group for a in b]
+        parked: list[dict] = []
+        with self.store.engine.begin() as conn:
+            alert_store.upsert_alerts(conn, alerts, now)
+        placements = []
+        placed: dict[str, tuple[str, str]] = {}
+        for a in sorted(alerts, key=lambda x: x.event_time):
+            try:
+                _representable(a, self.engine.config)
+                p = self.engine.process(a)
+            except Exception as exc:  # isolate: park this alert, keep correlating the rest
+                parked.append(self._park_row(a, exc, now))
+                continue
+            placements.append((p.alert_id, p.incident_id, p.kind, a.event_time))
+            placed[p.alert_id] = (p.incident_id, p.kind)
+        self.engine.advance(now)
+        touched = self._save(placements, parked, now)
+        self._record_source_acks(alerts, placements, now)
+        parked_ids = {r["alert_id"] for r in parked}
+        for b, fut in group:
+            ids = list(dict.fromkeys(a.id for a in b))
+            own = [placed[i] for i in ids if i in placed]
+            incidents = sorted({iid for iid, _k in own})
+            fut.set_result(IngestResult(
+                stored=len(b),
+                alert_ids=[i for i in ids if i in placed],
+                incidents=touched if len(group) == 1 else [i for i in touched if i in incidents],
+                opened=sorted({iid for iid, k in own if k == "opened"}),
+                parked=[i for i in ids if i in parked_ids],
+            ))
+        return touched
 
     def _park_row(self, a: Alert, exc: BaseException, now: float, why: str = "correlation failed") -> dict:
         ref = uuid.uuid4().hex[:8]
