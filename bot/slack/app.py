@@ -68,6 +68,7 @@ class AnswerPool:
         self._lock = threading.Lock()
         self._in_flight = 0
         self._idle = threading.Condition(self._lock)
+        self._closing = threading.Event()
 
     def submit(self, work: Callable[[], None], on_busy: Callable[[], None]) -> bool:
         """Run `work` on an answer thread; False (nothing runs) if the queue is full."""
@@ -81,6 +82,9 @@ class AnswerPool:
 
         def run() -> None:
             try:
+                if self._closing.is_set():
+                    log.warning("answer dropped at shutdown (it was still queued)")
+                    return
                 work()
             finally:
                 with self._lock:
@@ -95,7 +99,9 @@ class AnswerPool:
         """Threads start on demand."""
 
     def stop(self, deadline: float) -> None:
-        """Answers in progress finish (their askers get them) until `deadline`."""
+        """Answers in progress finish (their askers get them) until `deadline`; queued
+        ones are dropped, each logged."""
+        self._closing.set()
         with self._lock:
             while self._in_flight and time.monotonic() < deadline:
                 self._idle.wait(max(0.0, min(0.5, deadline - time.monotonic())))
