@@ -135,20 +135,20 @@ def _send(base: str, bodies: list[list[dict]], clients: int) -> tuple[float, int
 def run_one(tree: Path, label: str, store: str, pg_url: str | None, args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(prefix="triops-bench-") as tmp:
         home = Path(tmp)
-        with (pg_database(pg_url) if store == "postgresql" and pg_url else _nothing()) as db_url:
-            with serve(tree, home, db_url) as base:
-                _send(base, _payloads(200, args.per_request, 40, "warm"), args.clients)  # warm-up
-                storm = _payloads(args.notifications, args.per_request, 40, "storm")
-                secs, lost = _send(base, storm, args.clients)
-                grow_rates = []
-                chunk = args.grow // 10
-                bodies = _payloads(args.grow, args.per_request, 1, "grow", one_incident=True)
-                per_chunk = max(1, chunk // args.per_request)
-                for c in range(10):
-                    part = bodies[c * per_chunk:(c + 1) * per_chunk]
-                    s, f = _send(base, part, args.clients)
-                    lost += f
-                    grow_rates.append(sum(len(b) for b in part) / s)
+        with (pg_database(pg_url) if store == "postgresql" and pg_url else _nothing()) as db_url, \
+                serve(tree, home, db_url) as base:
+            _send(base, _payloads(200, args.per_request, 40, "warm"), args.clients)  # warm-up
+            storm = _payloads(args.notifications, args.per_request, 40, "storm")
+            secs, lost = _send(base, storm, args.clients)
+            grow_rates = []
+            chunk = args.grow // 10
+            bodies = _payloads(args.grow, args.per_request, 1, "grow", one_incident=True)
+            per_chunk = max(1, chunk // args.per_request)
+            for c in range(10):
+                part = bodies[c * per_chunk:(c + 1) * per_chunk]
+                s, f = _send(base, part, args.clients)
+                lost += f
+                grow_rates.append(sum(len(b) for b in part) / s)
     return {
         "code": label, "store": store, "notifications": args.notifications,
         "notifications_per_s": round(args.notifications / secs, 1),
