@@ -21,7 +21,9 @@ TICK_SECONDS = 5.0
 def get_pipeline(rt: Runtime) -> AlertPipeline:
     """Build (once) the pipeline; restore open incidents from the store on first use."""
     pipeline: AlertPipeline = rt.ctx.resource(
-        "alert_pipeline", lambda: AlertPipeline(rt.store, rt.catalog, clock=rt.ctx.clock)
+        "alert_pipeline", lambda: AlertPipeline(
+            rt.store, rt.catalog, clock=rt.ctx.clock, time_bound_years=rt.settings.time_bound_years
+        )
     )
     return pipeline
 

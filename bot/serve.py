@@ -118,11 +118,13 @@ def build_surfaces(settings: Settings) -> Surfaces:
     if settings.slack_bot_token and (settings.slack_signing_secret or settings.slack_app_token):
         from bot.agent.slack import agent_extension
         from bot.agent.triage import triage_pool
-        from bot.slack.app import build_app
+        from bot.slack.app import AnswerPool, build_app
         from bot.slack.incidents import install_notifier, register_actions
         from tools.runbooks.tool import runbook_lookup
 
-        bolt = build_app(router, extensions=[register_actions, agent_extension])
+        answers = AnswerPool(settings.answer_workers, settings.answer_queue)
+        workers.append(answers)  # stopped after Socket Mode (reverse order): answers in flight finish
+        bolt = build_app(router, extensions=[register_actions, agent_extension], answers=answers)
         pool = triage_pool(rt, bolt.client) if settings.auto_triage else None
         if pool is not None:
             workers.append(pool)

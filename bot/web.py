@@ -12,11 +12,13 @@ check's query all run in worker threads.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Protocol
+from typing import Any, Protocol
 
 import anyio.to_thread
 from fastapi import FastAPI, Request, Response
@@ -28,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.hooks import alerts, delivery, mlops
 from bot.router import Router
+from tools.errors import PayloadError, StoreUnavailable
 
 log = logging.getLogger("triops.web")
 
@@ -84,14 +87,39 @@ def create_app(router: Router, bolt_app: App | None = None, *, workers: Sequence
     )
     api.state.runtime = router.runtime
     api.state.router = router
+    install_error_handlers(api)
+    api.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    redact_access_log()
     for r in HOOK_ROUTERS:
         api.include_router(r)
 
     @api.get("/healthz")
-    def healthz() -> dict:  # a plain def: FastAPI runs it in a worker thread
-        with router.runtime.store.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return {"ok": True, "database": router.runtime.store.dialect, "slack": bolt_app is not None}
+    def healthz(ready: bool = False) -> Response:  # a plain def: FastAPI runs it in a worker thread
+        """Liveness by default (the process answers); `?ready=1` (or /readyz) is readiness:
+        each dependency checked, 503 naming the one that is down."""
+        if not ready:
+            return JSONResponse({"ok": True, "live": True, "database": router.runtime.store.dialect,
+                                 "slack": bolt_app is not None})
+        return readiness()
+
+    @api.get("/readyz")
+    def readyz() -> Response:
+        return readiness()
+
+    def readiness() -> Response:
+        checks: dict[str, str] = {}
+        try:
+            with router.runtime.store.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:  # readiness reports the failure; it is the answer, not a bug
+            log.warning("readiness: database down: %s", type(exc).__name__)
+            checks["database"] = f"down: {type(exc).__name__}"
+        checks["slack"] = "configured" if bolt_app is not None else "not configured"
+        down = [k for k, v in checks.items() if v.startswith("down")]
+        return JSONResponse({"ok": not down, "ready": not down, "down": down, "checks": checks,
+                             "database": router.runtime.store.dialect},
+                            status_code=503 if down else 200)
 
     if bolt_app is not None:
         bolt = bolt_app
@@ -100,6 +128,11 @@ def create_app(router: Router, bolt_app: App | None = None, *, workers: Sequence
         async def slack_events(request: Request) -> Response:
             # Bolt's own FastAPI adapter calls the blocking App.dispatch on the loop; here it
             # runs in a worker thread, so a slow ack or a store read never stalls the server.
+            stamp = request.headers.get("x-slack-request-timestamp")
+            if stamp is not None and not stamp.strip().isdigit():
+                # Bolt would int() it before checking the signature: a 500 before auth
+                log.warning("slack request rejected: non-numeric X-Slack-Request-Timestamp")
+                return JSONResponse({"error": "invalid request"}, status_code=401)
             body = await request.body()
             resp = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
             return to_starlette_response(resp)
@@ -114,3 +147,95 @@ def create_app(router: Router, bolt_app: App | None = None, *, workers: Sequence
             )
 
     return api
+
+
+def install_error_handlers(api: FastAPI) -> None:
+    """Errors that mean bad input or a missing dependency, wherever they are raised, become
+    a 4xx with the reason or a 503, never a 500 (which would also drop the connection)."""
+
+    @api.exception_handler(PayloadError)
+    async def payload_error(request: Request, exc: PayloadError) -> JSONResponse:
+        log.warning("%s rejected: %s", request.url.path, exc.message)
+        return JSONResponse({"detail": {"error": exc.message}}, status_code=422)
+
+    @api.exception_handler(StoreUnavailable)
+    async def store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
+        log.warning("%s: store unavailable: %s", request.url.path, exc.message)
+        return JSONResponse({"detail": {"error": "store unavailable, retry later"}}, status_code=503,
+                            headers={"Retry-After": "5"})
+
+
+class BodyLimit:
+    """ASGI middleware: a request body larger than `max_bytes` is a 413, decided from
+    Content-Length when given and while streaming otherwise, before the app buffers it."""
+
+    def __init__(self, app: Any, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None:
+            if not length.strip().isdigit():
+                await _plain(send, 400, "bad Content-Length")
+                return
+            if int(length) > self.max_bytes:
+                await _plain(send, 413, f"request body larger than {self.max_bytes} bytes (TRIOPS_MAX_BODY_BYTES)")
+                return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break  # a disconnect: let the app see it
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await _plain(send, 413, f"request body larger than {self.max_bytes} bytes (TRIOPS_MAX_BODY_BYTES)")
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _plain(send: Any, status: int, error: str) -> None:
+    body = json.dumps({"detail": {"error": error}}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+_SECRET_QUERY = re.compile(r"(?i)([?&](?:token|access_token|api_key|apikey|key|secret|signature|sig)=)[^&\s]*")
+
+
+class _RedactQuery(logging.Filter):
+    """Secrets a sender put in the URL never reach the access log (uvicorn logs the path
+    with its query string)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(_SECRET_QUERY.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                                for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = _SECRET_QUERY.sub(r"\1[redacted]", record.msg)
+        return True
+
+
+def redact_access_log() -> None:
+    logger = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _RedactQuery) for f in logger.filters):
+        logger.addFilter(_RedactQuery())

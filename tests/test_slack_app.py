@@ -170,3 +170,139 @@ def test_other_bots_and_edits_are_filtered_once_for_every_listener(harness):
 
     with harness.runtime.store.engine.connect() as conn:  # filtered before the de-duplication row
         assert conn.execute(select(func.count()).select_from(slack_events)).scalar_one() == 1
+
+
+# --- degraded, not silent: the database down ------------------------------------------------
+def _down_runtime(tmp_path, retry: float):  # type: ignore[no-untyped-def]
+    """A SQLite store whose folder does not exist yet: every connection fails until it does."""
+    from tools.store import Store
+
+    url = f"sqlite:///{tmp_path / 'later' / 'triops.db'}"
+    rt = Runtime.build(Settings(TRIOPS_HOME=tmp_path, TRIOPS_STORE_RETRY_SECONDS=str(retry)),
+                       store=Store.open(url, create=False))
+    return rt, url
+
+
+def test_with_the_store_down_a_command_is_told_it_is_retrying_then_that_it_gave_up(tmp_path, caplog):  # type: ignore[no-untyped-def]
+    rt, _ = _down_runtime(tmp_path, retry=1.0)
+    h = SlackHarness.start(rt)
+    try:
+        resp, name = h.command("dora auth 90d")
+        assert resp.status_code == 200  # acked, not a 500
+        first = h.response(name)
+        assert "store is unavailable right now, retrying" in first["text"] and first["response_type"] == "ephemeral"
+        deadline = time.monotonic() + 15
+        while len([c for c in h.double.of("response_url") if c.path.endswith(name)]) < 2:
+            assert time.monotonic() < deadline, "no final word after the retries"
+            time.sleep(0.05)
+        last = [c for c in h.double.of("response_url") if c.path.endswith(name)][-1].params
+        assert re.search(r"still unavailable \(ref [0-9a-f]{8}\)", last["text"])
+        assert "Traceback" not in caplog.text  # degraded, not a bug
+    finally:
+        h.stop()
+
+
+def test_a_command_answers_once_the_store_is_back(tmp_path):  # type: ignore[no-untyped-def]
+    from tools.store import Store
+
+    rt, url = _down_runtime(tmp_path, retry=20.0)
+    h = SlackHarness.start(rt)
+    try:
+        resp, name = h.command("help")
+        assert resp.status_code == 200
+        assert "retrying" in h.response(name)["text"]
+        (tmp_path / "later").mkdir()
+        Store.open(url).close()  # the database comes back
+        deadline = time.monotonic() + 20
+        while len([c for c in h.double.of("response_url") if c.path.endswith(name)]) < 2:
+            assert time.monotonic() < deadline, "never answered after the store came back"
+            time.sleep(0.05)
+        answer = [c for c in h.double.of("response_url") if c.path.endswith(name)][-1].params
+        assert "unavailable" not in answer["text"] and "went wrong" not in answer["text"]
+    finally:
+        h.stop()
+
+
+# --- acks never wait behind answers ---------------------------------------------------------
+def test_slow_llm_answers_never_delay_slash_command_acks(tmp_path):  # type: ignore[no-untyped-def]
+    """6 @mentions in flight on a slow LLM (the double sleeps per call); 20 slash commands sent
+    meanwhile over real HTTP (free-text questions: they need the LLM too) are each acknowledged
+    within Slack's 3 s, and every asker hears back at once (the answer, or "busy")."""
+    import json as _json
+    import uuid as _uuid
+    from concurrent.futures import ThreadPoolExecutor
+    from urllib.parse import urlencode
+
+    import httpx
+    from pydantic import SecretStr
+
+    from bot.agent import eval_world
+    from bot.agent.slack import agent_extension
+    from bot.agent.surface import make_router
+    from bot.slack.app import AnswerPool, build_app
+    from bot.web import create_app
+    from tests.agent.openai_double import OpenAIDouble, completion
+    from tests.slack_double import SlackDouble, sign
+    from tests.slack_harness import SECRET, authorize
+    from tests.test_lifecycle import serving
+    from tools.store import Store
+
+    db = tmp_path / "world.db"
+    seed = Store.open(f"sqlite:///{db}")
+    eval_world.seed(seed)
+    seed.close()
+    slack = SlackDouble().start()
+    with OpenAIDouble() as llm:
+        for _ in range(60):
+            llm.push(completion(content="Checkout looks fine."), delay=4.0)
+        settings = Settings(TRIOPS_HOME=str(tmp_path), OPENAI_BASE_URL=llm.base_url,
+                            OPENAI_API_KEY="sk-loopback-test-000000000", TRIOPS_ANSWER_WORKERS="8",
+                            TRIOPS_ANSWER_QUEUE="40")
+        settings.slack_api_url = slack.base_url
+        settings.slack_signing_secret = SecretStr(SECRET)
+        rt = Runtime.build(settings, store=Store.open(f"sqlite:///{db}"), catalog=eval_world.catalog(),
+                           clock=lambda: eval_world.NOW)
+        router = make_router(rt)
+        answers = AnswerPool(settings.answer_workers, settings.answer_queue)
+        bolt = build_app(router, authorize=authorize, extensions=[agent_extension], answers=answers)
+        with serving(create_app(router, bolt)) as base, httpx.Client(base_url=base, timeout=30) as http:
+            def post(body: str, content_type: str) -> float:
+                started = time.monotonic()
+                r = http.post("/slack/events", content=body,
+                              headers={"Content-Type": content_type, **sign(SECRET, body)})
+                assert r.status_code == 200, r.text
+                return time.monotonic() - started
+
+            def mention(i: int) -> float:
+                return post(_json.dumps({
+                    "token": "legacy", "team_id": "T1", "api_app_id": "A1", "type": "event_callback",
+                    "event_id": f"Ev{_uuid.uuid4().hex[:10]}", "event_time": int(time.time()),
+                    "authorizations": [{"team_id": "T1", "user_id": "UBOT", "is_bot": True}],
+                    "event": {"type": "app_mention", "user": "U2", "channel": "C1", "ts": f"100{i}.1",
+                              "text": f"<@UBOT> why is checkout slow today, take {i}?"}}), "application/json")
+
+            def command(i: int) -> float:
+                return post(urlencode({
+                    "token": "legacy", "team_id": "T1", "channel_id": "C1", "user_id": f"U{i}",
+                    "command": settings.slack_command, "text": f"why is checkout slow, asks {i}?", "api_app_id": "A1",
+                    "response_url": slack.response_url(f"cmd{i}"), "trigger_id": "1.2.3"}),
+                    "application/x-www-form-urlencoded")
+
+            with ThreadPoolExecutor(max_workers=26) as pool:
+                mentions = [pool.submit(mention, i) for i in range(6)]
+                deadline = time.monotonic() + 10
+                while len(llm.requests) < 6:  # all six answers are waiting on the LLM now
+                    assert time.monotonic() < deadline, f"only {len(llm.requests)} LLM calls started"
+                    time.sleep(0.05)
+                acks = list(pool.map(command, range(20)))
+                assert all(m.result() < 3.0 for m in mentions)
+            assert max(acks) < 3.0, f"slash-command acks took up to {max(acks):.1f} s: {sorted(acks)}"
+            deadline = time.monotonic() + 30
+            while True:
+                heard = {c.path.rsplit("/", 1)[-1] for c in slack.of("response_url")}
+                if all(f"cmd{i}" in heard for i in range(20)):
+                    break
+                assert time.monotonic() < deadline, f"no word for {sorted({f'cmd{i}' for i in range(20)} - heard)}"
+                time.sleep(0.1)
+            answers.stop(time.monotonic() + 10)  # queued answers are dropped at teardown, running ones end
+    slack.stop()

@@ -186,6 +186,28 @@ class Settings(BaseSettings):
     dora_incidents_from: str = Field(
         default="", validation_alias=_env("TRIOPS_DORA_INCIDENTS_FROM")
     )  # comma list of alert sources (pagerduty, opsgenie) whose incidents count in DORA
+    # --- resilience: input bounds, request limits, executors (issue 12) ---------------------
+    time_bound_years: float = Field(
+        default=10.0, gt=0, validation_alias=_env("TRIOPS_TIME_BOUND_YEARS")
+    )  # a timestamp further than this from now (either way) is rejected with a 422
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, validation_alias=_env("TRIOPS_MAX_BODY_BYTES")
+    )  # larger request bodies get a 413 before they are read whole (a 200k-row model window is ~9 MB)
+    max_json_depth: int = Field(
+        default=100, ge=2, validation_alias=_env("TRIOPS_MAX_JSON_DEPTH")
+    )  # deeper nesting in a JSON body is a 400
+    ack_workers: int = Field(
+        default=16, ge=1, validation_alias=_env("TRIOPS_ACK_WORKERS")
+    )  # threads that only verify, ack and return Slack requests (never answer work)
+    answer_workers: int = Field(
+        default=4, ge=1, validation_alias=_env("TRIOPS_ANSWER_WORKERS")
+    )  # threads answering mentions and commands after the ack
+    answer_queue: int = Field(
+        default=16, ge=0, validation_alias=_env("TRIOPS_ANSWER_QUEUE")
+    )  # answers waiting for a thread; beyond it the user is told "busy" at once
+    store_retry_seconds: float = Field(
+        default=20.0, ge=0, validation_alias=_env("TRIOPS_STORE_RETRY_SECONDS")
+    )  # a slash command retries this long while the database is down (the user is told)
 
     @property
     def sqlalchemy_url(self) -> str:

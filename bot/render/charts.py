@@ -7,19 +7,20 @@ collects them for the surface to attach (Slack: files_upload_v2; CLI/demo: a fil
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Callable
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display; must precede pyplot
-import matplotlib.pyplot as plt
 from pydantic import BaseModel
 
 from tools.drift.models import P_VALUE_METHODS, DriftReport
 
 ChartFunc = Callable[[Any], "tuple[str, bytes] | None"]
 _CHARTS: dict[type[BaseModel], ChartFunc] = {}
+# pyplot's global figure manager is not thread-safe (parallel replies gave tracebacks): charts
+# are drawn on their own Figure with an Agg canvas, no pyplot, and one at a time (matplotlib's
+# font and text caches are shared too).
+_DRAW = threading.Lock()
 
 
 def register_chart(model: type[BaseModel], func: ChartFunc) -> None:
@@ -47,7 +48,6 @@ def drift_chart_png(report: DriftReport, title: str, top: int = 12) -> bytes:
     Scores are put on one scale: distance / threshold, or −log10(p) / −log10(α) for p-values.
     """
     import math
-    import textwrap
 
     feats = report.features[:top]
     if report.prediction is not None:
@@ -62,7 +62,20 @@ def drift_chart_png(report: DriftReport, title: str, top: int = 12) -> bytes:
         values.append(min(max(v, 0.01), 1000.0))
         colours.append("#d62728" if f.drifted else "#7f7f7f")
         scores.append(f"{f.score:.2g}" if f.method in P_VALUE_METHODS else f"{f.score:.3g}")
-    fig, ax = plt.subplots(figsize=(6.4, 0.32 * len(feats) + 1.2), dpi=110)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    with _DRAW:
+        fig = Figure(figsize=(6.4, 0.32 * len(feats) + 1.2), dpi=110)
+        FigureCanvasAgg(fig)
+        ax = fig.subplots()
+        return _draw_bars(fig, ax, labels, values, colours, scores, title)
+
+
+def _draw_bars(fig: Any, ax: Any, labels: list[str], values: list[float], colours: list[str],
+               scores: list[str], title: str) -> bytes:
+    import textwrap
+
     bars = ax.barh(labels, values, color=colours)
     ax.set_xscale("log")
     ax.set_xlim(0.01, max(10.0, max(values) * 3))
@@ -75,5 +88,4 @@ def drift_chart_png(report: DriftReport, title: str, top: int = 12) -> bytes:
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    plt.close(fig)
     return buf.getvalue()

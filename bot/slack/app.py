@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, BoltResponse, Respond
@@ -28,6 +31,7 @@ from bot.render import to_blocks, to_text
 from bot.reply import Reply
 from bot.router import Asker, Router
 from tools import audit
+from tools.errors import StoreUnavailable
 from tools.idempotency import first_time_seen
 
 log = logging.getLogger("triops.slack")
@@ -36,9 +40,82 @@ MENTION_RE = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 # Message subtypes that are never a person asking: bot posts and edits/deletions.
 NOT_A_PERSON = frozenset({"bot_message", "message_changed", "message_deleted"})
 APOLOGY = "Sorry, something went wrong on my side (ref {ref}). It is logged; try again in a moment."
+STORE_DOWN = ":hourglass: The store is unavailable right now, retrying; I'll answer here when it is back."
+STORE_GAVE_UP = ("The store is still unavailable (ref {ref}), so I could not answer. "
+                 "It is logged; try again in a few minutes.")
+
+BUSY = ":hourglass: Busy with other questions right now; I'll post the answer here when it is ready."
+OVERLOADED = "Too many questions at once; I could not take this one. Please ask again in a minute."
 
 # Extra listeners (buttons, thread replies…) from other domains: fn(app, router) -> None.
 Extension = Callable[[App, Router], None]
+
+
+class AnswerPool:
+    """Bounded threads for answer work, apart from Bolt's listener threads (which only ack).
+
+    Slow answers (an LLM at 8 s a call) used to hold the threads that acknowledge slash
+    commands, so Slack's 3 s passed. Now a listener acks, submits here and returns. At most
+    `workers` answers run and `queue` wait; a queued asker is told "busy" at once, and one
+    beyond the queue is told to retry, never left without a word."""
+
+    name = "slack-answers"
+
+    def __init__(self, workers: int, queue: int):
+        self.workers = workers
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="triops-answer")
+        self._slots = threading.BoundedSemaphore(workers + queue)
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._idle = threading.Condition(self._lock)
+        self._closing = threading.Event()
+
+    def submit(self, work: Callable[[], None], on_busy: Callable[[], None]) -> bool:
+        """Run `work` on an answer thread; False (nothing runs) if the queue is full."""
+        if not self._slots.acquire(blocking=False):
+            return False
+        with self._lock:
+            queued = self._in_flight >= self.workers
+            self._in_flight += 1
+        if queued:
+            _quietly(on_busy, "busy notice")
+
+        def run() -> None:
+            try:
+                if self._closing.is_set():
+                    log.warning("answer dropped at shutdown (it was still queued)")
+                    return
+                work()
+            finally:
+                with self._lock:
+                    self._in_flight -= 1
+                    self._idle.notify_all()
+                self._slots.release()
+
+        self._pool.submit(run)
+        return True
+
+    def start(self) -> None:
+        """Threads start on demand."""
+
+    def stop(self, deadline: float) -> None:
+        """Answers in progress finish (their askers get them) until `deadline`; queued
+        ones are dropped, each logged."""
+        self._closing.set()
+        with self._lock:
+            while self._in_flight and time.monotonic() < deadline:
+                self._idle.wait(max(0.0, min(0.5, deadline - time.monotonic())))
+            left = self._in_flight
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if left:
+            log.warning("%d answers still running at the shutdown deadline", left)
+
+
+def _quietly(fn: Callable[[], None], what: str) -> None:
+    try:
+        fn()
+    except Exception as exc:  # Slack down: the answer itself still comes (or is logged)
+        log.warning("could not post the %s: %s", what, type(exc).__name__)
 
 
 def web_client(settings: Any, token: str | None = None) -> WebClient:
@@ -52,8 +129,12 @@ def build_app(
     *,
     authorize: Callable[..., AuthorizeResult] | None = None,
     extensions: list[Extension] | None = None,
+    answers: AnswerPool | None = None,
 ) -> App:
+    """The Bolt app. Its listener threads (TRIOPS_ACK_WORKERS) only verify and acknowledge;
+    answers run on `answers` (built from the settings if not given)."""
     settings = router.runtime.settings
+    answers = answers or AnswerPool(settings.answer_workers, settings.answer_queue)
     if settings.slack_signing_secret is None:
         raise RuntimeError("SLACK_SIGNING_SECRET is not set")
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
@@ -61,6 +142,7 @@ def build_app(
         "signing_secret": settings.slack_signing_secret.get_secret_value(),
         "client": web_client(settings, token if authorize is None else None),
         "process_before_response": False,
+        "listener_executor": ThreadPoolExecutor(max_workers=settings.ack_workers, thread_name_prefix="triops-ack"),
     }
     if authorize is not None:
         kwargs["authorize"] = authorize
@@ -69,7 +151,7 @@ def build_app(
         kwargs["token_verification_enabled"] = False
     app = App(**kwargs)
     register_middleware(app, router)
-    register_listeners(app, router)
+    register_listeners(app, router, answers)
     for ext in extensions or []:
         ext(app, router)
     return app
@@ -115,12 +197,22 @@ def register_middleware(app: App, router: Router) -> None:
 
     @app.error
     def on_error(error: Exception, body: dict, context: BoltContext) -> None:
-        ref = uuid.uuid4().hex[:8]
+        report_failure(error, body, context)
+
+
+def report_failure(error: BaseException, body: dict, context: BoltContext) -> None:
+    """Log with a reference and tell the person in one line (never the error itself)."""
+    ref = uuid.uuid4().hex[:8]
+    if store_down(error):  # degraded, not a bug: say so, without a traceback
+        log.error("slack listener: store unavailable (ref %s) on %s: %s", ref, _what(body), _cause(error))
+        text = STORE_GAVE_UP.format(ref=ref)
+    else:
         log.error("slack listener failed (ref %s) on %s", ref, _what(body), exc_info=error)
-        try:
-            _apologise(body, context, APOLOGY.format(ref=ref))
-        except Exception as exc:  # Slack is down too: the failure itself is logged above
-            log.warning("could not tell the user about ref %s: %s", ref, exc.__class__.__name__)
+        text = APOLOGY.format(ref=ref)
+    try:
+        _apologise(body, context, text)
+    except Exception as exc:  # Slack is down too: the failure itself is logged above
+        log.warning("could not tell the user about ref %s: %s", ref, exc.__class__.__name__)
 
 
 def _what(body: dict) -> str:
@@ -145,36 +237,75 @@ def _apologise(body: dict, context: BoltContext, text: str) -> None:
         context.client.chat_postMessage(channel=event["channel"], thread_ts=thread_ts, text=text)
 
 
-def register_listeners(app: App, router: Router) -> None:
+def register_listeners(app: App, router: Router, answers: AnswerPool) -> None:
     settings = router.runtime.settings
     store = router.runtime.store
 
     @app.command(settings.slack_command)
-    def on_command(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
+    def on_command(ack: Ack, body: dict, respond: Respond, client: WebClient, context: BoltContext) -> None:
         ack()  # Slack's 3 seconds: acknowledged now, answered through the response_url
         text = body.get("text") or ""
         asker = Asker(user=body.get("user_id", "?"), surface="slack", channel=body.get("channel_id"))
-        audit.record(store, asker.user, "command", text[:200], channel=asker.channel)
-        reply = router.handle(text, asker)
-        respond(
-            text=to_text(reply)[:3000],
-            blocks=to_blocks(reply),
-            response_type="ephemeral" if reply.ephemeral else "in_channel",
-            replace_original=False,
-        )
-        if not reply.ephemeral and asker.channel:
-            attach_images(client, asker.channel, reply)
+
+        def answer() -> Reply:
+            audit.record(store, asker.user, "command", text[:200], channel=asker.channel)
+            return router.handle(text, asker)
+
+        def say_retrying() -> None:
+            respond(text=STORE_DOWN, response_type="ephemeral", replace_original=False)
+
+        def work() -> None:
+            reply = with_store_retry(answer, settings.store_retry_seconds, say_retrying)
+            respond(
+                text=to_text(reply)[:3000],
+                blocks=to_blocks(reply),
+                response_type="ephemeral" if reply.ephemeral else "in_channel",
+                replace_original=False,
+            )
+            if not reply.ephemeral and asker.channel:
+                attach_images(client, asker.channel, reply)
+
+        def tell(text: str) -> Callable[[], None]:
+            def send() -> None:
+                respond(text=text, response_type="ephemeral", replace_original=False)
+            return send
+
+        if not answers.submit(_guarded(work, body, context), on_busy=tell(BUSY)):
+            log.warning("answer queue full: command from %s turned away", asker.user)
+            _quietly(tell(OVERLOADED), "overload notice")
 
     @app.event("app_mention")
-    def on_mention(event: dict, client: WebClient) -> None:
+    def on_mention(event: dict, body: dict, client: WebClient, context: BoltContext) -> None:
         text = MENTION_RE.sub("", event.get("text", "")).strip()
         thread_ts = event.get("thread_ts") or event.get("ts")
         asker = Asker(user=event.get("user", "?"), surface="slack", channel=event.get("channel"), thread_ts=thread_ts)
-        audit.record(store, asker.user, "mention", text[:200], channel=asker.channel)
-        from bot.agent.slack import answer_in_thread  # status first for free text, then the answer
 
-        reply = answer_in_thread(client, router, text, asker, event["channel"], thread_ts)
-        attach_images(client, event["channel"], reply, thread_ts=thread_ts)
+        def work() -> None:
+            # status first for free text, then the answer
+            from bot.agent.slack import answer_in_thread
+
+            audit.record(store, asker.user, "mention", text[:200], channel=asker.channel)
+            reply = answer_in_thread(client, router, text, asker, event["channel"], thread_ts)
+            attach_images(client, event["channel"], reply, thread_ts=thread_ts)
+
+        def tell(text: str) -> Callable[[], None]:
+            def send() -> None:
+                client.chat_postMessage(channel=event["channel"], thread_ts=thread_ts, text=text)
+            return send
+
+        if not answers.submit(_guarded(work, body, context), on_busy=tell(BUSY)):
+            log.warning("answer queue full: mention from %s turned away", asker.user)
+            _quietly(tell(OVERLOADED), "overload notice")
+
+
+def _guarded(work: Callable[[], None], body: dict, context: BoltContext) -> Callable[[], None]:
+    """Answer work off Bolt's threads still reports failures like `app.error` does."""
+    def run() -> None:
+        try:
+            work()
+        except Exception as exc:
+            report_failure(exc, body, context)
+    return run
 
 
 def _from_a_bot(event: dict, context: BoltContext) -> bool:
@@ -183,3 +314,43 @@ def _from_a_bot(event: dict, context: BoltContext) -> bool:
         or event.get("subtype") in NOT_A_PERSON
         or (context.bot_user_id and event.get("user") == context.bot_user_id)
     )
+
+
+def store_down(exc: BaseException) -> bool:
+    """The database does not answer (as opposed to a bug): StoreUnavailable, or the
+    driver's connection errors as SQLAlchemy raises them."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    if isinstance(exc, StoreUnavailable | OperationalError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def _cause(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+
+
+def with_store_retry(work: Callable[[], Reply], budget: float, on_first_failure: Callable[[], None]) -> Reply:
+    """`work()`, retried while the store is down for up to `budget` seconds (backing off);
+    the person is told once, at the first failure, that we are retrying. Still down at the
+    end: StoreUnavailable (app.error words it for the person)."""
+    deadline = time.monotonic() + budget
+    delay = min(0.5, budget / 4) if budget > 0 else 0.0
+    told = False
+    while True:
+        try:
+            return work()
+        except Exception as exc:
+            if not store_down(exc):
+                raise
+            log.warning("store unavailable (%s): retrying", _cause(exc))
+            if not told:
+                told = True
+                try:
+                    on_first_failure()
+                except Exception as notify_exc:  # Slack down too: the retry goes on regardless
+                    log.warning("could not say the store is down: %s", type(notify_exc).__name__)
+            if time.monotonic() + delay > deadline:
+                raise StoreUnavailable("the store is unavailable") from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -21,13 +23,18 @@ from tools.alerts.models import Alert, ChangeEvent
 from tools.alerts.parsers import ACKED_BY
 from tools.alerts.summary import IncidentSummary, summarise
 from tools.catalog import ServiceCatalog
+from tools.errors import PayloadError
 from tools.store import alerts as alert_store
-from tools.timeutil import now_utc, to_epoch
+from tools.store import parked as parked_store
+from tools.timebounds import DEFAULT_YEARS, check_time
+from tools.timeutil import from_epoch, now_utc, to_epoch
 
 if TYPE_CHECKING:
     from tools.store import Store
 
 log = logging.getLogger("triops.alerts")
+# Alert fields the model leaves unbounded, and their column sizes (PostgreSQL enforces them).
+_COLUMN_LIMITS = {"source": 64, "service": 128}
 
 
 class IngestResult(BaseModel):
@@ -35,6 +42,7 @@ class IngestResult(BaseModel):
     alert_ids: list[str] = Field(default_factory=list)
     incidents: list[str] = Field(default_factory=list)  # incidents opened or changed
     opened: list[str] = Field(default_factory=list)
+    parked: list[str] = Field(default_factory=list)  # stored, but correlating them failed
 
 
 class AlertPipeline:
@@ -47,13 +55,19 @@ class AlertPipeline:
         providers: Sequence[ChangeProvider] | None = None,
         clock: Callable[[], datetime] = now_utc,
         restore: bool = True,
+        time_bound_years: float = DEFAULT_YEARS,
+        max_group: int = 5000,
     ):
         self.store = store
+        self.time_bound_years = time_bound_years
         self.catalog = catalog or ServiceCatalog()
         self.engine = CorrelationEngine(self.catalog, config)  # tick() prunes what it no longer needs
         self.providers = list(default_providers() if providers is None else providers)
         self.clock = clock
         self.lock = threading.RLock()
+        self.max_group = max_group
+        self._pending: list[tuple[list[Alert], Future[IngestResult]]] = []
+        self._pending_lock = threading.Lock()
         self._changes: dict[str, tuple[tuple[str, ...], list[ChangeEvent]]] = {}
         self.listeners: list[Callable[[list[str]], None]] = []  # e.g. the Slack notifier
         if restore:
@@ -68,24 +82,93 @@ class AlertPipeline:
             log.info("restored %d open alert incidents from the store", len(rows))
         return len(rows)
 
+    def check(self, batch: Sequence[Alert]) -> None:
+        """Every time in range (PayloadError naming the field) before anything is stored or
+        computed: a year-9999 start would overflow correlation and poison its service."""
+        now = self.clock()
+        for i, a in enumerate(batch):
+            where = f"alerts[{i}]" if len(batch) > 1 else "alert"
+            check_time(a.starts_at, f"{where}.starts_at", now=now, years=self.time_bound_years)
+            check_time(a.ends_at, f"{where}.ends_at", now=now, years=self.time_bound_years)
+            for field, limit in _COLUMN_LIMITS.items():
+                value = getattr(a, field)
+                if isinstance(value, str) and len(value) > limit:
+                    raise PayloadError(f"{where}.{field}: longer than {limit} characters")
+
     def ingest(self, batch: Sequence[Alert]) -> IngestResult:
-        """Store the alerts (committed before anything else), then correlate them."""
-        now = to_epoch(self.clock()) or 0.0
+        """Store the alerts (committed before anything else), then correlate them.
+
+        Group commit: concurrent callers' batches queue up and one of them (the one holding
+        the lock) stores the whole queue in one transaction, correlates it in order and
+        saves the incidents once; each caller returns after the group holding its batch
+        committed, so an acknowledged alert is still never lost, at a fraction of the
+        transactions (and of the incident summaries) per notification.
+
+        One alert whose correlation fails is parked (logged with a reference, counted in
+        the stats), never a reason to fail the batch or the next alerts of its service."""
+        self.check(batch)  # a bad batch is refused alone, before it can join a group
+        mine: Future[IngestResult] = Future()
+        with self._pending_lock:
+            self._pending.append((list(batch), mine))
+        touched: list[str] = []
         with self.lock:
-            with self.store.engine.begin() as conn:
-                alert_store.upsert_alerts(conn, batch, now)
-            placements = []
-            opened = []
-            for a in sorted(batch, key=lambda x: x.event_time):
-                p = self.engine.process(a)
-                placements.append((p.alert_id, p.incident_id, p.kind, a.event_time))
-                if p.kind == "opened":
-                    opened.append(p.incident_id)
-            self.engine.advance(now)
-            touched = self._save(placements)
-            self._record_source_acks(batch, placements, now)
+            if not mine.done():  # nobody took it into their group: lead one
+                with self._pending_lock:
+                    group: list[tuple[list[Alert], Future[IngestResult]]] = []
+                    size = 0
+                    while self._pending and (not group or size + len(self._pending[0][0]) <= self.max_group):
+                        item = self._pending.pop(0)
+                        group.append(item)
+                        size += len(item[0])
+                try:
+                    touched = self._ingest_group(group)
+                except BaseException as exc:  # the group failed to commit: every caller hears it
+                    for _b, fut in group:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    raise
         self._notify(touched)
-        return IngestResult(stored=len(batch), alert_ids=[p[0] for p in placements], incidents=touched, opened=opened)
+        return mine.result()
+
+    def _ingest_group(self, group: list[tuple[list[Alert], Future[IngestResult]]]) -> list[str]:
+        now = to_epoch(self.clock()) or 0.0
+        alerts = [a for b, _f in group for a in b]
+        parked: list[dict] = []
+        with self.store.engine.begin() as conn:
+            alert_store.upsert_alerts(conn, alerts, now)
+        placements = []
+        placed: dict[str, tuple[str, str]] = {}
+        for a in sorted(alerts, key=lambda x: x.event_time):
+            try:
+                _representable(a, self.engine.config)
+                p = self.engine.process(a)
+            except Exception as exc:  # isolate: park this alert, keep correlating the rest
+                parked.append(self._park_row(a, exc, now))
+                continue
+            placements.append((p.alert_id, p.incident_id, p.kind, a.event_time))
+            placed[p.alert_id] = (p.incident_id, p.kind)
+        self.engine.advance(now)
+        touched = self._save(placements, parked, now)
+        self._record_source_acks(alerts, placements, now)
+        parked_ids = {r["alert_id"] for r in parked}
+        for b, fut in group:
+            ids = list(dict.fromkeys(a.id for a in b))
+            own = [placed[i] for i in ids if i in placed]
+            incidents = sorted({iid for iid, _k in own})
+            fut.set_result(IngestResult(
+                stored=len(b),
+                alert_ids=[i for i in ids if i in placed],
+                incidents=touched if len(group) == 1 else [i for i in touched if i in incidents],
+                opened=sorted({iid for iid, k in own if k == "opened"}),
+                parked=[i for i in ids if i in parked_ids],
+            ))
+        return touched
+
+    def _park_row(self, a: Alert, exc: BaseException, now: float, why: str = "correlation failed") -> dict:
+        ref = uuid.uuid4().hex[:8]
+        log.error("alert %s (%s) parked [ref %s]: %s: %r", a.id, a.service, ref, why, exc, exc_info=exc)
+        return {"alert_id": a.id, "service": a.service, "ref": ref,
+                "reason": f"{why}: {type(exc).__name__}: {exc}"[:2000], "parked_at": now}
 
     def _record_source_acks(self, batch: Sequence[Alert], placements: Sequence[tuple[str, str, str, float]], now: float) -> None:
         """An acknowledgement in PagerDuty or Opsgenie acknowledges the incident here too."""
@@ -141,12 +224,31 @@ class AlertPipeline:
             return None
         return summarise(inc, self.catalog, self._changes_for(incident_id))
 
-    def _save(self, placements: Sequence[tuple[str, str, str, float]]) -> list[str]:
+    def _save(self, placements: Sequence[tuple[str, str, str, float]], parked: Sequence[dict] = (),
+              now: float | None = None) -> list[str]:
         dirty = sorted(self.engine.take_dirty())
-        summaries = [s for s in (self.summary(i) for i in dirty) if s is not None]
+        summaries = []
+        parked = list(parked)
+        for iid in dirty:
+            try:
+                s = self.summary(iid)
+            except Exception as exc:  # one incident that cannot be summarised must not block the rest
+                inc = self.engine.incidents.get(iid)
+                known = inc.alerts if inc is not None else {}
+                members = [known[aid] for aid, i, _k, _t in placements if i == iid and aid in known]
+                ref = uuid.uuid4().hex[:8]
+                log.error("incident %s not summarised [ref %s]: %r", iid, ref, exc, exc_info=exc)
+                at = now if now is not None else (to_epoch(self.clock()) or 0.0)
+                parked += [{"alert_id": a.id, "service": a.service, "ref": ref,
+                            "reason": f"incident {iid} not summarised: {type(exc).__name__}: {exc}"[:2000],
+                            "parked_at": at} for a in members]
+                continue
+            if s is not None:
+                summaries.append(s)
         with self.store.engine.begin() as conn:
             alert_store.assign(conn, placements)
             alert_store.save_incidents(conn, summaries)
+            parked_store.park(conn, parked)
         return dirty
 
     def _changes_for(self, incident_id: str) -> list[ChangeEvent]:
@@ -175,3 +277,14 @@ class AlertPipeline:
                 listener(incident_ids)
             except Exception as exc:  # a notifier failure must not fail the webhook
                 log.warning("incident listener failed: %s", exc)
+
+
+def _representable(a: Alert, config: CorrelationConfig) -> None:
+    """Refuse, before the engine sees it, an alert whose times plus the correlation windows
+    cannot be datetimes (e.g. 9999-12-31 let through a wide TRIOPS_TIME_BOUND_YEARS): inside
+    the engine it would poison its incident and every later alert of its service."""
+    margin = 2 * (config.window + config.flap_window) + 86400.0
+    for t in (to_epoch(a.starts_at), to_epoch(a.ends_at)):
+        if t is not None:
+            from_epoch(t - margin)
+            from_epoch(t + margin)

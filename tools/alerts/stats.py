@@ -21,6 +21,7 @@ class NoiseStats(BaseModel):
     resolved: int
     median_time_to_resolve_s: float | None
     p90_time_to_resolve_s: float | None
+    parked: int = 0  # stored alerts correlation could not place (see the log reference)
 
 
 def noise_stats(window: str, alert_rows: list[dict], incident_rows: list[dict]) -> NoiseStats:

@@ -14,6 +14,7 @@ from tools.alerts.summary import AlertBrief, IncidentSummary, brief, runbook_can
 from tools.contract import ToolContext, tool
 from tools.errors import ToolError
 from tools.store import alerts as alert_store
+from tools.store import parked as parked_store
 from tools.store.delivery import known_services
 from tools.timeutil import Window, format_window, from_epoch, parse_window, utc
 
@@ -125,7 +126,8 @@ def alert_stats(ctx: ToolContext, args: StatsQuery) -> NoiseStats:
     window = Window.ending(utc(args.as_of) if args.as_of else ctx.now(), length)
     with ctx.store.engine.connect() as conn:
         a, i = alert_store.noise_rows(conn, window.start.timestamp(), window.end.timestamp())
-    return noise_stats(format_window(length), a, i)
+        parked = parked_store.count_parked(conn, window.start.timestamp(), window.end.timestamp())
+    return noise_stats(format_window(length), a, i).model_copy(update={"parked": parked})
 
 
 TOOLS = [alerts_list, incident_get, alert_stats]

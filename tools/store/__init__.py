@@ -13,7 +13,16 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 
 from tools.settings import Settings, normalise_database_url
-from tools.store import actions, alerts, audit, conversations, delivery, models, slack_events  # noqa: F401  (registers tables)
+from tools.store import (  # noqa: F401  (registers tables)
+    actions,
+    alerts,
+    audit,
+    conversations,
+    delivery,
+    models,
+    parked,
+    slack_events,
+)
 from tools.store.base import metadata
 
 

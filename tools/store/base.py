@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Double, MetaData, Table
+from sqlalchemy import Double, MetaData, String, Table, Text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -47,6 +47,7 @@ def upsert(
     """
     if not rows:
         return
+    rows = clip_to_columns(table, rows)
     keys = list(keys)
     stmt = insert_for(conn, table)
     cols = [c for c in rows[0] if c not in keys]
@@ -55,3 +56,16 @@ def upsert(
     else:
         stmt = stmt.on_conflict_do_nothing(index_elements=keys)
     conn.execute(stmt, list(rows))
+
+
+def clip_to_columns(table: Table, rows: Sequence[dict[str, Any]]) -> Sequence[dict[str, Any]]:
+    """Strings cut to their column's length: PostgreSQL refuses a longer value (a 500 for a
+    sender's over-long label) where SQLite stores it whole; both now store the same prefix."""
+    limits = {c.name: c.type.length for c in table.columns
+              if isinstance(c.type, String) and not isinstance(c.type, Text) and c.type.length}
+    if not limits:
+        return rows
+    if not any(isinstance(r.get(k), str) and len(r[k]) > n for r in rows for k, n in limits.items()):
+        return rows
+    return [{k: (v[: limits[k]] if k in limits and isinstance(v, str) and len(v) > limits[k] else v)
+             for k, v in r.items()} for r in rows]

@@ -1,0 +1,197 @@
+"""Alert ingest over real HTTP: `triops serve` on loopback, concurrent clients, bounded.
+
+    PYTHONPATH=$PWD .venv/bin/python bench/ingest.py --baseline 5fca902 \
+        --pg-url postgresql+psycopg://postgres@127.0.0.1:5432/triops_s12
+
+For each code tree (this worktree, and `--baseline REF` extracted with `git archive`) and
+each store (SQLite; PostgreSQL when --pg-url is given, in a fresh database per run):
+  storm   N notifications over 40 services, `--per-request` alerts per POST /hooks/alerts,
+          `--clients` concurrent keep-alive clients -> notifications/s and requests/s;
+  growth  one service, one incident growing to `--grow` alerts, in 10 chunks -> the rate
+          of each chunk and last/first (flat = within ±20 %).
+Every response must be a 202 (anything else is counted and reported as a loss).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def extract(ref: str, into: Path) -> Path:
+    """The tree of `ref` (a commit of this repository) as plain files."""
+    data = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", ref], check=True,
+                          capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(into, filter="data")
+    return into
+
+
+@contextmanager
+def pg_database(base_url: str) -> Iterator[str]:
+    import sqlalchemy as sa
+
+    name = f"triops_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def serve(tree: Path, home: Path, database_url: str | None) -> Iterator[str]:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIOPS_", "SLACK_", "OPENAI_"))}
+    env.update(PYTHONPATH=str(tree), TRIOPS_HOME=str(home), TRIOPS_PORT=str(port), TRIOPS_HOST="127.0.0.1")
+    if database_url:
+        env["TRIOPS_DATABASE_URL"] = database_url
+    log = open(home / "serve.log", "wb")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], cwd=tree, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("serve did not start:\n" + (home / "serve.log").read_text()[-3000:])
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _payloads(n: int, per: int, services: int, tag: str, one_incident: bool = False) -> list[list[dict]]:
+    now = datetime.now(UTC)
+    alerts = []
+    for i in range(n):
+        svc = "bench-core" if one_incident else f"svc-{i % services}"
+        at = now - timedelta(seconds=(n - i) * (0.02 if one_incident else 0.5))
+        alerts.append({"name": f"Alert{i % 17}", "service": svc, "fingerprint": f"{tag}-{i}",
+                       "severity": "critical" if i % 5 == 0 else "warning",
+                       "starts_at": at.isoformat(), "labels": {"instance": f"pod-{i}"}})
+    return [alerts[i:i + per] for i in range(0, n, per)]
+
+
+def _send(base: str, bodies: list[list[dict]], clients: int) -> tuple[float, int]:
+    """Wall seconds and failures (non-202) for all bodies over `clients` keep-alive clients."""
+    local = threading.local()
+    failures = 0
+    lock = threading.Lock()
+
+    def post(body: list[dict]) -> None:
+        nonlocal failures
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(base_url=base, timeout=60)
+        r = local.client.post("/hooks/alerts", content=json.dumps(body), headers={"Content-Type": "application/json"})
+        if r.status_code != 202:
+            with lock:
+                failures += 1
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        list(pool.map(post, bodies))
+    return time.perf_counter() - started, failures
+
+
+def run_one(tree: Path, label: str, store: str, pg_url: str | None, args: argparse.Namespace) -> dict:
+    with tempfile.TemporaryDirectory(prefix="triops-bench-") as tmp:
+        home = Path(tmp)
+        with (pg_database(pg_url) if store == "postgresql" and pg_url else _nothing()) as db_url, \
+                serve(tree, home, db_url) as base:
+            _send(base, _payloads(200, args.per_request, 40, "warm"), args.clients)  # warm-up
+            storm = _payloads(args.notifications, args.per_request, 40, "storm")
+            secs, lost = _send(base, storm, args.clients)
+            grow_rates = []
+            chunk = args.grow // 10
+            bodies = _payloads(args.grow, args.per_request, 1, "grow", one_incident=True)
+            per_chunk = max(1, chunk // args.per_request)
+            for c in range(10):
+                part = bodies[c * per_chunk:(c + 1) * per_chunk]
+                s, f = _send(base, part, args.clients)
+                lost += f
+                grow_rates.append(sum(len(b) for b in part) / s)
+    return {
+        "code": label, "store": store, "notifications": args.notifications,
+        "notifications_per_s": round(args.notifications / secs, 1),
+        "requests_per_s": round(len(storm) / secs, 1),
+        "growth_rates": [round(r, 1) for r in grow_rates],
+        "growth_last_over_first": round(grow_rates[-1] / grow_rates[0], 2),
+        "non_202": lost,
+    }
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--baseline", help="git ref of the code to compare against (same run)")
+    ap.add_argument("--pg-url", help="PostgreSQL server URL (a fresh database is created per run)")
+    ap.add_argument("--notifications", type=int, default=4000)
+    ap.add_argument("--per-request", type=int, default=10)
+    ap.add_argument("--clients", type=int, default=16)
+    ap.add_argument("--grow", type=int, default=10_000)
+    ap.add_argument("--stores", default="sqlite,postgresql")
+    args = ap.parse_args()
+    stores = [s for s in args.stores.split(",") if s == "sqlite" or (s == "postgresql" and args.pg_url)]
+    trees = [("current", ROOT)]
+    with tempfile.TemporaryDirectory(prefix="triops-baseline-") as tmp:
+        if args.baseline:
+            trees.append((f"baseline {args.baseline}", extract(args.baseline, Path(tmp))))
+        results = []
+        for store in stores:
+            for label, tree in trees:
+                r = run_one(tree, label, store, args.pg_url, args)
+                print(json.dumps(r), flush=True)
+                results.append(r)
+    print("\n| store | code | notifications/s | requests/s | growth rate per 1,000 (first → last) | last/first | non-202 |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        g = r["growth_rates"]
+        print(f"| {r['store']} | {r['code']} | {r['notifications_per_s']:,} | {r['requests_per_s']:,} | "
+              f"{g[0]:,} → {g[-1]:,} | {r['growth_last_over_first']} | {r['non_202']} |")
+
+
+if __name__ == "__main__":
+    main()
