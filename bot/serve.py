@@ -87,6 +87,38 @@ class Warmup:
             log.info("warm-up still running at shutdown: abandoned")
 
 
+class ActionFollowups:
+    """Every `every` seconds: expire undecided action suggestions and run the follow-up
+    checks that are due, updating their cards (bot.agent.slack.run_followups)."""
+
+    name = "action-followups"
+
+    def __init__(self, rt: Runtime, client: object, every: float = 30.0):
+        self.rt = rt
+        self.client = client
+        self.every = every
+        self.stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        from bot.agent.slack import run_followups
+
+        def loop() -> None:
+            while not self.stopped.wait(self.every):
+                try:
+                    run_followups(self.client, self.rt.ctx)  # type: ignore[arg-type]
+                except Exception:  # one failed pass is logged; the next pass retries
+                    log.exception("action follow-ups failed")
+
+        self._thread = threading.Thread(target=loop, name="triops-action-followups", daemon=True)
+        self._thread.start()
+
+    def stop(self, deadline: float) -> None:
+        self.stopped.set()
+        if self._thread is not None:
+            self._thread.join(timeout=max(0.0, deadline - time.monotonic()))
+
+
 class SocketMode:
     """Slack over Socket Mode, connected once serving starts and closed first on shutdown."""
 
@@ -119,12 +151,14 @@ def build_surfaces(settings: Settings) -> Surfaces:
         from bot.agent.slack import agent_extension
         from bot.agent.triage import triage_pool
         from bot.slack.app import AnswerPool, build_app
+        from bot.slack.incident_actions import register_incident_actions
         from bot.slack.incidents import install_notifier, register_actions
         from tools.runbooks.tool import runbook_lookup
 
         answers = AnswerPool(settings.answer_workers, settings.answer_queue)
         workers.append(answers)  # stopped after Socket Mode (reverse order): answers in flight finish
-        bolt = build_app(router, extensions=[register_actions, agent_extension], answers=answers)
+        bolt = build_app(router, extensions=[register_actions, register_incident_actions, agent_extension],
+                         answers=answers)
         pool = triage_pool(rt, bolt.client) if settings.auto_triage else None
         if pool is not None:
             workers.append(pool)
@@ -134,6 +168,13 @@ def build_surfaces(settings: Settings) -> Surfaces:
         )
         if notifier is not None:
             workers.append(notifier)
+        workers.append(ActionFollowups(rt, bolt.client))
+        if settings.metrics_scan_interval_s > 0 and settings.incident_channel:
+            from bot.metrics_scan import MetricsScanner
+
+            workers.append(MetricsScanner(rt, bolt.client, settings.incident_channel,
+                                          every=settings.metrics_scan_interval_s,
+                                          horizon=settings.metrics_scan_horizon))
         if settings.slack_app_token:
             workers.append(SocketMode(bolt, settings.slack_app_token.get_secret_value()))
     else:

@@ -273,7 +273,8 @@ def _stats_rows(s: NoiseStats) -> list[tuple[str, str]]:
         ("Incidents", f"{s.incidents:,} ({s.open_incidents} open; compression {pct(s.compression)})"),
         ("Time to acknowledge", f"median {secs(s.median_time_to_ack_s)}, p90 {secs(s.p90_time_to_ack_s)} ({s.acked} acked)"),
         ("Time to resolve", f"median {secs(s.median_time_to_resolve_s)}, p90 {secs(s.p90_time_to_resolve_s)} ({s.resolved} resolved)"),
-    ] + ([("Parked", f"{s.parked:,} alerts could not be correlated (see the log references)")] if s.parked else [])
+    ] + ([("Parked", f"{s.parked:,} alerts could not be correlated (see the log references)")] if s.parked else []) \
+      + ([("Remediation", "\n".join(s.remediation))] if s.remediation else [])
 
 
 def stats_blocks(s: NoiseStats) -> list[Block]:

@@ -22,6 +22,7 @@ class NoiseStats(BaseModel):
     median_time_to_resolve_s: float | None
     p90_time_to_resolve_s: float | None
     parked: int = 0  # stored alerts correlation could not place (see the log reference)
+    remediation: list[str] = []  # actions run through triops and how often each worked
 
 
 def noise_stats(window: str, alert_rows: list[dict], incident_rows: list[dict]) -> NoiseStats:

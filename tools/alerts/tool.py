@@ -127,7 +127,10 @@ def alert_stats(ctx: ToolContext, args: StatsQuery) -> NoiseStats:
     with ctx.store.engine.connect() as conn:
         a, i = alert_store.noise_rows(conn, window.start.timestamp(), window.end.timestamp())
         parked = parked_store.count_parked(conn, window.start.timestamp(), window.end.timestamp())
-    return noise_stats(format_window(length), a, i).model_copy(update={"parked": parked})
+    from tools.actions.outcomes import stats_lines
+
+    remediation = stats_lines(ctx.store, since=window.start.timestamp())
+    return noise_stats(format_window(length), a, i).model_copy(update={"parked": parked, "remediation": remediation})
 
 
 TOOLS = [alerts_list, incident_get, alert_stats]
