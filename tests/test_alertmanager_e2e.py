@@ -128,7 +128,9 @@ def test_real_alertmanager_delivers_to_triops_and_resolves(tmp_path: Path, triop
         (disk,) = [a for a in stored if a["name"] == "DiskFull"]
         assert disk["annotations"]["truncated_alerts"] == "Alertmanager held back 1 more alert"
         assert disk["raw"]["_group"]["truncatedAlerts"] == 1
-        assert incidents(rt) and all(i["status"] == "open" for i in incidents(rt))
+        # postgres-main is upstream of checkout: its late alert may merge checkout's incident into its own
+        live = [i for i in incidents(rt) if i["status"] != "merged"]
+        assert live and all(i["status"] == "open" for i in live)
         assert "Alertmanager held back 1 more alert" in json.dumps([i["summary"].get("held_back") for i in incidents(rt)])
 
         r = httpx.post(f"{am.url}/api/v2/alerts", json=am_alerts(datetime.now(UTC) - timedelta(seconds=1)), timeout=10)
