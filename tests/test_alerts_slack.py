@@ -241,8 +241,14 @@ def test_serve_wires_the_notifier_and_the_buttons(tmp_path) -> None:  # type: ig
     from bot.agent.slack import agent_extension
     from bot.slack.app import build_app
 
+    from bot.slack.incident_actions import register_incident_actions
+
     without_buttons = build_app(router, extensions=[agent_extension])
-    assert len(bolt._listeners) == len(without_buttons._listeners) + 3  # Ack, Resolve, Show alerts
+    decisions = len(build_app(router, extensions=[register_incident_actions])._listeners) - \
+        len(build_app(router, extensions=[])._listeners)  # Confirm cause, Not this, Merge, Split
+    assert decisions >= 4
+    # Ack, Resolve, Show alerts, and the decision buttons
+    assert len(bolt._listeners) == len(without_buttons._listeners) + 3 + decisions
     assert notifier.runbook_lookup is not None
 
 

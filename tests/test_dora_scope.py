@@ -198,3 +198,14 @@ def test_a_1h_window_through_the_tool_counts_without_extrapolating(loaded) -> No
     assert (freq.deployments, freq.per_week, freq.level) == (1, None, None)
     assert report.previous.deployment_frequency.level is None  # the hour before: same rule
     assert report.model_dump(mode="json")["current"]["deployment_frequency"]["note"]
+
+
+def test_a_1h_window_renders_counts_and_says_why_there_is_no_rate(loaded) -> None:
+    from bot.render.dora import RENDERER
+
+    with loaded.store.engine.begin() as conn:
+        _deploy(conn, "now1", "checkout", AS_OF - timedelta(minutes=30))
+    report = _run(loaded, service="checkout", window="1h")
+    text = RENDERER.text(report)
+    assert "1 deploys in the window" in text and report.current.deployment_frequency.note in text
+    assert "/day" not in text.split("Deployment frequency")[1].split("\n")[0]  # no invented rate

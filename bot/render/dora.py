@@ -24,8 +24,10 @@ def _rows(r: DoraReport) -> list[tuple[str, str, str, str | None, str]]:
     rows: list[tuple[str, str, str, str | None, str]] = [
         (
             "Deployment frequency",
+            # a window under a day has counts only: no rate or level is extrapolated from it
+            f"{df.deployments} deploys in the window ({df.note})" if df.per_day is None else
             f"{fmt.number(df.per_day)}/day ({df.deployments} deploys, {fmt.number(df.median_deploy_days_per_week)} deploy-days/week)",
-            f"{fmt.number(pdf.per_day)}/day ({pdf.deployments} deploys)",
+            f"{pdf.deployments} deploys" if pdf.per_day is None else f"{fmt.number(pdf.per_day)}/day ({pdf.deployments} deploys)",
             df.level,
             fmt.trend(df.per_day, pdf.per_day, higher_is_better=True),
         ),
