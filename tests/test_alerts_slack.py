@@ -240,7 +240,6 @@ def test_serve_wires_the_notifier_and_the_buttons(tmp_path) -> None:  # type: ig
     assert notifier.on_posted is None  # TRIOPS_AUTO_TRIAGE is off: no triage pool
     from bot.agent.slack import agent_extension
     from bot.slack.app import build_app
-
     from bot.slack.incident_actions import register_incident_actions
 
     without_buttons = build_app(router, extensions=[agent_extension])

@@ -10,7 +10,6 @@ events that are not alerts/changes (logged, never stored), 4xx naming the field,
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,7 +19,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from bot.alerts_runtime import get_pipeline
-from bot.hooks.common import check_token, log
+from bot.hooks.common import check_token, log, strict_json
 from tools.alerts.sources import ALERT_SOURCES
 from tools.delivery.ingest import describe_validation_error
 from tools.delivery.sources import CHANGE_SOURCES
@@ -61,11 +60,12 @@ async def handle(request: Request, name: str) -> JSONResponse:
     raw = await request.body()
     headers = {k.lower(): v for k, v in request.headers.items()}
     authenticate(request, src, raw, headers)
-    try:
-        body = await run_in_threadpool(json.loads, raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        log.warning("webhook %s rejected: invalid JSON (%s)", request.url.path, exc)
-        raise HTTPException(status_code=400, detail={"error": f"body is not valid JSON: {exc}"}) from exc
+    depth = request.app.state.runtime.settings.max_json_depth
+    try:  # the same strict reader as every route: UTF-8, depth, number size, no NaN or NUL
+        body = await run_in_threadpool(strict_json, raw, depth)
+    except PayloadError as exc:
+        log.warning("webhook %s rejected: %s", request.url.path, exc.message)
+        raise HTTPException(status_code=400, detail={"error": exc.message}) from exc
     work = _alerts if name in ALERT_SOURCES else _changes
     out = await run_in_threadpool(work, request, src, body, headers)
     if "ignored" in out:
