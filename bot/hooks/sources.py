@@ -15,15 +15,16 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from bot.alerts_runtime import get_pipeline
-from bot.hooks.common import check_token, log, strict_json
+from bot.hooks.common import check_finite, check_token, log, strict_json
 from tools.alerts.sources import ALERT_SOURCES
 from tools.delivery.ingest import describe_validation_error
 from tools.delivery.sources import CHANGE_SOURCES
 from tools.errors import PayloadError
+from tools.timebounds import check_model_times
 
 # Mounted under /hooks, after every named route, by bot/hooks/mlops.py (web.py includes the
 # delivery, alerts and mlops routers in that order; a change there belongs to web.py's owner).
@@ -101,6 +102,16 @@ def _changes(request: Request, src: Any, body: Any, headers: Mapping[str, str]) 
         raise _reject(request, str(exc)) from exc
     if ch.ignored:
         return {"stored": 0, "ignored": ch.ignored}
+    rt = request.app.state.runtime
+    try:  # every time within ±TRIOPS_TIME_BOUND_YEARS, every number finite, before storing
+        for kind, events in (("deployments", ch.deployments), ("incidents", ch.incidents),
+                             ("models", ch.models), ("registry", ch.registry)):
+            for i, e in enumerate(events):
+                if isinstance(e, BaseModel):
+                    check_model_times(e, prefix=f"{kind}[{i}]", now=rt.ctx.clock(), years=rt.settings.time_bound_years)
+                    check_finite(e, f"{kind}[{i}]")
+    except PayloadError as exc:
+        raise _reject(request, exc.message) from exc
     out: dict[str, Any] = {"stored": 0}
     if ch.deployments or ch.incidents:
         store_deployments(store, ch.deployments, timeless=ch.timeless)
