@@ -16,6 +16,7 @@ from tools.timeutil import now_utc
 
 if TYPE_CHECKING:
     from bot.capabilities import Capabilities
+    from bot.observability import BotMetrics
     from tools.catalog import ServiceCatalog
     from tools.persistence import Store
     from tools.result import ToolResult
@@ -42,6 +43,7 @@ class Runtime:
     registry: ToolRegistry
     ctx: ToolContext
     capabilities: Capabilities
+    metrics: BotMetrics  # what /metrics serves: tool calls counted through the wrapper
 
     @classmethod
     def build(
@@ -53,6 +55,7 @@ class Runtime:
         clock: Callable[[], datetime] = now_utc,
         capabilities: Capabilities | None = None,
         registry: ToolRegistry | None = None,
+        metrics: BotMetrics | None = None,
     ) -> Runtime:
         from bot import observability
         from bot.capabilities import capabilities as default_capabilities
@@ -64,11 +67,12 @@ class Runtime:
         catalog = catalog if catalog is not None else ServiceCatalog.load(settings.services_path)
         caps = capabilities or default_capabilities()
         registry = registry or caps.registry()
+        metrics = metrics or observability.default()
         # every tool call: counted and timed for /metrics, then audited
         ctx = ToolContext(settings=settings, store=store, catalog=catalog, clock=clock,
-                          on_call=observability.default().tool_hook(audit_tool_call(store)))
+                          on_call=metrics.tool_hook(audit_tool_call(store)))
         return cls(settings=settings, store=store, catalog=catalog, registry=registry, ctx=ctx,
-                   capabilities=caps)
+                   capabilities=caps, metrics=metrics)
 
     def run(self, tool: str, args: dict[str, Any] | BaseModel | None = None, *,
             actor: str | None = None) -> ToolResult:

@@ -94,7 +94,7 @@ def create_app(router: Router, bolt_app: App | None = None, *, workers: Sequence
         api.include_router(r)
     from bot.observability import mount_metrics
 
-    mount_metrics(api)  # /metrics: requests, tool calls and latencies, queue depths (prometheus_client)
+    mount_metrics(api, router.runtime.metrics)  # /metrics: tool calls and latencies, queues (prometheus_client)
 
     @api.get("/healthz")
     def healthz(ready: bool = False) -> Response:  # a plain def: FastAPI runs it in a worker thread

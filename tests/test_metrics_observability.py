@@ -12,7 +12,7 @@ import httpx
 import pytest
 import uvicorn
 
-from bot.observability import BotMetrics, mount_metrics
+from bot.observability import BotMetrics
 from bot.router import Router
 from bot.runtime import Runtime
 from bot.web import create_app
@@ -25,11 +25,10 @@ from tools.settings import Settings
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Runtime, BotMetrics]]:
-    rt = Runtime.build(Settings(_env_file=None, home=tmp_path, database_url=None), catalog=ServiceCatalog())
-    metrics = BotMetrics()
-    rt.ctx.on_call = metrics.tool_hook(rt.ctx.on_call)  # the one-line runtime wiring
-    app = create_app(Router(rt))
-    mount_metrics(app, metrics)
+    metrics = BotMetrics()  # this app's own registry: counts from other tests never leak in
+    rt = Runtime.build(Settings(_env_file=None, home=tmp_path, database_url=None), catalog=ServiceCatalog(),
+                       metrics=metrics)
+    app = create_app(Router(rt))  # serves rt.metrics at /metrics
     metrics.watch_queue("incident_updates", lambda: 3)
     metrics.watch_incidents(lambda: 2)
     port = realservices.free_port()
