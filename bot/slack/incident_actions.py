@@ -10,6 +10,7 @@ the reply goes to the card's thread. Wire it as a Bolt extension:
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
@@ -101,11 +102,9 @@ def register_incident_actions(app: App, router: Router) -> None:
             return
         options = [{"text": {"type": "plain_text", "text": f"{oid} · {title}"[:75]}, "value": f"{iid}|{oid}"}
                    for oid, title in choices]
-        blocks = [{"type": "section", "block_id": f"merge:{iid}",
-                   "text": {"type": "mrkdwn", "text": f"Merge which incident into `{esc(iid)}`?"},
-                   "accessory": {"type": "static_select", "action_id": MERGE_INTO, "options": options,
-                                 "placeholder": {"type": "plain_text", "text": "an open incident"}}}]
-        reply(client, body, f"Merge which incident into {iid}?", blocks)
+        reply(client, body, f"Merge which incident into {iid}?",
+              _picker(f"merge:{iid}", f"Merge which incident into `{esc(iid)}`?", MERGE_INTO, options,
+                      "an open incident"))
 
     @app.action(MERGE_INTO)
     def on_merge(ack: Ack, body: dict, client: WebClient) -> None:
@@ -130,11 +129,9 @@ def register_incident_actions(app: App, router: Router) -> None:
             reply(client, body, f"`{esc(iid)}` has one service: nothing to split.")
             return
         options = [{"text": {"type": "plain_text", "text": svc[:75]}, "value": f"{iid}|{svc}"} for svc in services[:100]]
-        blocks = [{"type": "section", "block_id": f"split:{iid}",
-                   "text": {"type": "mrkdwn", "text": f"Split which service (and what depends on it) out of `{esc(iid)}`?"},
-                   "accessory": {"type": "static_select", "action_id": SPLIT_SERVICE, "options": options,
-                                 "placeholder": {"type": "plain_text", "text": "a service"}}}]
-        reply(client, body, f"Split which service out of {iid}?", blocks)
+        reply(client, body, f"Split which service out of {iid}?",
+              _picker(f"split:{iid}", f"Split which service (and what depends on it) out of `{esc(iid)}`?",
+                      SPLIT_SERVICE, options, "a service"))
 
     @app.action(SPLIT_SERVICE)
     def on_split(ack: Ack, body: dict, client: WebClient) -> None:
@@ -148,3 +145,11 @@ def register_incident_actions(app: App, router: Router) -> None:
             return
         notify(rec.merged, rec.into)
         reply(client, body, f":scissors: <@{user}> split {esc(service)} out of `{esc(rec.merged)}` into `{esc(rec.into)}`.")
+
+
+def _picker(block_id: str, text: str, action_id: str, options: list[dict[str, Any]],
+            placeholder: str) -> list[dict[str, Any]]:
+    """One section asking the clicker to pick from `options` (Block Kit static_select)."""
+    return [{"type": "section", "block_id": block_id, "text": {"type": "mrkdwn", "text": text},
+             "accessory": {"type": "static_select", "action_id": action_id, "options": options,
+                           "placeholder": {"type": "plain_text", "text": placeholder}}}]
