@@ -202,7 +202,7 @@ def published(nab_root: Path) -> Mapping[str, Any]:
 
 def default_root(repo_root: Path) -> Path | None:
     """The NAB folder: $TRIOPS_NAB_DIR, else shared/data/nab beside the clone (CI), else two
-    levels up (a worktree under /work/wt/)."""
+    levels up (a git worktree in a folder beside the clone)."""
     import os
 
     env = os.environ.get("TRIOPS_NAB_DIR")
