@@ -6,7 +6,6 @@ asserted; then the alerts are resolved (endsAt in the past) and the resolution i
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -30,23 +29,10 @@ TOKEN = "am-e2e-token"
 
 @pytest.fixture
 def triops(tmp_path: Path) -> Iterator[tuple[str, Runtime]]:
-    import uvicorn
 
     rt = Runtime.build(Settings(TRIOPS_HOME=tmp_path / "home", TRIOPS_WEBHOOK_TOKEN=TOKEN), catalog=catalog())
-    port = realservices.free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(Router(rt)), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "triops did not start"
-        time.sleep(0.05)
-    try:
+    with realservices.serving(create_app(Router(rt))) as base:
         yield base, rt
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
 
 
 def config(base: str) -> str:

@@ -6,19 +6,14 @@ from __future__ import annotations
 import ast
 import json
 import logging
-import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from slack_sdk import WebClient
 from sqlalchemy import event
@@ -28,6 +23,7 @@ from bot.router import Router
 from bot.runtime import Runtime
 from bot.slack.incidents import install_notifier
 from bot.web import create_app
+from tests.realservices import serving
 from tests.slack_double import SlackDouble
 from tools.alerts import incidents
 from tools.scenario.topology import catalog
@@ -37,27 +33,6 @@ CHANNEL = "C_INCIDENTS"
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """The app under a real uvicorn on loopback (lifespan included), in a thread."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
 
 
 def _alert(name: str, service: str, at: str = "2026-11-20T10:00:00Z") -> dict:

@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from bot.observability import BotMetrics
 from bot.router import Router
@@ -31,19 +29,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Runtime, BotMetrics]]:
     app = create_app(Router(rt))  # serves rt.metrics at /metrics
     metrics.watch_queue("incident_updates", lambda: 3)
     metrics.watch_incidents(lambda: 2)
-    port = realservices.free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    try:
-        yield f"127.0.0.1:{port}", rt, metrics
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with realservices.serving(app) as base:
+        yield base.removeprefix("http://"), rt, metrics
 
 
 def test_real_prometheus_scrapes_the_bots_metrics(served: tuple[str, Runtime, BotMetrics], tmp_path: Path) -> None:

@@ -7,16 +7,12 @@ import hashlib
 import hmac
 import json
 import logging
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
@@ -24,6 +20,7 @@ from pydantic import SecretStr
 from bot.router import Router
 from bot.runtime import Runtime
 from bot.web import create_app
+from tests import realservices
 from tests.slack_harness import SlackHarness
 from tools.scenario.topology import catalog
 from tools.settings import Settings
@@ -32,26 +29,8 @@ from tools.store import Store
 ALERT = {"name": "HighErrorRate", "service": "checkout", "starts_at": "2026-11-20T10:00:00Z"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=_free_port(), log_level="info"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{server.config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
+def serving(app: FastAPI) -> AbstractContextManager[str]:
+    return realservices.serving(app, log_level="info")  # the access log is under test
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,21 +18,16 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from tests.realservices import free_port
 from tests.stores import postgres_url
 from tools.store import Store
 from tools.store import alerts as s
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_no_acknowledged_alert_is_lost_when_serve_is_killed_mid_burst(kind: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIOPS_", "SLACK_", "OPENAI_"))}
-    port = _free_port()
+    port = free_port()
     env.update(TRIOPS_HOME=str(tmp_path), TRIOPS_PORT=str(port), PYTHONPATH=str(Path(__file__).parent.parent))
     if kind == "postgresql":
         base_url = postgres_url()

@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,16 +20,13 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
+from tests.realservices import free_port
 from tests.slack_double import SlackDouble, sign
 
 SECRET = "serve-test-secret"
 NOW = "2026-11-20T00:00:00+00:00"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -89,7 +85,7 @@ def launch(tmp_path: Path) -> Iterator[Callable[..., Served]]:
 
     def start(*, demo: bool = True, **extra: str) -> Served:
         double = SlackDouble().start()
-        port = _free_port()
+        port = free_port()
         if demo:
             subprocess.run([sys.executable, "-m", "bot.cli", "demo", "--now", NOW],
                            env=_env(tmp_path, double, port), check=True, capture_output=True)
