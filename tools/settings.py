@@ -114,6 +114,12 @@ class Settings(BaseSettings):
     incident_update_interval: float = Field(
         default=3.0, ge=0, validation_alias=_env("TRIOPS_INCIDENT_UPDATE_INTERVAL")
     )  # seconds between two edits of one incident's Slack message (updates are coalesced)
+    correlator_lease_s: float = Field(
+        default=5.0, gt=0, validation_alias=_env("TRIOPS_CORRELATOR_LEASE_S")
+    )  # replicas: the correlator's lease lasts this long unrenewed (a takeover within about it)
+    outbox_claim_s: float = Field(
+        default=30.0, gt=0, validation_alias=_env("TRIOPS_OUTBOX_CLAIM_S")
+    )  # replicas: an incident post claimed by a replica that died is retried after this
     shutdown_grace: float = Field(
         default=10.0, ge=0, validation_alias=_env("TRIOPS_SHUTDOWN_GRACE")
     )  # on SIGTERM: seconds to finish requests, then as long again to post queued updates

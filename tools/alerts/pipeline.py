@@ -1,13 +1,21 @@
 """The live alert path: persist first, then correlate, then save the incidents it touched.
 
-One `AlertPipeline` per process (webhooks and the CLI share it). It rebuilds the engine's
-open incidents from the store on start, so a restart loses no grouping.
+One `AlertPipeline` per process (webhooks and the CLI share it). Several processes (the
+replicas of `triops serve`) may share one database; they agree because exactly one of
+them correlates: every replica stores each alert and appends it to the ordered ingest log
+(tools/store/alert_log.py) in the same transaction, and the replica holding the
+correlator lease (tools/store/lease.py) consumes that log in order from its recorded
+position, saving the incidents and its new position together. The holder correlates its
+own batches at once (so a single process behaves as it always did); the others' batches
+it drains within a poll. On the holder's death the lease expires, another replica takes
+it, rebuilds the open incidents from the store and resumes from the saved position.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -19,12 +27,16 @@ from pydantic import BaseModel, Field
 from tools.alerts.cause import change_window
 from tools.alerts.changes import ChangeProvider, default_providers, gather_changes
 from tools.alerts.correlate import CorrelationConfig, CorrelationEngine
+from tools.alerts.lease import LeaseLost, process_holder
 from tools.alerts.models import Alert, ChangeEvent
 from tools.alerts.parsers import ACKED_BY
 from tools.alerts.summary import IncidentSummary, summarise
 from tools.catalog import ServiceCatalog
 from tools.errors import PayloadError
+from tools.store import alert_log as log_store
 from tools.store import alerts as alert_store
+from tools.store import lease as lease_store
+from tools.store import outbox as outbox_store
 from tools.store import parked as parked_store
 from tools.timebounds import DEFAULT_YEARS, check_time
 from tools.timeutil import from_epoch, now_utc, to_epoch
@@ -35,12 +47,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("triops.alerts")
 # Alert fields the model leaves unbounded, and their column sizes (PostgreSQL enforces them).
 _COLUMN_LIMITS = {"source": 64, "service": 128}
+LEASE = "alert-correlator"
+_READ_CHUNK = 5000  # log rows correlated (and saved) per transaction when draining
 
 
 class IngestResult(BaseModel):
     stored: int
     alert_ids: list[str] = Field(default_factory=list)
-    incidents: list[str] = Field(default_factory=list)  # incidents opened or changed
+    incidents: list[str] = Field(default_factory=list)  # incidents opened or changed (empty when
+    # another replica correlates: the alerts are stored and logged, it places them within a poll)
     opened: list[str] = Field(default_factory=list)
     parked: list[str] = Field(default_factory=list)  # stored, but correlating them failed
 
@@ -57,11 +72,20 @@ class AlertPipeline:
         restore: bool = True,
         time_bound_years: float = DEFAULT_YEARS,
         max_group: int = 5000,
+        holder: str | None = None,
+        lease_ttl: float = 5.0,
     ):
         self.store = store
         self.time_bound_years = time_bound_years
         self.catalog = catalog or ServiceCatalog()
+        self.config = config
         self.engine = CorrelationEngine(self.catalog, config)  # tick() prunes what it no longer needs
+        self.holder = holder or process_holder()
+        self.lease_ttl = lease_ttl
+        self.outbox = False  # True once a Slack poster is installed: saves enqueue card posts
+        self._epoch: int | None = None  # the lease epoch the engine's state belongs to (None: not owner)
+        self._position = 0  # the last log seq the engine has correlated
+        self._trusted_until = 0.0  # monotonic: the lease is renewed after this
         self.providers = list(default_providers() if providers is None else providers)
         self.clock = clock
         self.lock = threading.RLock()
@@ -73,14 +97,69 @@ class AlertPipeline:
         if restore:
             self.restore()
 
+    # --- ownership ------------------------------------------------------------------------
+    @property
+    def is_owner(self) -> bool:
+        return self._epoch is not None
+
     def restore(self) -> int:
+        """Become the correlator if no live replica is (rebuilding the open incidents from
+        the store); returns how many incidents were restored (0 when another correlates)."""
+        with self.lock:
+            self._epoch = None
+            self._trusted_until = 0.0
+            return self._ensure_owner()[1]
+
+    def _ensure_owner(self) -> tuple[bool, int]:
+        """Hold the correlator lease, renewing it when due; on gaining it, rebuild the engine
+        from the store. Returns (owner?, incidents restored now). Call with `self.lock`."""
+        now = time.monotonic()
+        if now < self._trusted_until:  # the owner within its renewal period; a follower between tries
+            return self._epoch is not None, 0
+        with self.store.engine.begin() as conn:
+            held = lease_store.acquire(conn, LEASE, self.holder, self.lease_ttl)
+        if held is None:
+            if self._epoch is not None:
+                log.warning("correlator lease lost to another replica: this one stops correlating")
+                self._drop_engine()
+            self._trusted_until = now + min(1.0, self.lease_ttl / 5)  # try again in a moment
+            return False, 0
+        self._trusted_until = now + self.lease_ttl / 3
+        if self._epoch == held.epoch:
+            return True, 0
+        restored = self._load(held.epoch, held.position)
+        return True, restored
+
+    def _load(self, epoch: int, position: int) -> int:
+        """A fresh engine with the store's open incidents, at the lease's position."""
+        self.engine = CorrelationEngine(self.catalog, self.config)
+        self._changes.clear()
         with self.store.engine.connect() as conn:
             rows = alert_store.open_incidents_for_restore(conn)
         for iid, opened, members in rows:
             self.engine.restore(iid, opened, members)
-        if rows:
-            log.info("restored %d open alert incidents from the store", len(rows))
+        self._epoch, self._position = epoch, position
+        log.info("correlating alerts (lease epoch %d, from log position %d); restored %d open incidents",
+                 epoch, position, len(rows))
         return len(rows)
+
+    def _drop_engine(self) -> None:
+        """Not (or no longer surely) the owner: keep no state that could diverge from the store."""
+        self.engine = CorrelationEngine(self.catalog, self.config)
+        self._changes.clear()
+        self._epoch = None
+        self._trusted_until = 0.0
+
+    def release(self) -> None:
+        """Hand the lease over at once (shutdown): another replica need not wait for expiry."""
+        with self.lock:
+            if self._epoch is None:
+                return
+            try:
+                with self.store.engine.begin() as conn:
+                    lease_store.release(conn, LEASE, self.holder)
+            finally:
+                self._drop_engine()
 
     def check(self, batch: Sequence[Alert]) -> None:
         """Every time in range (PayloadError naming the field) before anything is stored or
@@ -133,12 +212,63 @@ class AlertPipeline:
     def _ingest_group(self, group: list[tuple[list[Alert], Future[IngestResult]]]) -> list[str]:
         now = to_epoch(self.clock()) or 0.0
         alerts = [a for b, _f in group for a in b]
-        parked: list[dict] = []
         with self.store.engine.begin() as conn:
             alert_store.upsert_alerts(conn, alerts, now)
-        placements = []
+            first, last = log_store.append(conn, alerts, now)
+        # stored and logged: from here on a failure delays correlation, it loses nothing
+        touched: list[str] = []
         placed: dict[str, tuple[str, str]] = {}
-        for a in sorted(alerts, key=lambda x: x.event_time):
+        parked_ids: set[str] = set()
+        try:
+            if self._ensure_owner()[0] and not alerts:  # the clock still moves: quiet incidents resolve
+                touched = self._correlate_chunk([], self._position, placed, parked_ids)
+            elif self.is_owner:
+                touched = self._correlate(last, placed, parked_ids, mine=(first, alerts))
+        except LeaseLost:
+            log.warning("correlator lease lost mid-batch: the new owner correlates it from the log")
+            self._drop_engine()
+        except Exception:  # the store hiccuped while saving: rebuild and redo from the log later
+            log.exception("correlating a stored batch failed; it is retried from the ingest log")
+            self._drop_engine()
+            touched = []
+        for b, fut in group:
+            ids = list(dict.fromkeys(a.id for a in b))
+            own = [placed[i] for i in ids if i in placed]
+            incidents = sorted({iid for iid, _k in own})
+            fut.set_result(IngestResult(
+                stored=len(b),
+                alert_ids=[i for i in ids if i not in parked_ids],
+                incidents=touched if len(group) == 1 else [i for i in touched if i in incidents],
+                opened=sorted({iid for iid, k in own if k == "opened"}),
+                parked=[i for i in ids if i in parked_ids],
+            ))
+        return touched
+
+    def _correlate(self, upto: int | None, placed: dict[str, tuple[str, str]], parked_ids: set[str],
+                   mine: tuple[int, list[Alert]] | None = None) -> list[str]:
+        """Correlate the log after the engine's position (through `upto`, or all of it) in
+        order, saving each chunk with its position. `mine`: the batch just logged from seq
+        `first` on, correlated from memory when nothing of another replica precedes it.
+        Owner only, with `self.lock` held. Returns the incidents touched."""
+        touched: dict[str, None] = {}
+        while upto is None or self._position < upto:
+            if mine is not None and self._position == mine[0] - 1 and upto is not None:
+                chunk, last = mine[1], upto
+            else:
+                with self.store.engine.connect() as conn:
+                    rows = log_store.read_after(conn, self._position, _READ_CHUNK)
+                if not rows:
+                    break
+                chunk, last = [a for _s, a in rows], rows[-1][0]
+            touched.update(dict.fromkeys(self._correlate_chunk(chunk, last, placed, parked_ids)))
+        return list(touched)
+
+    def _correlate_chunk(self, chunk: list[Alert], last: int, placed: dict[str, tuple[str, str]],
+                         parked_ids: set[str]) -> list[str]:
+        now = to_epoch(self.clock()) or 0.0
+        parked: list[dict] = []
+        placements = []
+        for a in sorted(chunk, key=lambda x: x.event_time):
             try:
                 _representable(a, self.engine.config)
                 p = self.engine.process(a)
@@ -148,20 +278,28 @@ class AlertPipeline:
             placements.append((p.alert_id, p.incident_id, p.kind, a.event_time))
             placed[p.alert_id] = (p.incident_id, p.kind)
         self.engine.advance(now)
-        touched = self._save(placements, parked, now)
-        self._record_source_acks(alerts, placements, now)
-        parked_ids = {r["alert_id"] for r in parked}
-        for b, fut in group:
-            ids = list(dict.fromkeys(a.id for a in b))
-            own = [placed[i] for i in ids if i in placed]
-            incidents = sorted({iid for iid, _k in own})
-            fut.set_result(IngestResult(
-                stored=len(b),
-                alert_ids=[i for i in ids if i in placed],
-                incidents=touched if len(group) == 1 else [i for i in touched if i in incidents],
-                opened=sorted({iid for iid, k in own if k == "opened"}),
-                parked=[i for i in ids if i in parked_ids],
-            ))
+        touched = self._save(placements, parked, now, position=last)
+        parked_ids.update(r["alert_id"] for r in parked)
+        self._record_source_acks(chunk, placements, now)
+        return touched
+
+    def drain(self) -> list[str]:
+        """Take the lease if it is free, and as the owner correlate what the other replicas
+        logged since the engine's position. Returns the incidents touched."""
+        placed: dict[str, tuple[str, str]] = {}
+        with self.lock:
+            try:
+                if not self._ensure_owner()[0]:
+                    return []
+                touched = self._correlate(None, placed, set())
+            except LeaseLost:
+                log.warning("correlator lease lost while draining")
+                self._drop_engine()
+                return []
+            except BaseException:
+                self._drop_engine()  # rebuilt from the store on the next drain
+                raise
+        self._notify(touched)
         return touched
 
     def _park_row(self, a: Alert, exc: BaseException, now: float, why: str = "correlation failed") -> dict:
@@ -185,18 +323,42 @@ class AlertPipeline:
         """Advance to the wall clock: incidents whose quiet period passed resolve."""
         now = to_epoch(self.clock()) or 0.0
         with self.lock:
-            self.engine.advance(now)
-            touched = self._save([])
+            try:
+                if not self._ensure_owner()[0]:
+                    return []
+                self._sync_hand_resolved(now)
+                self.engine.advance(now)
+                touched = self._save([], trim=True)
+            except LeaseLost:
+                self._drop_engine()
+                return []
+            except BaseException:
+                self._drop_engine()
+                raise
             self.engine.prune(now - self.engine.config.flap_window - self.engine.config.window)
             for iid in [i for i in self._changes if i not in self.engine.incidents]:
                 del self._changes[iid]
         self._notify(touched)
         return touched
 
+    def _sync_hand_resolved(self, now: float) -> None:
+        """An incident resolved by hand on another replica is resolved in this engine too."""
+        open_ids = [i for i, inc in self.engine.incidents.items() if inc.is_open]
+        if not open_ids:
+            return
+        with self.store.engine.connect() as conn:
+            done = alert_store.resolved_by_hand(conn, open_ids)
+        for iid, at in done.items():
+            inc = self.engine.incidents[iid]
+            inc.status = "resolved"
+            inc.resolved_at = at if at is not None else now
+
     def acknowledge(self, incident_id: str, user: str, surface: str = "slack") -> bool:
         now = to_epoch(self.clock()) or 0.0
         with self.store.engine.begin() as conn:
             ok = alert_store.record_action(conn, incident_id, "ack", user, now, surface)
+            if ok and self.outbox:
+                outbox_store.enqueue(conn, [incident_id])
         if ok:
             self._notify([incident_id])
         return ok
@@ -210,6 +372,8 @@ class AlertPipeline:
         now = to_epoch(self.clock()) or 0.0
         with self.lock, self.store.engine.begin() as conn:
             ok = alert_store.record_action(conn, incident_id, "resolve", user, now, surface)
+            if ok and self.outbox:
+                outbox_store.enqueue(conn, [incident_id])
             inc = self.engine.incidents.get(incident_id)
             if ok and inc is not None and inc.is_open:
                 inc.status = "resolved"
@@ -225,7 +389,9 @@ class AlertPipeline:
         return summarise(inc, self.catalog, self._changes_for(incident_id))
 
     def _save(self, placements: Sequence[tuple[str, str, str, float]], parked: Sequence[dict] = (),
-              now: float | None = None) -> list[str]:
+              now: float | None = None, *, position: int | None = None, trim: bool = False) -> list[str]:
+        """Write the placements and the changed incidents with the engine's new log position,
+        fenced by the lease (LeaseLost: another replica took over; nothing is written)."""
         dirty = sorted(self.engine.take_dirty())
         summaries = []
         parked = list(parked)
@@ -245,10 +411,20 @@ class AlertPipeline:
                 continue
             if s is not None:
                 summaries.append(s)
+        new_position = self._position if position is None else position
         with self.store.engine.begin() as conn:
+            if self._epoch is not None and not lease_store.advance(
+                conn, LEASE, self.holder, self._epoch, self._position, new_position
+            ):
+                raise LeaseLost(LEASE)
             alert_store.assign(conn, placements)
             alert_store.save_incidents(conn, summaries)
             parked_store.park(conn, parked)
+            if self.outbox:
+                outbox_store.enqueue(conn, dirty)
+            if trim:
+                log_store.trim(conn, new_position)
+        self._position = new_position
         return dirty
 
     def _changes_for(self, incident_id: str) -> list[ChangeEvent]:

@@ -15,11 +15,14 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from tools.settings import Settings, normalise_database_url
 from tools.store import (  # noqa: F401  (registers tables)
     actions,
+    alert_log,
     alerts,
     audit,
     conversations,
     delivery,
+    lease,
     models,
+    outbox,
     parked,
     slack_events,
 )

@@ -411,3 +411,10 @@ def noise_rows(conn: Connection, start: float, end: float) -> tuple[list[dict], 
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def resolved_by_hand(conn: Connection, incident_ids: Sequence[str]) -> dict[str, float | None]:
+    """Which of these incidents someone resolved by hand (id -> when): replicas converge on it."""
+    c = alert_incidents.c
+    q = select(c.id, c.resolved_at).where(c.id.in_(list(incident_ids)), c.resolved_by.is_not(None))
+    return {r[0]: r[1] for r in conn.execute(q)}

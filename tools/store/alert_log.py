@@ -1,0 +1,74 @@
+"""The ordered ingest log: one row per alert notification, in commit order.
+
+Every replica appends here in the transaction that stores the alerts; the one replica
+holding the correlator lease consumes the log in `seq` order from its recorded position.
+A reader must never see seq N+1 committed before seq N (it would move its position past N
+and skip it): on PostgreSQL appends take a transaction-scoped advisory lock, so sequence
+numbers are handed out and committed in the same order; on SQLite the database's single
+writer already does that. The alert's row in `alerts` holds the latest notification; the
+log keeps what differs per notification (status, end).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import BigInteger, Column, Integer, String, Table, delete, func, insert, select, text
+from sqlalchemy.engine import Connection
+
+from tools.alerts.models import Alert
+from tools.store.alerts import alerts, row_to_alert
+from tools.store.base import Epoch, metadata
+from tools.timeutil import from_epoch, to_epoch
+
+alert_log = Table(
+    "alert_log",
+    metadata,
+    # AUTOINCREMENT on SQLite: a seq is never reused after the log is trimmed empty
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("alert_id", String(40), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("ends_at", Epoch),
+    Column("received_at", Epoch, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+_APPEND_LOCK = 0x7472696F7073  # pg_advisory_xact_lock key for appends ("triops")
+
+
+def append(conn: Connection, batch: Sequence[Alert], received_at: float) -> tuple[int, int]:
+    """Log the batch's notifications in order; returns their (first, last) seq. Call it last
+    in the transaction: on PostgreSQL the append lock is held until the commit."""
+    if not batch:
+        return 0, 0
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"SELECT pg_advisory_xact_lock({_APPEND_LOCK})"))
+    rows = [{"alert_id": a.id, "status": a.status, "ends_at": to_epoch(a.ends_at), "received_at": received_at}
+            for a in batch]
+    seqs = [int(r[0]) for r in conn.execute(insert(alert_log).returning(alert_log.c.seq), rows)]
+    return min(seqs), max(seqs)
+
+
+def last_seq(conn: Connection) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(alert_log.c.seq), 0))).scalar_one())
+
+
+def read_after(conn: Connection, after: int, limit: int = 5000) -> list[tuple[int, Alert]]:
+    """The notifications after `after`, in seq order, each as the alert it carried."""
+    q = (
+        select(alert_log.c.seq, alert_log.c.status.label("log_status"), alert_log.c.ends_at.label("log_ends_at"), alerts)
+        .join(alerts, alerts.c.id == alert_log.c.alert_id)
+        .where(alert_log.c.seq > after)
+        .order_by(alert_log.c.seq)
+        .limit(limit)
+    )
+    out = []
+    for r in conn.execute(q).mappings():
+        a = row_to_alert(r)
+        out.append((int(r["seq"]), a.model_copy(update={"status": r["log_status"], "ends_at": from_epoch(r["log_ends_at"])})))
+    return out
+
+
+def trim(conn: Connection, upto: int) -> int:
+    """Forget notifications up to `upto` (already correlated and saved)."""
+    return int(conn.execute(delete(alert_log).where(alert_log.c.seq <= upto)).rowcount or 0)
