@@ -1,7 +1,10 @@
 """The one AlertPipeline per process, kept as a runtime resource, and its clock ticker.
 
 The ticker is a managed worker: `triops serve`'s lifespan starts it and stops it (it used to
-be a daemon thread started by the first webhook, which nothing ever stopped).
+be a daemon thread started by the first webhook, which nothing ever stopped). With replicas
+it is also the correlator's heartbeat: every `poll` seconds it renews (or, when the owner
+died, takes) the correlator lease and correlates what other replicas logged; on stop it
+hands the lease over so another replica takes over at once.
 """
 
 from __future__ import annotations
@@ -16,26 +19,30 @@ from tools.alerts.pipeline import AlertPipeline
 log = logging.getLogger("triops.alerts")
 
 TICK_SECONDS = 5.0
+POLL_SECONDS = 0.25  # the owner picks up other replicas' alerts within this
 
 
 def get_pipeline(rt: Runtime) -> AlertPipeline:
     """Build (once) the pipeline; restore open incidents from the store on first use."""
     pipeline: AlertPipeline = rt.ctx.resource(
         "alert_pipeline", lambda: AlertPipeline(
-            rt.store, rt.catalog, clock=rt.ctx.clock, time_bound_years=rt.settings.time_bound_years
+            rt.store, rt.catalog, clock=rt.ctx.clock, time_bound_years=rt.settings.time_bound_years,
+            lease_ttl=rt.settings.correlator_lease_s,
         )
     )
     return pipeline
 
 
 class AlertTicker:
-    """Resolves incidents whose quiet period passed even when no alert arrives."""
+    """Resolves incidents whose quiet period passed even when no alert arrives, and keeps
+    this replica's claim on (or watch for) the correlator lease."""
 
     name = "alert-ticker"
 
-    def __init__(self, rt: Runtime, every: float = TICK_SECONDS):
+    def __init__(self, rt: Runtime, every: float = TICK_SECONDS, poll: float = POLL_SECONDS):
         self.rt = rt
         self.every = every
+        self.poll = poll
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -43,19 +50,29 @@ class AlertTicker:
         pipeline = get_pipeline(self.rt)  # restores open incidents now, not on the first alert
 
         def loop() -> None:
-            while not self._stop.wait(self.every):
+            next_tick = time.monotonic() + self.every
+            while not self._stop.wait(self.poll):
                 try:
-                    pipeline.tick()
-                except Exception:  # a database hiccup: the next tick retries; the trace is logged
-                    log.exception("alert tick failed")
+                    pipeline.drain()
+                    if time.monotonic() >= next_tick:
+                        next_tick = time.monotonic() + self.every
+                        pipeline.tick()
+                except Exception:  # a database hiccup: the next round retries; the trace is logged
+                    log.exception("alert correlation round failed")
 
         self._thread = threading.Thread(target=loop, name="triops-alert-ticker", daemon=True)
         self._thread.start()
 
     def stop(self, deadline: float) -> None:
-        """Stop ticking; a tick in progress finishes (its incidents are saved) before `deadline`."""
+        """Stop ticking; a round in progress finishes (its incidents are saved) before
+        `deadline`; then the lease is handed over."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=max(0.0, deadline - time.monotonic()))
             if self._thread.is_alive():
                 log.warning("alert ticker still busy at the shutdown deadline")
+                return
+        try:
+            get_pipeline(self.rt).release()
+        except Exception:  # the lease then expires by itself
+            log.exception("could not hand the correlator lease over")

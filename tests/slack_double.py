@@ -31,6 +31,7 @@ class Call:
 class SlackDouble:
     calls: list[Call] = field(default_factory=list)
     responses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # channel -> top-level posts
     _failures: dict[str, list[tuple[int, dict[str, str], dict[str, Any]]]] = field(default_factory=dict)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -112,7 +113,17 @@ class SlackDouble:
         if method in ("chat.postMessage", "chat.postEphemeral"):
             ts = f"{1700000000 + next(self._ts)}.000100"
             channel = params.get("channel", "C0")
-            return {"ok": True, "channel": channel, "ts": ts, "message": {"text": params.get("text"), "ts": ts, "thread_ts": params.get("thread_ts")}}
+            message = {"text": params.get("text"), "ts": ts, "thread_ts": params.get("thread_ts")}
+            if method == "chat.postMessage" and not params.get("thread_ts"):
+                meta = params.get("metadata")
+                self.history.setdefault(channel, []).append({**message, **({"metadata": meta} if meta else {})})
+            return {"ok": True, "channel": channel, "ts": ts, "message": message}
+        if method == "conversations.history":  # top-level messages, newest first; metadata on request
+            include = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+            oldest = float(params.get("oldest") or 0)
+            msgs = [m if include else {k: v for k, v in m.items() if k != "metadata"}
+                    for m in reversed(self.history.get(params.get("channel", ""), [])) if float(m["ts"]) > oldest]
+            return {"ok": True, "messages": msgs[: int(params.get("limit") or 100)], "has_more": False}
         if method == "chat.update":
             return {"ok": True, "channel": params.get("channel"), "ts": params.get("ts"), "text": params.get("text")}
         if method == "response_url":

@@ -8,6 +8,13 @@ Buttons (Acknowledge, Resolve, Show alerts) are recorded with who pressed them.
 
 The notifier is a managed worker of `triops serve`: started by the lifespan, and stopped by
 it with a deadline before which every queued update is posted (see `IncidentNotifier.stop`).
+
+Replicas: the in-memory queue only schedules; what must be posted is in the incident outbox
+(tools/alerts/outbox.py), written with the incident change. Each send claims the incident's
+row first, so two replicas never post one card; the loop also picks up rows nobody alive
+is posting (the replica that saved them died), and a first post carries a token in its
+message metadata, so a successor finds a post whose ts was never recorded instead of
+posting the card twice.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -30,12 +38,16 @@ from bot.render.alerts import ACK, RESOLVE, SHOW, RunbookLookup, esc, incident_c
 from bot.router import Router
 from bot.runtime import Runtime
 from tools.alerts import incidents
+from tools.alerts import outbox
+from tools.alerts.lease import process_holder
 from tools.alerts.models import Alert
 from tools.alerts.summary import IncidentSummary, brief, first_runbook, runbook_candidates
 
 log = logging.getLogger("triops.slack.incidents")
 
 MAX_TRIES = 5  # rate-limited or 5xx attempts per update before it waits for the next change
+METADATA_TYPE = "triops_incident"  # event_type of the metadata a card is posted with
+POLL_SECONDS = 1.0  # how often the loop looks for outbox rows nobody alive is posting
 
 
 def alert_line(a: Alert) -> str:
@@ -73,8 +85,15 @@ class IncidentNotifier:
         on_posted: OnPosted | None = None,
         min_interval: float = 3.0,
         clock: Callable[[], float] = time.monotonic,
+        holder: str | None = None,
+        claim_ttl: float = 30.0,
+        orphan_after: float | None = None,
     ):
         self.store = store
+        self.holder = holder or process_holder()
+        self.claim_ttl = claim_ttl
+        # an outbox change unposted this long was saved by a replica that is not posting it
+        self.orphan_after = 2 * min_interval + 2.0 if orphan_after is None else orphan_after
         self.client = client
         self.channel = channel
         self.runbook_lookup = runbook_lookup
@@ -100,6 +119,21 @@ class IncidentNotifier:
                 due = max(now, self.last_sent.get(iid, -1e18) + self.min_interval)
                 self.pending[iid] = min(self.pending.get(iid, due), due)
             self.cond.notify_all()
+
+    def poll(self) -> int:
+        """Queue the outbox's changes that no live replica is posting (e.g. saved by a replica
+        that died before posting); returns how many were new here."""
+        ids = outbox.pending(self.store, self.holder, older_than=self.orphan_after)
+        now = self.clock()
+        added = 0
+        with self.cond:
+            for iid in ids:
+                if iid not in self.pending:  # what is queued keeps its time (coalescing, Retry-After)
+                    self.pending[iid] = max(now, self.last_sent.get(iid, -1e18) + self.min_interval)
+                    added += 1
+            if added:
+                self.cond.notify_all()
+        return added
 
     def run_pending(self) -> int:
         """Send every incident whose turn has come; returns how many were sent."""
@@ -129,7 +163,14 @@ class IncidentNotifier:
 
     def start(self) -> None:
         def loop() -> None:
+            next_poll = 0.0
             while not self._stop:
+                if time.monotonic() >= next_poll:
+                    next_poll = time.monotonic() + POLL_SECONDS
+                    try:
+                        self.poll()
+                    except Exception:  # the store hiccuped: the next poll retries
+                        log.exception("incident outbox poll failed")
                 with self.cond:
                     wait = min((t for t in self.pending.values()), default=None)
                     timeout = 1.0 if wait is None else max(0.0, min(1.0, wait - self.clock()))
@@ -201,16 +242,45 @@ class IncidentNotifier:
             return None
 
     def _send(self, iid: str) -> bool:
+        claim = outbox.claim(self.store, iid, self.holder, self.claim_ttl)
+        if claim is None:  # another replica is sending this card now; look again in a moment
+            with self.cond:
+                self.pending.setdefault(iid, self.clock() + POLL_SECONDS)
+                self.cond.notify_all()
+            return False
+        done = False
+        try:
+            done = self._send_claimed(iid, claim)
+        finally:
+            if done:
+                outbox.complete(self.store, iid, self.holder, claim.version)
+            else:
+                outbox.release(self.store, iid, self.holder)
+        return done is True
+
+    def _send_claimed(self, iid: str, claim: outbox.Claim) -> bool | None:
+        """Post or update the card under the claim: True sent, False to retry, None given up."""
         found, where = incidents.get_with_message(self.store, iid)
         if found is None:
-            return False
+            return None
         summary, members = found
+        if where is None and claim.post_token:  # a poster died mid-post: was the card posted?
+            where = self._find_posted(iid)
+            if where is not None:
+                log.warning("incident %s: card found posted by a poster that died before recording it", iid)
+                incidents.set_slack_message(self.store, iid, *where)
         blocks = [b.to_dict() for b in incident_card(summary, self._runbook(summary, members))]
         text = incident_text(summary)[:3000]
         digest = hashlib.sha1(json.dumps(blocks, sort_keys=True).encode(), usedforsecurity=False).hexdigest()
         try:
             if where is None:
-                resp = self.client.chat_postMessage(channel=self.channel, text=text, blocks=blocks, unfurl_links=False)
+                token = uuid.uuid4().hex
+                if not outbox.begin_post(self.store, iid, self.holder, token):
+                    return False  # the claim expired under us: whoever holds it now posts
+                resp = self.client.chat_postMessage(
+                    channel=self.channel, text=text, blocks=blocks, unfurl_links=False,
+                    metadata={"event_type": METADATA_TYPE, "event_payload": {"incident_id": iid, "token": token}},
+                )
                 channel, ts = resp["channel"], resp["ts"]
                 incidents.set_slack_message(self.store, iid, channel, ts)
                 self.told[iid] = set()
@@ -236,16 +306,31 @@ class IncidentNotifier:
                 with self.cond:
                     self.pending[iid] = self.clock() + retry
                     self.cond.notify_all()
-            else:  # a permanent error (no such channel, message deleted…): retrying won't help
-                self.failures.pop(iid, None)
-                log.warning("slack refused incident %s update (%s); giving up on this update", iid, error)
-            return False
+                return False
+            # a permanent error (no such channel, message deleted…): retrying won't help
+            self.failures.pop(iid, None)
+            log.warning("slack refused incident %s update (%s); giving up on this update", iid, error)
+            return None
         self.failures.pop(iid, None)
         self.last_hash[iid] = digest
         self.last_sent[iid] = self.clock()
         if summary.status == "resolved" and iid in self.told_resolved:
             self._forget(iid)  # state is kept for live incidents only; the store has the rest
         return True
+
+    def _find_posted(self, iid: str) -> tuple[str, str] | None:
+        """The card a previous attempt posted (found by its metadata among the channel's
+        latest messages: the attempt was at most a claim's lifetime ago), if Slack has it."""
+        try:
+            resp = self.client.conversations_history(channel=self.channel, limit=200, include_all_metadata=True)
+        except SlackApiError as exc:  # cannot look (e.g. no channels:history): post again
+            log.warning("incident %s: cannot look for an earlier post (%s)", iid, exc.response.get("error"))
+            return None
+        for m in resp.get("messages") or []:
+            meta = m.get("metadata") or {}
+            if meta.get("event_type") == METADATA_TYPE and (meta.get("event_payload") or {}).get("incident_id") == iid:
+                return str(resp.get("channel") or self.channel), str(m["ts"])
+        return None
 
     def _posted(self, summary: IncidentSummary, channel: str, ts: str) -> None:
         """Tell `on_posted` (e.g. queue the triage). The card is out whatever it does, so its
@@ -310,8 +395,11 @@ def install_notifier(
         log.info("TRIOPS_INCIDENT_CHANNEL not set: incidents are not posted to Slack")
         return None
     notifier = IncidentNotifier(rt.store, client, channel, runbook_lookup=runbook_lookup, on_posted=on_posted,
-                                min_interval=rt.settings.incident_update_interval)
-    get_pipeline(rt).listeners.append(notifier.on_incidents)
+                                min_interval=rt.settings.incident_update_interval,
+                                claim_ttl=rt.settings.outbox_claim_s)
+    pipeline = get_pipeline(rt)
+    pipeline.outbox = True  # incident saves enqueue their card: durable across a crash
+    pipeline.listeners.append(notifier.on_incidents)
     rt.ctx.resource("incident_notifier", lambda: notifier)
     return notifier
 

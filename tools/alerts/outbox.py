@@ -12,9 +12,9 @@ from tools.store import outbox as outbox_store
 from tools.store.outbox import Claim
 
 
-def pending(store: Any, holder: str, limit: int = 200) -> list[str]:
+def pending(store: Any, holder: str, older_than: float = 0.0, limit: int = 200) -> list[str]:
     with store.engine.connect() as conn:
-        return outbox_store.pending(conn, holder, limit)
+        return outbox_store.pending(conn, holder, older_than, limit)
 
 
 def claim(store: Any, incident_id: str, holder: str, ttl: float) -> Claim | None:

@@ -26,6 +26,7 @@ incident_outbox = Table(
     Column("incident_id", String(40), primary_key=True),
     Column("version", Integer, nullable=False),  # +1 per change to post
     Column("sent_version", Integer, nullable=False),  # the version the card shows
+    Column("pending_since", Epoch),  # when the oldest unposted change was enqueued
     Column("claimed_by", String(128)),
     Column("claimed_until", Epoch),
     Column("post_token", String(40)),  # set before a first post; carried in its metadata
@@ -44,9 +45,14 @@ def enqueue(conn: Connection, incident_ids: Sequence[str]) -> None:
     if not incident_ids:
         return
     c = incident_outbox.c
+    now = db_now(conn)
     stmt = insert_for(conn, incident_outbox)
-    stmt = stmt.on_conflict_do_update(index_elements=["incident_id"], set_={"version": c.version + 1})
-    conn.execute(stmt, [{"incident_id": i, "version": 1, "sent_version": 0} for i in sorted(set(incident_ids))])
+    stmt = stmt.on_conflict_do_update(index_elements=["incident_id"], set_={
+        "version": c.version + 1,
+        "pending_since": case((c.version == c.sent_version, now), else_=c.pending_since),
+    })
+    conn.execute(stmt.values(pending_since=now),
+                 [{"incident_id": i, "version": 1, "sent_version": 0} for i in sorted(set(incident_ids))])
 
 
 def _claimable(conn: Connection, holder: str) -> object:
@@ -54,10 +60,14 @@ def _claimable(conn: Connection, holder: str) -> object:
     return c.claimed_by.is_(None) | (c.claimed_by == holder) | (c.claimed_until < db_now(conn))
 
 
-def pending(conn: Connection, holder: str, limit: int = 200) -> list[str]:
-    """Incidents with an unposted change that nobody (alive) is posting."""
+def pending(conn: Connection, holder: str, older_than: float = 0.0, limit: int = 200) -> list[str]:
+    """Incidents with a change unposted for `older_than` seconds that nobody alive is posting
+    (the replica that saved it posts it within its coalescing interval; this is the rest)."""
     c = incident_outbox.c
-    q = select(c.incident_id).where(c.version > c.sent_version, _claimable(conn, holder)).limit(limit)
+    q = (select(c.incident_id)
+         .where(c.version > c.sent_version, _claimable(conn, holder),
+                c.pending_since <= db_now(conn) - older_than)
+         .order_by(c.pending_since).limit(limit))
     return [r[0] for r in conn.execute(q)]
 
 

@@ -1,0 +1,398 @@
+"""Replicas agree: one correlator at a time (a lease in the store), every replica ingests into
+the ordered log, incident cards go through the outbox. First in one process over both
+stores, then with real `triops serve` processes on one PostgreSQL, the owner killed mid-storm.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from slack_sdk import WebClient
+from sqlalchemy import create_engine, func, select, text
+
+from bot.slack.incidents import METADATA_TYPE, IncidentNotifier
+from tests.alerts_helpers import T0, mk
+from tests.realservices import free_port
+from tests.slack_double import SlackDouble
+from tests.stores import open_test_store, postgres_url
+from tools.alerts import outbox
+from tools.alerts.pipeline import LEASE, AlertPipeline
+from tools.scenario.topology import catalog
+from tools.store import Store
+from tools.store import alerts as s
+from tools.store import lease as lease_store
+from tools.store.outbox import incident_outbox
+
+CHANNEL = "C_INCIDENTS"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db(request, tmp_path):  # type: ignore[no-untyped-def]
+    yield from open_test_store(request.param, tmp_path)
+
+
+def clock_at(seconds: float):  # type: ignore[no-untyped-def]
+    return lambda: datetime.fromtimestamp(T0 + seconds, UTC)
+
+
+def acquire(db: Store, holder: str, ttl: float) -> lease_store.Held | None:
+    with db.engine.begin() as conn:
+        return lease_store.acquire(conn, "job", holder, ttl)
+
+
+# --- the lease --------------------------------------------------------------------------------
+def test_a_lease_has_one_holder_until_it_expires_and_a_successor_fences_the_old_one(db: Store) -> None:
+    a = acquire(db, "a", 0.5)
+    assert a is not None and a.epoch == 1 and a.position == 0
+    assert acquire(db, "b", 0.5) is None  # held
+    renewed = acquire(db, "a", 0.5)
+    assert renewed is not None and renewed.epoch == 1  # a renewal is not a new holder
+    with db.engine.begin() as conn:
+        assert lease_store.advance(conn, "job", "a", 1, 0, 7)
+    time.sleep(0.7)  # a stops renewing (killed): the lease expires
+    b = acquire(db, "b", 5)
+    assert b is not None and b.epoch == 2 and b.position == 7  # b resumes where a stopped
+    with db.engine.begin() as conn:  # a wakes up and writes: refused
+        assert not lease_store.advance(conn, "job", "a", 1, 7, 9)
+        assert not lease_store.advance(conn, "job", "b", 2, 6, 9)  # nor a stale position
+        assert lease_store.advance(conn, "job", "b", 2, 7, 9)
+    assert acquire(db, "a", 5) is None
+    with db.engine.begin() as conn:
+        lease_store.release(conn, "job", "b")  # a clean shutdown hands over at once
+    again = acquire(db, "a", 5)
+    assert again is not None and again.epoch == 3 and again.position == 9
+
+
+def test_concurrent_acquires_elect_exactly_one(db: Store) -> None:
+    won: list[str] = []
+    barrier = threading.Barrier(6)
+
+    def race(i: int) -> None:
+        barrier.wait()
+        for _ in range(20):
+            try:
+                if acquire(db, f"h{i}", 30) is not None:
+                    won.append(f"h{i}")
+                return
+            except Exception:  # SQLite busy under six writers: try again, as the ticker would
+                time.sleep(0.01)
+
+    threads = [threading.Thread(target=race, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(won) == 1
+
+
+# --- two pipelines on one store (two replicas in one process) -----------------------------------
+def storm(n: int, offset: float = 0.0) -> list:
+    """One outage: n alerts of payments within two minutes (one incident by the engine's rules)."""
+    return [mk(f"Err{i % 7}", "payments", offset + i * 0.4, fp=f"storm-{i}") for i in range(n)]
+
+
+def incident_rows(db: Store) -> list[tuple[str, int]]:
+    with db.engine.connect() as conn:
+        return [(r[0], r[1]) for r in conn.execute(select(s.alert_incidents.c.id, s.alert_incidents.c.alert_count))]
+
+
+def members(db: Store, iid: str) -> set[str]:
+    with db.engine.connect() as conn:
+        return set(conn.execute(select(s.alert_incident_members.c.alert_id)
+                                .where(s.alert_incident_members.c.incident_id == iid)).scalars())
+
+
+def test_two_replicas_split_one_storm_into_one_incident_and_a_successor_takes_over(db: Store) -> None:
+    owner = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="r1", lease_ttl=0.6)
+    other = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="r2", lease_ttl=0.6)
+    assert owner.is_owner and not other.is_owner
+    alerts = storm(120)
+    first = owner.ingest(alerts[:20])
+    assert len(first.incidents) == 1  # the owner correlates its own batch at once
+    (iid,) = first.incidents
+    r = other.ingest(alerts[20:40])
+    assert r.stored == 20 and r.incidents == [] and len(r.alert_ids) == 20  # stored and logged, not correlated here
+    assert owner.drain() == [iid]  # ... the owner picks it up from the log
+    assert owner.ingest(alerts[40:60]).incidents == [iid]
+    # the owner dies (stops renewing); the other replica keeps ingesting meanwhile
+    assert other.ingest(alerts[60:80]).incidents == []
+    time.sleep(0.8)
+    assert other.drain() == [iid]  # took over: rebuilt from the store, drained 60..80
+    assert other.is_owner
+    assert other.ingest(alerts[80:100]).incidents == [iid]
+    # the old owner wakes up and ingests: its lease is gone, its batch is stored for the new owner
+    late = owner.ingest(alerts[100:120])
+    assert late.incidents == [] and not owner.is_owner
+    other.drain()
+    assert incident_rows(db) == [(iid, 120)]
+    assert members(db, iid) == {a.id for a in alerts}
+    with db.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(s.alerts).where(s.alerts.c.incident_id == iid)).scalar_one() == 120
+
+
+def test_a_stale_owner_cannot_overwrite_its_successor(db: Store) -> None:
+    """An owner paused past its expiry (GC, a stopped VM) resumes mid-batch: its save is
+    refused by the fence, nothing it computed is written, and the batch is not lost."""
+    a = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="a", lease_ttl=0.4)
+    b = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="b", lease_ttl=5)
+    alerts = storm(30)
+    (iid,) = a.ingest(alerts[:10]).incidents
+    time.sleep(1.1)  # a's lease expired, and b's next try (a follower tries about every second) is due
+    b.drain()
+    assert b.is_owner
+    a._trusted_until = time.monotonic() + 60  # a still believes it holds the lease
+    assert a.ingest(alerts[10:20]).incidents == []  # fenced: LeaseLost, the engine is dropped
+    assert not a.is_owner
+    assert b.drain() == [iid]
+    assert incident_rows(db) == [(iid, 20)]
+
+
+def test_a_single_process_correlates_inline_and_restarts_from_its_position(db: Store) -> None:
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200))
+    alerts = storm(10)
+    (iid,) = p.ingest(alerts[:5]).incidents
+    p.release()  # a clean shutdown
+    q = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200))  # the next start
+    assert q.ingest(alerts[5:]).incidents == [iid]
+    assert incident_rows(db) == [(iid, 10)]
+
+
+# --- the outbox ---------------------------------------------------------------------------------
+@pytest.fixture
+def double() -> Iterator[SlackDouble]:
+    d = SlackDouble().start()
+    yield d
+    d.stop()
+
+
+def notifier_for(db: Store, double: SlackDouble, holder: str, claim_ttl: float = 30.0) -> IncidentNotifier:
+    return IncidentNotifier(db, WebClient(token="xoxb-test", base_url=double.base_url), CHANNEL,
+                            holder=holder, claim_ttl=claim_ttl, min_interval=0.0, orphan_after=0.0)
+
+
+def cards(double: SlackDouble) -> list:
+    return [c for c in double.of("chat.postMessage") if not c.params.get("thread_ts")]
+
+
+def test_a_crash_between_commit_and_post_neither_loses_nor_repeats_the_card(db: Store, double: SlackDouble) -> None:
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="r1")
+    p.outbox = True
+    (iid,) = p.ingest(storm(5)).incidents  # committed with its outbox row; the process dies here
+    survivor = notifier_for(db, double, "r2")
+    assert survivor.poll() == 1  # the orphaned change is found...
+    assert survivor.run_pending() == 1  # ... and posted, once
+    assert survivor.poll() == 0 and survivor.run_pending() == 0
+    (card,) = cards(double)
+    assert card.params["metadata"]["event_payload"]["incident_id"] == iid
+    with db.engine.connect() as conn:
+        assert s.slack_message(conn, iid) == (CHANNEL, f"{card.params.get('ts') or s.slack_message(conn, iid)[1]}")
+        row = conn.execute(select(incident_outbox).where(incident_outbox.c.incident_id == iid)).mappings().one()
+    assert row["sent_version"] == row["version"] and row["claimed_by"] is None
+
+
+def test_a_crash_between_post_and_record_does_not_post_twice(db: Store, double: SlackDouble) -> None:
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="r1")
+    p.outbox = True
+    (iid,) = p.ingest(storm(5)).incidents
+    # replica r1's poster claims the card, records its token, posts... and is killed before
+    # it records the message's ts (the exact steps of IncidentNotifier._send_claimed)
+    claim = outbox.claim(db, iid, "r1", ttl=0.3)
+    assert claim is not None
+    assert outbox.claim(db, iid, "r2", ttl=30) is None  # claimed: nobody else posts meanwhile
+    assert outbox.begin_post(db, iid, "r1", "tok-1")
+    client = WebClient(token="xoxb-test", base_url=double.base_url)
+    first = client.chat_postMessage(channel=CHANNEL, text="card", metadata={
+        "event_type": METADATA_TYPE, "event_payload": {"incident_id": iid, "token": "tok-1"}})
+    survivor = notifier_for(db, double, "r2")
+    assert survivor.poll() == 0  # r1's claim is still live
+    time.sleep(0.4)
+    assert survivor.poll() == 1 and survivor.run_pending() == 1
+    assert len(cards(double)) == 1  # found, not re-posted
+    (upd,) = double.of("chat.update")
+    assert upd.params["ts"] == first["ts"]  # the card r1 posted is the one kept up to date
+    with db.engine.connect() as conn:
+        assert s.slack_message(conn, iid) == (CHANNEL, first["ts"])
+
+
+def test_two_posters_never_post_one_card_twice(db: Store, double: SlackDouble) -> None:
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="r1")
+    p.outbox = True
+    ids = [p.ingest([mk("Down", svc, 0.0)]).incidents[0] for svc in ("payments", "inventory", "search", "auth")]
+    posters = [notifier_for(db, double, f"p{i}") for i in range(3)]
+    for n in posters:
+        n.on_incidents(ids)
+    threads = [threading.Thread(target=n.drain, args=(time.monotonic() + 20,)) for n in posters]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    posted = sorted(c.params["metadata"]["event_payload"]["incident_id"] for c in cards(double))
+    assert posted == sorted(ids)
+
+
+# --- real processes -----------------------------------------------------------------------------
+REPLICAS = 3
+STORM = 300
+BATCH = 5
+LEASE_S = 2.0
+
+
+def _pg_schema() -> tuple[str, str, object]:
+    base = postgres_url()
+    if not base:
+        pytest.skip("TRIOPS_TEST_DATABASE_URL is not set")
+    schema = f"r_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    return schema, url, admin
+
+
+def _holder_pid(store: Store) -> int | None:
+    with store.engine.connect() as conn:
+        row = lease_store.read(conn, LEASE)
+    return int(row["holder"].split(":")[1]) if row and row["expires_at"] > time.time() else None
+
+
+@pytest.mark.postgres
+def test_real_replicas_one_incident_one_post_every_alert_with_the_owner_killed_mid_storm(tmp_path: Path) -> None:
+    schema, url, admin = _pg_schema()
+    double = SlackDouble().start()
+    procs: list[subprocess.Popen[bytes]] = []
+    bases: list[str] = []
+    store = Store.open(url)  # creates the tables once, before the replicas race to
+    try:
+        for i in range(REPLICAS):
+            port = free_port()
+            env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIOPS_", "SLACK_", "OPENAI_"))}
+            env.update(TRIOPS_HOME=str(tmp_path / f"r{i}"), TRIOPS_PORT=str(port), TRIOPS_DATABASE_URL=url,
+                       PYTHONPATH=str(Path(__file__).parent.parent), SLACK_API_URL=double.base_url,
+                       SLACK_BOT_TOKEN="xoxb-replica", SLACK_SIGNING_SECRET="replica-secret",
+                       TRIOPS_INCIDENT_CHANNEL=CHANNEL, TRIOPS_CORRELATOR_LEASE_S=str(LEASE_S),
+                       TRIOPS_OUTBOX_CLAIM_S="4", TRIOPS_INCIDENT_UPDATE_INTERVAL="1")
+            with (tmp_path / f"r{i}.log").open("wb") as out:
+                procs.append(subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], env=env,
+                                              stdout=out, stderr=subprocess.STDOUT))
+            bases.append(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 90
+        for proc, base in zip(procs, bases, strict=True):
+            while True:
+                assert proc.poll() is None and time.monotonic() < deadline, "a replica did not start"
+                try:
+                    if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+        owner_pid = _holder_pid(store)
+        assert owner_pid in {p.pid for p in procs}, "no replica holds the correlator lease"
+        owner = next(i for i, p in enumerate(procs) if p.pid == owner_pid)
+
+        now = datetime.now(UTC)
+        alerts = [{"name": f"Err{j % 7}", "service": "payments", "fingerprint": f"storm-{j}", "severity": "critical",
+                   "starts_at": (now - timedelta(seconds=150 - j * 0.4)).isoformat()} for j in range(STORM)]
+        batches = [alerts[k:k + BATCH] for k in range(0, STORM, BATCH)]
+        http = httpx.Client(timeout=10)
+        acked: set[str] = set()
+        lock = threading.Lock()
+        killed = threading.Event()
+        killed_at: list[float] = []
+        sent_after_kill = [0]
+
+        def kill_owner() -> None:
+            procs[owner].send_signal(signal.SIGKILL)
+            killed_at.append(time.monotonic())
+            killed.set()
+
+        def send(k: int) -> None:
+            body = json.dumps(batches[k])
+            for attempt in range(REPLICAS * 4):  # a sender retries elsewhere what a dead replica did not ack
+                target = (k + attempt) % REPLICAS
+                if killed.is_set() and target == owner:
+                    continue
+                try:
+                    r = http.post(bases[target] + "/hooks/alerts", content=body,
+                                  headers={"Content-Type": "application/json"})
+                except httpx.TransportError:
+                    time.sleep(0.05)
+                    continue
+                assert r.status_code == 202, r.text
+                with lock:
+                    acked.update(r.json()["alert_ids"])
+                    if killed.is_set():
+                        sent_after_kill[0] += 1
+                    if len(acked) >= STORM // 3 and not killed.is_set():
+                        kill_owner()  # mid-storm, requests in flight
+                return
+            raise AssertionError(f"batch {k} was never acknowledged")
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            list(pool.map(send, range(len(batches))))
+        http.close()
+        procs[owner].wait(10)
+        assert procs[owner].returncode == -signal.SIGKILL
+        assert sent_after_kill[0] > 0, "the storm ended before the kill"
+        assert acked == {a_id for a_id in acked} and len(acked) == STORM
+
+        # another replica takes over within a few seconds and places every alert
+        while (pid := _holder_pid(store)) in (None, owner_pid):
+            assert time.monotonic() - killed_at[0] < LEASE_S + 5, "no replica took the correlator lease over"
+            time.sleep(0.1)
+        assert pid in {p.pid for i, p in enumerate(procs) if i != owner}
+        deadline = time.monotonic() + 40
+        while True:
+            with store.engine.connect() as conn:
+                incs = list(conn.execute(select(s.alert_incidents.c.id, s.alert_incidents.c.alert_count,
+                                                s.alert_incidents.c.slack_ts)))
+                placed = conn.execute(select(func.count()).select_from(s.alerts)
+                                      .where(s.alerts.c.incident_id.is_not(None))).scalar_one()
+                unsent = conn.execute(select(func.count()).select_from(incident_outbox)
+                                      .where(incident_outbox.c.version > incident_outbox.c.sent_version)).scalar_one()
+            if placed == STORM and not unsent and all(r[2] for r in incs):
+                break
+            assert time.monotonic() < deadline, f"not settled: {incs}, {placed} placed, {unsent} unsent"
+            time.sleep(0.2)
+        assert len(incs) == 1, f"the storm was split: {incs}"
+        (iid, count, ts) = incs[0]
+        assert count == STORM
+        with store.engine.connect() as conn:
+            in_it = set(conn.execute(select(s.alerts.c.id).where(s.alerts.c.incident_id == iid)).scalars())
+        assert in_it == acked  # every acknowledged alert is in the one incident
+        posts = [c for c in cards(double) if c.params.get("channel") == CHANNEL]
+        assert len(posts) == 1, [p.params.get("text") for p in posts]  # ONE post (updates allowed)
+        assert posts[0].params["metadata"]["event_payload"]["incident_id"] == iid
+        assert all(c.params["ts"] == ts for c in double.of("chat.update"))  # every update edits that card
+    except BaseException:
+        for i in range(REPLICAS):
+            log = tmp_path / f"r{i}.log"
+            if log.exists():
+                sys.stderr.write(f"--- replica {i} ---\n{log.read_text(errors='replace')[-4000:]}\n")
+        raise
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in procs:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)
+        store.close()
+        double.stop()
+        with admin.connect() as conn:  # type: ignore[attr-defined]
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()  # type: ignore[attr-defined]
