@@ -37,8 +37,7 @@ from bot.render import fmt
 from bot.render.alerts import ACK, RESOLVE, SHOW, RunbookLookup, esc, incident_card, incident_text
 from bot.router import Router
 from bot.runtime import Runtime
-from tools.alerts import incidents
-from tools.alerts import outbox
+from tools.alerts import incidents, outbox
 from tools.alerts.lease import process_holder
 from tools.alerts.models import Alert
 from tools.alerts.summary import IncidentSummary, brief, first_runbook, runbook_candidates
@@ -248,11 +247,11 @@ class IncidentNotifier:
                 self.pending.setdefault(iid, self.clock() + POLL_SECONDS)
                 self.cond.notify_all()
             return False
-        done = False
+        done: bool | None = False
         try:
             done = self._send_claimed(iid, claim)
         finally:
-            if done:
+            if done is not False:  # sent, or given up on (a permanent error): this version is done
                 outbox.complete(self.store, iid, self.holder, claim.version)
             else:
                 outbox.release(self.store, iid, self.holder)

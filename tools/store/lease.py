@@ -13,7 +13,17 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, Column, Integer, String, Table, case, literal_column, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Integer,
+    String,
+    Table,
+    case,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 
 from tools.store.base import Epoch, insert_for, metadata

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from sqlalchemy import Column, Integer, String, Table, case, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from tools.store.base import Epoch, insert_for, metadata
 from tools.store.lease import db_now
@@ -55,7 +56,7 @@ def enqueue(conn: Connection, incident_ids: Sequence[str]) -> None:
                  [{"incident_id": i, "version": 1, "sent_version": 0} for i in sorted(set(incident_ids))])
 
 
-def _claimable(conn: Connection, holder: str) -> object:
+def _claimable(conn: Connection, holder: str) -> ColumnElement[bool]:
     c = incident_outbox.c
     return c.claimed_by.is_(None) | (c.claimed_by == holder) | (c.claimed_until < db_now(conn))
 
