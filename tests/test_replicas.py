@@ -170,6 +170,39 @@ def test_a_single_process_correlates_inline_and_restarts_from_its_position(db: S
     assert incident_rows(db) == [(iid, 10)]
 
 
+def test_a_merge_and_a_split_decided_on_a_replica_that_does_not_correlate(db: Store) -> None:
+    """Slack's buttons reach any replica: the decision goes to the correlator through the log."""
+    from tools.alerts import decisions
+
+    owner = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="r1")
+    other = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="r2")
+    (a,) = owner.ingest([mk("Down", "payments", 0.0)]).incidents
+    (b,) = owner.ingest([mk("Slow", "search", 1.0)]).incidents
+    assert a != b and not other.is_owner
+    stop = threading.Event()
+
+    def correlator() -> None:  # what the owner's ticker does
+        while not stop.wait(0.05):
+            owner.drain()
+
+    t = threading.Thread(target=correlator)
+    t.start()
+    try:
+        rec = decisions.merge(other, a, b, "U1")
+        assert (rec.into, rec.merged, rec.by) == (a, b, "U1")
+        with db.engine.connect() as conn:
+            found = s.get_incident(conn, b)  # the merged id leads to the incident that absorbed it
+            assert found is not None and found[0].id == a and len(found[1]) == 2
+        split = decisions.split_by_service(other, a, "search", "U2")
+        assert split.merged == a and split.by == "U2"
+        with db.engine.connect() as conn:
+            found = s.get_incident(conn, split.into)
+        assert found is not None and [m.service for m in found[1]] == ["search"]
+    finally:
+        stop.set()
+        t.join()
+
+
 # --- the outbox ---------------------------------------------------------------------------------
 @pytest.fixture
 def double() -> Iterator[SlackDouble]:

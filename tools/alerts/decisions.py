@@ -63,47 +63,42 @@ def reject_cause(pipeline: AlertPipeline, incident_id: str, change_id: str, user
     return bool(undone)
 
 
-def _persist(pipeline: AlertPipeline) -> None:
-    """Save what the engine changed (both sides of a merge or split) in one transaction."""
-    dirty = sorted(pipeline.engine.take_dirty())
-    summaries = [s for s in (pipeline.summary(i) for i in dirty) if s is not None]
-    with pipeline.store.engine.begin() as conn:
-        alert_store.save_incidents(conn, summaries)
+def _decide(pipeline: AlertPipeline, command: dict[str, Any], what: str) -> MergeRecord:
+    """Applied by the correlating replica (this one, or another through the ingest log)."""
+    try:
+        return pipeline.decide(command)
+    except (KeyError, ValueError) as exc:
+        raise ToolError(f"{what}: {exc}") from exc
+    except TimeoutError as exc:
+        raise ToolError(f"{what}: {exc}.", hint="The card shows it once it is applied; try again if it does not.") from exc
 
 
 def merge(pipeline: AlertPipeline, into: str, other: str, user: str, reason: str = "") -> MergeRecord:
     """A human merges `other` into `into` (both open, in the live engine); both ids resolve."""
-    with pipeline.lock:
-        try:
-            rec = pipeline.engine.merge(into, other, by=user, at=_now(pipeline), reason=reason or f"merged by {user}")
-        except (KeyError, ValueError) as exc:
-            raise ToolError(f"Cannot merge {other} into {into}: {exc}") from exc
-        _persist(pipeline)
+    rec = _decide(pipeline, {"kind": "merge", "into": into, "other": other, "by": user,
+                             "reason": reason or f"merged by {user}"}, f"Cannot merge {other} into {into}")
     audit(pipeline.store, user, "incident.merge", rec.into, merged=rec.merged, reason=rec.reason)
     return rec
 
 
 def split(pipeline: AlertPipeline, incident_id: str, alert_ids: list[str], user: str, reason: str = "") -> MergeRecord:
     """A human splits these alerts out of the incident into a new one."""
-    with pipeline.lock:
-        try:
-            rec = pipeline.engine.split(incident_id, alert_ids, by=user, at=_now(pipeline),
-                                        reason=reason or f"split by {user}")
-        except (KeyError, ValueError) as exc:
-            raise ToolError(f"Cannot split {incident_id}: {exc}") from exc
-        _persist(pipeline)
+    rec = _decide(pipeline, {"kind": "split", "incident": incident_id, "alert_ids": list(alert_ids), "by": user,
+                             "reason": reason or f"split by {user}"}, f"Cannot split {incident_id}")
     audit(pipeline.store, user, "incident.split", rec.merged, new_incident=rec.into, alerts=len(alert_ids))
     return rec
 
 
 def split_by_service(pipeline: AlertPipeline, incident_id: str, service: str, user: str) -> MergeRecord:
     """Split out the alerts of `service` and of the affected services that depend on it."""
-    inc = pipeline.engine.incidents.get(pipeline.engine.resolve_id(incident_id))
-    if inc is None:
-        raise ToolError(f"{incident_id} is not open in the correlation engine.")
-    below = {s for s in inc.services if service in pipeline.catalog.upstream(s)} | {service}
-    ids = [a for a in inc.alert_ids if pipeline.engine.service_of(inc.alerts[a]) in below]
-    return split(pipeline, incident_id, ids, user, reason=f"{user} split out {service} and what depends on it")
+    with pipeline.store.engine.connect() as conn:
+        found = alert_store.get_incident(conn, incident_id)
+    if found is None or found[0].status != "open":
+        raise ToolError(f"{incident_id} is not an open incident.")
+    summary, members = found
+    below = {s for s in summary.services if service in pipeline.catalog.upstream(s)} | {service}
+    ids = [a.id for a in members if pipeline.engine.service_of(a) in below]
+    return split(pipeline, summary.id, ids, user, reason=f"{user} split out {service} and what depends on it")
 
 
 def open_incident_choices(pipeline: AlertPipeline, exclude: str, limit: int = 20) -> list[tuple[str, str]]:

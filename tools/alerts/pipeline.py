@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 
 from tools.alerts.cause import change_window
 from tools.alerts.changes import ChangeProvider, default_providers, gather_changes
-from tools.alerts.correlate import CorrelationConfig, CorrelationEngine
+from tools.alerts.correlate import CorrelationConfig, CorrelationEngine, MergeRecord
 from tools.alerts.lease import LeaseLost, process_holder
 from tools.alerts.models import Alert, ChangeEvent
 from tools.alerts.parsers import ACKED_BY
@@ -251,6 +251,7 @@ class AlertPipeline:
         `first` on, correlated from memory when nothing of another replica precedes it.
         Owner only, with `self.lock` held. Returns the incidents touched."""
         touched: dict[str, None] = {}
+        chunk: Sequence[Alert | dict]
         while upto is None or self._position < upto:
             if mine is not None and self._position == mine[0] - 1 and upto is not None:
                 chunk, last = mine[1], upto
@@ -263,12 +264,13 @@ class AlertPipeline:
             touched.update(dict.fromkeys(self._correlate_chunk(chunk, last, placed, parked_ids)))
         return list(touched)
 
-    def _correlate_chunk(self, chunk: list[Alert], last: int, placed: dict[str, tuple[str, str]],
+    def _correlate_chunk(self, chunk: Sequence[Alert | dict], last: int, placed: dict[str, tuple[str, str]],
                          parked_ids: set[str]) -> list[str]:
         now = to_epoch(self.clock()) or 0.0
         parked: list[dict] = []
         placements = []
-        for a in sorted(chunk, key=lambda x: x.event_time):
+        alerts = [a for a in chunk if isinstance(a, Alert)]
+        for a in sorted(alerts, key=lambda x: x.event_time):
             try:
                 _representable(a, self.engine.config)
                 p = self.engine.process(a)
@@ -277,11 +279,56 @@ class AlertPipeline:
                 continue
             placements.append((p.alert_id, p.incident_id, p.kind, a.event_time))
             placed[p.alert_id] = (p.incident_id, p.kind)
+        for command in (c for c in chunk if isinstance(c, dict)):  # decided on another replica
+            try:
+                self._apply(command)
+            except (KeyError, ValueError) as exc:  # the incidents changed meanwhile: nothing to do
+                log.warning("decision %s not applied: %s", command, exc)
         self.engine.advance(now)
         touched = self._save(placements, parked, now, position=last)
         parked_ids.update(r["alert_id"] for r in parked)
-        self._record_source_acks(chunk, placements, now)
+        self._record_source_acks(alerts, placements, now)
         return touched
+
+    # --- human decisions ----------------------------------------------------------------------
+    def decide(self, command: dict, timeout: float = 10.0) -> MergeRecord:
+        """A human's merge ({"kind": "merge", "into", "other", "by", "reason"}) or split
+        ({"kind": "split", "incident", "alert_ids", "by", "reason"}), applied by the
+        correlating replica: at once when it is this one, else handed over through the
+        ingest log and awaited (the decision it records) for up to `timeout` seconds.
+        KeyError/ValueError when it cannot apply; TimeoutError when nobody applied it."""
+        now = to_epoch(self.clock()) or 0.0
+        command = {**command, "at": now}
+        with self.lock:
+            if self._ensure_owner()[0]:
+                try:
+                    rec = self._apply(command)
+                    touched = self._save([], now=now)
+                except LeaseLost:
+                    self._drop_engine()
+                else:
+                    self._notify(touched)
+                    return rec
+        with self.store.engine.begin() as conn:
+            after = alert_store.last_decision_id(conn)
+            log_store.append_command(conn, command["kind"], command, now)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.store.engine.connect() as conn:
+                row = alert_store.find_decision(conn, command, after)
+            if row is not None:
+                return MergeRecord(into=row["incident_id"], merged=row["target"], at=row["at"], by=row["by"],
+                                   reason=row["reason"])
+            time.sleep(0.1)
+        raise TimeoutError("the correlating replica did not apply the decision in time")
+
+    def _apply(self, command: dict) -> MergeRecord:
+        kind, by, at, reason = command["kind"], command["by"], command.get("at"), command.get("reason", "")
+        if kind == "merge":
+            return self.engine.merge(command["into"], command["other"], by=by, at=at, reason=reason)
+        if kind == "split":
+            return self.engine.split(command["incident"], command["alert_ids"], by=by, at=at, reason=reason)
+        raise ValueError(f"unknown decision {kind!r}")
 
     def drain(self) -> list[str]:
         """Take the lease if it is free, and as the owner correlate what the other replicas

@@ -6,14 +6,17 @@ A reader must never see seq N+1 committed before seq N (it would move its positi
 and skip it): on PostgreSQL appends take a transaction-scoped advisory lock, so sequence
 numbers are handed out and committed in the same order; on SQLite the database's single
 writer already does that. The alert's row in `alerts` holds the latest notification; the
-log keeps what differs per notification (status, end).
+log keeps what differs per notification (status, end). A human's merge or split decided
+on a replica that does not correlate is logged too, as a command, applied in order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Column,
     Integer,
@@ -37,7 +40,9 @@ alert_log = Table(
     metadata,
     # AUTOINCREMENT on SQLite: a seq is never reused after the log is trimmed empty
     Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("alert_id", String(40), nullable=False),
+    Column("alert_id", String(40)),  # None for a command
+    Column("kind", String(16), nullable=False, default="alert"),  # alert | merge | split
+    Column("payload", JSON),  # a command's arguments
     Column("status", String(16), nullable=False),
     Column("ends_at", Epoch),
     Column("received_at", Epoch, nullable=False),
@@ -52,29 +57,46 @@ def append(conn: Connection, batch: Sequence[Alert], received_at: float) -> tupl
     in the transaction: on PostgreSQL the append lock is held until the commit."""
     if not batch:
         return 0, 0
-    if conn.dialect.name == "postgresql":
-        conn.execute(text(f"SELECT pg_advisory_xact_lock({_APPEND_LOCK})"))
-    rows = [{"alert_id": a.id, "status": a.status, "ends_at": to_epoch(a.ends_at), "received_at": received_at}
-            for a in batch]
+    _lock(conn)
+    rows = [{"alert_id": a.id, "kind": "alert", "status": a.status, "ends_at": to_epoch(a.ends_at),
+             "received_at": received_at} for a in batch]
     seqs = [int(r[0]) for r in conn.execute(insert(alert_log).returning(alert_log.c.seq), rows)]
     return min(seqs), max(seqs)
+
+
+def append_command(conn: Connection, kind: str, payload: dict[str, Any], at: float) -> int:
+    """Log a decision for the correlating replica to apply in order; returns its seq."""
+    _lock(conn)
+    return int(conn.execute(insert(alert_log).values(kind=kind, payload=payload, status="-", received_at=at)
+                            .returning(alert_log.c.seq)).scalar_one())
+
+
+def _lock(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"SELECT pg_advisory_xact_lock({_APPEND_LOCK})"))
 
 
 def last_seq(conn: Connection) -> int:
     return int(conn.execute(select(func.coalesce(func.max(alert_log.c.seq), 0))).scalar_one())
 
 
-def read_after(conn: Connection, after: int, limit: int = 5000) -> list[tuple[int, Alert]]:
-    """The notifications after `after`, in seq order, each as the alert it carried."""
+def read_after(conn: Connection, after: int, limit: int = 5000) -> list[tuple[int, Alert | dict[str, Any]]]:
+    """The log after `after`, in seq order: each notification as the alert it carried, each
+    command as {"kind": …, **its payload}."""
+    L = alert_log.c
     q = (
-        select(alert_log.c.seq, alert_log.c.status.label("log_status"), alert_log.c.ends_at.label("log_ends_at"), alerts)
-        .join(alerts, alerts.c.id == alert_log.c.alert_id)
-        .where(alert_log.c.seq > after)
-        .order_by(alert_log.c.seq)
+        select(L.seq, L.kind.label("log_kind"), L.payload.label("log_payload"), L.status.label("log_status"),
+               L.ends_at.label("log_ends_at"), alerts)
+        .outerjoin(alerts, alerts.c.id == L.alert_id)
+        .where(L.seq > after)
+        .order_by(L.seq)
         .limit(limit)
     )
-    out = []
+    out: list[tuple[int, Alert | dict[str, Any]]] = []
     for r in conn.execute(q).mappings():
+        if r["log_kind"] != "alert":
+            out.append((int(r["seq"]), {**(r["log_payload"] or {}), "kind": r["log_kind"]}))
+            continue
         a = row_to_alert(r)
         out.append((int(r["seq"]), a.model_copy(update={"status": r["log_status"], "ends_at": from_epoch(r["log_ends_at"])})))
     return out

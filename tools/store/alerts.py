@@ -418,3 +418,18 @@ def resolved_by_hand(conn: Connection, incident_ids: Sequence[str]) -> dict[str,
     c = alert_incidents.c
     q = select(c.id, c.resolved_at).where(c.id.in_(list(incident_ids)), c.resolved_by.is_not(None))
     return {r[0]: r[1] for r in conn.execute(q)}
+
+
+def last_decision_id(conn: Connection) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(alert_incident_decisions.c.id), 0))).scalar_one())
+
+
+def find_decision(conn: Connection, command: dict, after_id: int) -> dict | None:
+    """The merge/split decision a logged command produced, once the correlator applied it."""
+    d = alert_incident_decisions.c
+    target = command["other"] if command["kind"] == "merge" else command["incident"]
+    q = (select(alert_incident_decisions)
+         .where(d.id > after_id, d.action == command["kind"], d.target == target, d.by == command["by"])
+         .order_by(d.id).limit(1))
+    row = conn.execute(q).mappings().first()
+    return dict(row) if row else None
