@@ -203,6 +203,19 @@ def test_a_merge_and_a_split_decided_on_a_replica_that_does_not_correlate(db: St
         t.join()
 
 
+def test_a_resolve_pressed_on_another_replica_holds_in_the_correlator(db: Store) -> None:
+    owner = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="r1")
+    other = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="r2")
+    (iid,) = owner.ingest([mk("Down", "payments", 0.0)]).incidents
+    assert other.resolve_by_hand(iid, "U9")
+    assert owner.ingest([mk("Down", "payments", 0.0)]).incidents == [iid]  # a repeat: the engine saves it...
+    owner.tick()  # ... and its next tick learns of the resolve
+    with db.engine.connect() as conn:
+        found = s.get_incident(conn, iid)
+    assert found is not None and found[0].status == "resolved" and found[0].resolved_by == "U9"
+    assert not owner.engine.incidents[iid].is_open
+
+
 # --- the outbox ---------------------------------------------------------------------------------
 @pytest.fixture
 def double() -> Iterator[SlackDouble]:

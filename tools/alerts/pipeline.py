@@ -389,16 +389,19 @@ class AlertPipeline:
         return touched
 
     def _sync_hand_resolved(self, now: float) -> None:
-        """An incident resolved by hand on another replica is resolved in this engine too."""
+        """An incident resolved by hand on another replica (after its last alert) is resolved
+        in this engine too, and saved so; a later re-fire reopens it as usual."""
         open_ids = [i for i, inc in self.engine.incidents.items() if inc.is_open]
         if not open_ids:
             return
         with self.store.engine.connect() as conn:
-            done = alert_store.resolved_by_hand(conn, open_ids)
+            done = alert_store.hand_resolved_at(conn, open_ids)
         for iid, at in done.items():
             inc = self.engine.incidents[iid]
-            inc.status = "resolved"
-            inc.resolved_at = at if at is not None else now
+            if at >= inc.last_event_at:
+                inc.status = "resolved"
+                inc.resolved_at = at
+                self.engine.dirty.add(iid)
 
     def acknowledge(self, incident_id: str, user: str, surface: str = "slack") -> bool:
         now = to_epoch(self.clock()) or 0.0

@@ -413,11 +413,13 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def resolved_by_hand(conn: Connection, incident_ids: Sequence[str]) -> dict[str, float | None]:
-    """Which of these incidents someone resolved by hand (id -> when): replicas converge on it."""
-    c = alert_incidents.c
-    q = select(c.id, c.resolved_at).where(c.id.in_(list(incident_ids)), c.resolved_by.is_not(None))
-    return {r[0]: r[1] for r in conn.execute(q)}
+def hand_resolved_at(conn: Connection, incident_ids: Sequence[str]) -> dict[str, float]:
+    """When someone last resolved each of these incidents by hand (those never resolved so
+    are left out): the correlator learns of a resolve pressed on another replica."""
+    a = alert_incident_actions.c
+    q = (select(a.incident_id, func.max(a.at)).where(a.incident_id.in_(list(incident_ids)), a.action == "resolve")
+         .group_by(a.incident_id))
+    return {r[0]: float(r[1]) for r in conn.execute(q)}
 
 
 def last_decision_id(conn: Connection) -> int:
