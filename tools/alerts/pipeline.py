@@ -21,7 +21,7 @@ from tools.alerts.changes import ChangeProvider, default_providers, gather_chang
 from tools.alerts.correlate import CorrelationConfig, CorrelationEngine
 from tools.alerts.models import Alert, ChangeEvent
 from tools.alerts.parsers import ACKED_BY
-from tools.alerts.summary import IncidentSummary, summarise
+from tools.alerts.summary import IncidentSummary, IncrementalSummaries
 from tools.catalog import ServiceCatalog
 from tools.errors import PayloadError
 from tools.store import alerts as alert_store
@@ -70,6 +70,7 @@ class AlertPipeline:
         self._pending_lock = threading.Lock()
         self._changes: dict[str, tuple[tuple[str, ...], list[ChangeEvent]]] = {}
         self.listeners: list[Callable[[list[str]], None]] = []  # e.g. the Slack notifier
+        self._summaries = IncrementalSummaries(lambda: self.engine.stats["events"])  # O(new alerts) per save
         if restore:
             self.restore()
 
@@ -222,11 +223,12 @@ class AlertPipeline:
         inc = self.engine.incidents.get(incident_id)
         if inc is None:
             return None
-        return summarise(inc, self.catalog, self._changes_for(incident_id))
+        return self._summaries.summarise(inc, self.catalog, self._changes_for(incident_id))
 
     def _save(self, placements: Sequence[tuple[str, str, str, float]], parked: Sequence[dict] = (),
               now: float | None = None) -> list[str]:
         dirty = sorted(self.engine.take_dirty())
+        self._summaries.touch((aid, iid) for aid, iid, _k, _t in placements)
         summaries = []
         parked = list(parked)
         for iid in dirty:
