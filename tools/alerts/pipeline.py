@@ -30,7 +30,7 @@ from tools.alerts.correlate import CorrelationConfig, CorrelationEngine, MergeRe
 from tools.alerts.lease import LeaseLost, process_holder
 from tools.alerts.models import Alert, ChangeEvent
 from tools.alerts.parsers import ACKED_BY
-from tools.alerts.summary import IncidentSummary, summarise
+from tools.alerts.summary import IncidentSummary, IncrementalSummaries
 from tools.catalog import ServiceCatalog
 from tools.errors import PayloadError
 from tools.store import alert_log as log_store
@@ -94,6 +94,7 @@ class AlertPipeline:
         self._pending_lock = threading.Lock()
         self._changes: dict[str, tuple[tuple[str, ...], list[ChangeEvent]]] = {}
         self.listeners: list[Callable[[list[str]], None]] = []  # e.g. the Slack notifier
+        self._summaries = IncrementalSummaries(lambda: self.engine.stats["events"])  # O(new alerts) per save
         if restore:
             self.restore()
 
@@ -436,13 +437,14 @@ class AlertPipeline:
         inc = self.engine.incidents.get(incident_id)
         if inc is None:
             return None
-        return summarise(inc, self.catalog, self._changes_for(incident_id))
+        return self._summaries.summarise(inc, self.catalog, self._changes_for(incident_id))
 
     def _save(self, placements: Sequence[tuple[str, str, str, float]], parked: Sequence[dict] = (),
               now: float | None = None, *, position: int | None = None, trim: bool = False) -> list[str]:
         """Write the placements and the changed incidents with the engine's new log position,
         fenced by the lease (LeaseLost: another replica took over; nothing is written)."""
         dirty = sorted(self.engine.take_dirty())
+        self._summaries.touch((aid, iid) for aid, iid, _k, _t in placements)
         summaries = []
         parked = list(parked)
         for iid in dirty:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+import weakref
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from tools.alerts.cause import CauseCandidate, rank_incident, suspect_change
+from tools.alerts.cause import CauseCandidate, RankedCauses, rank_incident, suspect_change
 from tools.alerts.correlate import CorrelationEngine, IncidentState
 from tools.alerts.models import Alert, ChangeEvent
 from tools.catalog import ServiceCatalog
@@ -76,20 +80,33 @@ def summarise(
     changes: list[ChangeEvent] | None = None,
     engine: CorrelationEngine | None = None,
 ) -> IncidentSummary:
-    ranked = rank_incident(inc, catalog, changes)
+    """The whole incident read from scratch: O(alerts). The live path keeps the per-alert
+    parts up to date instead (`IncrementalSummaries`), with the same result."""
+    first_of: dict[str, str] = {}
+    for aid in inc.alert_ids:
+        a = inc.alerts.get(aid)
+        if a is not None and a.service and a.service not in first_of:
+            first_of[a.service] = aid
+    flapping = sorted({a.name for a in inc.alerts.values() if a.fingerprint in inc.flapping})
+    held_back = sorted({a.annotations["truncated_alerts"] for a in inc.alerts.values()
+                        if a.annotations.get("truncated_alerts")})
+    return _assemble(inc, rank_incident(inc, catalog, changes), first_of, flapping, held_back)
+
+
+def _assemble(inc: IncidentState, ranked: RankedCauses, first_of: dict[str, str],
+              flapping: list[str], held_back: list[str]) -> IncidentSummary:
+    """The summary from the incident's O(services) state and the per-alert parts."""
     causes = ranked.causes
     first = inc.alerts.get(inc.first_alert_id)
     top = causes[0].service if causes and not ranked.abstained else (first.service if first else None)
-    lead = next(
-        (inc.alerts[a] for a in inc.alert_ids if top and inc.alerts[a].service == top), first
-    )
+    lead_id = first_of.get(top) if top else None  # the first alert on the top service
+    lead = inc.alerts[lead_id] if lead_id is not None else first
     title = f"{lead.name} on {top}" if lead and top else (lead.name if lead else inc.id)
     if inc.merged_into:
         title = f"merged into {inc.merged_into}"
     others = len(inc.services) - 1
     if others > 0:
         title += f" (+{others} service{'s' if others > 1 else ''})"
-    flapping_names = sorted({a.name for a in inc.alerts.values() if a.fingerprint in inc.flapping})
     return IncidentSummary(
         id=inc.id,
         status=inc.status,
@@ -104,9 +121,8 @@ def summarise(
         firing_count=len(inc.firing),
         notifications=inc.events,
         duplicates=inc.duplicates,
-        flapping=flapping_names,
-        held_back=sorted({a.annotations["truncated_alerts"] for a in inc.alerts.values()
-                          if a.annotations.get("truncated_alerts")}),
+        flapping=flapping,
+        held_back=held_back,
         first_alert=brief(first) if first else None,
         causes=causes[:5],
         no_clear_cause=ranked.abstained,
@@ -119,6 +135,143 @@ def summarise(
         split_by=inc.split_by,
         split_reason=inc.split_reason,
     )
+
+
+@dataclass(eq=False)
+class _Partial:
+    """The per-alert parts of one incident's summary, as of its first `n` alert ids."""
+
+    inc: weakref.ref[IncidentState]
+    n: int = 0
+    last: str = ""  # alert_ids[n - 1]
+    merged: int = 0  # len(inc.merged_ids) then
+    split_from: str | None = None
+    counted: dict[str, Alert] = field(default_factory=dict)  # alert id -> the notification counted
+    first_of: dict[str, tuple[int, str]] = field(default_factory=dict)  # service -> (position, alert id)
+    names_by_fp: dict[str, Counter[str]] = field(default_factory=dict)  # fingerprint -> alert names
+    held: Counter[str] = field(default_factory=Counter)  # truncated_alerts annotations
+    pending: dict[str, None] = field(default_factory=dict)  # alert ids notified since (ordered set)
+
+    def add(self, a: Alert, sign: int) -> None:
+        names = self.names_by_fp.setdefault(a.fingerprint, Counter())
+        names[a.name] += sign
+        if names[a.name] <= 0:
+            del names[a.name]
+        held = a.annotations.get("truncated_alerts")
+        if held:
+            self.held[held] += sign
+            if self.held[held] <= 0:
+                del self.held[held]
+
+    def valid_for(self, inc: IncidentState) -> bool:
+        """Still a prefix of this incident: nothing merged in or split out since (a split
+        removes ids from the prefix, so the id at n - 1 moves)."""
+        ids = inc.alert_ids
+        return (self.inc() is inc and len(ids) >= self.n and (self.n == 0 or ids[self.n - 1] == self.last)
+                and len(inc.alerts) == len(ids) and len(inc.merged_ids) == self.merged
+                and inc.split_from == self.split_from)
+
+    def catch_up(self, inc: IncidentState) -> None:
+        ids = inc.alert_ids
+        for aid in self.pending:  # notifications of alerts already counted replace them
+            old = self.counted.get(aid)
+            new = inc.alerts.get(aid)
+            if old is None or new is None or old is new:
+                continue
+            if old.service != new.service:
+                raise _Stale  # moves the service's first alert: recount (rare)
+            self.add(old, -1)
+            self.add(new, +1)
+            self.counted[aid] = new
+        for pos in range(self.n, len(ids)):
+            aid = ids[pos]
+            a = inc.alerts[aid]
+            self.counted[aid] = a
+            self.add(a, +1)
+            if a.service and a.service not in self.first_of:
+                self.first_of[a.service] = (pos, aid)
+        self.n = len(ids)
+        self.last = ids[-1] if ids else ""
+        self.merged, self.split_from = len(inc.merged_ids), inc.split_from
+        self.pending = {}
+
+
+class _Stale(Exception):
+    """A partial that can no longer be brought up to date by adding: rebuild it."""
+
+
+class IncrementalSummaries:
+    """`summarise`, in O(new notifications) per call instead of O(alerts).
+
+    Keeps, per incident, what summarise would otherwise recount over every alert (each
+    service's first alert, the names of flapping fingerprints, held-back notes), brought up
+    to date from the alerts added since and the notifications the caller reports through
+    `touch` (a repeat notification replaces an alert's latest version). Anything it cannot
+    account for rebuilds from scratch, so the result is always exactly `summarise`'s (a
+    property test checks it): a merge or split rebuilds the incidents involved, and a
+    notification not reported (`processed`, the engine's count of notifications, moved by
+    more than was reported) rebuilds every incident."""
+
+    def __init__(self, processed: Callable[[], int]):
+        self._parts: dict[str, _Partial] = {}
+        self._lock = threading.Lock()
+        self._processed = processed
+        self._seen = processed()
+        self._reported = 0
+        self.rebuilds = 0  # incidents whose parts were counted from scratch (first sight or a merge…)
+
+    def touch(self, notified: Iterable[tuple[str, str]]) -> None:
+        """(alert id, incident id) of each notification the engine processed."""
+        with self._lock:
+            for aid, iid in notified:
+                self._reported += 1
+                part = self._parts.get(iid)
+                if part is not None:
+                    part.pending[aid] = None
+
+    def forget(self, incident_id: str) -> None:
+        with self._lock:
+            self._parts.pop(incident_id, None)
+
+    def summarise(self, inc: IncidentState, catalog: ServiceCatalog | None,
+                  changes: list[ChangeEvent] | None = None) -> IncidentSummary:
+        with self._lock:
+            processed = self._processed()
+            if processed - self._seen != self._reported:  # notifications nobody told us of
+                self._parts.clear()
+            self._seen, self._reported = processed, 0
+            part = self._current(inc)
+            first_of = {s: aid for s, (_pos, aid) in sorted(part.first_of.items(), key=lambda kv: kv[1][0])}
+            names = part.names_by_fp
+            flapping = sorted({n for fp in inc.flapping for n in names.get(fp, ())})
+            held_back = sorted(part.held)
+        # the ranking reads each service's first alert only: give it just those
+        view = replace(inc, alert_ids=list(first_of.values()),
+                       alerts={aid: inc.alerts[aid] for aid in first_of.values()})
+        return _assemble(inc, rank_incident(view, catalog, changes), first_of, flapping, held_back)
+
+    def _current(self, inc: IncidentState) -> _Partial:
+        part = self._parts.get(inc.id)
+        if part is not None and part.valid_for(inc):
+            try:
+                part.catch_up(inc)
+                return part
+            except _Stale:
+                pass
+        part = _Partial(inc=weakref.ref(inc, self._gone(inc.id)))
+        part.catch_up(inc)
+        self.rebuilds += 1
+        self._parts[inc.id] = part
+        return part
+
+    def _gone(self, iid: str) -> Callable[[Any], None]:
+        parts = self._parts
+
+        def drop(ref: Any) -> None:  # the engine pruned the incident: so do we
+            p = parts.get(iid)
+            if p is not None and p.inc is ref:
+                parts.pop(iid, None)
+        return drop
 
 
 def runbook_candidates(s: IncidentSummary, alerts: list[AlertBrief], limit: int = 3) -> list[AlertBrief]:

@@ -29,11 +29,13 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from tools.alerts.models import Alert, AlertLinks
 from tools.alerts.summary import IncidentSummary
-from tools.store.base import Epoch, insert_for, metadata, upsert
+from tools.store.base import Epoch, metadata, upsert
 from tools.timeutil import from_epoch, to_epoch
 
 alerts = Table(
@@ -216,24 +218,34 @@ def upsert_alerts(conn: Connection, batch: Sequence[Alert], received_at: float) 
             if prev["status"] == "resolved":
                 row["status"], row["ends_at"] = "resolved", prev["ends_at"]
         rows[row["id"]] = row
-    stmt = insert_for(conn, alerts)
-    ex = stmt.excluded
-    was_resolved = alerts.c.status == "resolved"
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["id"],
-        set_={
-            "status": case((was_resolved, alerts.c.status), else_=ex.status),
-            "ends_at": case((was_resolved, alerts.c.ends_at), else_=ex.ends_at),
-            "severity": ex.severity,
-            "labels": ex.labels,
-            "annotations": ex.annotations,
-            "links": ex.links,
-            "raw": ex.raw,
-            "last_received_at": ex.last_received_at,
-            "notifications": alerts.c.notifications + ex.notifications,
-        },
-    )
-    conn.execute(stmt, list(rows.values()))
+    conn.execute(_alerts_upsert(conn.dialect.name), list(rows.values()))
+
+
+_ALERTS_UPSERT: dict[str, Any] = {}
+
+
+def _alerts_upsert(dialect: str) -> Any:
+    """Built once per dialect (building it per batch cost more than the insert)."""
+    stmt = _ALERTS_UPSERT.get(dialect)
+    if stmt is None:
+        ins = sqlite_insert(alerts) if dialect == "sqlite" else pg_insert(alerts)
+        ex = ins.excluded
+        was_resolved = alerts.c.status == "resolved"
+        stmt = _ALERTS_UPSERT[dialect] = ins.on_conflict_do_update(
+            index_elements=["id"],
+            set_={
+                "status": case((was_resolved, alerts.c.status), else_=ex.status),
+                "ends_at": case((was_resolved, alerts.c.ends_at), else_=ex.ends_at),
+                "severity": ex.severity,
+                "labels": ex.labels,
+                "annotations": ex.annotations,
+                "links": ex.links,
+                "raw": ex.raw,
+                "last_received_at": ex.last_received_at,
+                "notifications": alerts.c.notifications + ex.notifications,
+            },
+        )
+    return stmt
 
 
 def assign(conn: Connection, placements: Sequence[tuple[str, str, str, float]]) -> None:
@@ -243,12 +255,14 @@ def assign(conn: Connection, placements: Sequence[tuple[str, str, str, float]]) 
     rows = {(iid, aid): {"incident_id": iid, "alert_id": aid, "joined_at": at, "kind": kind}
             for aid, iid, kind, at in placements}
     upsert(conn, alert_incident_members, list(rows.values()), ["incident_id", "alert_id"], update=False)
-    stmt = (
-        update(alerts)
-        .where(alerts.c.id == bindparam("aid"), alerts.c.incident_id.is_distinct_from(bindparam("iid")))
-        .values(incident_id=bindparam("iid"))
-    )
-    conn.execute(stmt, [{"aid": r["alert_id"], "iid": r["incident_id"]} for r in rows.values()])
+    conn.execute(_ASSIGN, [{"aid": r["alert_id"], "iid": r["incident_id"]} for r in rows.values()])
+
+
+_ASSIGN = (
+    update(alerts)
+    .where(alerts.c.id == bindparam("aid"), alerts.c.incident_id.is_distinct_from(bindparam("iid")))
+    .values(incident_id=bindparam("iid"))
+)
 
 
 def save_incidents(conn: Connection, summaries: Sequence[IncidentSummary]) -> None:

@@ -43,29 +43,55 @@ def upsert(
     """INSERT ... ON CONFLICT (keys) DO UPDATE (or DO NOTHING). The later write wins.
 
     One prepared statement executed over all rows (executemany): compiling a multi-row
-    VALUES clause costs about as much as the insert itself at ingest volumes.
+    VALUES clause costs about as much as the insert itself at ingest volumes. The statement
+    is built once per (dialect, table, columns): rebuilding it per call (its `excluded`
+    alias proxies every column) cost more than the writes on the ingest path.
     """
     if not rows:
         return
     rows = clip_to_columns(table, rows)
-    keys = list(keys)
-    stmt = insert_for(conn, table)
-    cols = [c for c in rows[0] if c not in keys]
-    if update and cols:
-        stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in cols})
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
-    conn.execute(stmt, list(rows))
+    conn.execute(upsert_statement(conn, table, tuple(keys), tuple(rows[0]), update), list(rows))
+
+
+_UPSERTS: dict[tuple[str, Table, tuple[str, ...], tuple[str, ...], bool], Any] = {}
+
+
+def upsert_statement(conn: Connection, table: Table, keys: tuple[str, ...], columns: tuple[str, ...],
+                     update: bool = True) -> Any:
+    """The cached INSERT ... ON CONFLICT for rows with these columns (see `upsert`)."""
+    key = (conn.dialect.name, table, keys, columns, update)
+    stmt = _UPSERTS.get(key)
+    if stmt is None:
+        ins = insert_for(conn, table)
+        cols = [c for c in columns if c not in keys]
+        if update and cols:
+            stmt = ins.on_conflict_do_update(index_elements=list(keys), set_={c: ins.excluded[c] for c in cols})
+        else:
+            stmt = ins.on_conflict_do_nothing(index_elements=list(keys))
+        _UPSERTS[key] = stmt
+    return stmt
 
 
 def clip_to_columns(table: Table, rows: Sequence[dict[str, Any]]) -> Sequence[dict[str, Any]]:
     """Strings cut to their column's length: PostgreSQL refuses a longer value (a 500 for a
     sender's over-long label) where SQLite stores it whole; both now store the same prefix."""
-    limits = {c.name: c.type.length for c in table.columns
-              if isinstance(c.type, String) and not isinstance(c.type, Text) and c.type.length}
+    limits = _string_limits(table)
     if not limits:
         return rows
-    if not any(isinstance(r.get(k), str) and len(r[k]) > n for r in rows for k, n in limits.items()):
+    if not any(isinstance(r.get(k), str) and len(r[k]) > n for r in rows for k, n in limits):
         return rows
-    return [{k: (v[: limits[k]] if k in limits and isinstance(v, str) and len(v) > limits[k] else v)
+    lim = dict(limits)
+    return [{k: (v[: lim[k]] if k in lim and isinstance(v, str) and len(v) > lim[k] else v)
              for k, v in r.items()} for r in rows]
+
+
+_LIMITS: dict[Table, tuple[tuple[str, int], ...]] = {}
+
+
+def _string_limits(table: Table) -> tuple[tuple[str, int], ...]:
+    got = _LIMITS.get(table)
+    if got is None:
+        got = _LIMITS[table] = tuple(
+            (c.name, c.type.length) for c in table.columns
+            if isinstance(c.type, String) and not isinstance(c.type, Text) and c.type.length)
+    return got

@@ -18,11 +18,13 @@ def ingest_parsed(pipeline: AlertPipeline, parsed: Parsed, settings: Any = None)
 
     if not parsed.alerts:
         return IngestResult(stored=0)
-    with pipeline.lock:  # anchoring reads the store: no other batch in between
-        alerts = parsed.alerts
-        if parsed.anchored:
+    alerts = parsed.alerts
+    if parsed.anchored:
+        with pipeline.lock:  # anchoring reads the store: no other batch in between
             with pipeline.store.engine.connect() as conn:
                 alerts = anchor(conn, alerts, parsed.opening)
+            result = pipeline.ingest(alerts)
+    else:  # not under the lock: concurrent batches must meet in the pipeline's group commit
         result = pipeline.ingest(alerts)
     wanted = {s.strip() for s in str(getattr(settings, "dora_incidents_from", "") or "").split(",") if s.strip()}
     if wanted & {a.source for a in alerts}:
