@@ -41,7 +41,13 @@ from sklearn.metrics.cluster import pair_confusion_matrix
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tools.alerts.correlate import CorrelationConfig, CorrelationEngine
-from tools.alerts.models import Alert, AlertLinks, ChangeEvent, label_fingerprint, normalise_severity
+from tools.alerts.models import (
+    Alert,
+    AlertLinks,
+    ChangeEvent,
+    label_fingerprint,
+    normalise_severity,
+)
 from tools.alerts.parsers import parse_alertmanager
 from tools.alerts.ruletext import render
 from tools.catalog import Service, ServiceCatalog

@@ -28,7 +28,13 @@ from typing import Any
 
 import numpy as np
 
-from tools.alerts.models import Alert, AlertLinks, ChangeEvent, label_fingerprint, normalise_severity
+from tools.alerts.models import (
+    Alert,
+    AlertLinks,
+    ChangeEvent,
+    label_fingerprint,
+    normalise_severity,
+)
 from tools.alerts.ruletext import render
 from tools.catalog import Service, ServiceCatalog
 
