@@ -157,6 +157,7 @@ class CorrelationEngine:
         self.stats: Counter[str] = Counter()
         self.aliases: dict[str, str] = {}  # merged incident id -> the incident that absorbed it
         self.merges: list[MergeRecord] = []  # every merge/split decision, newest last (callers persist it)
+        self.kept_apart: set[frozenset[str]] = set()  # incidents a human split: the engine never re-merges them
         if catalog is not None:
             self._build_graph(catalog)
 
@@ -329,6 +330,8 @@ class CorrelationEngine:
             for iid, how in how_of.items():
                 if how[0] == 3 and iid != best.id:
                     other = self.incidents[iid]
+                    if frozenset((best.id, iid)) in self.kept_apart:
+                        continue  # a human said these are two faults
                     if other.is_open and all(svc in self._up.get(r, ()) for r in other.roots):
                         self.merge(best.id, iid, by="engine", at=t,
                                    reason=f"{svc} alerted within {cfg.upstream_lag:g} s of the symptoms below it")
@@ -633,6 +636,8 @@ class CorrelationEngine:
             self._reschedule(inc)
         rec = MergeRecord(into=dst.id, merged=iid, at=when, by=by, reason=reason or "split")
         self.merges.append(rec)
+        if by != "engine":
+            self.kept_apart.add(frozenset((iid, dst.id)))
         self.stats["splits"] += 1
         self.stats["incidents"] += 1
         self.dirty.update((iid, dst.id))
@@ -715,6 +720,29 @@ class CorrelationEngine:
         if not inc.firing:
             inc.close_due = inc.last_event_at + self.config.quiet
             heapq.heappush(self._due, (inc.close_due, inc.id))
+        self.dirty.discard(incident_id)
+
+    def restore_decision(self, action: str, incident_id: str, target: str, *, by: str, at: float,
+                         reason: str = "") -> None:
+        """Replay one recorded merge or split onto restored incidents (after a restart; the
+        store already moved the alerts): the absorbed id resolves again, the incident keeps
+        the history its card shows, and a human split stays apart. `action` "merge":
+        `incident_id` absorbed `target`; "split": `incident_id` was split out of `target`."""
+        inc = self.incidents.get(incident_id)
+        if action == "merge":
+            self.aliases[target] = incident_id
+            if inc is not None and target not in inc.merged_ids:
+                inc.merged_ids.append(target)
+                inc.merged_by[target] = (by, reason or "merged")
+            self.merges.append(MergeRecord(into=incident_id, merged=target, at=at, by=by, reason=reason or "merged"))
+        elif action == "split":
+            if inc is not None:
+                inc.split_from, inc.split_by, inc.split_reason = target, by, reason or "split"
+            if by != "engine":
+                self.kept_apart.add(frozenset((incident_id, target)))
+            self.merges.append(MergeRecord(into=incident_id, merged=target, at=at, by=by, reason=reason or "split"))
+        else:
+            raise ValueError(f"not a merge or split: {action!r}")
         self.dirty.discard(incident_id)
 
     def take_dirty(self) -> set[str]:

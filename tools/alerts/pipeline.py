@@ -76,8 +76,11 @@ class AlertPipeline:
     def restore(self) -> int:
         with self.store.engine.connect() as conn:
             rows = alert_store.open_incidents_for_restore(conn)
-        for iid, opened, members in rows:
-            self.engine.restore(iid, opened, members)
+            for iid, opened, members in rows:
+                self.engine.restore(iid, opened, members)
+            from tools.alerts.decisions import restore_decisions
+
+            restore_decisions(self.engine, conn, [r[0] for r in rows])  # the merges and splits made so far
         if rows:
             log.info("restored %d open alert incidents from the store", len(rows))
         return len(rows)
