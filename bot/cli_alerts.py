@@ -48,7 +48,7 @@ def correlate(
     engine.run(parsed.alerts)
     incidents = []
     for inc in sorted(engine.incidents.values(), key=lambda i: (i.opened_at, i.id)):
-        s = summarise(inc, cat)
+        s = summarise(inc, cat, engine=engine)
         incidents.append(
             CorrelatedIncident(
                 id=s.id, status=s.status, severity=s.severity, title=s.title, services=s.services,

@@ -18,7 +18,7 @@ is a better post than a confident wrong service.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
@@ -40,6 +40,10 @@ W_OWN = 2.0  # per distinct alert of its own beyond the first (a failing service
 OWN_CAP = 4
 W_DEPENDENTS = 0.5  # per affected dependent alerting after it (in order), up to DEPENDENTS_CAP
 DEPENDENTS_CAP = 6
+SIBLING_WINDOW = 120.0  # services sharing a silent dependency alert this close together
+SIBLING_SHARE = 0.6  # ... and at least this share of the services depending on it alert
+SILENT_PARENT_W = 3.0  # per service it explains, the silent dependency shared across incidents
+SILENT_PARENT_NAME = 2  # ... named (not just "no clear cause") once this many others alert with the top one
 W_FAN = 6.0  # the share of its direct dependents that alert, against FAN_MID
 FAN_MID = 0.5
 FAN_MIN = 2  # ... counted only for a service with at least this many direct dependents
@@ -178,10 +182,10 @@ def _rank(
     lookback: float,
     first_alerts: Mapping[str, str],
     alert_counts: Mapping[str, int],
-) -> tuple[list[CauseCandidate], list[str]]:
-    if not seen:
-        return [], []
+) -> tuple[list[CauseCandidate], list[str], _Graph]:
     g = _Graph(catalog or ServiceCatalog())
+    if not seen:
+        return [], [], g
     affected = set(seen)
     first_at = min(seen.values())
     ordered = sorted(affected, key=lambda s: (seen[s], s))
@@ -283,7 +287,10 @@ def _rank(
     out.sort(key=lambda c: (-c.score, seen.get(c.service, first_at), c.service))
     for c in out:
         c.score = round(c.score, 2)
-    return out, roots
+    return out, roots, g
+
+
+Elsewhere = Callable[[str, float], "float | None"]  # (service, around) -> when it alerted in another incident
 
 
 def rank_incident(
@@ -293,24 +300,81 @@ def rank_incident(
     *,
     lookback: float = LOOKBACK_S,
     margin: float = MARGIN,
+    elsewhere: Elsewhere | None = None,
 ) -> RankedCauses:
-    """The incident's ranked causes, or an abstention when nothing singles one out: several
-    independent upstream services with no shared dependency and no change to explain them,
-    and a lead over the runner-up below `margin`."""
+    """The incident's ranked causes, or an abstention when nothing singles one out:
+    - several independent upstream services with no shared dependency and no change to
+      explain them, and a lead over the runner-up below `margin`;
+    - the best candidate alerts, but a dependency of it that does not alert is shared with
+      services alerting at the same time in other incidents (`elsewhere`): its symptoms
+      may all come from that silent dependency. With enough of them alerting, that
+      dependency is named (inferred, not alerting) instead."""
     first_alerts, counts = incident_alerts(inc)
-    causes, roots = _rank(inc.services, catalog, changes, lookback, first_alerts, counts)
+    causes, roots, g = _rank(inc.services, catalog, changes, lookback, first_alerts, counts)
     if not causes:
         return RankedCauses(abstained=True, reason="no alert names a service")
     top = causes[0]
     has_change = top.change is not None
     lead = top.score - (causes[1].score if len(causes) > 1 else 0.0)
     if len(roots) >= 2 and top.alerting and not has_change and lead < margin:
+        shared = next((c for c in causes if c.facts and c.facts[0].kind == "shared_dependency"), None)
+        why = (f"their shared dependency {shared.service} does not alert and does not lead" if shared
+               else "they share no dependency")
         return RankedCauses(
             causes=causes, abstained=True,
             reason=(f"no clear cause: {', '.join(roots[:4])} alert independently (none depends on another), "
-                    f"share no dependency and no change explains them"),
+                    f"{why}, and no change explains them"),
         )
+    if elsewhere is not None and top.alerting and top.service in roots and not has_change:
+        parent = _silent_parent(top.service, inc.services, g, elsewhere)
+        if parent is not None:
+            d, hits = parent
+            c = CauseCandidate(service=d, score=0.0, alerting=False)
+            names = ", ".join(f"{u} ({_ago(t - inc.services[top.service])} {'after' if t >= inc.services[top.service] else 'before'})"
+                              for u, t in hits[:4])
+            _fact(c, CauseEvidence(
+                kind="shared_dependency", weight=SILENT_PARENT_W * (1 + len(hits)),
+                text=f"does not alert, but {top.service} and {len(hits)} other service(s) that depend on it alert "
+                     f"at the same time in other incidents: {names}",
+                services=[top.service, *(u for u, _t in hits)]))
+            for u in [top.service, *(u for u, _t in hits[:3])]:
+                p = g.path(u, d)
+                c.facts.append(CauseEvidence(kind="dependency_path", text=" → ".join(p), path=p, services=[u]))
+            c.refuted_if.append(f"{d} is healthy (its own metrics, or other dependents of it not alerting)")
+            causes = sorted([*causes, c], key=lambda x: -x.score)
+            c.score = round(c.score, 2)
+            if len(hits) >= SILENT_PARENT_NAME:
+                return RankedCauses(causes=causes, reason=c.evidence[0])
+            return RankedCauses(
+                causes=causes, abstained=True,
+                reason=(f"no clear cause: {top.service} may fail on its own, or with {names} because of "
+                        f"{d}, which they share and which does not alert"),
+            )
     return RankedCauses(causes=causes, reason=top.evidence[0] if top.evidence else "")
+
+
+def _silent_parent(top: str, seen: Mapping[str, float], g: _Graph,
+                   elsewhere: Elsewhere) -> tuple[str, list[tuple[str, float]]] | None:
+    """A direct dependency of `top` that does not alert while other services depending on
+    it alert within SIBLING_WINDOW of `top` in other incidents, together at least
+    SIBLING_SHARE of its dependents (one sibling of ten is a coincidence, most of them is a
+    pattern): (it, [(sibling, when)])."""
+    t = seen[top]
+    best: tuple[str, list[tuple[str, float]]] | None = None
+    for d in g.deps.get(top, ()):
+        if d in seen or elsewhere(d, t) is not None:
+            continue  # it alerts: then it is a candidate in its own right, not a silent one
+        hits = []
+        for u in g.users.get(d, ()):
+            if u == top or u in seen:
+                continue
+            at = elsewhere(u, t)
+            if at is not None:
+                hits.append((u, at))
+        share = (1 + len(hits)) / len(g.users.get(d, [top]))
+        if hits and share >= SIBLING_SHARE and (best is None or len(hits) > len(best[1])):
+            best = (d, sorted(hits, key=lambda h: (abs(h[1] - t), h[0])))
+    return best
 
 
 def incident_alerts(inc: IncidentState) -> tuple[dict[str, str], dict[str, int]]:

@@ -158,6 +158,7 @@ class CorrelationEngine:
         self.aliases: dict[str, str] = {}  # merged incident id -> the incident that absorbed it
         self.merges: list[MergeRecord] = []  # every merge/split decision, newest last (callers persist it)
         self.kept_apart: set[frozenset[str]] = set()  # incidents a human split: the engine never re-merges them
+        self._svc_seen: dict[str, deque[tuple[float, str]]] = {}  # service -> (first alert, incident), recent
         if catalog is not None:
             self._build_graph(catalog)
 
@@ -432,6 +433,10 @@ class CorrelationEngine:
         if svc and svc not in inc.services:
             inc.services[svc] = t
             self._add_root(inc, svc)
+            seen = self._svc_seen.get(svc)
+            if seen is None:
+                seen = self._svc_seen[svc] = deque(maxlen=32)
+            seen.append((t, inc.id))
 
         self.dirty.add(inc.id)
         width = self.config.index_width
@@ -744,6 +749,17 @@ class CorrelationEngine:
         else:
             raise ValueError(f"not a merge or split: {action!r}")
         self.dirty.discard(incident_id)
+
+    def alerting_near(self, svc: str, t: float, window: float, exclude: str) -> float | None:
+        """When `svc` first alerted in another incident than `exclude`, if within `window`
+        seconds of `t` (the closest such time): what a cause ranking needs to see a
+        sibling's symptoms that correlation kept apart."""
+        best: float | None = None
+        home = self.resolve_id(exclude)
+        for at, iid in self._svc_seen.get(svc, ()):
+            if abs(at - t) <= window and self.resolve_id(iid) != home and (best is None or abs(at - t) < abs(best - t)):
+                best = at
+        return best
 
     def take_dirty(self) -> set[str]:
         out, self.dirty = self.dirty, set()

@@ -225,7 +225,7 @@ class AlertPipeline:
         inc = self.engine.incidents.get(incident_id)
         if inc is None:
             return None
-        return summarise(inc, self.catalog, self._changes_for(incident_id))
+        return summarise(inc, self.catalog, self._changes_for(incident_id), self.engine)
 
     def _save(self, placements: Sequence[tuple[str, str, str, float]], parked: Sequence[dict] = (),
               now: float | None = None) -> list[str]:

@@ -8,7 +8,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from tools.alerts.cause import CauseCandidate, rank_incident, suspect_change
+from tools.alerts.cause import (
+    SIBLING_WINDOW,
+    CauseCandidate,
+    Elsewhere,
+    rank_incident,
+    suspect_change,
+)
 from tools.alerts.correlate import CorrelationEngine, IncidentState
 from tools.alerts.models import Alert, ChangeEvent
 from tools.catalog import ServiceCatalog
@@ -76,7 +82,7 @@ def summarise(
     changes: list[ChangeEvent] | None = None,
     engine: CorrelationEngine | None = None,
 ) -> IncidentSummary:
-    ranked = rank_incident(inc, catalog, changes)
+    ranked = rank_incident(inc, catalog, changes, elsewhere=_elsewhere(engine, inc.id) if engine else None)
     causes = ranked.causes
     first = inc.alerts.get(inc.first_alert_id)
     top = causes[0].service if causes and not ranked.abstained else (first.service if first else None)
@@ -119,6 +125,11 @@ def summarise(
         split_by=inc.split_by,
         split_reason=inc.split_reason,
     )
+
+
+def _elsewhere(engine: CorrelationEngine, incident_id: str) -> Elsewhere:
+    """Siblings alerting in other incidents (a silent dependency they share?), for the ranking."""
+    return lambda svc, t: engine.alerting_near(svc, t, SIBLING_WINDOW, incident_id)
 
 
 def runbook_candidates(s: IncidentSummary, alerts: list[AlertBrief], limit: int = 3) -> list[AlertBrief]:
