@@ -20,9 +20,12 @@ TICK_SECONDS = 5.0
 
 def get_pipeline(rt: Runtime) -> AlertPipeline:
     """Build (once) the pipeline; restore open incidents from the store on first use."""
+    from tools.alerts.metric_evidence import prometheus_provider
+
     pipeline: AlertPipeline = rt.ctx.resource(
         "alert_pipeline", lambda: AlertPipeline(
-            rt.store, rt.catalog, clock=rt.ctx.clock, time_bound_years=rt.settings.time_bound_years
+            rt.store, rt.catalog, clock=rt.ctx.clock, time_bound_years=rt.settings.time_bound_years,
+            metrics=prometheus_provider(rt.settings, rt.catalog),
         )
     )
     return pipeline

@@ -30,6 +30,7 @@ from tools.timeutil import from_epoch, to_epoch
 
 if TYPE_CHECKING:
     from tools.alerts.correlate import IncidentState
+    from tools.alerts.metric_evidence import MetricEvidence
 
 LOOKBACK_S = 2 * 3600.0  # changes this long before the first alert are suspects
 GRACE_S = 120.0  # ... and a change finishing just after the first alert still counts
@@ -44,13 +45,18 @@ SIBLING_WINDOW = 120.0  # services sharing a silent dependency alert this close 
 SIBLING_SHARE = 0.6  # ... and at least this share of the services depending on it alert
 SILENT_PARENT_W = 3.0  # per service it explains, the silent dependency shared across incidents
 SILENT_PARENT_NAME = 2  # ... named (not just "no clear cause") once this many others alert with the top one
+W_METRIC_FIRST = 3.0  # its golden signals broke first (within ORDER_TOL of the earliest break)
+W_METRIC_LATER = 0.5  # ... broke, but after another service's
+W_METRIC_QUIET = -1.0  # read, and no break near the first alert
+W_CHANGE_BREAK = 2.0  # its suspect change finished before the break ...
+CHANGE_TO_BREAK_S = 3600.0  # ... by at most this
 W_FAN = 6.0  # the share of its direct dependents that alert, against FAN_MID
 FAN_MID = 0.5
 FAN_MIN = 2  # ... counted only for a service with at least this many direct dependents
 
 EvidenceKind = Literal["most_upstream", "first_alert", "early_alert", "change", "dependency_path",
                        "shared_dependency", "downstream", "precedes", "unknown_service", "own_alerts",
-                       "fan_out"]
+                       "fan_out", "metric_break", "change_precedes_break", "metric_quiet"]
 
 
 class CauseEvidence(BaseModel):
@@ -83,6 +89,7 @@ class RankedCauses(BaseModel):
     causes: list[CauseCandidate] = Field(default_factory=list)
     abstained: bool = False
     reason: str = ""  # why it abstained, or why the first is the cause
+    metric_note: str = ""  # metric evidence: what was read, or why there is none
 
 
 def _ago(seconds: float) -> str:
@@ -182,6 +189,7 @@ def _rank(
     lookback: float,
     first_alerts: Mapping[str, str],
     alert_counts: Mapping[str, int],
+    metrics: MetricEvidence | None = None,
 ) -> tuple[list[CauseCandidate], list[str], _Graph]:
     g = _Graph(catalog or ServiceCatalog())
     if not seen:
@@ -284,10 +292,41 @@ def _rank(
         target.change = ch
         target.change_lead_s = round(before, 1)
         target.refuted_if.append(f"rolling back {ch.kind.replace('_', ' ')} {ch.id} does not end the alerts")
+    if metrics is not None and metrics.available:
+        _metric_facts(by_service, metrics, first_at)
     out.sort(key=lambda c: (-c.score, seen.get(c.service, first_at), c.service))
     for c in out:
         c.score = round(c.score, 2)
     return out, roots, g
+
+
+def _metric_facts(by_service: Mapping[str, CauseCandidate], metrics: MetricEvidence, first_at: float) -> None:
+    """Which service's golden signals broke first, and whether its suspect change precedes
+    the break; a service whose signals were read and show no break counts against."""
+    from tools.alerts.metric_evidence import describe
+
+    breaks = {b.service: b for b in metrics.breaks}  # first per service
+    earliest = min((b.at.timestamp() for b in metrics.breaks), default=None)
+    for svc, c in by_service.items():
+        b = breaks.get(svc)
+        if b is None:
+            if svc in metrics.checked:
+                _fact(c, CauseEvidence(kind="metric_quiet", weight=W_METRIC_QUIET,
+                                       text="its golden signals show no break near the first alert"))
+            continue
+        t = b.at.timestamp()
+        first = earliest is not None and t <= earliest + ORDER_TOL
+        _fact(c, CauseEvidence(kind="metric_break", weight=W_METRIC_FIRST if first else W_METRIC_LATER,
+                               text=("its golden signals broke first: " if first else "") + describe(b, first_at),
+                               at=b.at, lead_s=round(first_at - t, 1), services=[svc]))
+        ch = c.change
+        if ch is not None:
+            gap = t - (to_epoch(ch.at) or 0.0)
+            if 0 <= gap <= CHANGE_TO_BREAK_S:
+                _fact(c, CauseEvidence(kind="change_precedes_break", weight=W_CHANGE_BREAK,
+                                       text=f"{ch.kind.replace('_', ' ')} {ch.id} finished {_ago(gap)} before its {b.signal} broke",
+                                       change_id=ch.id, change_kind=ch.kind, at=ch.at, lead_s=round(gap, 1)))
+        c.refuted_if.append(f"{svc}'s {b.signal} broke for another reason (traffic, a dependency) than this fault")
 
 
 Elsewhere = Callable[[str, float], "float | None"]  # (service, around) -> when it alerted in another incident
@@ -301,6 +340,7 @@ def rank_incident(
     lookback: float = LOOKBACK_S,
     margin: float = MARGIN,
     elsewhere: Elsewhere | None = None,
+    metrics: MetricEvidence | None = None,
 ) -> RankedCauses:
     """The incident's ranked causes, or an abstention when nothing singles one out:
     - several independent upstream services with no shared dependency and no change to
@@ -310,18 +350,19 @@ def rank_incident(
       may all come from that silent dependency. With enough of them alerting, that
       dependency is named (inferred, not alerting) instead."""
     first_alerts, counts = incident_alerts(inc)
-    causes, roots, g = _rank(inc.services, catalog, changes, lookback, first_alerts, counts)
+    causes, roots, g = _rank(inc.services, catalog, changes, lookback, first_alerts, counts, metrics)
+    note = "" if metrics is None else metrics.note
     if not causes:
-        return RankedCauses(abstained=True, reason="no alert names a service")
+        return RankedCauses(abstained=True, reason="no alert names a service", metric_note=note)
     top = causes[0]
-    has_change = top.change is not None
+    has_change = top.change is not None or any(f.kind == "metric_break" and f.weight >= W_METRIC_FIRST for f in top.facts)
     lead = top.score - (causes[1].score if len(causes) > 1 else 0.0)
     if len(roots) >= 2 and top.alerting and not has_change and lead < margin:
         shared = next((c for c in causes if c.facts and c.facts[0].kind == "shared_dependency"), None)
         why = (f"their shared dependency {shared.service} does not alert and does not lead" if shared
                else "they share no dependency")
         return RankedCauses(
-            causes=causes, abstained=True,
+            causes=causes, abstained=True, metric_note=note,
             reason=(f"no clear cause: {', '.join(roots[:4])} alert independently (none depends on another), "
                     f"{why}, and no change explains them"),
         )
@@ -344,13 +385,13 @@ def rank_incident(
             causes = sorted([*causes, c], key=lambda x: -x.score)
             c.score = round(c.score, 2)
             if len(hits) >= SILENT_PARENT_NAME:
-                return RankedCauses(causes=causes, reason=c.evidence[0])
+                return RankedCauses(causes=causes, reason=c.evidence[0], metric_note=note)
             return RankedCauses(
-                causes=causes, abstained=True,
+                causes=causes, abstained=True, metric_note=note,
                 reason=(f"no clear cause: {top.service} may fail on its own, or with {names} because of "
                         f"{d}, which they share and which does not alert"),
             )
-    return RankedCauses(causes=causes, reason=top.evidence[0] if top.evidence else "")
+    return RankedCauses(causes=causes, reason=top.evidence[0] if top.evidence else "", metric_note=note)
 
 
 def _silent_parent(top: str, seen: Mapping[str, float], g: _Graph,

@@ -16,6 +16,7 @@ from tools.alerts.cause import (
     suspect_change,
 )
 from tools.alerts.correlate import CorrelationEngine, IncidentState
+from tools.alerts.metric_evidence import MetricBreak, MetricEvidence
 from tools.alerts.models import Alert, ChangeEvent
 from tools.catalog import ServiceCatalog
 from tools.timeutil import from_epoch
@@ -55,6 +56,8 @@ class IncidentSummary(BaseModel):
     no_clear_cause: bool = False  # the evidence singles out no cause: the post says so, names none
     cause_note: str = ""  # why the first cause leads, or why none does
     suspect_change: ChangeEvent | None = None
+    metric_breaks: list[MetricBreak] = Field(default_factory=list)  # first golden-signal break per service
+    metric_note: str = ""  # why metric evidence is missing or partial (e.g. Prometheus unreachable)
     merged_into: str | None = None  # this id was merged: the incident now lives there
     merged_ids: list[str] = Field(default_factory=list)  # incidents merged into this one
     merged_by: dict[str, list[str]] = Field(default_factory=dict)  # merged id -> [who, why]
@@ -81,8 +84,10 @@ def summarise(
     catalog: ServiceCatalog | None,
     changes: list[ChangeEvent] | None = None,
     engine: CorrelationEngine | None = None,
+    metrics: MetricEvidence | None = None,
 ) -> IncidentSummary:
-    ranked = rank_incident(inc, catalog, changes, elsewhere=_elsewhere(engine, inc.id) if engine else None)
+    ranked = rank_incident(inc, catalog, changes, elsewhere=_elsewhere(engine, inc.id) if engine else None,
+                           metrics=metrics)
     causes = ranked.causes
     first = inc.alerts.get(inc.first_alert_id)
     top = causes[0].service if causes and not ranked.abstained else (first.service if first else None)
@@ -118,6 +123,8 @@ def summarise(
         no_clear_cause=ranked.abstained,
         cause_note=ranked.reason,
         suspect_change=suspect_change(causes),
+        metric_breaks=list(metrics.breaks) if metrics is not None else [],
+        metric_note=ranked.metric_note,
         merged_into=inc.merged_into,
         merged_ids=list(inc.merged_ids),
         merged_by={k: list(v) for k, v in inc.merged_by.items()},
