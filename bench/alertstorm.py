@@ -333,7 +333,12 @@ def root_cause_accuracy(storm: Storm, pred: dict[str, str], engine: CorrelationE
     alert), that incident's ranked causes against the fault's root service. A fault whose root
     fired nothing counts as `abstained` when triops names no cause, `wrong` when it names a
     service that is not the root."""
-    from tools.alerts.cause import SIBLING_WINDOW, rank_incident
+    from tools.alerts.cause import rank_incident
+
+    try:
+        from tools.alerts.cause import SIBLING_WINDOW
+    except ImportError:  # an older engine
+        SIBLING_WINDOW = 120.0
 
     members: dict[str, list[str]] = defaultdict(list)
     for aid, truth in storm.truth.items():
@@ -345,8 +350,11 @@ def root_cause_accuracy(storm: Storm, pred: dict[str, str], engine: CorrelationE
         for aid in aids:
             votes[pred[aid]] += 1
         iid = max(votes, key=lambda i: (votes[i], i))
-        ranked = rank_incident(engine.incidents[iid], storm.catalog, storm.changes,
-                               elsewhere=lambda svc, t, iid=iid: engine.alerting_near(svc, t, SIBLING_WINDOW, iid))
+        if hasattr(engine, "alerting_near"):
+            ranked = rank_incident(engine.incidents[iid], storm.catalog, storm.changes,
+                                   elsewhere=lambda svc, t, iid=iid: engine.alerting_near(svc, t, SIBLING_WINDOW, iid))
+        else:  # an older engine (the BEFORE rows: `git archive <commit> tools` beside this bench)
+            ranked = rank_incident(engine.incidents[iid], storm.catalog, storm.changes)
         names = [c.service for c in ranked.causes] if not ranked.abstained else []
         root = storm.roots[truth]
         if truth in storm.silent_roots:

@@ -50,6 +50,7 @@ W_METRIC_LATER = 0.5  # ... broke, but after another service's
 W_METRIC_QUIET = -1.0  # read, and no break near the first alert
 W_CHANGE_BREAK = 2.0  # its suspect change finished before the break ...
 CHANGE_TO_BREAK_S = 3600.0  # ... by at most this
+CHANGE_LATE_FACTOR = 0.5  # a change of a service whose affected dependency alerted clearly before it
 W_FAN = 6.0  # the share of its direct dependents that alert, against FAN_MID
 FAN_MID = 0.5
 FAN_MIN = 2  # ... counted only for a service with at least this many direct dependents
@@ -198,11 +199,14 @@ def _rank(
     first_at = min(seen.values())
     ordered = sorted(affected, key=lambda s: (seen[s], s))
     roots: list[str] = []
+    late: set[str] = set()  # below an affected service that alerted clearly before them
     by_service: dict[str, CauseCandidate] = {}
     for s in ordered:
         c = by_service[s] = CauseCandidate(service=s, score=0.0)
         affected_up = g.upstream(s) & affected if s in g.known else set()
         dependents = sorted((a for a in affected if s in g.upstream(a)), key=lambda a: (seen[a], a))
+        if any(seen[u] < seen[s] - ORDER_TOL for u in affected_up):
+            late.add(s)
         own = alert_counts.get(s, 1)
         if own > 1:
             _fact(c, CauseEvidence(kind="own_alerts", weight=W_OWN * (min(own, OWN_CAP) - 1),
@@ -269,7 +273,9 @@ def _rank(
             continue
         closeness = 1.0 - max(before, 0.0) / lookback
         weight = 2.0 + 4.0 * closeness + (1.0 if (ch.status or "") in {"failure", "failed"} else 0.0)
-        if ch.service not in by_service:
+        if ch.service in late:  # its dependency failed first: its change does not explain that
+            weight *= CHANGE_LATE_FACTOR
+        elif ch.service not in by_service:
             dependents = sorted(a for a in affected if ch.service in g.upstream(a))
             if not dependents:
                 continue
