@@ -41,7 +41,13 @@ from sklearn.metrics.cluster import pair_confusion_matrix
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tools.alerts.correlate import CorrelationConfig, CorrelationEngine
-from tools.alerts.models import Alert, AlertLinks, label_fingerprint, normalise_severity
+from tools.alerts.models import (
+    Alert,
+    AlertLinks,
+    ChangeEvent,
+    label_fingerprint,
+    normalise_severity,
+)
 from tools.alerts.parsers import parse_alertmanager
 from tools.alerts.ruletext import render
 from tools.catalog import Service, ServiceCatalog
@@ -89,6 +95,7 @@ class Storm:
     truth: dict[str, str] = field(default_factory=dict)  # alert occurrence id -> true incident
     roots: dict[str, str] = field(default_factory=dict)  # fault truth id -> its root service
     silent_roots: set[str] = field(default_factory=set)  # faults whose root fires no alert of its own
+    changes: list[ChangeEvent] = field(default_factory=list)  # deployments (stormgen2), suspects for the ranking
     faults: int = 0
     noise: int = 0
     fault_spans: list[tuple[float, float]] = field(default_factory=list)
@@ -268,6 +275,15 @@ class _Builder:
         self.alert(rule, svc, 20 + idx % 10, t0, end, f"noise-{idx}", rng.random() < self.cfg.flap_probability)
 
 
+def make_storm(name: str, seed: int) -> Storm:
+    """A named storm: a `DENSITIES` shape of this generator, or a `g2-…` shape of stormgen2."""
+    if name in DENSITIES:
+        return build_storm(seed, StormConfig(**DENSITIES[name]))
+    import stormgen2
+
+    return stormgen2.build_storm(seed, name, Storm, load_rules())  # type: ignore[no-any-return]
+
+
 def build_storm(seed: int, cfg: StormConfig | None = None) -> Storm:
     cfg = cfg or StormConfig()
     rng = np.random.default_rng(seed)
@@ -319,6 +335,11 @@ def root_cause_accuracy(storm: Storm, pred: dict[str, str], engine: CorrelationE
     service that is not the root."""
     from tools.alerts.cause import rank_incident
 
+    try:
+        from tools.alerts.cause import SIBLING_WINDOW
+    except ImportError:  # an older engine
+        SIBLING_WINDOW = 120.0
+
     members: dict[str, list[str]] = defaultdict(list)
     for aid, truth in storm.truth.items():
         if truth in storm.roots:
@@ -329,7 +350,11 @@ def root_cause_accuracy(storm: Storm, pred: dict[str, str], engine: CorrelationE
         for aid in aids:
             votes[pred[aid]] += 1
         iid = max(votes, key=lambda i: (votes[i], i))
-        ranked = rank_incident(engine.incidents[iid], storm.catalog)
+        if hasattr(engine, "alerting_near"):
+            ranked = rank_incident(engine.incidents[iid], storm.catalog, storm.changes,
+                                   elsewhere=lambda svc, t, iid=iid: engine.alerting_near(svc, t, SIBLING_WINDOW, iid))
+        else:  # an older engine (the BEFORE rows: `git archive <commit> tools` beside this bench)
+            ranked = rank_incident(engine.incidents[iid], storm.catalog, storm.changes)
         names = [c.service for c in ranked.causes] if not ranked.abstained else []
         root = storm.roots[truth]
         if truth in storm.silent_roots:
@@ -423,12 +448,11 @@ def densities(names: list[str], seeds: list[int], label: str) -> None:
     print(f"{'density':<14} {'method':<28} {'P':>6} {'R':>6} {'F1':>6} {'top1':>6} {'top3':>6} {'abstain':>8} "
           f"{'silent-right':>12} {'faults':>6}")
     for name in names:
-        cfg = StormConfig(**DENSITIES[name])
         tri: list[dict] = []
         am: list[dict] = []
         rca: list[dict] = []
         for seed in seeds:
-            storm = build_storm(seed, cfg)
+            storm = make_storm(name, seed)
             pred, engine = correlate_with_engine(storm)
             tri.append(scores(storm.truth, pred))
             am.append(scores(storm.truth, alertmanager_grouping(storm, ("cluster", "namespace"))))
@@ -532,7 +556,9 @@ def main() -> None:
     ap.add_argument("--throughput", type=int, default=100_000)
     ap.add_argument("--quality-only", action="store_true")
     ap.add_argument("--fault-every", type=float, default=25.0, help="mean minutes between fault starts")
-    ap.add_argument("--density", nargs="*", default=None, choices=sorted(DENSITIES),
+    import stormgen2
+
+    ap.add_argument("--density", nargs="*", default=None, choices=sorted(DENSITIES) + sorted(stormgen2.SHAPES),
                     help="per-density summary (pairwise P/R/F1, root-cause top-1/top-3, abstention)")
     ap.add_argument("--heldout", type=int, nargs="*", default=[101, 102, 103, 104],
                     help="seeds never used for tuning, reported beside --seeds")
@@ -545,7 +571,7 @@ def main() -> None:
     if overrides:
         print(f"engine overrides: {overrides}")
     if args.density is not None:
-        names = args.density or list(DENSITIES)
+        names = args.density or [*DENSITIES, *stormgen2.SHAPES]
         densities(names, args.seeds, "tuning")
         densities(names, args.heldout, "held-out")
     else:

@@ -24,10 +24,13 @@ POLL_SECONDS = 0.25  # the owner picks up other replicas' alerts within this
 
 def get_pipeline(rt: Runtime) -> AlertPipeline:
     """Build (once) the pipeline; restore open incidents from the store on first use."""
+    from tools.alerts.metric_evidence import prometheus_provider
+
     pipeline: AlertPipeline = rt.ctx.resource(
         "alert_pipeline", lambda: AlertPipeline(
             rt.store, rt.catalog, clock=rt.ctx.clock, time_bound_years=rt.settings.time_bound_years,
             lease_ttl=rt.settings.correlator_lease_s,
+            metrics=prometheus_provider(rt.settings, rt.catalog),
         )
     )
     return pipeline

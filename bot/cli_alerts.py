@@ -48,12 +48,14 @@ def correlate(
     engine.run(parsed.alerts)
     incidents = []
     for inc in sorted(engine.incidents.values(), key=lambda i: (i.opened_at, i.id)):
-        s = summarise(inc, cat)
+        s = summarise(inc, cat, engine=engine)
         incidents.append(
             CorrelatedIncident(
                 id=s.id, status=s.status, severity=s.severity, title=s.title, services=s.services,
                 opened_at=s.opened_at.isoformat(), resolved_at=s.resolved_at.isoformat() if s.resolved_at else None,
-                alert_ids=s.alert_ids, probable_cause=s.causes[0].service if s.causes else None,
+                alert_ids=s.alert_ids,
+                probable_cause=s.causes[0].service if s.causes and not s.no_clear_cause else None,
+                no_clear_cause=s.no_clear_cause,
             )
         )
     out = CorrelateOutput(
@@ -66,7 +68,7 @@ def correlate(
         console.print(f"{out.notifications} notifications, {out.alerts} alerts -> {len(incidents)} incidents")
         for i in incidents:
             console.print(f"[bold]{i.id}[/] {i.severity:<8} {len(i.alert_ids):>4} alerts  {i.title}  "
-                          f"(cause: {i.probable_cause or 'n/a'})")
+                          f"(cause: {'no clear cause' if i.no_clear_cause else i.probable_cause or 'n/a'})")
     for e in parsed.errors:
         err.print(f"[yellow]line {e.line}:[/] {escape(e.error)}", highlight=False)
     if parsed.errors and not parsed.alerts:

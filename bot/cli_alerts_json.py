@@ -17,7 +17,8 @@ class CorrelatedIncident(BaseModel):
     opened_at: str
     resolved_at: str | None
     alert_ids: list[str]
-    probable_cause: str | None = None
+    probable_cause: str | None = None  # None when there is none, or the evidence singles out none
+    no_clear_cause: bool = False  # the engine abstained: the causes it weighed name no culprit
 
 
 class CorrelateOutput(BaseModel):

@@ -94,3 +94,49 @@ def test_the_card_says_no_clear_cause_instead_of_naming_one() -> None:
     body = json.dumps([b.to_dict() for b in incident_card(s)])
     assert "no clear cause" in body and "candidates, none convincing" in body
     assert "no clear cause" in incident_text(s)
+
+
+def _db_and_callers():  # type: ignore[no-untyped-def]
+    from tools.catalog import Service, ServiceCatalog
+
+    return ServiceCatalog(services=[
+        Service(name="db", team="t"), Service(name="cache", team="t"),
+        *(Service(name=n, team="t", depends_on=["db"]) for n in ("api", "worker", "cron")),
+        Service(name="web", team="t", depends_on=["api", "cache"]), Service(name="admin", team="t", depends_on=["cache"]),
+        Service(name="report", team="t", depends_on=["cache"]),
+    ])
+
+
+def test_siblings_alerting_in_other_incidents_name_their_silent_dependency() -> None:
+    """db does not alert; api, worker and cron (all of db's callers) alert within a minute,
+    each in an incident of its own. Two siblings elsewhere: db is named, inferred; one
+    sibling elsewhere: "no clear cause"; none: api is named."""
+    cat = _db_and_callers()
+    e = CorrelationEngine(cat)
+    api = e.process(mk("HighErrorRate", "api", 0)).incident_id
+    e.process(mk("QueueBacklog", "worker", 30, message="jobs piling up"))
+
+    def ranked():  # type: ignore[no-untyped-def]
+        return rank_incident(e.incidents[api], cat, elsewhere=lambda s, t: e.alerting_near(s, t, 120, api))
+
+    one = ranked()
+    assert one.abstained and "db" in one.reason and "worker" in one.reason
+    e.process(mk("CronFailed", "cron", 50, message="cron job failed"))
+    two = ranked()
+    assert not two.abstained and two.causes[0].service == "db" and not two.causes[0].alerting
+    (shared,) = [f for f in two.causes[0].facts if f.kind == "shared_dependency"]
+    assert set(shared.services) == {"api", "worker", "cron"}
+    alone = rank_incident(e.incidents[api], cat)  # no view of the other incidents: nothing to infer from
+    assert not alone.abstained and alone.causes[0].service == "api"
+
+
+def test_a_lone_alert_upstream_loses_to_the_service_whose_callers_fail() -> None:
+    """cache fires one alert first; api fires three and its caller web follows. Of cache's
+    three callers only web alerts; api's only caller alerts: api leads."""
+    cat = _db_and_callers()
+    causes = rank_causes({"cache": T0, "api": T0 + 40, "web": T0 + 90}, cat, alert_counts={"cache": 1, "api": 3, "web": 1})
+    assert causes[0].service == "api"
+    fan = {c.service: f for c in causes for f in c.facts if f.kind == "fan_out"}
+    assert fan["cache"].weight < 0 and "1 of the 3 services" in fan["cache"].text
+    own = next(f for f in causes[0].facts if f.kind == "own_alerts")
+    assert own.weight > 0 and "3 distinct alerts" in own.text

@@ -104,3 +104,30 @@ def test_demo_scenario_storm_is_one_incident_caused_by_the_bad_deploy() -> None:
     summary = summarise(inc, sc.catalog, changes)
     assert summary.causes[0].service == "payments"
     assert summary.suspect_change is not None and summary.suspect_change.id == bad.id
+
+
+def test_correlate_prints_no_cause_when_the_incident_abstained(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """api and worker both call db, which does not alert; they alert 30 s apart in two
+    incidents (different alerts, nothing joins them). Neither can be named as the cause:
+    each incident says "no clear cause", and the output names no probable cause for it
+    (it printed the first ranked candidate before)."""
+    from tools.catalog import Service, ServiceCatalog
+
+    monkeypatch.setenv("TRIOPS_HOME", str(tmp_path))
+    ServiceCatalog(services=[
+        Service(name="db", team="t"), Service(name="api", team="t", depends_on=["db"]),
+        Service(name="worker", team="t", depends_on=["db"]), Service(name="cron", team="t", depends_on=["db"]),
+    ]).dump(tmp_path / "services.yaml")
+    path = tmp_path / "storm.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in [
+        {"name": "HighErrorRate", "service": "api", "starts_at": "2026-11-20T10:00:00Z", "fingerprint": "api"},
+        {"name": "QueueBacklog", "service": "worker", "starts_at": "2026-11-20T10:00:30Z", "fingerprint": "wk",
+         "summary": "jobs are piling up"},
+    ]) + "\n")
+    out = runner.invoke(app, ["alerts", "correlate", str(path), "--json"])
+    assert out.exit_code == 0, out.output
+    incidents = json.loads(out.stdout)["incidents"]
+    assert [i["services"] for i in incidents] == [["api"], ["worker"]]
+    assert all(i["no_clear_cause"] and i["probable_cause"] is None for i in incidents)
+    text = runner.invoke(app, ["alerts", "correlate", str(path)]).stdout
+    assert text.count("cause: no clear cause") == 2

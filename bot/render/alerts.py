@@ -75,6 +75,17 @@ def _change_line(s: IncidentSummary) -> str | None:
     return f"{kind} `{esc(ch.id, 120)}` of *{esc(ch.service)}* at {fmt.when(ch.at)}{extra}"
 
 
+def _metric_line(s: IncidentSummary, n: int = 3) -> str | None:
+    """Which golden signals broke first (metric evidence), or why there is none."""
+    from tools.alerts.metric_evidence import describe
+
+    first = s.opened_at.timestamp()
+    lines = [esc(describe(b, first), 200) for b in s.metric_breaks[:n]]
+    if s.metric_note:
+        lines.append(f"_{esc(s.metric_note, 300)}_")
+    return "\n".join(lines) or None
+
+
 def runbook_blocks(hit: Any) -> list[Block]:
     """The runbook part of the card: the knowledge helper's RunbookSuggestion renders
     itself; a (title, url) pair becomes a link."""
@@ -121,6 +132,9 @@ def incident_card(s: IncidentSummary, runbook: Any = None, *, buttons: bool = Tr
                 ButtonElement(text="Confirm cause", action_id=CONFIRM_CAUSE, value=value, style="primary"),
                 ButtonElement(text="Not this", action_id=REJECT_CAUSE, value=value),
             ]))
+    metrics = _metric_line(s)
+    if metrics:
+        out.append(SectionBlock(text=MarkdownTextObject(text=f"*Metrics*\n{metrics}"[:3000])))
     if runbook is not None:
         out.extend(runbook_blocks(runbook))
     elif s.first_alert and s.first_alert.runbook_url and s.first_alert.runbook_url.startswith(("http://", "https://")):

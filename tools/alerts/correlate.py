@@ -157,6 +157,8 @@ class CorrelationEngine:
         self.stats: Counter[str] = Counter()
         self.aliases: dict[str, str] = {}  # merged incident id -> the incident that absorbed it
         self.merges: list[MergeRecord] = []  # every merge/split decision, newest last (callers persist it)
+        self.kept_apart: set[frozenset[str]] = set()  # incidents a human split: the engine never re-merges them
+        self._svc_seen: dict[str, deque[tuple[float, str]]] = {}  # service -> (first alert, incident), recent
         if catalog is not None:
             self._build_graph(catalog)
 
@@ -329,6 +331,8 @@ class CorrelationEngine:
             for iid, how in how_of.items():
                 if how[0] == 3 and iid != best.id:
                     other = self.incidents[iid]
+                    if frozenset((best.id, iid)) in self.kept_apart:
+                        continue  # a human said these are two faults
                     if other.is_open and all(svc in self._up.get(r, ()) for r in other.roots):
                         self.merge(best.id, iid, by="engine", at=t,
                                    reason=f"{svc} alerted within {cfg.upstream_lag:g} s of the symptoms below it")
@@ -429,6 +433,10 @@ class CorrelationEngine:
         if svc and svc not in inc.services:
             inc.services[svc] = t
             self._add_root(inc, svc)
+            seen = self._svc_seen.get(svc)
+            if seen is None:
+                seen = self._svc_seen[svc] = deque(maxlen=32)
+            seen.append((t, inc.id))
 
         self.dirty.add(inc.id)
         width = self.config.index_width
@@ -633,6 +641,8 @@ class CorrelationEngine:
             self._reschedule(inc)
         rec = MergeRecord(into=dst.id, merged=iid, at=when, by=by, reason=reason or "split")
         self.merges.append(rec)
+        if by != "engine":
+            self.kept_apart.add(frozenset((iid, dst.id)))
         self.stats["splits"] += 1
         self.stats["incidents"] += 1
         self.dirty.update((iid, dst.id))
@@ -716,6 +726,40 @@ class CorrelationEngine:
             inc.close_due = inc.last_event_at + self.config.quiet
             heapq.heappush(self._due, (inc.close_due, inc.id))
         self.dirty.discard(incident_id)
+
+    def restore_decision(self, action: str, incident_id: str, target: str, *, by: str, at: float,
+                         reason: str = "") -> None:
+        """Replay one recorded merge or split onto restored incidents (after a restart; the
+        store already moved the alerts): the absorbed id resolves again, the incident keeps
+        the history its card shows, and a human split stays apart. `action` "merge":
+        `incident_id` absorbed `target`; "split": `incident_id` was split out of `target`."""
+        inc = self.incidents.get(incident_id)
+        if action == "merge":
+            self.aliases[target] = incident_id
+            if inc is not None and target not in inc.merged_ids:
+                inc.merged_ids.append(target)
+                inc.merged_by[target] = (by, reason or "merged")
+            self.merges.append(MergeRecord(into=incident_id, merged=target, at=at, by=by, reason=reason or "merged"))
+        elif action == "split":
+            if inc is not None:
+                inc.split_from, inc.split_by, inc.split_reason = target, by, reason or "split"
+            if by != "engine":
+                self.kept_apart.add(frozenset((incident_id, target)))
+            self.merges.append(MergeRecord(into=incident_id, merged=target, at=at, by=by, reason=reason or "split"))
+        else:
+            raise ValueError(f"not a merge or split: {action!r}")
+        self.dirty.discard(incident_id)
+
+    def alerting_near(self, svc: str, t: float, window: float, exclude: str) -> float | None:
+        """When `svc` first alerted in another incident than `exclude`, if within `window`
+        seconds of `t` (the closest such time): what a cause ranking needs to see a
+        sibling's symptoms that correlation kept apart."""
+        best: float | None = None
+        home = self.resolve_id(exclude)
+        for at, iid in self._svc_seen.get(svc, ()):
+            if abs(at - t) <= window and self.resolve_id(iid) != home and (best is None or abs(at - t) < abs(best - t)):
+                best = at
+        return best
 
     def take_dirty(self) -> set[str]:
         out, self.dirty = self.dirty, set()

@@ -7,9 +7,12 @@ Surfaces (Slack buttons) call these; they never touch the store's tables themsel
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from tools.alerts.correlate import MergeRecord
+from sqlalchemy.engine import Connection
+
+from tools.alerts.correlate import CorrelationEngine, MergeRecord
 from tools.audit import record as audit
 from tools.errors import ToolError
 from tools.store import alerts as alert_store
@@ -106,6 +109,19 @@ def open_incident_choices(pipeline: AlertPipeline, exclude: str, limit: int = 20
     with pipeline.store.engine.connect() as conn:
         rows = alert_store.list_incidents(conn, status="open", limit=limit + 1)
     return [(s.id, s.title) for s in rows if s.id != exclude][:limit]
+
+
+def restore_decisions(engine: CorrelationEngine, conn: Connection, incident_ids: Sequence[str]) -> int:
+    """After a restart: replay the recorded merges and splits of these (restored, open)
+    incidents onto the engine, oldest first. Returns how many were replayed."""
+    n = 0
+    for iid in incident_ids:
+        for d in alert_store.decisions_of(conn, iid):
+            if d["action"] in ("merge", "split") and d["target"]:
+                engine.restore_decision(d["action"], iid, d["target"], by=d["by"], at=float(d["at"]),
+                                        reason=d["reason"] or "")
+                n += 1
+    return n
 
 
 def decisions(pipeline: AlertPipeline, incident_id: str) -> list[dict[str, Any]]:

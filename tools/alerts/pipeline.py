@@ -28,6 +28,7 @@ from tools.alerts.cause import change_window
 from tools.alerts.changes import ChangeProvider, default_providers, gather_changes
 from tools.alerts.correlate import CorrelationConfig, CorrelationEngine, MergeRecord
 from tools.alerts.lease import LeaseLost, process_holder
+from tools.alerts.metric_evidence import MetricEvidence, MetricProvider
 from tools.alerts.models import Alert, ChangeEvent
 from tools.alerts.parsers import ACKED_BY
 from tools.alerts.summary import IncidentSummary, IncrementalSummaries
@@ -49,6 +50,7 @@ log = logging.getLogger("triops.alerts")
 _COLUMN_LIMITS = {"source": 64, "service": 128}
 LEASE = "alert-correlator"
 _READ_CHUNK = 5000  # log rows correlated (and saved) per transaction when draining
+METRICS_RETRY_S = 60.0  # after Prometheus failed to answer, rank without it this long
 
 
 class IngestResult(BaseModel):
@@ -74,6 +76,7 @@ class AlertPipeline:
         max_group: int = 5000,
         holder: str | None = None,
         lease_ttl: float = 5.0,
+        metrics: MetricProvider | None = None,
     ):
         self.store = store
         self.time_bound_years = time_bound_years
@@ -93,6 +96,9 @@ class AlertPipeline:
         self._pending: list[tuple[list[Alert], Future[IngestResult]]] = []
         self._pending_lock = threading.Lock()
         self._changes: dict[str, tuple[tuple[str, ...], list[ChangeEvent]]] = {}
+        self.metrics = metrics  # golden-signal breaks for cause ranking (tools.alerts.metric_evidence)
+        self._metrics: dict[str, tuple[tuple[str, ...], MetricEvidence]] = {}
+        self._metrics_down_until = 0.0
         self.listeners: list[Callable[[list[str]], None]] = []  # e.g. the Slack notifier
         self._summaries = IncrementalSummaries(lambda: self.engine.stats["events"])  # O(new alerts) per save
         if restore:
@@ -137,8 +143,11 @@ class AlertPipeline:
         self._changes.clear()
         with self.store.engine.connect() as conn:
             rows = alert_store.open_incidents_for_restore(conn)
-        for iid, opened, members in rows:
-            self.engine.restore(iid, opened, members)
+            for iid, opened, members in rows:
+                self.engine.restore(iid, opened, members)
+            from tools.alerts.decisions import restore_decisions
+
+            restore_decisions(self.engine, conn, [r[0] for r in rows])  # the merges and splits made so far
         self._epoch, self._position = epoch, position
         log.info("correlating alerts (lease epoch %d, from log position %d); restored %d open incidents",
                  epoch, position, len(rows))
@@ -386,6 +395,8 @@ class AlertPipeline:
             self.engine.prune(now - self.engine.config.flap_window - self.engine.config.window)
             for iid in [i for i in self._changes if i not in self.engine.incidents]:
                 del self._changes[iid]
+            for iid in [i for i in self._metrics if i not in self.engine.incidents]:
+                del self._metrics[iid]
         self._notify(touched)
         return touched
 
@@ -437,7 +448,8 @@ class AlertPipeline:
         inc = self.engine.incidents.get(incident_id)
         if inc is None:
             return None
-        return self._summaries.summarise(inc, self.catalog, self._changes_for(incident_id))
+        return self._summaries.summarise(inc, self.catalog, self._changes_for(incident_id), self.engine,
+                                         self._metrics_for(incident_id))
 
     def _save(self, placements: Sequence[tuple[str, str, str, float]], parked: Sequence[dict] = (),
               now: float | None = None, *, position: int | None = None, trim: bool = False) -> list[str]:
@@ -496,6 +508,30 @@ class AlertPipeline:
             changes = gather_changes(conn, self.providers, sorted(wanted), start, end)
         self._changes[incident_id] = (services, changes)
         return changes
+
+    def _metrics_for(self, incident_id: str) -> MetricEvidence | None:
+        """Metric evidence, read again only when the incident's services change; after an
+        unreachable Prometheus, not asked again for METRICS_RETRY_S (the note says why)."""
+        if self.metrics is None:
+            return None
+        inc = self.engine.incidents[incident_id]
+        services = tuple(sorted(inc.services, key=lambda s: (inc.services[s], s)))
+        cached = self._metrics.get(incident_id)
+        if cached is not None and cached[0] == services:
+            return cached[1]
+        if not services:
+            return None
+        now = time.monotonic()
+        if now < self._metrics_down_until and cached is not None:
+            return cached[1]
+        if now < self._metrics_down_until:
+            ev = MetricEvidence(available=False, note="Prometheus was unreachable moments ago: cause ranked without metric evidence")
+        else:
+            ev = self.metrics(services, min(inc.services.values()))
+            if not ev.available:
+                self._metrics_down_until = now + METRICS_RETRY_S
+        self._metrics[incident_id] = (services, ev)
+        return ev
 
     def _notify(self, incident_ids: list[str]) -> None:
         if not incident_ids:

@@ -12,8 +12,16 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from tools.alerts.cause import CauseCandidate, RankedCauses, rank_incident, suspect_change
+from tools.alerts.cause import (
+    SIBLING_WINDOW,
+    CauseCandidate,
+    Elsewhere,
+    RankedCauses,
+    rank_incident,
+    suspect_change,
+)
 from tools.alerts.correlate import CorrelationEngine, IncidentState
+from tools.alerts.metric_evidence import MetricBreak, MetricEvidence
 from tools.alerts.models import Alert, ChangeEvent
 from tools.catalog import ServiceCatalog
 from tools.timeutil import from_epoch
@@ -53,6 +61,8 @@ class IncidentSummary(BaseModel):
     no_clear_cause: bool = False  # the evidence singles out no cause: the post says so, names none
     cause_note: str = ""  # why the first cause leads, or why none does
     suspect_change: ChangeEvent | None = None
+    metric_breaks: list[MetricBreak] = Field(default_factory=list)  # first golden-signal break per service
+    metric_note: str = ""  # why metric evidence is missing or partial (e.g. Prometheus unreachable)
     merged_into: str | None = None  # this id was merged: the incident now lives there
     merged_ids: list[str] = Field(default_factory=list)  # incidents merged into this one
     merged_by: dict[str, list[str]] = Field(default_factory=dict)  # merged id -> [who, why]
@@ -79,6 +89,7 @@ def summarise(
     catalog: ServiceCatalog | None,
     changes: list[ChangeEvent] | None = None,
     engine: CorrelationEngine | None = None,
+    metrics: MetricEvidence | None = None,
 ) -> IncidentSummary:
     """The whole incident read from scratch: O(alerts). The live path keeps the per-alert
     parts up to date instead (`IncrementalSummaries`), with the same result."""
@@ -90,11 +101,13 @@ def summarise(
     flapping = sorted({a.name for a in inc.alerts.values() if a.fingerprint in inc.flapping})
     held_back = sorted({a.annotations["truncated_alerts"] for a in inc.alerts.values()
                         if a.annotations.get("truncated_alerts")})
-    return _assemble(inc, rank_incident(inc, catalog, changes), first_of, flapping, held_back)
+    ranked = rank_incident(inc, catalog, changes, elsewhere=_elsewhere(engine, inc.id) if engine else None,
+                           metrics=metrics)
+    return _assemble(inc, ranked, first_of, flapping, held_back, metrics)
 
 
 def _assemble(inc: IncidentState, ranked: RankedCauses, first_of: dict[str, str],
-              flapping: list[str], held_back: list[str]) -> IncidentSummary:
+              flapping: list[str], held_back: list[str], metrics: MetricEvidence | None = None) -> IncidentSummary:
     """The summary from the incident's O(services) state and the per-alert parts."""
     causes = ranked.causes
     first = inc.alerts.get(inc.first_alert_id)
@@ -128,6 +141,8 @@ def _assemble(inc: IncidentState, ranked: RankedCauses, first_of: dict[str, str]
         no_clear_cause=ranked.abstained,
         cause_note=ranked.reason,
         suspect_change=suspect_change(causes),
+        metric_breaks=list(metrics.breaks) if metrics is not None else [],
+        metric_note=ranked.metric_note,
         merged_into=inc.merged_into,
         merged_ids=list(inc.merged_ids),
         merged_by={k: list(v) for k, v in inc.merged_by.items()},
@@ -234,7 +249,8 @@ class IncrementalSummaries:
             self._parts.pop(incident_id, None)
 
     def summarise(self, inc: IncidentState, catalog: ServiceCatalog | None,
-                  changes: list[ChangeEvent] | None = None) -> IncidentSummary:
+                  changes: list[ChangeEvent] | None = None, engine: CorrelationEngine | None = None,
+                  metrics: MetricEvidence | None = None) -> IncidentSummary:
         with self._lock:
             processed = self._processed()
             if processed - self._seen != self._reported:  # notifications nobody told us of
@@ -248,7 +264,9 @@ class IncrementalSummaries:
         # the ranking reads each service's first alert only: give it just those
         view = replace(inc, alert_ids=list(first_of.values()),
                        alerts={aid: inc.alerts[aid] for aid in first_of.values()})
-        return _assemble(inc, rank_incident(view, catalog, changes), first_of, flapping, held_back)
+        ranked = rank_incident(view, catalog, changes, elsewhere=_elsewhere(engine, inc.id) if engine else None,
+                               metrics=metrics)
+        return _assemble(inc, ranked, first_of, flapping, held_back, metrics)
 
     def _current(self, inc: IncidentState) -> _Partial:
         part = self._parts.get(inc.id)
@@ -272,6 +290,11 @@ class IncrementalSummaries:
             if p is not None and p.inc is ref:
                 parts.pop(iid, None)
         return drop
+
+
+def _elsewhere(engine: CorrelationEngine, incident_id: str) -> Elsewhere:
+    """Siblings alerting in other incidents (a silent dependency they share?), for the ranking."""
+    return lambda svc, t: engine.alerting_near(svc, t, SIBLING_WINDOW, incident_id)
 
 
 def runbook_candidates(s: IncidentSummary, alerts: list[AlertBrief], limit: int = 3) -> list[AlertBrief]:

@@ -1,0 +1,153 @@
+"""Metric evidence in cause ranking, against a real Prometheus whose TSDB the test fills
+(promtool): a deployment of payments is followed by an error spike on payments, then on
+checkout (which calls it); checkout alerts first. The cause names payments with the metric
+break and the deployment before it. With Prometheus down the ranking proceeds without
+metric evidence, says so, and does not wait long."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests import realservices
+from tools.alerts.changes import deployment_changes
+from tools.alerts.metric_evidence import first_breaks, prometheus_provider
+from tools.alerts.models import Alert
+from tools.alerts.pipeline import AlertPipeline
+from tools.catalog import ServiceCatalog
+from tools.delivery.models import DeploymentEvent
+from tools.errors import ToolError
+from tools.scenario.topology import catalog
+from tools.settings import Settings
+from tools.store import Store
+from tools.store import alerts as s
+from tools.store.delivery import upsert_deployments
+
+STEP = 60
+END = (int(time.time()) // 3600 - 3) * 3600  # whole hour, safely in the past (blocks are immutable)
+START = END - 8 * 3600
+DEPLOY_AT = END - 2 * 3600
+SPIKE_AT = DEPLOY_AT + 4 * 60  # payments' errors
+SYMPTOM_AT = SPIKE_AT + 4 * 60  # checkout's errors, a symptom
+FIRST_ALERT = SYMPTOM_AT + 60  # checkout alerts first; payments 90 s later
+METRIC = "triops_svc_errors_ratio"
+
+
+def _openmetrics() -> str:
+    rng = np.random.default_rng(7)
+    lines = [f"# TYPE {METRIC} gauge"]
+    for svc, spike in (("payments", SPIKE_AT), ("checkout", SYMPTOM_AT), ("search", None)):
+        for t in range(START, END + 1, STEP):
+            v = 0.002 + abs(rng.normal(0, 0.0003)) + (0.03 if spike is not None and t >= spike else 0.0)
+            lines.append(f'{METRIC}{{service="{svc}"}} {v:.6f} {t}')
+    return "\n".join(lines) + "\n# EOF\n"
+
+
+@pytest.fixture(scope="module")
+def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[realservices.Process]:
+    work = tmp_path_factory.mktemp("prom")
+    (work / "series.om").write_text(_openmetrics())
+    realservices.create_blocks_from_openmetrics(work / "series.om", work / "tsdb")
+    with realservices.prometheus(work, tsdb=work / "tsdb") as p:
+        yield p
+
+
+def _catalog() -> ServiceCatalog:
+    """The demo topology, each service's error signal pointed at the test's series."""
+    return ServiceCatalog(services=[
+        svc.model_copy(update={"promql": {"errors": f'{METRIC}{{service="{svc.name}"}}'}}) for svc in catalog().services
+    ])
+
+
+def _alert(name: str, service: str, at: float) -> Alert:
+    return Alert(source="alertmanager", fingerprint=f"{name}/{service}", name=name, service=service,
+                 severity="critical", status="firing", labels={"alertname": name, "service": service},
+                 annotations={"summary": f"{name} on {service}"}, starts_at=datetime.fromtimestamp(at, UTC))
+
+
+def _storm(tmp_path: Path, settings: Settings) -> tuple[AlertPipeline, str]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    store = Store.open(f"sqlite:///{tmp_path}/t.db")
+    with store.engine.begin() as conn:
+        upsert_deployments(conn, [DeploymentEvent(id="pay-deploy-7", service="payments", status="success",
+                                                  finished_at=datetime.fromtimestamp(DEPLOY_AT, UTC), version="v7")])
+    cat = _catalog()
+    p = AlertPipeline(store, cat, providers=[deployment_changes], clock=lambda: datetime.fromtimestamp(FIRST_ALERT + 600, UTC),
+                      metrics=prometheus_provider(settings, cat))
+    (iid,) = p.ingest([_alert("HighErrorRate", "checkout", FIRST_ALERT)]).opened
+    p.ingest([_alert("PaymentsErrors", "payments", FIRST_ALERT + 90)])
+    return p, p.engine.resolve_id(iid)
+
+
+def test_a_deploy_caused_error_spike_upstream_names_the_cause_with_its_metric_evidence(
+        prom: realservices.Process, tmp_path: Path) -> None:
+    p, iid = _storm(tmp_path, Settings(TRIOPS_HOME=tmp_path, TRIOPS_PROMETHEUS_URL=prom.url))
+    with p.store.engine.connect() as conn:
+        found = s.get_incident(conn, iid)
+    assert found is not None
+    summary, _members = found
+    assert summary.services == ["checkout", "payments"] and not summary.no_clear_cause
+    top = summary.causes[0]
+    assert top.service == "payments" and top.change is not None and top.change.id == "pay-deploy-7"
+    kinds = {f.kind: f for f in top.facts}
+    brk = kinds["metric_break"]
+    assert brk.weight > 0 and "broke first" in brk.text and "payments errors" in brk.text
+    assert brk.at is not None and SPIKE_AT - 120 <= brk.at.timestamp() <= SPIKE_AT + 5 * STEP
+    assert "pay-deploy-7" in kinds["change_precedes_break"].text
+    # the card's data: every service's first break, earliest first; the symptom's comes later
+    assert [b.service for b in summary.metric_breaks] == ["payments", "checkout"]
+    assert summary.metric_breaks[1].at.timestamp() >= SYMPTOM_AT - 120
+    assert summary.metric_note == ""
+    checkout = next(c for c in summary.causes if c.service == "checkout")
+    assert not any("broke first" in f.text for f in checkout.facts)
+
+
+def test_prometheus_down_ranks_without_metric_evidence_and_says_so(tmp_path: Path) -> None:
+    dead = f"http://127.0.0.1:{realservices.free_port()}"
+    t0 = time.monotonic()
+    p, iid = _storm(tmp_path, Settings(TRIOPS_HOME=tmp_path, TRIOPS_PROMETHEUS_URL=dead, TRIOPS_PROMETHEUS_TIMEOUT_S=2))
+    assert time.monotonic() - t0 < 15  # one failed read, then no more asking for a while
+    with p.store.engine.connect() as conn:
+        found = s.get_incident(conn, iid)
+    assert found is not None
+    summary, _ = found
+    assert "unreachable" in summary.metric_note and "without metric evidence" in summary.metric_note
+    assert summary.causes and summary.metric_breaks == []
+    assert not any(f.kind.startswith("metric") for c in summary.causes for f in c.facts)
+
+
+def test_no_provider_without_a_prometheus_url(tmp_path: Path) -> None:
+    assert prometheus_provider(Settings(TRIOPS_HOME=tmp_path), catalog()) is None
+
+
+def test_a_refused_query_is_named_and_a_bug_is_not_swallowed() -> None:
+    def refusing(q: str, start: float, end: float) -> tuple[list[float], list[float]] | None:
+        raise ToolError(f"bad PromQL {q!r}: parse error")
+
+    ev = first_breaks(refusing, {"payments": {"errors": "rate(x[5m]"}}, 1e9)
+    assert ev.available and ev.breaks == [] and "payments errors: bad PromQL" in ev.note
+
+    def broken(q: str, start: float, end: float) -> tuple[list[float], list[float]] | None:
+        raise TypeError("a bug")
+
+    with pytest.raises(TypeError):
+        first_breaks(broken, {"payments": {"errors": "x"}}, 1e9)
+
+
+def test_the_card_shows_which_signal_broke_first_or_why_there_is_none(prom: realservices.Process, tmp_path: Path) -> None:
+    import json
+
+    from bot.render.alerts import incident_card
+
+    p, iid = _storm(tmp_path, Settings(TRIOPS_HOME=tmp_path, TRIOPS_PROMETHEUS_URL=prom.url))
+    card = json.dumps([b.to_dict() for b in incident_card(p.summary(iid))])  # type: ignore[arg-type]
+    assert "*Metrics*" in card and "payments errors broke at" in card and "before the first alert" in card
+    down, iid2 = _storm(tmp_path / "down", Settings(TRIOPS_HOME=tmp_path, TRIOPS_PROMETHEUS_TIMEOUT_S=2,
+                                                    TRIOPS_PROMETHEUS_URL=f"http://127.0.0.1:{realservices.free_port()}"))
+    card = json.dumps([b.to_dict() for b in incident_card(down.summary(iid2))])  # type: ignore[arg-type]
+    assert "*Metrics*" in card and "without metric evidence" in card

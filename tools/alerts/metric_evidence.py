@@ -1,0 +1,161 @@
+"""Metric evidence for cause ranking: which service's golden signals broke first, around
+an incident's first alert (read from Prometheus when TRIOPS_PROMETHEUS_URL is set).
+
+A provider is `(services, first_alert_epoch) -> MetricEvidence`, like the change providers
+(tools/alerts/changes.py): the engine never queries on its own. It reads each service's
+golden signals (tools.metrics.signals templates, or the catalog's `promql:` overrides)
+from `first - HISTORY_S` to `first + AFTER_S`, runs the streaming detector over each
+(tools.metrics.signals.find_changes), and keeps per service the first break near the
+first alert.
+
+Bounded: at most `max_services` services (the earliest alerting ones: the cause is among
+them), every query under the client's timeout, and the whole read under `budget_s`
+(what is left unread is said). When Prometheus is unreachable the evidence says so and
+the ranking proceeds without it; a signal with no series is no evidence (not an error);
+a query Prometheus refuses (a bad `promql:` override) is named in the evidence. Anything
+else is a bug and propagates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from tools.catalog import ServiceCatalog
+from tools.errors import NoDataError, ToolError
+from tools.settings import Settings
+from tools.timeutil import from_epoch
+
+HISTORY_S = 6 * 3600.0  # baseline the detector learns from (a short one lets a warm-up blip hide a break)
+AFTER_S = 15 * 60.0  # ... and how far past the first alert a break is still read
+BEFORE_S = 45 * 60.0  # a break this long before the first alert may still be where it started
+STEP_S = 60.0
+
+
+class MetricBreak(BaseModel):
+    """The first anomalous change of one golden signal of one service near the incident."""
+
+    service: str
+    signal: str  # latency | traffic | errors | saturation | an override's name
+    at: datetime
+    value: float
+    baseline: float
+    ratio: float | None = None
+    score: float
+    query: str
+
+
+class MetricEvidence(BaseModel):
+    breaks: list[MetricBreak] = Field(default_factory=list)  # the first break per service, earliest first
+    checked: list[str] = Field(default_factory=list)  # services whose signals were read
+    note: str = ""  # what went wrong or was left out (Prometheus down, budget spent, bad query)
+    available: bool = True  # False: no metric evidence could be read at all
+
+
+MetricProvider = Callable[[Sequence[str], float], MetricEvidence]
+
+
+def first_breaks(
+    read: Callable[[str, float, float], tuple[list[float], list[float]] | None],
+    queries: dict[str, dict[str, str]],
+    first_alert: float,
+    *,
+    now: float | None = None,
+    budget_s: float = 8.0,
+) -> MetricEvidence:
+    """`queries`: service -> signal -> PromQL, in the order to read them; `read(q, start,
+    end)` returns (timestamps, values), or None when the signal has no series. Pure apart
+    from `read`, which may raise ToolError (unreachable, refused)."""
+    from tools.metrics.signals import find_changes
+
+    start, end = first_alert - HISTORY_S, first_alert + AFTER_S
+    if now is not None:
+        end = min(end, now)
+    deadline = time.monotonic() + budget_s
+    out = MetricEvidence()
+    notes: list[str] = []
+    for svc, signals in queries.items():
+        if time.monotonic() > deadline:
+            notes.append(f"time budget of {budget_s:g} s spent before reading {', '.join(list(queries)[len(out.checked):])}")
+            break
+        best: MetricBreak | None = None
+        for name, q in signals.items():
+            try:
+                got = read(q, start, end)
+            except ToolError as exc:
+                if "unreachable" in str(exc) or "did not answer" in str(exc):
+                    out.note = "; ".join([*notes, f"{exc}: cause ranked without metric evidence"])
+                    out.available = bool(out.checked)
+                    out.breaks.sort(key=lambda b: b.at)
+                    return out
+                notes.append(f"{svc} {name}: {exc}")
+                continue
+            if got is None:
+                continue
+            ts, vs = got
+            for m in find_changes(ts, vs):
+                t = m.at.timestamp()
+                if first_alert - BEFORE_S <= t <= first_alert + AFTER_S and (best is None or m.at < best.at):
+                    best = MetricBreak(service=svc, signal=name, at=m.at, value=m.value, baseline=m.baseline,
+                                       ratio=m.ratio, score=m.score, query=q)
+                    break  # marks come in time order: the first in range is this signal's first
+        out.checked.append(svc)
+        if best is not None:
+            out.breaks.append(best)
+    out.breaks.sort(key=lambda b: b.at)
+    out.note = "; ".join(notes)
+    return out
+
+
+def prometheus_provider(settings: Settings, catalog: ServiceCatalog, *, max_services: int = 6,
+                        budget_s: float = 8.0) -> MetricProvider | None:
+    """The provider for TRIOPS_PROMETHEUS_URL, or None when none is configured."""
+    if not settings.prometheus_url:
+        return None
+
+    def provide(services: Sequence[str], first_alert: float) -> MetricEvidence:
+        from tools.metrics.prometheus import PrometheusClient
+        from tools.metrics.signals import signal_queries
+
+        queries: dict[str, dict[str, str]] = {}
+        skipped: list[str] = []
+        for s in services:
+            if len(queries) >= max_services:
+                skipped.append(s)
+                continue
+            svc = catalog.service(s)
+            try:
+                queries[s] = signal_queries(s, svc.promql if svc else None)
+            except ToolError:  # a name that cannot go into PromQL safely: not read
+                skipped.append(s)
+        with PrometheusClient.from_settings(settings) as prom:
+            def read(q: str, start: float, end: float) -> tuple[list[float], list[float]] | None:
+                try:
+                    res = prom.query_range(q, start, end, step=STEP_S)
+                except NoDataError:
+                    return None
+                s0 = res.series[0]
+                return s0.timestamps, s0.values
+
+            ev = first_breaks(read, queries, first_alert, now=time.time(), budget_s=budget_s)
+        if skipped:
+            ev.note = "; ".join(x for x in (ev.note, f"not read: {', '.join(skipped[:5])}") if x)
+        return ev
+
+    return provide
+
+
+def describe(b: MetricBreak, first_alert: float) -> str:
+    """One line: what broke, when, against the first alert."""
+    lead = first_alert - b.at.timestamp()
+    when = f"{_ago(lead)} before the first alert" if lead >= 0 else f"{_ago(lead)} after the first alert"
+    size = f", {b.ratio:.1f}× its baseline" if b.ratio is not None and b.ratio > 0 else ""
+    return f"{b.service} {b.signal} broke at {from_epoch(b.at.timestamp()):%H:%M} UTC{size}, {when}"
+
+
+def _ago(seconds: float) -> str:
+    seconds = abs(seconds)
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
