@@ -19,6 +19,7 @@ from tools.store import (  # noqa: F401  (registers tables)
     audit,
     conversations,
     delivery,
+    metric_conditions,
     models,
     parked,
     slack_events,
