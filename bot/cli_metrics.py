@@ -26,7 +26,7 @@ def score(
     import sys
 
     from tools.errors import ToolError
-    from tools.metrics.anomaly import Detector
+    from tools.metrics.anomaly import Detector, epoch_seconds
     from tools.metrics.series import read_series_file
 
     try:
@@ -38,9 +38,10 @@ def score(
     out = sys.stdout
     if as_json:
         for ts, v in zip(timestamps, values, strict=True):
-            out.write(json.dumps({"timestamp": ts, "score": round(det.update(v), 6)}) + "\n")
+            out.write(json.dumps({"timestamp": ts, "score": round(det.update(v, epoch_seconds(ts)), 6)}) + "\n")
         return
-    top = sorted(((det.update(v), ts) for ts, v in zip(timestamps, values, strict=True)), reverse=True)[:10]
+    top = sorted(((det.update(v, epoch_seconds(ts)), ts) for ts, v in zip(timestamps, values, strict=True)),
+                 reverse=True)[:10]
     console.print(f"{len(values)} rows scored; highest anomaly scores:")
     for s, ts in top:
         console.print(f"  {ts}  {s:.3f}")

@@ -1,6 +1,10 @@
 """The scheduled metrics scan as a managed worker of `triops serve` (start/stop like the other
 workers): every `every` seconds, `tools.metrics.scan.scan`, then one Slack message per
-condition — posted once, updated in place, marked resolved when the condition clears."""
+condition — posted once, updated in place, marked resolved when the condition clears.
+
+What is posted lives in the store (tools.metrics.conditions), not in this object: a restart
+finds its messages again, and of two replicas scanning at once only the one whose claim the
+database accepts posts (each update and resolve is a compare-and-set as well)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.runtime import Runtime
+from tools.metrics import conditions
 from tools.metrics.scan import Action, plan, scan
 
 log = logging.getLogger("triops.metrics.scan")
@@ -23,26 +28,46 @@ class MetricsScanner:
     def __init__(self, rt: Runtime, client: WebClient, channel: str, every: float = 300.0, **scan_args: Any):
         self.rt, self.client, self.channel, self.every = rt, client, channel, every
         self.scan_args = scan_args
-        self.posted: dict[str, tuple[str, str]] = {}  # key -> (message ts, text)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @property
+    def posted(self) -> dict[str, tuple[str | None, str]]:
+        """key -> (message ts, text) of the conditions open in this channel (from the store)."""
+        return conditions.open_conditions(self.rt.store, self.channel)
+
     def tick(self) -> list[Action]:
+        """One scan; returns the actions this replica carried out (a lost race is not one)."""
         firing = {s for inc in _open_incidents(self.rt) for s in inc}
         findings = scan(self.rt.ctx, self.rt.catalog.service_names, firing=firing, **self.scan_args)
-        actions = plan({k: t for k, (_, t) in self.posted.items()}, findings)
-        for a in actions:
+        kinds = {f.key: f.kind for f in findings}
+        store, now = self.rt.store, self.rt.ctx.now().timestamp()
+        done: list[Action] = []
+        open_now = self.posted
+        for a in plan({k: t for k, (_, t) in open_now.items()}, findings):
             if a.kind == "post":
-                resp = self.client.chat_postMessage(channel=self.channel, text=a.text)
-                self.posted[a.key] = (str(resp["ts"]), a.text)
+                if not conditions.claim(store, a.key, kinds[a.key], self.channel, a.text, now):
+                    continue  # another replica holds it
+                try:
+                    resp = self.client.chat_postMessage(channel=self.channel, text=a.text)
+                except Exception:
+                    conditions.release(store, a.key)  # not posted: the next scan tries again
+                    raise
+                conditions.posted(store, a.key, str(resp["ts"]), now)
             elif a.kind == "update":
-                ts = self.posted[a.key][0]
+                old = open_now[a.key][1]
+                ts = conditions.retext(store, a.key, old, a.text, now)
+                if ts is None:
+                    continue
                 self.client.chat_update(channel=self.channel, ts=ts, text=a.text)
-                self.posted[a.key] = (ts, a.text)
             else:
-                ts = self.posted.pop(a.key)[0]
-                self.client.chat_update(channel=self.channel, ts=ts, text=f":white_check_mark: resolved — ~{a.text}~")
-        return actions
+                won = conditions.resolve(store, a.key, now)
+                if won is None:
+                    continue
+                self.client.chat_update(channel=self.channel, ts=won[0],
+                                        text=f":white_check_mark: resolved — ~{won[1]}~")
+            done.append(a)
+        return done
 
     def start(self) -> None:
         def loop() -> None:

@@ -60,3 +60,23 @@ def test_a_cleanup_step_does_not_bend_the_trend_and_falling_series_work() -> Non
         time_to_exhaustion(t[:5], used[:5], 100.0)
     flat = time_to_exhaustion(t, np.full(len(t), 40.0) + np.sin(t), 100.0)
     assert flat.seconds is None
+
+
+def test_a_small_cleanup_on_a_fast_filling_disk_is_a_step() -> None:
+    t = np.arange(-14 * DAY, 1, 300.0)
+    rng = np.random.default_rng(8)
+    used = 80 + 20 / (2 * DAY) * t + np.where(t < -5 * DAY, 6.0, 0.0) + rng.normal(0, 0.3, len(t))
+    f = time_to_exhaustion(t, used, 100.0)  # the span is ~140: 6 is < 5 % of it
+    assert f.steps == 1 and f.seconds == pytest.approx(2 * DAY, rel=0.02)
+
+
+def test_prediction_interval_covers_80_percent_of_spiky_observations() -> None:
+    from tools.metrics.forecast import fit
+
+    rng = np.random.default_rng(9)
+    t = np.arange(0, 10 * DAY, 300.0)
+    y = 20 + rng.standard_t(2, len(t))  # heavy tails: sigma overstates the typical deviation
+    m = fit(t[: len(t) // 2], y[: len(t) // 2])
+    _, lo, hi = m.prediction_interval(t[len(t) // 2:])
+    future = y[len(t) // 2:]
+    assert 0.75 <= float(np.mean((lo <= future) & (future <= hi))) <= 0.85

@@ -234,12 +234,23 @@ def test_scan_posts_once_updates_in_place_and_resolves(prom: realservices.Proces
         assert len(posts) == 2 and any("after deploy payments-1042" in c.params["text"] for c in posts)
         assert scanner.tick() == []  # the same conditions: nothing posted again
         assert len(double.of("chat.postMessage")) == 2
+        # a restart, and a second replica on the same database: the store remembers the posts
+        restarted = MetricsScanner(rt, client, "C-INC", window="1d", recent=timedelta(hours=7), horizon="2d")
+        remembered = restarted.posted
+        assert set(remembered) == {"anomaly:payments:errors", "exhaustion:disk:instance=node-3,mountpoint=/data"}
+        assert restarted.tick() == [] and len(double.of("chat.postMessage")) == 2
         clock["now"] = datetime.fromtimestamp(END + 3 * 86400, UTC)  # no recent data: both clear
-        cleared = scanner.tick()
+        cleared = restarted.tick()
         assert sorted(a.kind for a in cleared) == ["resolve", "resolve"]
+        assert scanner.tick() == []  # the other replica finds them resolved already
         updates = double.of("chat.update")
         assert len(updates) == 2 and all("resolved" in c.params["text"] for c in updates)
+        assert {c.params["ts"] for c in updates} == {ts for ts, _ in remembered.values()}  # in place
         assert scanner.posted == {}
+        # the condition comes back: a new message (the resolved one stays resolved)
+        clock["now"] = datetime.fromtimestamp(END, UTC)
+        again = scanner.tick()
+        assert sorted(a.kind for a in again) == ["post", "post"] and len(double.of("chat.postMessage")) == 4
     finally:
         double.stop()
     # identity is the key, not the text: a changed text is an update of the same message

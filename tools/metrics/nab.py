@@ -187,6 +187,13 @@ def read_series(nab_root: Path, name: str) -> tuple[list[str], np.ndarray]:
     return list(df["timestamp"].astype(str)), df["value"].to_numpy(dtype=float)
 
 
+def epoch_seconds(timestamps: Sequence[str]) -> np.ndarray:
+    """NAB's naive timestamps (UTC) as epoch seconds."""
+    import pandas as pd
+
+    return (pd.to_datetime(pd.Series(list(timestamps))).astype("int64") // 10**9).to_numpy(dtype=float)
+
+
 def read_detector_scores(nab_root: Path, detector: str, name: str) -> tuple[list[str], np.ndarray]:
     import pandas as pd
 

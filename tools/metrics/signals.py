@@ -62,7 +62,7 @@ def find_changes(timestamps: Sequence[float], values: Sequence[float],
     v = np.asarray(values, dtype=float)
     if len(v) < 20:
         return []
-    scores = score_series(v)
+    scores = score_series(v, times=np.asarray(timestamps, dtype=float))
     hits = np.flatnonzero(scores >= threshold)
     marks: list[AnomalyMark] = []
     last = -(10**9)

@@ -21,6 +21,7 @@ from tools.store import (  # noqa: F401  (registers tables)
     conversations,
     delivery,
     lease,
+    metric_conditions,
     models,
     outbox,
     parked,

@@ -1,0 +1,52 @@
+"""The scan's posted conditions in the store (SQLite and PostgreSQL): one claim wins however
+many replicas race, a failed post gives the claim back, a stale claim can be taken over,
+and a resolved condition may be posted again."""
+
+from __future__ import annotations
+
+import threading
+
+from tools.metrics import conditions as mc
+from tools.store import Store
+from tools.store.metric_conditions import CLAIM_LEASE_S
+
+KEY = "exhaustion:disk:instance=node-3,mountpoint=/data"
+
+
+def test_one_of_many_racing_replicas_wins_the_claim(store: Store) -> None:
+    wins: list[bool] = []
+    barrier = threading.Barrier(6)
+
+    def replica() -> None:
+        barrier.wait()
+        wins.append(mc.claim(store, KEY, "exhaustion", "C-INC", "full in ~19 h", 1000.0))
+
+    threads = [threading.Thread(target=replica) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(wins) == [False] * 5 + [True]
+    assert mc.open_conditions(store, "C-INC") == {KEY: (None, "full in ~19 h")}  # in flight: no ts yet
+
+
+def test_post_update_resolve_and_post_again(store: Store) -> None:
+    assert mc.claim(store, KEY, "exhaustion", "C-INC", "a", 1000.0)
+    mc.posted(store, KEY, "1700000000.000100", 1000.0)
+    assert not mc.claim(store, KEY, "exhaustion", "C-INC", "a", 1001.0)  # open: nobody re-posts
+    assert mc.retext(store, KEY, "a", "b", 1002.0) == "1700000000.000100"
+    assert mc.retext(store, KEY, "a", "c", 1002.0) is None  # a replica with the old text loses
+    assert mc.open_conditions(store, "C-INC") == {KEY: ("1700000000.000100", "b")}
+    assert mc.resolve(store, KEY, 1003.0) == ("1700000000.000100", "b")
+    assert mc.resolve(store, KEY, 1003.0) is None
+    assert mc.open_conditions(store, "C-INC") == {}
+    assert mc.claim(store, KEY, "exhaustion", "C-INC", "d", 1004.0)  # back again: a new message
+
+
+def test_a_failed_post_is_released_and_a_stale_claim_taken_over(store: Store) -> None:
+    assert mc.claim(store, KEY, "exhaustion", "C-INC", "a", 1000.0)
+    mc.release(store, KEY)
+    assert mc.claim(store, KEY, "exhaustion", "C-INC", "a", 1001.0)
+    # the replica that claimed crashed before posting: after the lease another may post
+    assert not mc.claim(store, KEY, "exhaustion", "C-INC", "a", 1001.0 + CLAIM_LEASE_S / 2)
+    assert mc.claim(store, KEY, "exhaustion", "C-INC", "a", 1002.0 + CLAIM_LEASE_S)
