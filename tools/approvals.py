@@ -45,6 +45,15 @@ def transition(store: Store, rid: str, *, from_status: str, to_status: str, user
                                    user=user, result=result)
 
 
+def approve(store: Store, rid: str, *, user: str, now: float, fresh_after: float, window_start: float,
+            limit: int) -> str:
+    """pending → approved, atomically with the age and the per-action rate limit:
+    "approved", "limited", "expired" or "lost" (tools/store/actions.py `approve`)."""
+    with store.begin(write_lock=True) as conn:
+        return _actions.approve(conn, rid, user=user, now=now, fresh_after=fresh_after,
+                                window_start=window_start, limit=limit)
+
+
 def save_preview(store: Store, rid: str, preview: dict[str, Any] | None, incident_id: str | None = None) -> None:
     with store.begin() as conn:
         _actions.save_preview(conn, rid, preview, incident_id)
@@ -72,5 +81,5 @@ def expire_stale(store: Store, created_before: float) -> list[str]:
         return _actions.expire_stale(conn, created_before)
 
 
-__all__ = ["ActionRequest", "create", "executions_since", "expire_stale", "followup", "get", "mark_posted",
+__all__ = ["ActionRequest", "approve", "create", "executions_since", "expire_stale", "followup", "get", "mark_posted",
            "record_outcome", "save_preview", "transition", "unposted"]

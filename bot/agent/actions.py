@@ -24,6 +24,7 @@ from langchain_core.tools import StructuredTool, ToolException
 from pydantic import BaseModel, Field
 
 from tools import approvals, audit
+from tools.actions.base import request_scope
 from tools.contract import Tool, ToolContext, ToolRegistry
 from tools.errors import ToolError
 from tools.result import ToolResult
@@ -206,17 +207,22 @@ def decide(
     if req.action not in allowed:  # the allowlist changed since the suggestion
         audit.record(store, user, "approval_refused", req.action, request=rid, reason="not on the allowlist")
         return Decision(ok=False, status="refused", request=req, message=f"`{req.action}` is not on the action allowlist.")
-    if approvals.executions_since(store, req.action, now - 3600) >= settings.action_rate_limit:
+    got = approvals.approve(store, rid, user=user, now=now, fresh_after=now - settings.action_ttl,
+                            window_start=now - 3600, limit=settings.action_rate_limit)
+    if got == "limited":
         audit.record(store, user, "approval_refused", req.action, request=rid, reason="rate limit")
         return Decision(ok=False, status="refused", request=req,
                         message=f"`{req.action}` already ran {settings.action_rate_limit} time(s) in the last hour "
                                 "(TRIOPS_ACTION_RATE_LIMIT); try again later.")
-    if not approvals.transition(store, rid, from_status="pending", to_status="approved", user=user):
+    if got == "expired":  # it aged past the TTL between the check above and the approval
+        return Decision(ok=False, status="expired", request=req, message="This suggestion expired; nothing ran.")
+    if got != "approved":
         return Decision(ok=False, status="gone", message="Someone else decided first.")
     audit.record(store, user, "approve", req.action, request=rid, args=req.args)
     try:  # the bounds again: settings may have narrowed since the suggestion
         bounds_check(settings, req.action, req.args)
-        run = allowed[req.action].run(ctx, req.args, actor=user, approved_by=user)
+        with request_scope(rid):
+            run = allowed[req.action].run(ctx, req.args, actor=user, approved_by=user)
     except ToolError as exc:
         run = ToolResult.failed(req.action, req.args, exc)
     if not run.ok:
