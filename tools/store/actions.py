@@ -233,6 +233,9 @@ def approve(conn: Connection, rid: str, *, user: str, now: float, fresh_after: f
     if req is None or req.status != "pending":
         return "lost"
     _lock_action(conn, req.action, now)
+    req = get(conn, rid)  # again, under the lock: another approval may have committed meanwhile
+    if req is None or req.status != "pending":
+        return "lost"
     if executions_since(conn, req.action, window_start) >= limit:
         return "limited"
     res = conn.execute(update(action_requests)
