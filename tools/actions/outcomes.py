@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import TYPE_CHECKING, Any
 
 from tools.actions.base import Check
@@ -41,6 +42,8 @@ def run_due_checks(ctx: ToolContext, now: float | None = None) -> list[tuple[str
                 result = Check(outcome="failed", detail=f"check failed: {exc.message}")
             if s.fixes and result.outcome == "worked":
                 result = _incident_resolved(ctx, req.id, result)
+            if s.fixes and result.outcome != "failed" and ctx.settings.prometheus_url and req.decided_at:
+                result = error_rate_check(ctx, req.args, result, req.decided_at, now)
         with ctx.store.begin() as conn:
             _store.record_outcome(conn, req.id, result.outcome, result.detail, now)
         done.append((req.id, result))
@@ -60,6 +63,45 @@ def _incident_resolved(ctx: ToolContext, rid: str, done: Check) -> Check:
     if inc.status == "resolved" or inc.firing_count == 0:
         return Check(outcome="worked", detail=f"{done.detail}; incident {inc.id} resolved")
     return Check(outcome="no_effect", detail=f"{done.detail}; incident {inc.id} still has {inc.firing_count} firing alert(s)")
+
+
+def service_of(args: dict[str, Any]) -> str | None:
+    """The service a fix is for: its `service`, its deployment, or its workflow's service input."""
+    inputs = args.get("inputs") if isinstance(args.get("inputs"), dict) else {}
+    name = args.get("service") or args.get("deployment") or inputs.get("service")
+    return str(name) if name else None
+
+
+def error_rate_check(ctx: ToolContext, args: dict[str, Any], done: Check, executed_at: float, now: float) -> Check:
+    """A fix judged by the service's error rate (the golden signal's PromQL, tools/metrics/signals.py)
+    at the execution and now: it worked only if the rate fell to TRIOPS_ACTION_ERROR_DROP of
+    before or less. Prometheus down or no series: the outcome stands, with why it is unknown."""
+    from tools.metrics.prometheus import PrometheusClient
+    from tools.metrics.signals import signal_queries
+
+    service = service_of(args)
+    if not service:
+        return done
+    try:
+        svc = ctx.catalog.service(service)
+        query = signal_queries(service, svc.promql if svc else None)["errors"]
+        with PrometheusClient.from_settings(ctx.settings) as prom:
+            before, after = _rate(prom.query(query, at=executed_at)), _rate(prom.query(query, at=now))
+    except TriopsError as exc:
+        return Check(outcome=done.outcome, detail=f"{done.detail}; error rate unknown: {exc.message}"[:2000])
+    if before is None or after is None:
+        return Check(outcome=done.outcome, detail=f"{done.detail}; error rate of {service} unknown (no series)")
+    change = f"error rate of {service} {before:.2%} before, {after:.2%} now"
+    if before <= 0:
+        return Check(outcome=done.outcome, detail=f"{done.detail}; {change}")
+    if after <= before * ctx.settings.action_error_drop:
+        return Check(outcome=done.outcome, detail=f"{done.detail}; {change} (dropped)")
+    return Check(outcome="no_effect", detail=f"{done.detail}; {change} (did not drop)")
+
+
+def _rate(samples: list[tuple[dict[str, str], float]]) -> float | None:
+    vals = [v for _, v in samples if math.isfinite(v)]
+    return sum(vals) if vals else None
 
 
 def summary(store: Store, since: float | None = None) -> dict[str, Any]:
