@@ -32,6 +32,11 @@ def unposted(store: Store, conversation_key: str) -> list[ActionRequest]:
         return _actions.unposted(conn, conversation_key)
 
 
+def pending_like(store: Store, conversation_key: str, action: str, args: dict[str, Any]) -> ActionRequest | None:
+    with store.engine.connect() as conn:
+        return _actions.pending_like(conn, conversation_key, action, args)
+
+
 def mark_posted(store: Store, rid: str, channel: str, message_ts: str) -> None:
     with store.begin() as conn:
         _actions.mark_posted(conn, rid, channel, message_ts)
@@ -81,5 +86,5 @@ def expire_stale(store: Store, created_before: float) -> list[str]:
         return _actions.expire_stale(conn, created_before)
 
 
-__all__ = ["ActionRequest", "approve", "create", "executions_since", "expire_stale", "followup", "get", "mark_posted",
+__all__ = ["ActionRequest", "approve", "create", "executions_since", "expire_stale", "followup", "get", "mark_posted", "pending_like",
            "record_outcome", "save_preview", "transition", "unposted"]

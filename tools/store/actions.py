@@ -89,6 +89,16 @@ def unposted(conn: Connection, conversation_key: str) -> list[ActionRequest]:
     return [_row(r) for r in conn.execute(q).mappings()]
 
 
+def pending_like(conn: Connection, conversation_key: str, action: str, args: dict[str, Any]) -> ActionRequest | None:
+    """A pending suggestion of the same action and arguments in the conversation, if any."""
+    q = (select(action_requests)
+         .where(action_requests.c.conversation_key == conversation_key, action_requests.c.action == action,
+                action_requests.c.args == json.dumps(args, sort_keys=True, default=str),
+                action_requests.c.status == "pending"))
+    r = conn.execute(q).mappings().first()
+    return _row(r) if r else None
+
+
 def mark_posted(conn: Connection, rid: str, channel: str, message_ts: str) -> None:
     conn.execute(update(action_requests).where(action_requests.c.id == rid)
                  .values(posted=1, channel=channel, message_ts=message_ts))
