@@ -104,22 +104,30 @@ def _rate(samples: list[tuple[dict[str, str], float]]) -> float | None:
     return sum(vals) if vals else None
 
 
-def summary(store: Store, since: float | None = None) -> dict[str, Any]:
+def summary(store: Store, since: float | None = None, until: float | None = None) -> dict[str, Any]:
     """Executions and outcomes per action; incidents remediated = incidents a fix worked for."""
     from tools.actions.registry import specs
 
     fixing = {name for name, s in specs().items() if s.fixes}
     with store.engine.connect() as conn:
-        return _store.outcome_stats(conn, since, fixing)
+        return _store.outcome_stats(conn, since, fixing, until)
 
 
-def stats_lines(store: Store, since: float | None = None) -> list[str]:
-    """Lines for `/triops alerts stats`: remediations through triops and how often each worked."""
-    s = summary(store, since)
+def stats_lines(store: Store, since: float | None = None, until: float | None = None,
+                incidents: int | None = None) -> list[str]:
+    """Lines for `/triops alerts stats` (`alerts stats 7d` is the weekly figure): remediations
+    through triops, the share of the window's `incidents` they remediated (the "% of incidents
+    remediated" KPI), and how often each action kind worked."""
+    s = summary(store, since, until)
+    share = ""
+    if incidents:
+        share = f" = {min(s['incidents'], incidents) / incidents:.0%} of {incidents} incident(s)"
     if not s["kinds"]:
-        return ["Remediation through triops: no actions executed."]
+        return ["Remediation through triops: no actions executed" + (f" (0% of {incidents} incident(s))." if incidents else ".")]
     lines = [f"Remediation through triops: {s['executed']} action(s) executed, {s['incidents']} incident(s) "
-             f"remediated ({s['worked']} worked, {s['no_effect']} no effect, {s['failed']} failed)."]
+             f"remediated{share} ({s['worked']} worked, {s['no_effect']} no effect, {s['failed']} failed)."]
     for kind, c in sorted(s["kinds"].items()):
-        lines.append(f"• {kind}: {c['worked']}/{c['total']} worked, {c['no_effect']} no effect, {c['failed']} failed")
+        rate = f" ({c['worked'] / c['total']:.0%})" if c["total"] else ""
+        pending = f", {c['pending']} not checked yet" if c["pending"] else ""
+        lines.append(f"• {kind}: {c['worked']}/{c['total']} worked{rate}, {c['no_effect']} no effect, {c['failed']} failed{pending}")
     return lines

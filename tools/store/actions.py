@@ -182,7 +182,8 @@ def record_outcome(conn: Connection, rid: str, outcome: str, detail: str, now: f
                          claimed_at=func.coalesce(action_followups.c.claimed_at, now)))
 
 
-def outcome_stats(conn: Connection, since: float | None = None, fixing: set[str] | None = None) -> dict[str, Any]:
+def outcome_stats(conn: Connection, since: float | None = None, fixing: set[str] | None = None,
+                  until: float | None = None) -> dict[str, Any]:
     """Counts per action; `incidents` counts incidents an action in `fixing` (None: any) worked for."""
     q = (select(action_requests.c.action, action_requests.c.status, action_followups.c.outcome,
                 action_followups.c.incident_id)
@@ -190,6 +191,8 @@ def outcome_stats(conn: Connection, since: float | None = None, fixing: set[str]
          .where(action_requests.c.status.in_(["executed", "failed"])))
     if since is not None:
         q = q.where(action_requests.c.decided_at >= since)
+    if until is not None:
+        q = q.where(action_requests.c.decided_at < until)
     kinds: dict[str, dict[str, int]] = {}
     totals = {"worked": 0, "no_effect": 0, "failed": 0}
     executed = 0
