@@ -67,8 +67,8 @@ def _incident_resolved(ctx: ToolContext, rid: str, done: Check) -> Check:
 
 def service_of(args: dict[str, Any]) -> str | None:
     """The service a fix is for: its `service`, its deployment, or its workflow's service input."""
-    inputs = args.get("inputs") if isinstance(args.get("inputs"), dict) else {}
-    name = args.get("service") or args.get("deployment") or inputs.get("service")
+    inputs = args.get("inputs")
+    name = args.get("service") or args.get("deployment") or (inputs.get("service") if isinstance(inputs, dict) else None)
     return str(name) if name else None
 
 
