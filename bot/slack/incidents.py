@@ -78,6 +78,7 @@ class IncidentNotifier:
         self.client = client
         self.channel = channel
         self.runbook_lookup = runbook_lookup
+        self.actions: list[str] | None = None  # allowlisted actions runbook steps may be offered as
         self.on_posted = on_posted
         self.min_interval = min_interval
         self.clock = clock
@@ -205,7 +206,7 @@ class IncidentNotifier:
         if found is None:
             return False
         summary, members = found
-        blocks = [b.to_dict() for b in incident_card(summary, self._runbook(summary, members))]
+        blocks = [b.to_dict() for b in incident_card(summary, self._runbook(summary, members), actions=self.actions)]
         text = incident_text(summary)[:3000]
         digest = hashlib.sha1(json.dumps(blocks, sort_keys=True).encode(), usedforsecurity=False).hexdigest()
         try:
@@ -311,6 +312,7 @@ def install_notifier(
         return None
     notifier = IncidentNotifier(rt.store, client, channel, runbook_lookup=runbook_lookup, on_posted=on_posted,
                                 min_interval=rt.settings.incident_update_interval)
+    notifier.actions = rt.settings.action_allowlist
     get_pipeline(rt).listeners.append(notifier.on_incidents)
     rt.ctx.resource("incident_notifier", lambda: notifier)
     return notifier
