@@ -5,12 +5,13 @@ Rules, all enforced here (not in a prompt):
   or executed; the arguments are validated against the tool's input model when suggested;
 - only members of the Slack user group TRIOPS_APPROVER_GROUP may approve or deny (no group
   configured: nobody can approve, the safe default);
-- approval is a compare-and-set on the stored request, so an action runs at most once;
+- approval is a compare-and-set on the stored request, so an action runs at most once, in the
+  same transaction as the per-action rate limit's count (tools/store/actions.py `approve`);
 - every suggestion, approval, denial, refusal and execution goes to the audit log;
-- the actions of tools/actions (silence, PagerDuty, Opsgenie, GitHub, Kubernetes, MLflow) also
-  check their arguments against the bounds in settings, show a dry-run on the card, expire
-  after TRIOPS_ACTION_TTL, run at most TRIOPS_ACTION_RATE_LIMIT times an hour, and are
-  verified after TRIOPS_ACTION_VERIFY_DELAY (tools/actions/outcomes.py).
+- the actions of tools/actions (silence, PagerDuty, Opsgenie, GitHub, deploy webhook,
+  Kubernetes, MLflow) also check their arguments against the bounds in settings, show a
+  dry-run on the card, expire after TRIOPS_ACTION_TTL, run at most TRIOPS_ACTION_RATE_LIMIT
+  times an hour, and are verified after TRIOPS_ACTION_VERIFY_DELAY (tools/actions/outcomes.py).
 """
 
 from __future__ import annotations
@@ -215,7 +216,10 @@ def decide(
                         message=f"`{req.action}` already ran {settings.action_rate_limit} time(s) in the last hour "
                                 "(TRIOPS_ACTION_RATE_LIMIT); try again later.")
     if got == "expired":  # it aged past the TTL between the check above and the approval
-        return Decision(ok=False, status="expired", request=req, message="This suggestion expired; nothing ran.")
+        if approvals.transition(store, rid, from_status="pending", to_status="expired", user=user):
+            audit.record(store, user, "expire", req.action, request=rid, reason="too old")
+        return Decision(ok=False, status="expired", request=approvals.get(store, rid),
+                        message="This suggestion expired; nothing ran.")
     if got != "approved":
         return Decision(ok=False, status="gone", message="Someone else decided first.")
     audit.record(store, user, "approve", req.action, request=rid, args=req.args)
