@@ -32,6 +32,11 @@ def unposted(store: Store, conversation_key: str) -> list[ActionRequest]:
         return _actions.unposted(conn, conversation_key)
 
 
+def pending_like(store: Store, conversation_key: str, action: str, args: dict[str, Any]) -> ActionRequest | None:
+    with store.engine.connect() as conn:
+        return _actions.pending_like(conn, conversation_key, action, args)
+
+
 def mark_posted(store: Store, rid: str, channel: str, message_ts: str) -> None:
     with store.begin() as conn:
         _actions.mark_posted(conn, rid, channel, message_ts)
@@ -43,6 +48,15 @@ def transition(store: Store, rid: str, *, from_status: str, to_status: str, user
     with store.begin() as conn:
         return _actions.transition(conn, rid, from_status=from_status, to_status=to_status,
                                    user=user, result=result)
+
+
+def approve(store: Store, rid: str, *, user: str, now: float, fresh_after: float, window_start: float,
+            limit: int) -> str:
+    """pending → approved, atomically with the age and the per-action rate limit:
+    "approved", "limited", "expired" or "lost" (tools/store/actions.py `approve`)."""
+    with store.begin(write_lock=True) as conn:
+        return _actions.approve(conn, rid, user=user, now=now, fresh_after=fresh_after,
+                                window_start=window_start, limit=limit)
 
 
 def save_preview(store: Store, rid: str, preview: dict[str, Any] | None, incident_id: str | None = None) -> None:
@@ -72,5 +86,5 @@ def expire_stale(store: Store, created_before: float) -> list[str]:
         return _actions.expire_stale(conn, created_before)
 
 
-__all__ = ["ActionRequest", "create", "executions_since", "expire_stale", "followup", "get", "mark_posted",
+__all__ = ["ActionRequest", "approve", "create", "executions_since", "expire_stale", "followup", "get", "mark_posted", "pending_like",
            "record_outcome", "save_preview", "transition", "unposted"]

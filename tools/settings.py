@@ -172,6 +172,15 @@ class Settings(BaseSettings):
     )  # deployments (services) actions may touch, comma-separated; empty: none
     replicas_min: int = Field(default=1, ge=0, validation_alias=_env("TRIOPS_REPLICAS_MIN"))
     replicas_max: int = Field(default=20, ge=1, validation_alias=_env("TRIOPS_REPLICAS_MAX"))
+    action_webhook_url: str | None = Field(
+        default=None, validation_alias=_env("TRIOPS_ACTION_WEBHOOK_URL")
+    )  # the deploy system's signed webhook for rollback/redeploy (tools/actions/webhook.py)
+    action_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("TRIOPS_ACTION_WEBHOOK_SECRET")
+    )  # HMAC-SHA256 key of its X-Triops-Signature
+    action_error_drop: float = Field(
+        default=0.5, gt=0, le=1, validation_alias=_env("TRIOPS_ACTION_ERROR_DROP")
+    )  # a fix worked only if the service's error rate fell to at most this share of before
     action_models_csv: str = Field(
         default="", validation_alias=_env("TRIOPS_ACTION_MODELS")
     )  # registered MLflow models whose alias may be rolled back, comma-separated

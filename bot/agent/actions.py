@@ -5,12 +5,13 @@ Rules, all enforced here (not in a prompt):
   or executed; the arguments are validated against the tool's input model when suggested;
 - only members of the Slack user group TRIOPS_APPROVER_GROUP may approve or deny (no group
   configured: nobody can approve, the safe default);
-- approval is a compare-and-set on the stored request, so an action runs at most once;
+- approval is a compare-and-set on the stored request, so an action runs at most once, in the
+  same transaction as the per-action rate limit's count (tools/store/actions.py `approve`);
 - every suggestion, approval, denial, refusal and execution goes to the audit log;
-- the actions of tools/actions (silence, PagerDuty, Opsgenie, GitHub, Kubernetes, MLflow) also
-  check their arguments against the bounds in settings, show a dry-run on the card, expire
-  after TRIOPS_ACTION_TTL, run at most TRIOPS_ACTION_RATE_LIMIT times an hour, and are
-  verified after TRIOPS_ACTION_VERIFY_DELAY (tools/actions/outcomes.py).
+- the actions of tools/actions (silence, PagerDuty, Opsgenie, GitHub, deploy webhook,
+  Kubernetes, MLflow) also check their arguments against the bounds in settings, show a
+  dry-run on the card, expire after TRIOPS_ACTION_TTL, run at most TRIOPS_ACTION_RATE_LIMIT
+  times an hour, and are verified after TRIOPS_ACTION_VERIFY_DELAY (tools/actions/outcomes.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from langchain_core.tools import StructuredTool, ToolException
 from pydantic import BaseModel, Field
 
 from tools import approvals, audit
+from tools.actions.base import request_scope
 from tools.contract import Tool, ToolContext, ToolRegistry
 from tools.errors import ToolError
 from tools.result import ToolResult
@@ -206,17 +208,25 @@ def decide(
     if req.action not in allowed:  # the allowlist changed since the suggestion
         audit.record(store, user, "approval_refused", req.action, request=rid, reason="not on the allowlist")
         return Decision(ok=False, status="refused", request=req, message=f"`{req.action}` is not on the action allowlist.")
-    if approvals.executions_since(store, req.action, now - 3600) >= settings.action_rate_limit:
+    got = approvals.approve(store, rid, user=user, now=now, fresh_after=now - settings.action_ttl,
+                            window_start=now - 3600, limit=settings.action_rate_limit)
+    if got == "limited":
         audit.record(store, user, "approval_refused", req.action, request=rid, reason="rate limit")
         return Decision(ok=False, status="refused", request=req,
                         message=f"`{req.action}` already ran {settings.action_rate_limit} time(s) in the last hour "
                                 "(TRIOPS_ACTION_RATE_LIMIT); try again later.")
-    if not approvals.transition(store, rid, from_status="pending", to_status="approved", user=user):
+    if got == "expired":  # it aged past the TTL between the check above and the approval
+        if approvals.transition(store, rid, from_status="pending", to_status="expired", user=user):
+            audit.record(store, user, "expire", req.action, request=rid, reason="too old")
+        return Decision(ok=False, status="expired", request=approvals.get(store, rid),
+                        message="This suggestion expired; nothing ran.")
+    if got != "approved":
         return Decision(ok=False, status="gone", message="Someone else decided first.")
     audit.record(store, user, "approve", req.action, request=rid, args=req.args)
     try:  # the bounds again: settings may have narrowed since the suggestion
         bounds_check(settings, req.action, req.args)
-        run = allowed[req.action].run(ctx, req.args, actor=user, approved_by=user)
+        with request_scope(rid):
+            run = allowed[req.action].run(ctx, req.args, actor=user, approved_by=user)
     except ToolError as exc:
         run = ToolResult.failed(req.action, req.args, exc)
     if not run.ok:

@@ -227,9 +227,57 @@ def _decide(router: Router, body: dict, client: WebClient, approve: bool) -> Non
         client.chat_update(channel=channel, ts=message_ts, text=decision.message, blocks=blocks)
 
 
+def _suggest_runbook_step(router: Router, body: dict, client: WebClient) -> None:
+    """A runbook step's button on an incident card: its command, parsed again into a typed
+    action, becomes a suggestion in the card's thread — the normal card with Approve/Deny.
+    A value that is no step of this card's incident, or no action, suggests nothing."""
+    import json
+
+    from bot.agent import actions
+    from tools.actions.commands import action_for_command
+    from tools.alerts.incidents import slack_message
+    from tools.errors import ToolError
+
+    rt = router.runtime
+    user = body.get("user", {}).get("id", "?")
+    channel = (body.get("channel") or {}).get("id") or ""
+    card_ts = (body.get("message") or {}).get("ts") or (body.get("container") or {}).get("message_ts") or ""
+
+    def refuse(text: str, why: str) -> None:
+        audit.record(rt.store, user, "suggest_refused", "runbook_step", reason=why)
+        if channel:
+            client.chat_postEphemeral(channel=channel, user=user, text=text)
+
+    try:
+        data = json.loads((body.get("actions") or [{}])[0].get("value") or "")
+        incident, step, command = str(data["i"])[:64], int(data.get("s") or 0), str(data["c"])[:1000]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return refuse("This button does not carry a runbook step; nothing was suggested.", "malformed value")
+    if slack_message(rt.store, incident) != (channel, card_ts):
+        return refuse("This button does not belong to that incident's card; nothing was suggested.", "not the incident's card")
+    found = action_for_command(command)
+    if found is None:
+        return refuse(f"`{_code(command)}` is not a command triops can offer as an action; nothing was suggested.",
+                      "not an action")
+    name, args = found
+    args["incident_id"] = incident  # every action a runbook command maps to takes the triops incident
+    reason = f"Runbook step {step} of incident {incident}: `{_code(command)}` (offered by <@{user}>)"
+    try:
+        s = actions.validate(rt.registry, rt.settings, actions.Suggestion(action=name, args=args, reason=reason))
+    except ToolError as exc:
+        return refuse(f"{exc.message} {exc.hint or ''}".strip()[:2900], "invalid: " + exc.message[:200])
+    key = Asker(surface="slack", channel=channel, thread_ts=card_ts).conversation_key
+    if approvals.pending_like(rt.store, key, s.action, s.args) is not None:
+        return refuse("That step is already suggested in the incident's thread, waiting for an approver.", "already pending")
+    actions.record(rt.store, s, key=key, by="runbook", actor=user, ctx=rt.ctx)
+    post_suggestions(client, rt.store, key, channel, card_ts, rt.ctx)
+
+
 # --- listeners ---------------------------------------------------------------------------------------
 def agent_extension(app: App, router: Router) -> None:
-    """Bolt listeners for DMs, thread replies and the approval buttons."""
+    """Bolt listeners for DMs, thread replies, the approval buttons and runbook-step buttons."""
+    from bot.render.alerts import RUNBOOK_ACTION
+
     store = router.runtime.store
 
     def in_a_dm_or_our_thread(event: dict, context: BoltContext) -> bool:
@@ -264,3 +312,8 @@ def agent_extension(app: App, router: Router) -> None:
     def deny(ack: Ack, body: dict, client: WebClient) -> None:
         ack()
         _decide(router, body, client, approve=False)
+
+    @app.action(re.compile(f"^{re.escape(RUNBOOK_ACTION)}:[0-9]+$"))
+    def runbook_step(ack: Ack, body: dict, client: WebClient) -> None:
+        ack()
+        _suggest_runbook_step(router, body, client)

@@ -6,7 +6,8 @@ Slack so an annotation cannot ping `<!channel>` or smuggle a link.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Collection
 from typing import Any
 
 from rich.console import Group
@@ -34,6 +35,9 @@ ACK, RESOLVE, SHOW = "alerts_ack", "alerts_resolve", "alerts_show"
 CONFIRM_CAUSE, REJECT_CAUSE = "alerts_confirm_cause", "alerts_reject_cause"
 MERGE_PICK, MERGE_INTO = "alerts_merge_pick", "alerts_merge_into"
 SPLIT_PICK, SPLIT_SERVICE = "alerts_split_pick", "alerts_split_service"
+# a runbook step whose command is an action: the click only *suggests* it (bot/agent/slack.py)
+RUNBOOK_ACTION = "alerts_runbook_action"
+MAX_STEPS = 3  # the steps the card shows (bot/render/runbooks.py suggestion_blocks)
 
 # (alert name, text) -> (title, url) or None: the runbook hook the knowledge helper provides
 RunbookLookup = Callable[[str, str], Any]
@@ -86,6 +90,31 @@ def _metric_line(s: IncidentSummary, n: int = 3) -> str | None:
     return "\n".join(lines) or None
 
 
+def runbook_actions(hit: Any, incident_id: str, allowed: Collection[str] | None = None) -> list[Block]:
+    """A button per shown runbook step whose command is exactly an action
+    (tools/actions/commands.py), only those in `allowed` when given. The value carries the
+    step's command line, parsed again on click: the click suggests, an approver decides."""
+    from knowledge.models import RunbookSuggestion
+    from tools.actions.commands import action_for_command
+
+    if not isinstance(hit, RunbookSuggestion):
+        return []
+    buttons: list[ButtonElement] = []
+    for step in hit.steps[:MAX_STEPS]:
+        for line in (ln.strip() for c in step.commands for ln in c.splitlines()):
+            found = action_for_command(line)
+            if found is None or (allowed is not None and found[0] not in allowed):
+                continue
+            value = json.dumps({"i": incident_id, "s": step.number, "c": line})
+            if len(value) <= 2000 and len(buttons) < 5:
+                buttons.append(ButtonElement(text=f"Suggest {found[0]} (step {step.number})"[:75],
+                                             action_id=f"{RUNBOOK_ACTION}:{len(buttons)}", value=value))
+    if not buttons:
+        return []
+    return [ActionsBlock(block_id=f"runbook:{incident_id}"[:255], elements=buttons),
+            ContextBlock(elements=[MarkdownTextObject(text="A runbook button only suggests the step; an approver decides.")])]
+
+
 def runbook_blocks(hit: Any) -> list[Block]:
     """The runbook part of the card: the knowledge helper's RunbookSuggestion renders
     itself; a (title, url) pair becomes a link."""
@@ -102,8 +131,10 @@ def runbook_blocks(hit: Any) -> list[Block]:
     return [SectionBlock(text=MarkdownTextObject(text=f"*Runbook*\n{link}"))]
 
 
-def incident_card(s: IncidentSummary, runbook: Any = None, *, buttons: bool = True) -> list[Block]:
-    """The ONE message per incident in the incident channel (updated in place)."""
+def incident_card(s: IncidentSummary, runbook: Any = None, *, buttons: bool = True,
+                  actions: Collection[str] | None = None) -> list[Block]:
+    """The ONE message per incident in the incident channel (updated in place). `actions`:
+    the allowlisted actions its runbook steps may be offered as (None: any they match)."""
     sev = SEVERITY_EMOJI.get(s.severity, "")
     services = ", ".join(esc(x) for x in s.services[:8]) + (" …" if len(s.services) > 8 else "")
     firing = f"{s.firing_count} firing" if s.status == "open" else "all resolved"
@@ -137,6 +168,8 @@ def incident_card(s: IncidentSummary, runbook: Any = None, *, buttons: bool = Tr
         out.append(SectionBlock(text=MarkdownTextObject(text=f"*Metrics*\n{metrics}"[:3000])))
     if runbook is not None:
         out.extend(runbook_blocks(runbook))
+        if buttons and s.status == "open":
+            out.extend(runbook_actions(runbook, s.id, actions))
     elif s.first_alert and s.first_alert.runbook_url and s.first_alert.runbook_url.startswith(("http://", "https://")):
         out.append(SectionBlock(text=MarkdownTextObject(text=f"*Runbook*\n<{s.first_alert.runbook_url}|{esc(s.first_alert.name)}>")))
     if s.flapping:

@@ -96,6 +96,7 @@ class IncidentNotifier:
         self.client = client
         self.channel = channel
         self.runbook_lookup = runbook_lookup
+        self.actions: list[str] | None = None  # allowlisted actions runbook steps may be offered as
         self.on_posted = on_posted
         self.min_interval = min_interval
         self.clock = clock
@@ -268,7 +269,7 @@ class IncidentNotifier:
             if where is not None:
                 log.warning("incident %s: card found posted by a poster that died before recording it", iid)
                 incidents.set_slack_message(self.store, iid, *where)
-        blocks = [b.to_dict() for b in incident_card(summary, self._runbook(summary, members))]
+        blocks = [b.to_dict() for b in incident_card(summary, self._runbook(summary, members), actions=self.actions)]
         text = incident_text(summary)[:3000]
         digest = hashlib.sha1(json.dumps(blocks, sort_keys=True).encode(), usedforsecurity=False).hexdigest()
         try:
@@ -396,6 +397,7 @@ def install_notifier(
     notifier = IncidentNotifier(rt.store, client, channel, runbook_lookup=runbook_lookup, on_posted=on_posted,
                                 min_interval=rt.settings.incident_update_interval,
                                 claim_ttl=rt.settings.outbox_claim_s)
+    notifier.actions = rt.settings.action_allowlist
     pipeline = get_pipeline(rt)
     pipeline.outbox = True  # incident saves enqueue their card: durable across a crash
     pipeline.listeners.append(notifier.on_incidents)

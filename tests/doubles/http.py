@@ -24,6 +24,7 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]
     body: Any
+    raw: bytes = b""  # the exact bytes (for a receiver that checks a signature over them)
 
 
 @dataclass
@@ -49,7 +50,7 @@ class HttpDouble:
                 n = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(n) if n else b""
                 req = Request(self.command, parts.path, dict(urllib.parse.parse_qsl(parts.query)),
-                              {k.lower(): v for k, v in self.headers.items()}, json.loads(raw) if raw else None)
+                              {k.lower(): v for k, v in self.headers.items()}, json.loads(raw) if raw else None, raw)
                 double.requests.append(req)
                 if double.stall:
                     time.sleep(double.stall)

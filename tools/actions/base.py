@@ -3,7 +3,9 @@ HTTP call to a backend that turns 4xx/5xx/timeouts into a ToolError without any 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -60,6 +62,20 @@ class ActionSpec:
         return self.tool.name
 
 
+# The approved request an executor runs for: its id is the idempotency key a backend can
+# dedupe on (set by bot.agent.actions.decide; None when a tool runs outside an approval).
+REQUEST_ID: ContextVar[str | None] = ContextVar("triops_action_request", default=None)
+
+
+@contextmanager
+def request_scope(rid: str) -> Iterator[None]:
+    token = REQUEST_ID.set(rid)
+    try:
+        yield
+    finally:
+        REQUEST_ID.reset(token)
+
+
 def require(value: Any, setting: str) -> Any:
     if value is None or value == "":
         raise ToolError(f"This action is not configured: set {setting}.")
@@ -74,12 +90,13 @@ def allowed(value: str, allow: list[str], what: str, setting: str) -> None:
 
 def call(ctx: ToolContext, method: str, url: str, *, headers: dict[str, str] | None = None,
          json: Any = None, params: dict[str, str] | None = None, ok: tuple[int, ...] = (200, 201, 202, 204),
-         backend: str) -> Any:
-    """One request to a backend; its JSON (or None). Errors name the status, never the headers."""
+         backend: str, content: bytes | None = None) -> Any:
+    """One request to a backend; its JSON (or None). Errors name the status, never the headers.
+    `content` sends these exact bytes (a signed body) instead of `json`."""
     import httpx
 
     try:
-        resp = httpx.request(method, url, headers=headers, json=json, params=params,
+        resp = httpx.request(method, url, headers=headers, json=json, params=params, content=content,
                              timeout=ctx.settings.action_http_timeout)
     except httpx.TimeoutException:
         raise ToolError(f"{backend} did not answer within {ctx.settings.action_http_timeout:g} s.",

@@ -129,8 +129,10 @@ def alert_stats(ctx: ToolContext, args: StatsQuery) -> NoiseStats:
         parked = parked_store.count_parked(conn, window.start.timestamp(), window.end.timestamp())
     from tools.actions.outcomes import stats_lines
 
-    remediation = stats_lines(ctx.store, since=window.start.timestamp())
-    return noise_stats(format_window(length), a, i).model_copy(update={"parked": parked, "remediation": remediation})
+    stats = noise_stats(format_window(length), a, i)
+    remediation = stats_lines(ctx.store, since=window.start.timestamp(), until=window.end.timestamp(),
+                              incidents=stats.incidents)
+    return stats.model_copy(update={"parked": parked, "remediation": remediation})
 
 
 TOOLS = [alerts_list, incident_get, alert_stats]

@@ -1,7 +1,9 @@
 """Suggested actions that change a system, and their approval: pending → approved/denied → executed/failed.
 
 The state change from `pending` is a compare-and-set in SQL, so two clicks (or two
-replicas) can never approve and run the same action twice.
+replicas) can never approve and run the same action twice; the per-action rate limit is
+counted and the approval written in one transaction that holds the action's row in
+`action_limits`, so two approvals of one action at once cannot both slip under the limit.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy import Column, Integer, String, Table, Text, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from tools.store.base import Epoch, metadata
+from tools.store.base import Epoch, insert_for, metadata
 from tools.timeutil import now_utc
 
 action_requests = Table(
@@ -85,6 +87,16 @@ def unposted(conn: Connection, conversation_key: str) -> list[ActionRequest]:
                 action_requests.c.status == "pending")
          .order_by(action_requests.c.created_at))
     return [_row(r) for r in conn.execute(q).mappings()]
+
+
+def pending_like(conn: Connection, conversation_key: str, action: str, args: dict[str, Any]) -> ActionRequest | None:
+    """A pending suggestion of the same action and arguments in the conversation, if any."""
+    q = (select(action_requests)
+         .where(action_requests.c.conversation_key == conversation_key, action_requests.c.action == action,
+                action_requests.c.args == json.dumps(args, sort_keys=True, default=str),
+                action_requests.c.status == "pending"))
+    r = conn.execute(q).mappings().first()
+    return _row(r) if r else None
 
 
 def mark_posted(conn: Connection, rid: str, channel: str, message_ts: str) -> None:
@@ -170,7 +182,8 @@ def record_outcome(conn: Connection, rid: str, outcome: str, detail: str, now: f
                          claimed_at=func.coalesce(action_followups.c.claimed_at, now)))
 
 
-def outcome_stats(conn: Connection, since: float | None = None, fixing: set[str] | None = None) -> dict[str, Any]:
+def outcome_stats(conn: Connection, since: float | None = None, fixing: set[str] | None = None,
+                  until: float | None = None) -> dict[str, Any]:
     """Counts per action; `incidents` counts incidents an action in `fixing` (None: any) worked for."""
     q = (select(action_requests.c.action, action_requests.c.status, action_followups.c.outcome,
                 action_followups.c.incident_id)
@@ -178,6 +191,8 @@ def outcome_stats(conn: Connection, since: float | None = None, fixing: set[str]
          .where(action_requests.c.status.in_(["executed", "failed"])))
     if since is not None:
         q = q.where(action_requests.c.decided_at >= since)
+    if until is not None:
+        q = q.where(action_requests.c.decided_at < until)
     kinds: dict[str, dict[str, int]] = {}
     totals = {"worked": 0, "no_effect": 0, "failed": 0}
     executed = 0
@@ -202,6 +217,48 @@ def executions_since(conn: Connection, action: str, since: float) -> int:
          .where(action_requests.c.action == action, action_requests.c.decided_at >= since,
                 action_requests.c.status.in_(["approved", "executed", "failed"])))
     return int(conn.execute(q).scalar_one())
+
+
+action_limits = Table(
+    "action_limits",
+    metadata,
+    Column("action", String(128), primary_key=True),  # one row per action: the lock of its rate limit
+    Column("touched_at", Epoch),
+)
+
+
+def _lock_action(conn: Connection, action: str, now: float) -> None:
+    """Hold the action's limit row until the transaction ends (an UPDATE's row lock on
+    PostgreSQL; on SQLite the caller's BEGIN IMMEDIATE already serialises writers)."""
+    row = action_limits.c.action == action
+    if conn.execute(update(action_limits).where(row).values(touched_at=now)).rowcount == 0:
+        conn.execute(insert_for(conn, action_limits).values(action=action, touched_at=now)
+                     .on_conflict_do_nothing(index_elements=["action"]))
+        conn.execute(update(action_limits).where(row).values(touched_at=now))
+
+
+def approve(conn: Connection, rid: str, *, user: str, now: float, fresh_after: float, window_start: float,
+            limit: int) -> str:
+    """pending → approved if the request is younger than `fresh_after` and its action ran
+    fewer than `limit` times since `window_start`: "approved", "limited", "expired" or "lost"
+    (someone decided first). Call inside `store.begin(write_lock=True)`."""
+    req = get(conn, rid)
+    if req is None or req.status != "pending":
+        return "lost"
+    _lock_action(conn, req.action, now)
+    req = get(conn, rid)  # again, under the lock: another approval may have committed meanwhile
+    if req is None or req.status != "pending":
+        return "lost"
+    if executions_since(conn, req.action, window_start) >= limit:
+        return "limited"
+    res = conn.execute(update(action_requests)
+                       .where(action_requests.c.id == rid, action_requests.c.status == "pending",
+                              action_requests.c.created_at >= fresh_after)
+                       .values(status="approved", decided_by=user, decided_at=now))
+    if res.rowcount == 1:
+        return "approved"
+    again = get(conn, rid)
+    return "expired" if again is not None and again.status == "pending" else "lost"
 
 
 def expire_stale(conn: Connection, created_before: float) -> list[str]:
