@@ -1,6 +1,6 @@
 """`POST /hooks/models` (registry events, MLflow webhooks), `POST|PUT /hooks/{source}` (every
 registered alert and change source: bot/hooks/sources.py) and `POST /hooks/models/{name}/windows/{label}`
-(a window of logged model inputs, for drift). Every event is validated before any is stored.
+(a window of logged model inputs, for drift) and `POST /hooks/models/{name}/labels/{label}` (its delayed labels). Every event is validated before any is stored.
 
 A window may hold 200,000 rows: validating it, building the frame and writing the parquet
 blob take seconds, so all of it runs in a worker thread (see bot/hooks/common.py).
@@ -17,7 +17,8 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.hooks import sources
 from bot.hooks.common import check_token, read_json, reject
-from tools.mlops.ingest import store_window
+from tools.errors import ToolError
+from tools.mlops.ingest import store_labels, store_window
 from tools.timeutil import to_epoch
 
 router = APIRouter(prefix="/hooks")
@@ -59,6 +60,28 @@ def _save_window(request: Request, store: Any, name: str, label: str, body: Any)
         raise reject(request, exc) from exc
     stored = store_window(store, name, label, frame, start=start, end=end)
     return {"stored": stored, "source": f"store:{name}/{label}"}
+
+
+@router.post("/models/{name}/labels/{label}", status_code=202, dependencies=[Depends(check_token)])
+async def post_labels(name: str, label: str, request: Request) -> dict:
+    """Delayed labels for a stored window: rows of {label, id?} (joined by id, else by position)."""
+    body = await read_json(request)
+    store = request.app.state.runtime.store
+    return await run_in_threadpool(_save_labels, request, store, name, label[:64], body)
+
+
+def _save_labels(request: Request, store: Any, name: str, label: str, body: Any) -> dict:
+    import pandas as pd
+
+    try:
+        window = WindowIn.model_validate({"rows": body} if isinstance(body, list) else body)
+    except ValidationError as exc:
+        raise reject(request, exc) from exc
+    try:
+        stored = store_labels(store, name, label, pd.DataFrame.from_records(window.rows))
+    except ToolError as exc:
+        raise reject(request, ValueError(" ".join(filter(None, [exc.message, exc.hint])))) from exc
+    return {"labels": stored, "source": f"store:{name}/{label}"}
 
 
 # Last: the generic `/hooks/{source}` route must not shadow the named ones above.

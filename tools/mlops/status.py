@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from tools.drift.models import DriftReport
+from tools.mlops.perf_models import PerformanceBrief, describe
 from tools.timeutil import from_epoch
 
 Recommendation = Literal["keep", "investigate", "retrain"]
@@ -82,6 +83,7 @@ class ModelStatus(BaseModel):
     aliases: list[VersionStatus] = Field(default_factory=list)
     n_versions: int
     drift: DriftSummary | None = None
+    performance: PerformanceBrief | None = Field(None, description="estimated without labels on the newest window")
     recommendation: Recommendation
     reasons: list[str]
     checked_at: datetime
@@ -126,6 +128,8 @@ def assess(
     drift_row: dict[str, Any] | None,
     now: datetime,
     policy: StatusPolicy | None = None,
+    *,
+    performance: PerformanceBrief | None = None,
 ) -> ModelStatus:
     policy = policy or StatusPolicy()
     by_version = {v["version"]: v for v in versions}
@@ -159,7 +163,7 @@ def assess(
             live = status_of(versions[-1]["version"], None)
 
     drift = _drift_summary(drift_row, now) if drift_row else None
-    recommendation, reasons = _recommend(live, drift, drift_row, policy)
+    recommendation, reasons = _recommend(live, drift, drift_row, policy, performance)
     return ModelStatus(
         name=model["name"],
         service=model.get("service"),
@@ -169,6 +173,7 @@ def assess(
         aliases=alias_rows,
         n_versions=len(versions),
         drift=drift,
+        performance=performance,
         recommendation=recommendation,
         reasons=reasons,
         checked_at=now,
@@ -197,17 +202,32 @@ def _drift_summary(row: dict[str, Any], now: datetime) -> DriftSummary:
 
 
 def _recommend(
-    live: VersionStatus | None, drift: DriftSummary | None, drift_row: dict[str, Any] | None, policy: StatusPolicy
+    live: VersionStatus | None, drift: DriftSummary | None, drift_row: dict[str, Any] | None, policy: StatusPolicy,
+    performance: PerformanceBrief | None = None,
 ) -> tuple[Recommendation, list[str]]:
+    """Estimated performance outranks drift: a drop below the reference's alert range is the
+    first reason to retrain, and input drift with performance holding is only investigated."""
     retrain: list[str] = []
     investigate: list[str] = []
     if live is None:
         return "investigate", ["no version is registered"]
+    holding = False
+    if performance is not None:
+        if performance.error:
+            investigate.append(f"performance cannot be estimated: {performance.error}")
+        elif performance.worse:
+            retrain.extend(f"{describe(m)}, below the reference's alert range" for m in performance.worse[:2])
+        elif performance.headline is not None:
+            holding = True
     if drift is None:
         investigate.append("never checked for drift")
     else:
         drifted = [f.column for f in drift.top if f.drifted]
-        if drift.dataset_drift:
+        if drift.dataset_drift and holding and performance is not None and performance.headline is not None:
+            investigate.append(
+                f"input drift: {drift.n_drifted} of {drift.n_features} features drifted, but "
+                f"{describe(performance.headline)} holds — worst: {', '.join(drifted[:3])}")
+        elif drift.dataset_drift:
             retrain.append(
                 f"input drift: {drift.n_drifted} of {drift.n_features} features drifted "
                 f"({drift.share_drifted:.0%} ≥ the dataset threshold) — worst: {', '.join(drifted[:3])}"
@@ -215,7 +235,7 @@ def _recommend(
         elif drift.n_drifted:
             investigate.append(f"{drift.n_drifted} of {drift.n_features} features drifted: {', '.join(drifted[:3])}")
         if drift.prediction_drifted:
-            retrain.append("the model's predictions drifted")
+            (investigate if holding else retrain).append("the model's predictions drifted")
         if drift.age_hours > policy.drift_stale_days * 24:
             investigate.append(f"last drift check is {drift.age_hours / 24:.0f} days old")
         if drift_row is not None:

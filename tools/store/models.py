@@ -379,3 +379,38 @@ def recent_drift_events(
         cond.append(drift_events.c.service.in_(list(services)))
     q = select(drift_events).where(*cond).order_by(drift_events.c.at.desc(), drift_events.c.id.desc()).limit(limit)
     return [{**dict(r), "features": json.loads(r["features"])} for r in conn.execute(q).mappings()]
+
+
+# ---- delayed labels ------------------------------------------------------------------------
+
+# Ground truth that arrives after the predictions: one frame per (model, window label), joined
+# to the window's rows by a shared id column or, without one, by position.
+label_windows = Table(
+    "label_windows",
+    metadata,
+    Column("model", String(200), nullable=False),
+    Column("label", String(64), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),  # Parquet bytes
+    Column("stored_at", Epoch, nullable=False),
+    PrimaryKeyConstraint("model", "label"),
+)
+
+
+def save_labels(conn: Connection, model: str, label: str, frame: pd.DataFrame, now: float) -> None:
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    upsert(conn, label_windows,
+           [{"model": model, "label": label, "rows": len(frame), "data": buf.getvalue(), "stored_at": now}],
+           ["model", "label"])
+
+
+def load_labels(conn: Connection, model: str, label: str) -> pd.DataFrame | None:
+    data = conn.execute(
+        select(label_windows.c.data).where(label_windows.c.model == model, label_windows.c.label == label)
+    ).scalar()
+    if data is None:
+        return None
+    import pandas as pd
+
+    return pd.read_parquet(io.BytesIO(data))
