@@ -11,6 +11,7 @@ triops import). Usage analytics are switched off (NML_DISABLE_USAGE_LOGGING) bef
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -51,10 +52,8 @@ def rss_kb(field: str) -> int:
 
 def reset_peak() -> None:
     """Linux: writing 5 to clear_refs resets VmHWM (the peak RSS) to the current RSS."""
-    try:
+    with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
 
 
 def export(out: Path) -> None:
@@ -92,8 +91,7 @@ def estimate(out: Path, name: str) -> None:
     else:
         metrics = BINARY_METRICS
         est = nml.CBPE(y_pred_proba=spec["proba"], y_pred=spec["prediction"], y_true=spec["target"],
-                       problem_type=f"classification_{spec['task']}", metrics=metrics, chunker=chunker,
-                       **({"average": "macro"} if spec["task"] == "multiclass" else {}))
+                       problem_type=f"classification_{spec['task']}", metrics=metrics, chunker=chunker)  # multiclass: macro
     est.fit(ref)
     result = est.estimate(ana)
     seconds = time.perf_counter() - start

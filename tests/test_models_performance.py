@@ -226,3 +226,23 @@ def test_delayed_labels_through_cli_and_webhook_show_realised(tmp_path, monkeypa
     assert cli.exit_code == 0, cli.output
     assert "PERFORMANCE ALERT" in cli.output
     rt.store.close()
+
+
+def test_cli_and_slack_say_the_same_about_the_same_drift(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """One rendering of one result: `triops drift store:M store:M/latest` on the terminal and
+    `/triops drift M` in Slack name the model, count the same features and the prediction."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("TRIOPS_HOME", str(home))
+    monkeypatch.setenv("COLUMNS", "250")
+    rng = np.random.default_rng(8)
+    rt = Runtime.build(Settings(TRIOPS_HOME=home), clock=lambda: NOW)
+    _seed(rt.store, rng, scale=0.3)
+    reply = Router(rt).handle("drift fraud")
+    slack = to_blocks(reply)
+    summary = slack[1]["text"]["text"].strip("*")
+    title = slack[0]["text"]["text"]
+    assert title.startswith("Drift · fraud (payments)") and "prediction y_pred" in summary
+    out = CliRunner().invoke(cli_app, ["drift", "store:fraud", "store:fraud/latest"])
+    assert out.exit_code == 0, out.output
+    assert summary in out.output and title in out.output and "data" not in title
+    rt.store.close()

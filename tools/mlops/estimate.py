@@ -74,13 +74,15 @@ def _confusion(pos: np.ndarray, pred_pos: np.ndarray) -> tuple[float, float, flo
 
 
 def _ratio(a: float, b: float) -> float:
-    return a / b if b > 0 else float("nan")
+    """0 for an empty denominator (no predicted or no actual positives): scikit-learn's
+    zero_division=0, so estimate and realised agree on a chunk without positives."""
+    return a / b if b > 0 else 0.0
 
 
 def _binary_metrics(score: np.ndarray, pos: np.ndarray, pred_pos: np.ndarray) -> dict[str, float]:
     tp, fp, fn, tn = _confusion(pos, pred_pos)
     return {
-        "accuracy": _ratio(tp + tn, float(pos.size)),
+        "accuracy": (tp + tn) / pos.size if pos.size else float("nan"),
         "roc_auc": _auc(score, pos),
         "f1": _ratio(2 * tp, 2 * tp + fp + fn),
         "precision": _ratio(tp, tp + fp),
@@ -399,28 +401,34 @@ def _multi_pred(p: np.ndarray, y_pred: Any, keep: np.ndarray, labels: list[Any])
 
 
 def _design(frame: pd.DataFrame, categories: dict[str, Any] | None = None) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Numbers as float, everything else as a pandas category with the reference's levels."""
+    """Numbers as float; anything else as the code of its level in the reference (NaN for a
+    level the reference never saw). Codes split as numbers: on NannyML's car-price set they
+    beat native categorical splits."""
     out = {}
     cats = dict(categories or {})
     for col in frame.columns:
         s = frame[col]
         if categories is None and (pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s)):
-            cats[col] = pd.Index(s.dropna().astype(str).unique()[:250])
+            cats[col] = pd.Index(s.dropna().astype(str).unique())
         if col in cats:
-            out[col] = pd.Categorical(s.astype(str).where(s.notna()), categories=cats[col])
+            codes = pd.Index(cats[col]).get_indexer(s.astype(str)).astype(np.float64)
+            codes[(codes < 0) | s.isna().to_numpy()] = np.nan
+            out[col] = codes
         else:
-            out[col] = pd.to_numeric(s, errors="coerce").astype(np.float64)
+            out[col] = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64)
     return pd.DataFrame(out, index=frame.index), cats
 
 
 @dataclass
 class DLE:
-    """Models of the absolute and squared error, fitted on the labelled reference."""
+    """A model of the absolute error, fitted on the labelled reference. The squared error is
+    κ·(estimated |e|)², κ = mean(e²) / mean(estimated |e|²) on reference: one model instead of
+    NannyML's two, and on its car-price set a closer RMSE than a model of e² itself."""
 
     features: list[str]
     categories: dict[str, Any]
     abs_model: Any
-    sq_model: Any
+    kappa: float
     components: dict[str, float]
     reference_metrics: dict[str, float]
     reference_rows: int
@@ -449,16 +457,19 @@ class DLE:
         rows = _subsample(len(X))
         Xf = X.iloc[rows] if isinstance(rows, np.ndarray) else X
 
-        def model(target: np.ndarray) -> Any:
-            return HistGradientBoostingRegressor(
-                max_iter=max_iter, learning_rate=0.1, categorical_features="from_dtype", random_state=_SEED,
-            ).fit(Xf, target[rows])
+        # early stopping under-fits this noisy target (bench: 40 % worse); 63 leaves at a
+        # slower rate beat 31 at 0.1 on NannyML's car-price set (bench/nannyml.py)
+        model = HistGradientBoostingRegressor(
+            max_iter=max_iter, learning_rate=0.075, max_leaf_nodes=63, early_stopping=False, random_state=_SEED,
+        ).fit(Xf, ae[rows])
+        fitted = np.clip(model.predict(Xf), 0, None)
+        kappa = float(se2[rows].mean() / max(float(np.mean(fitted**2)), 1e-300))
 
         n = int(keep.sum())
         ref = {"mae": float(ae.mean()), "rmse": float(np.sqrt(se2.mean()))}
         comps = {"mae": float(ae.std()), "rmse": float(se2.std()) / (2 * max(ref["rmse"], 1e-12))}
         size = chunk_size or n
-        dle = cls(features=list(features.columns), categories=cats, abs_model=model(ae), sq_model=model(se2),
+        dle = cls(features=list(features.columns), categories=cats, abs_model=model, kappa=kappa,
                   components=comps, reference_metrics=ref, reference_rows=n, chunk_size=size)
         per = [{"mae": float(ae[a:b].mean()), "rmse": float(np.sqrt(se2[a:b].mean()))} for a, b in _chunks(n, size)] if size < n else []
         for m in REGRESSION_METRICS:
@@ -477,7 +488,7 @@ class DLE:
         X, _ = _design(features[self.features].reset_index(drop=True).loc[keep], self.categories)
         X["__y_pred"] = yp[keep]
         ae = np.clip(self.abs_model.predict(X), 0, None)
-        sq = np.clip(self.sq_model.predict(X), 0, None)
+        sq = self.kappa * ae**2
         rows = int(keep.sum())
         est = {"mae": float(ae.mean()), "rmse": float(np.sqrt(sq.mean()))}
         realised: dict[str, float] | None = None
