@@ -7,7 +7,9 @@ import re
 from rich.console import Group
 from rich.table import Table
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
+    ButtonElement,
     ContextBlock,
     HeaderBlock,
     MarkdownTextObject,
@@ -23,6 +25,7 @@ from tools.mlops.perf_models import MetricEstimate, PerformanceResult, describe
 from tools.mlops.status import ModelStatus, VersionStatus
 from tools.mlops.tool import DriftResult
 
+RETRAIN = "triops_model_retrain"  # the button under a "retrain" status: bot/slack/mlops.py
 REC_EMOJI = {"keep": ":large_green_circle:", "investigate": ":large_yellow_circle:", "retrain": ":red_circle:"}
 METHOD_LABEL = {
     "ks": "KS p", "chisquare": "χ² p", "chi2_contingency": "χ² (2×k) p", "z": "Z p",
@@ -194,6 +197,24 @@ def _performance_line(s: ModelStatus) -> str | None:
             + (f"; outside the reference range: {alerts}" if alerts else ""))
 
 
+def _ops_line(s: ModelStatus) -> str | None:
+    o = s.ops
+    if o is None or (not o.retrains_90d and not o.n_versions and o.last is None):
+        return None
+    parts = [f"{o.retrains_90d} retrain{'s' if o.retrains_90d != 1 else ''} in 90 days ({o.per_month:.1f}/month)"]
+    if o.success_rate is not None:
+        parts.append(f"{o.succeeded} of {o.succeeded + o.failed} finished runs succeeded ({o.success_rate:.0%})")
+    if o.last is not None:
+        last = f"last run {o.last.status}"
+        if o.last.new_version:
+            last += f" → v{o.last.new_version}" + (" (promoted)" if o.last.promoted else " (registered)" if o.last.registered else "")
+        parts.append(last)
+    if o.lineage_coverage is not None:
+        parts.append(f"lineage: {o.versions_with_lineage} of {o.n_versions} versions ({o.lineage_coverage:.0%}) "
+                     "have training-data and run references")
+    return "; ".join(parts)
+
+
 def status_blocks(s: ModelStatus) -> list[Block]:
     head = f"{REC_EMOJI[s.recommendation]} *{s.recommendation.upper()}* — " + "; ".join(s.reasons)
     out: list[Block] = [
@@ -212,6 +233,13 @@ def status_blocks(s: ModelStatus) -> list[Block]:
     if perf:
         out.append(SectionBlock(text=MarkdownTextObject(text=f"*Performance*: {perf}"[:2900])))
     out.append(SectionBlock(text=MarkdownTextObject(text=f"*Drift*: {_drift_line(s)}"[:2900])))
+    ops = _ops_line(s)
+    if ops:
+        out.append(SectionBlock(text=MarkdownTextObject(text=f"*Retraining*: {ops}"[:2900])))
+    if s.suggested_actions:
+        out.append(ActionsBlock(block_id=f"retrain:{s.name}"[:255], elements=[
+            ButtonElement(text="Retrain…", action_id=RETRAIN, value=s.name[:2000]),
+        ]))
     out.append(ContextBlock(elements=[MarkdownTextObject(
         text=f"{s.n_versions} versions · source {s.source}" + (f" · team {s.team}" if s.team else "")
         + f" · checked {fmt.when(s.checked_at)}"
@@ -229,6 +257,9 @@ def status_text(s: ModelStatus) -> str:
     if perf:
         lines.append(f"- performance: {perf}")
     lines.append(f"- drift: {_drift_line(s)}")
+    ops = _ops_line(s)
+    if ops:
+        lines.append(f"- retraining: {ops}")
     return "\n".join(lines)
 
 
@@ -244,7 +275,9 @@ def status_rich(s: ModelStatus) -> Group:
                       age, "\n".join(_metric_lines(v)) or "—")
     colour = {"keep": "green", "investigate": "yellow", "retrain": "red"}[s.recommendation]
     perf = _performance_line(s)
+    ops = _ops_line(s)
     return Group(table, *([f"Performance: {perf}"] if perf else []), f"Drift: {_drift_line(s)}",
+                 *([f"Retraining: {ops}"] if ops else []),
                  f"[bold {colour}]{s.recommendation.upper()}[/] — " + "; ".join(s.reasons))
 
 

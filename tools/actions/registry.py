@@ -7,7 +7,7 @@ from functools import cache
 
 from tools.actions.base import ActionSpec
 
-MODULES = ["silence", "pagerduty", "opsgenie", "github", "kubernetes", "mlflow"]
+MODULES = ["silence", "pagerduty", "opsgenie", "github", "kubernetes", "mlflow", "retrain"]
 
 
 @cache

@@ -78,6 +78,16 @@ def store_labels(store: Store, model: str, label: str, frame: pd.DataFrame) -> i
     return int(frame[target].notna().sum())
 
 
+def update_retrain(store: Store, model: str, run_id: str, status: str, at: float, new_version: str | None = None,
+                   detail: str | None = None, external_ref: str | None = None) -> dict[str, Any] | None:
+    """A retraining pipeline's report on a run; None when the run is unknown."""
+    from tools.store.models import update_retrain_run
+
+    with store.engine.begin() as conn:
+        return update_retrain_run(conn, run_id, model, status=status, at=at, new_version=new_version,
+                                  detail=detail, external_ref=external_ref)
+
+
 def model_rows(store: Store) -> list[dict[str, Any]]:
     """Every registered model's row (name, service, source…), by name."""
     from tools.store.models import get_model, model_names

@@ -56,6 +56,7 @@ def model_status(ctx: ToolContext, args: ModelStatusQuery) -> ModelStatus:
             raise _unknown_model(conn, args.name)
         alias_rows = reg.aliases(conn, args.name)
         performance = performance_brief(conn, args.name)
+        runs = reg.retrain_runs_of(conn, args.name)
         return assess(
             model,
             reg.versions(conn, args.name),
@@ -66,6 +67,7 @@ def model_status(ctx: ToolContext, args: ModelStatusQuery) -> ModelStatus:
             ctx.now(),
             StatusPolicy(),
             performance=performance,
+            runs=runs,
         )
 
 
