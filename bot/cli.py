@@ -111,6 +111,7 @@ def _ingest_app() -> typer.Typer:
                        ("alerts", cli_alerts.ingest_alerts), ("models", cli_mlops.ingest_models)):
         ingest.command(name, epilog=INGEST_EXIT_HELP)(func)
     ingest.command("features")(cli_mlops.ingest_features)
+    ingest.command("labels")(cli_mlops.ingest_labels)
     return ingest
 
 

@@ -1,4 +1,4 @@
-"""`triops drift`, `triops model list|sync-mlflow`, `triops ingest models|features`.
+"""`triops drift`, `triops model list|sync-mlflow`, `triops ingest models|features|labels`.
 
 `triops model NAME` (also `model status NAME`) is generated from the model_status capability.
 `drift` stays hand-written: it compares two files given as arguments and can write a chart.
@@ -63,7 +63,7 @@ def drift(
     threshold: Annotated[float | None, typer.Option(help="one threshold for all features")] = None,
     drift_share: Annotated[float, typer.Option(help="dataset drift at this share of drifted features")] = 0.5,
     chart: Annotated[Path | None, typer.Option(help="write the drift chart (PNG) here")] = None,
-    record: Annotated[bool, typer.Option(help="store the report (and a drift event when over threshold)")] = True,
+    record: Annotated[bool, typer.Option(help="store the report (and a drift event when over threshold)")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the tool's output as JSON")] = False,
 ) -> None:
     """Drift per feature (Evidently's default tests and thresholds), dataset and prediction drift."""
@@ -139,3 +139,21 @@ def ingest_features(
         return
     store_window(_runtime().store, model, label, frame)
     console.print(f"stored {len(frame):,} rows × {frame.shape[1]} columns as store:{model}/{label}")
+
+
+def ingest_labels(
+    model: str,
+    window: Annotated[str, typer.Argument(help="the window these labels belong to, e.g. 'reference' or a date")],
+    file: Path,
+) -> None:
+    """Delayed labels (CSV/Parquet: a 'label' column, plus an 'id' shared with the window, else one per row)."""
+    from tools.mlops.data import load_file
+    from tools.mlops.ingest import store_labels
+
+    try:
+        frame = load_file(file)
+        n = store_labels(_runtime().store, model, window, frame)
+    except ToolError as exc:
+        fail(exc)
+        return
+    console.print(f"stored {n:,} labels for store:{model}/{window}")

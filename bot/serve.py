@@ -153,11 +153,13 @@ def build_surfaces(settings: Settings) -> Surfaces:
         from bot.slack.app import AnswerPool, build_app
         from bot.slack.incident_actions import register_incident_actions
         from bot.slack.incidents import install_notifier, register_actions
+        from bot.slack.mlops import register_model_actions
         from tools.runbooks.tool import runbook_lookup
 
         answers = AnswerPool(settings.answer_workers, settings.answer_queue)
         workers.append(answers)  # stopped after Socket Mode (reverse order): answers in flight finish
-        bolt = build_app(router, extensions=[register_actions, register_incident_actions, agent_extension],
+        bolt = build_app(router, extensions=[register_actions, register_incident_actions, agent_extension,
+                                             register_model_actions],
                          answers=answers)
         pool = triage_pool(rt, bolt.client) if settings.auto_triage else None
         if pool is not None:

@@ -39,8 +39,8 @@ def runtime(tmp_path):  # type: ignore[no-untyped-def]
 
 
 def test_drift_recorded_by_the_drift_report_tool_is_a_suspect_change_of_the_incident(runtime) -> None:  # type: ignore[no-untyped-def]
-    reply = Router(runtime).handle("drift ranker")
-    result = reply.results[0].output
+    assert Router(runtime).handle("drift ranker").results[0].output.event_id is None  # asking is not recording
+    result = runtime.call("drift_report", {"model": "ranker", "record": True})
     assert result.event_id is not None and result.service == "ranking"  # the real tool stored an event
 
     with runtime.store.engine.connect() as conn:

@@ -102,7 +102,7 @@ def _windows(store, shift: float) -> None:  # type: ignore[no-untyped-def]
 def test_drift_over_threshold_becomes_an_event_for_the_service(mlops_store) -> None:  # type: ignore[no-untyped-def]
     _register(mlops_store, [RANKER_V1, RANKER_V2], NOW - timedelta(days=5))
     _windows(mlops_store, shift=1.5)
-    result = drift_report.call(_ctx(mlops_store), {"model": "ranker", "target": "score"})
+    result = drift_report.call(_ctx(mlops_store), {"model": "ranker", "target": "score", "record": True})
     assert result.reference == "ranker/reference" and result.current == "ranker/2026-11-20"
     assert result.report.features[0].column == "price" and result.report.features[0].drifted
     assert result.report.prediction is not None and result.report.prediction.drifted
@@ -115,7 +115,7 @@ def test_drift_over_threshold_becomes_an_event_for_the_service(mlops_store) -> N
         assert ev["method"] == "wasserstein" and ev["score"] == pytest.approx(result.report.features[0].score)
         assert reg.recent_drift_events(conn, NOW.timestamp() - 60, NOW.timestamp() + 60, services=["checkout"]) == []
         assert reg.recent_drift_events(conn, NOW.timestamp() + 60, NOW.timestamp() + 120) == []
-    again = drift_report.call(_ctx(mlops_store), {"model": "ranker", "target": "score"})
+    again = drift_report.call(_ctx(mlops_store), {"model": "ranker", "target": "score", "record": True})
     assert (again.report_id, again.event_id) == (result.report_id, result.event_id)  # no duplicate event
     status = model_status.call(_ctx(mlops_store), {"name": "ranker"})
     assert status.recommendation == "retrain"
@@ -125,11 +125,25 @@ def test_drift_over_threshold_becomes_an_event_for_the_service(mlops_store) -> N
 def test_no_drift_records_a_report_but_no_event(mlops_store) -> None:  # type: ignore[no-untyped-def]
     _register(mlops_store, [RANKER_V1, RANKER_V2], NOW - timedelta(days=5))
     _windows(mlops_store, shift=0.0)
-    result = drift_report.call(_ctx(mlops_store), {"model": "ranker"})
+    result = drift_report.call(_ctx(mlops_store), {"model": "ranker", "record": True})
     assert result.report.n_drifted == 0 and result.report_id is not None and result.event_id is None
     with mlops_store.engine.connect() as conn:
         assert reg.recent_drift_events(conn, 0, NOW.timestamp() + 1) == []
         assert reg.latest_drift_report(conn, "ranker")["n_drifted"] == 0
+
+
+def test_reading_drift_never_writes(mlops_store) -> None:  # type: ignore[no-untyped-def]
+    """drift_report is offered to the agent as read-only: without record=True it stores nothing."""
+    _register(mlops_store, [RANKER_V1, RANKER_V2], NOW - timedelta(days=5))
+    _windows(mlops_store, shift=1.5)
+    result = drift_report.call(_ctx(mlops_store), {"model": "ranker", "target": "score"})
+    assert result.report.dataset_drift and (result.report_id, result.event_id) == (None, None)
+    with mlops_store.engine.connect() as conn:
+        assert reg.latest_drift_report(conn, "ranker") is None
+        assert reg.recent_drift_events(conn, 0, NOW.timestamp() + 1) == []
+    # store:MODEL/… on both sides names the model: same title and prediction column as `drift ranker`
+    bare = drift_report.call(_ctx(mlops_store), {"reference": "store:ranker/reference", "current": "store:ranker/latest"})
+    assert bare.model == "ranker" and bare.service == "search"
 
 
 def test_store_sources_are_checked(mlops_store) -> None:  # type: ignore[no-untyped-def]

@@ -168,7 +168,7 @@ def test_model_hooks(runtime) -> None:
     shifted = [{**r, "amount": r["amount"] + 20} for r in rows[:200]]
     assert http.post("/hooks/models/fraud/windows/2026-11-20", json={"rows": shifted, "end": "2026-11-20T12:00:00Z"}).status_code == 202
     assert http.post("/hooks/models/fraud/windows/x", json={"rows": []}).status_code == 422
-    result = runtime.call("drift_report", {"model": "fraud"})
+    result = runtime.call("drift_report", {"model": "fraud", "record": True})
     assert result.report.features[0].column == "amount" and result.report.features[0].method == "ks"
     assert result.event_id is not None and result.service == "payments"
 

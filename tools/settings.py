@@ -185,6 +185,31 @@ class Settings(BaseSettings):
         default="", validation_alias=_env("TRIOPS_ACTION_MODELS")
     )  # registered MLflow models whose alias may be rolled back, comma-separated
 
+    # --- MLOps loop (issue 15): the retraining pipeline, scheduled model checks -------------
+    retrain_pipeline: Literal["github", "airflow", "webhook"] | None = Field(
+        default=None, validation_alias=_env("TRIOPS_RETRAIN_PIPELINE")
+    )  # where retrain_model dispatches (models allowed: TRIOPS_ACTION_MODELS)
+    retrain_workflow: str | None = Field(
+        default=None, validation_alias=_env("TRIOPS_RETRAIN_WORKFLOW")
+    )  # github: owner/repo/workflow.yml, run with workflow_dispatch (token: TRIOPS_GITHUB_TOKEN)
+    retrain_ref: str = Field(default="main", validation_alias=_env("TRIOPS_RETRAIN_REF"))
+    airflow_url: str | None = Field(default=None, validation_alias=_env("TRIOPS_AIRFLOW_URL"))
+    airflow_dag: str | None = Field(default=None, validation_alias=_env("TRIOPS_AIRFLOW_DAG"))
+    airflow_user: str | None = Field(default=None, validation_alias=_env("TRIOPS_AIRFLOW_USER"))
+    airflow_password: SecretStr | None = Field(default=None, validation_alias=_env("TRIOPS_AIRFLOW_PASSWORD"))
+    airflow_token: SecretStr | None = Field(default=None, validation_alias=_env("TRIOPS_AIRFLOW_TOKEN"))
+    retrain_webhook_url: str | None = Field(default=None, validation_alias=_env("TRIOPS_RETRAIN_WEBHOOK_URL"))
+    retrain_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=_env("TRIOPS_RETRAIN_WEBHOOK_SECRET")
+    )  # HMAC-SHA256 of timestamp.body in X-Triops-Signature
+    model_channel: str | None = Field(default=None, validation_alias=_env("TRIOPS_MODEL_CHANNEL"))
+    model_check_interval: float = Field(
+        default=0.0, ge=0, validation_alias=_env("TRIOPS_MODEL_CHECK_INTERVAL")
+    )  # seconds between scheduled drift/performance checks of each model (0: off)
+    model_check_intervals_csv: str = Field(
+        default="", validation_alias=_env("TRIOPS_MODEL_CHECK_INTERVALS")
+    )  # per model: name=seconds, comma-separated (overrides the default interval)
+
     @staticmethod
     def csv(value: str) -> list[str]:
         return [a.strip() for a in value.split(",") if a.strip()]

@@ -39,6 +39,29 @@ def parse_drift(words: list[str]) -> dict[str, Any]:
     return call
 
 
+def parse_performance(words: list[str]) -> dict[str, Any]:
+    names = [w for w in words if "=" not in w]
+    options = dict(w.split("=", 1) for w in words if "=" in w)
+    usage = "Usage: performance NAME [window=LABEL] [chunk=ROWS]"
+    known = ["window", "chunk", "reference", "target", "proba", "prediction"]
+    unknown = set(options) - set(known)
+    if unknown:
+        raise ToolError(f"I don't know the option '{sorted(unknown)[0]}'.", hint=usage, choices=known)
+    if len(names) != 1:
+        raise ToolError("Which model?", hint=usage)
+    call: dict[str, Any] = {"model": names[0]}
+    for key in ("window", "reference", "target", "prediction"):
+        if key in options:
+            call[key] = options[key]
+    if "proba" in options:
+        call["proba"] = options["proba"].split(",")
+    if "chunk" in options:
+        if not options["chunk"].isdigit():
+            raise ToolError(f"chunk={options['chunk']} is not a number of rows.", hint=usage)
+        call["chunk_size"] = int(options["chunk"])
+    return call
+
+
 CAPABILITIES = [
     Capability(
         name="model_status",
@@ -72,6 +95,23 @@ CAPABILITIES = [
         intents="drift.yaml",
         module=__file__,
         status="Comparing the model's input with its reference…",
+        choices="tools.mlops.tool:known_models",
+    ),
+    Capability(
+        name="model_performance",
+        tool="tools.mlops.tool:model_performance",
+        input="tools.mlops.queries:PerformanceQuery",
+        summary="A model's accuracy/AUC/F1 (or MAE/RMSE) on its newest window estimated without labels, with band and realised",
+        verbs=("performance", "perf"),
+        usage="NAME [window=LABEL] [chunk=ROWS]",
+        examples=("performance fraud-scorer",),
+        parse=parse_performance,
+        render="bot.render.mlops:PERFORMANCE",
+        cli="model performance",
+        cli_args=("model",),
+        intents="performance.yaml",
+        module=__file__,
+        status="Estimating the model's performance…",
         choices="tools.mlops.tool:known_models",
     ),
 ]

@@ -1,6 +1,7 @@
 """`POST /hooks/models` (registry events, MLflow webhooks), `POST|PUT /hooks/{source}` (every
 registered alert and change source: bot/hooks/sources.py) and `POST /hooks/models/{name}/windows/{label}`
-(a window of logged model inputs, for drift). Every event is validated before any is stored.
+(a window of logged model inputs, for drift) `POST /hooks/models/{name}/labels/{label}` (its delayed labels) and
+`POST /hooks/models/{name}/retrains/{run_id}` (a retraining pipeline's callback). Every event is validated before any is stored.
 
 A window may hold 200,000 rows: validating it, building the frame and writing the parquet
 blob take seconds, so all of it runs in a worker thread (see bot/hooks/common.py).
@@ -8,17 +9,19 @@ blob take seconds, so all of it runs in a worker thread (see bot/hooks/common.py
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from bot.hooks import sources
 from bot.hooks.common import check_token, read_json, reject
-from tools.mlops.ingest import store_window
-from tools.timeutil import to_epoch
+from tools.errors import ToolError
+from tools.mlops.ingest import store_labels, store_window, update_retrain
+from tools.timeutil import now_utc, to_epoch
 
 router = APIRouter(prefix="/hooks")
 MAX_WINDOW_ROWS = 200_000
@@ -59,6 +62,55 @@ def _save_window(request: Request, store: Any, name: str, label: str, body: Any)
         raise reject(request, exc) from exc
     stored = store_window(store, name, label, frame, start=start, end=end)
     return {"stored": stored, "source": f"store:{name}/{label}"}
+
+
+@router.post("/models/{name}/labels/{label}", status_code=202, dependencies=[Depends(check_token)])
+async def post_labels(name: str, label: str, request: Request) -> dict:
+    """Delayed labels for a stored window: rows of {label, id?} (joined by id, else by position)."""
+    body = await read_json(request)
+    store = request.app.state.runtime.store
+    return await run_in_threadpool(_save_labels, request, store, name, label[:64], body)
+
+
+def _save_labels(request: Request, store: Any, name: str, label: str, body: Any) -> dict:
+    import pandas as pd
+
+    try:
+        window = WindowIn.model_validate({"rows": body} if isinstance(body, list) else body)
+    except ValidationError as exc:
+        raise reject(request, exc) from exc
+    try:
+        stored = store_labels(store, name, label, pd.DataFrame.from_records(window.rows))
+    except ToolError as exc:
+        raise reject(request, ValueError(" ".join(filter(None, [exc.message, exc.hint])))) from exc
+    return {"labels": stored, "source": f"store:{name}/{label}"}
+
+
+class RetrainCallback(BaseModel):
+    """What a retraining pipeline reports: started, then succeeded (with the new version) or failed."""
+
+    status: Literal["started", "succeeded", "failed"]
+    new_version: str | None = Field(None, min_length=1, max_length=64)
+    detail: str | None = Field(None, max_length=1000)
+    external_ref: str | None = Field(None, max_length=300)
+    at: datetime | None = None
+
+
+@router.post("/models/{name}/retrains/{run_id}", status_code=202, dependencies=[Depends(check_token)])
+async def post_retrain(name: str, run_id: str, request: Request) -> dict:
+    """A retraining pipeline's callback (tools/actions/retrain.py); a run moves forward only."""
+    body = await read_json(request)
+    try:
+        cb = RetrainCallback.model_validate(body)
+    except ValidationError as exc:
+        raise reject(request, exc) from exc
+    at = to_epoch(cb.at or now_utc())
+    assert at is not None
+    run = await run_in_threadpool(update_retrain, request.app.state.runtime.store, name, run_id[:64], cb.status, at,
+                                  cb.new_version, cb.detail, cb.external_ref)
+    if run is None:
+        raise HTTPException(status_code=404, detail={"error": f"No retraining run {run_id[:64]} of model {name}."})
+    return {"run": run["id"], "status": run["status"], "new_version": run.get("new_version")}
 
 
 # Last: the generic `/hooks/{source}` route must not shadow the named ones above.

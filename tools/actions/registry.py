@@ -7,7 +7,7 @@ from functools import cache
 
 from tools.actions.base import ActionSpec
 
-MODULES = ["silence", "pagerduty", "opsgenie", "github", "webhook", "kubernetes", "mlflow"]
+MODULES = ["silence", "pagerduty", "opsgenie", "github", "webhook", "kubernetes", "mlflow", "retrain"]
 
 
 @cache

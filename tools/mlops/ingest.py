@@ -47,6 +47,47 @@ def store_window(
     return len(frame)
 
 
+def store_labels(store: Store, model: str, label: str, frame: pd.DataFrame) -> int:
+    """Save delayed labels for a stored window (joined to its rows by an id column, else by
+    position); returns the labelled rows. Checked against the window before anything is kept."""
+    from tools.errors import ToolError
+    from tools.mlops.performance import ID_KEYS, TARGETS
+    from tools.store.models import load_window, save_labels, window_labels
+
+    cols = [str(c) for c in frame.columns]
+    target = next((c for c in cols if c.lower() in TARGETS), None)
+    rest = [c for c in cols if c.lower() not in ID_KEYS]
+    if target is None and len(rest) == 1:
+        target = rest[0]
+    if target is None:
+        raise ToolError(f"The labels have no label column (got {', '.join(cols[:8])}).",
+                        hint="Name it 'label' or 'target' (plus an 'id' column shared with the window).")
+    with store.engine.begin() as conn:
+        if label not in {w["label"] for w in window_labels(conn, model)}:
+            raise ToolError(f"Model '{model}' has no window '{label}' to label.",
+                            hint=f"Log the window first: triops ingest features {model} {label} FILE.")
+        window = load_window(conn, model, label)
+        assert window is not None
+        key = next((k for k in ID_KEYS if k in frame.columns and k in window.columns), None)
+        if key is None and len(frame) != len(window):
+            raise ToolError(f"{len(frame):,} labels for a window of {len(window):,} rows, and no shared id column.",
+                            hint=f"Give both an id column ({', '.join(ID_KEYS[:3])}) or one label per window row.")
+        keep = [c for c in (key, target) if c is not None]
+        save_labels(conn, model, label, frame[keep].rename(columns={target: "label"}) if target != "label" else frame[keep],
+                    now_utc().timestamp())
+    return int(frame[target].notna().sum())
+
+
+def update_retrain(store: Store, model: str, run_id: str, status: str, at: float, new_version: str | None = None,
+                   detail: str | None = None, external_ref: str | None = None) -> dict[str, Any] | None:
+    """A retraining pipeline's report on a run; None when the run is unknown."""
+    from tools.store.models import update_retrain_run
+
+    with store.engine.begin() as conn:
+        return update_retrain_run(conn, run_id, model, status=status, at=at, new_version=new_version,
+                                  detail=detail, external_ref=external_ref)
+
+
 def model_rows(store: Store) -> list[dict[str, Any]]:
     """Every registered model's row (name, service, source…), by name."""
     from tools.store.models import get_model, model_names

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from tools.drift.models import DriftReport
+from tools.mlops.perf_models import PerformanceBrief, describe
 from tools.timeutil import from_epoch
 
 Recommendation = Literal["keep", "investigate", "retrain"]
@@ -73,6 +74,58 @@ class DriftSummary(BaseModel):
     top: list[FeatureBrief] = Field(default_factory=list, description="worst first, at most five")
 
 
+class RetrainBrief(BaseModel):
+    id: str
+    status: str
+    requested_at: datetime
+    new_version: str | None = None
+    registered: bool = False
+    promoted: bool = False
+
+
+class ModelOps(BaseModel):
+    """The seeds' MLOps KPIs for one model: retraining frequency and success, lineage."""
+
+    retrains_90d: int = 0
+    per_month: float = 0.0
+    succeeded: int = 0
+    failed: int = 0
+    open_runs: int = 0
+    success_rate: float | None = Field(None, description="succeeded / finished runs")
+    last: RetrainBrief | None = None
+    versions_with_lineage: int = 0
+    n_versions: int = 0
+    lineage_coverage: float | None = Field(None, description="versions with training-data and run references")
+
+
+def model_ops(runs: list[dict[str, Any]], versions: list[dict[str, Any]], alias_histories: dict[str, list[dict[str, Any]]],
+              now: datetime) -> ModelOps:
+    """Pure: retrain runs (newest first) and registry rows in, KPIs out. A run's new version
+    counts as registered when the registry has it, promoted when an alias ever pointed at it."""
+    horizon = now.timestamp() - 90 * 86400
+    recent = [r for r in runs if r["requested_at"] >= horizon]
+    known = {str(v["version"]) for v in versions}
+    aliased = {str(h["version"]) for hist in alias_histories.values() for h in hist}
+    ok = sum(r["status"] == "succeeded" for r in runs)
+    bad = sum(r["status"] == "failed" for r in runs)
+    last = None
+    if runs:
+        r = runs[0]
+        at = from_epoch(r["requested_at"])
+        assert at is not None
+        nv = r.get("new_version")
+        last = RetrainBrief(id=r["id"], status=r["status"], requested_at=at, new_version=nv,
+                            registered=nv is not None and str(nv) in known, promoted=nv is not None and str(nv) in aliased)
+    lineage = sum(bool(v.get("training_data")) and bool(v.get("run_id")) for v in versions)
+    return ModelOps(
+        retrains_90d=len(recent), per_month=len(recent) / 3.0, succeeded=ok, failed=bad,
+        open_runs=sum(r["status"] in ("requested", "started") for r in runs),
+        success_rate=ok / (ok + bad) if ok + bad else None, last=last,
+        versions_with_lineage=lineage, n_versions=len(versions),
+        lineage_coverage=lineage / len(versions) if versions else None,
+    )
+
+
 class ModelStatus(BaseModel):
     name: str
     service: str | None = None
@@ -82,6 +135,10 @@ class ModelStatus(BaseModel):
     aliases: list[VersionStatus] = Field(default_factory=list)
     n_versions: int
     drift: DriftSummary | None = None
+    performance: PerformanceBrief | None = Field(None, description="estimated without labels on the newest window")
+    ops: ModelOps | None = None
+    suggested_actions: list[dict[str, Any]] = Field(
+        default_factory=list, description="retrain_model when the recommendation is retrain (approval needed)")
     recommendation: Recommendation
     reasons: list[str]
     checked_at: datetime
@@ -126,6 +183,9 @@ def assess(
     drift_row: dict[str, Any] | None,
     now: datetime,
     policy: StatusPolicy | None = None,
+    *,
+    performance: PerformanceBrief | None = None,
+    runs: list[dict[str, Any]] | None = None,
 ) -> ModelStatus:
     policy = policy or StatusPolicy()
     by_version = {v["version"]: v for v in versions}
@@ -159,7 +219,7 @@ def assess(
             live = status_of(versions[-1]["version"], None)
 
     drift = _drift_summary(drift_row, now) if drift_row else None
-    recommendation, reasons = _recommend(live, drift, drift_row, policy)
+    recommendation, reasons = _recommend(live, drift, drift_row, policy, performance)
     return ModelStatus(
         name=model["name"],
         service=model.get("service"),
@@ -169,10 +229,28 @@ def assess(
         aliases=alias_rows,
         n_versions=len(versions),
         drift=drift,
+        performance=performance,
+        ops=model_ops(runs or [], versions, alias_histories, now),
+        suggested_actions=_retrain_suggestion(model["name"], live, recommendation, reasons, runs or []),
         recommendation=recommendation,
         reasons=reasons,
         checked_at=now,
     )
+
+
+def _retrain_suggestion(name: str, live: VersionStatus | None, recommendation: str, reasons: list[str],
+                        runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Offer retrain_model (a human approves it) unless a run is already under way."""
+    if recommendation != "retrain" or any(r["status"] in ("requested", "started") for r in runs):
+        return []
+    args: dict[str, Any] = {"model": name, "reason": _plain(reasons[0])[:500], "evidence": _plain("; ".join(reasons[1:4]))[:2000]}
+    if live is not None:
+        args["version"] = live.version
+    return [{"action": "retrain_model", "args": args, "reason": _plain(reasons[0])[:500]}]
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"[\x00-\x08\x0b-\x1f`$|&<>]", " ", text)  # tools/actions/retrain.py's plain text
 
 
 def _drift_summary(row: dict[str, Any], now: datetime) -> DriftSummary:
@@ -197,17 +275,32 @@ def _drift_summary(row: dict[str, Any], now: datetime) -> DriftSummary:
 
 
 def _recommend(
-    live: VersionStatus | None, drift: DriftSummary | None, drift_row: dict[str, Any] | None, policy: StatusPolicy
+    live: VersionStatus | None, drift: DriftSummary | None, drift_row: dict[str, Any] | None, policy: StatusPolicy,
+    performance: PerformanceBrief | None = None,
 ) -> tuple[Recommendation, list[str]]:
+    """Estimated performance outranks drift: a drop below the reference's alert range is the
+    first reason to retrain, and input drift with performance holding is only investigated."""
     retrain: list[str] = []
     investigate: list[str] = []
     if live is None:
         return "investigate", ["no version is registered"]
+    holding = False
+    if performance is not None:
+        if performance.error:
+            investigate.append(f"performance cannot be estimated: {performance.error}")
+        elif performance.worse:
+            retrain.extend(f"{describe(m)}, below the reference's alert range" for m in performance.worse[:2])
+        elif performance.headline is not None:
+            holding = True
     if drift is None:
         investigate.append("never checked for drift")
     else:
         drifted = [f.column for f in drift.top if f.drifted]
-        if drift.dataset_drift:
+        if drift.dataset_drift and holding and performance is not None and performance.headline is not None:
+            investigate.append(
+                f"input drift: {drift.n_drifted} of {drift.n_features} features drifted, but "
+                f"{describe(performance.headline)} holds — worst: {', '.join(drifted[:3])}")
+        elif drift.dataset_drift:
             retrain.append(
                 f"input drift: {drift.n_drifted} of {drift.n_features} features drifted "
                 f"({drift.share_drifted:.0%} ≥ the dataset threshold) — worst: {', '.join(drifted[:3])}"
@@ -215,7 +308,7 @@ def _recommend(
         elif drift.n_drifted:
             investigate.append(f"{drift.n_drifted} of {drift.n_features} features drifted: {', '.join(drifted[:3])}")
         if drift.prediction_drifted:
-            retrain.append("the model's predictions drifted")
+            (investigate if holding else retrain).append("the model's predictions drifted")
         if drift.age_hours > policy.drift_stale_days * 24:
             investigate.append(f"last drift check is {drift.age_hours / 24:.0f} days old")
         if drift_row is not None:

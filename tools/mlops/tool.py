@@ -10,17 +10,13 @@ from sqlalchemy.engine import Connection
 from tools.contract import ToolContext, tool
 from tools.drift import DriftConfig, DriftInputError, DriftReport, compute_drift
 from tools.errors import ToolError
-from tools.mlops.data import REFERENCE, load_source
-from tools.mlops.queries import DriftQuery, ModelStatusQuery
+from tools.mlops.data import REFERENCE, load_source, parse_store_ref
+from tools.mlops.perf_models import PerformanceResult
+from tools.mlops.queries import DriftQuery, ModelStatusQuery, PerformanceQuery
 from tools.mlops.status import ModelStatus, StatusPolicy, assess
 from tools.store import models as reg
 
 LOCAL_FILES = "mlops.allow_local_files"  # a ToolContext resource the CLI sets to True
-
-
-
-
-
 
 class DriftResult(BaseModel):
     model: str | None = None
@@ -52,11 +48,15 @@ def _unknown_model(conn: Connection, name: str) -> ToolError:
     "drift check, and a recommendation (keep / investigate / retrain) with the reasons.",
 )
 def model_status(ctx: ToolContext, args: ModelStatusQuery) -> ModelStatus:
+    from tools.mlops.performance import performance_brief
+
     with ctx.store.engine.connect() as conn:
         model = reg.get_model(conn, args.name)
         if model is None:
             raise _unknown_model(conn, args.name)
         alias_rows = reg.aliases(conn, args.name)
+        performance = performance_brief(conn, args.name)
+        runs = reg.retrain_runs_of(conn, args.name)
         return assess(
             model,
             reg.versions(conn, args.name),
@@ -66,7 +66,28 @@ def model_status(ctx: ToolContext, args: ModelStatusQuery) -> ModelStatus:
             reg.latest_drift_report(conn, args.name),
             ctx.now(),
             StatusPolicy(),
+            performance=performance,
+            runs=runs,
         )
+
+
+@tool(
+    "model_performance",
+    "A classifier's accuracy, ROC AUC, F1, precision and recall (or a regressor's MAE and "
+    "RMSE) on its newest logged window WITHOUT labels: confidence-based estimation calibrated "
+    "on the labelled reference window (direct loss estimation for regressors), with a "
+    "confidence band, the alert range from reference, and the realised value where delayed "
+    "labels arrived. Read-only.",
+)
+def model_performance(ctx: ToolContext, args: PerformanceQuery) -> PerformanceResult:
+    from tools.mlops.performance import estimate_model
+
+    with ctx.store.engine.connect() as conn:
+        if reg.get_model(conn, args.model) is None and not reg.window_labels(conn, args.model):
+            raise _unknown_model(conn, args.model)
+        return estimate_model(conn, args.model, window=args.window, reference=args.reference,
+                              chunk_size=args.chunk_size, target=args.target, proba=args.proba,
+                              prediction=args.prediction)
 
 
 @tool(
@@ -81,6 +102,11 @@ def drift_report(ctx: ToolContext, args: DriftQuery) -> DriftResult:
         raise ToolError("Give a model name, or both a reference and a current data set.")
     reference = args.reference or f"store:{args.model}/{REFERENCE}"
     current = args.current or f"store:{args.model}/latest"
+    if args.model is None:
+        # store:MODEL/… on both sides names the model: the same result as `drift MODEL`
+        owners = {parse_store_ref(s)[0] for s in (reference, current) if s.startswith("store:")}
+        if len(owners) == 1 and reference.startswith("store:") and current.startswith("store:"):
+            args = args.model_copy(update={"model": owners.pop()})
     # Local files only from the CLI: Slack and the agent must not make the bot read paths.
     if not ctx.resource(LOCAL_FILES, lambda: False):
         for source in (reference, current):

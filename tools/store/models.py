@@ -379,3 +379,95 @@ def recent_drift_events(
         cond.append(drift_events.c.service.in_(list(services)))
     q = select(drift_events).where(*cond).order_by(drift_events.c.at.desc(), drift_events.c.id.desc()).limit(limit)
     return [{**dict(r), "features": json.loads(r["features"])} for r in conn.execute(q).mappings()]
+
+
+# ---- delayed labels ------------------------------------------------------------------------
+
+# Ground truth that arrives after the predictions: one frame per (model, window label), joined
+# to the window's rows by a shared id column or, without one, by position.
+label_windows = Table(
+    "label_windows",
+    metadata,
+    Column("model", String(200), nullable=False),
+    Column("label", String(64), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),  # Parquet bytes
+    Column("stored_at", Epoch, nullable=False),
+    PrimaryKeyConstraint("model", "label"),
+)
+
+
+def save_labels(conn: Connection, model: str, label: str, frame: pd.DataFrame, now: float) -> None:
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    upsert(conn, label_windows,
+           [{"model": model, "label": label, "rows": len(frame), "data": buf.getvalue(), "stored_at": now}],
+           ["model", "label"])
+
+
+def load_labels(conn: Connection, model: str, label: str) -> pd.DataFrame | None:
+    data = conn.execute(
+        select(label_windows.c.data).where(label_windows.c.model == model, label_windows.c.label == label)
+    ).scalar()
+    if data is None:
+        return None
+    import pandas as pd
+
+    return pd.read_parquet(io.BytesIO(data))
+
+
+# ---- retraining runs -----------------------------------------------------------------------
+
+retrain_runs = Table(
+    "retrain_runs",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("model", String(200), nullable=False, index=True),
+    Column("version", String(64)),  # the version being replaced
+    Column("pipeline", String(16), nullable=False),  # github | airflow | webhook
+    Column("external_ref", String(300)),  # the dag_run_id / workflow run / webhook answer
+    Column("reason", Text),
+    Column("requested_by", String(128)),
+    Column("status", String(16), nullable=False),  # requested | started | succeeded | failed
+    Column("requested_at", Epoch, nullable=False),
+    Column("started_at", Epoch),
+    Column("finished_at", Epoch),
+    Column("new_version", String(64)),
+    Column("detail", Text),
+)
+
+_RUN_ORDER = {"requested": 0, "started": 1, "succeeded": 2, "failed": 2}
+
+
+def add_retrain_run(conn: Connection, row: dict[str, Any]) -> None:
+    conn.execute(insert(retrain_runs).values(**row))
+
+
+def update_retrain_run(conn: Connection, run_id: str, model: str, *, status: str, at: float,
+                       new_version: str | None = None, detail: str | None = None,
+                       external_ref: str | None = None) -> dict[str, Any] | None:
+    """A pipeline's callback: move the run forward (never back: a late 'started' after
+    'succeeded' changes nothing); returns the run, or None when there is no such run."""
+    from sqlalchemy import update
+
+    row = conn.execute(select(retrain_runs).where(retrain_runs.c.id == run_id, retrain_runs.c.model == model)).mappings().first()
+    if row is None:
+        return None
+    if _RUN_ORDER[status] < _RUN_ORDER[row["status"]] or row["status"] in ("succeeded", "failed"):
+        return dict(row)
+    values: dict[str, Any] = {"status": status}
+    if status == "started":
+        values["started_at"] = at
+    else:
+        values["finished_at"] = at
+        values["started_at"] = row["started_at"] or at
+    for key, val in (("new_version", new_version), ("detail", detail), ("external_ref", external_ref)):
+        if val is not None:
+            values[key] = val
+    conn.execute(update(retrain_runs).where(retrain_runs.c.id == run_id).values(**values))
+    return {**dict(row), **values}
+
+
+def retrain_runs_of(conn: Connection, model: str, limit: int = 200) -> list[dict[str, Any]]:
+    q = select(retrain_runs).where(retrain_runs.c.model == model).order_by(retrain_runs.c.requested_at.desc()).limit(limit)
+    return [dict(r) for r in conn.execute(q).mappings()]
