@@ -298,3 +298,88 @@ def check(text: str, evidence: Evidence) -> Grounding:
         if ident.lower().rstrip("/.") not in evidence.text:
             unsupported.append(ident)
     return Grounding(grounded=not unsupported, figures=figures, unsupported=unsupported)
+
+
+# --- claims: state, existence and cause ------------------------------------------------------
+# A state word in the answer must be backed by the same state in a tool output of the turn
+# (about the entity the sentence names, when it names one the outputs know). Each state lists
+# the words that state it and the evidence words that support it.
+_STATES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "ok": (r"\b(?:ok|okay|healthy|fine|all good|stable|no action needed)\b", ("keep", "ok", "healthy", "pass", "stable")),
+    "drifting": (r"\b(?:drift(?:ing|ed|s)?)\b", ("drift",)),
+    "retrain": (r"\bretrain(?:ing|ed)?\b", ("retrain",)),
+    "investigate": (r"\binvestigat(?:e|ing|ion)\b", ("investigate",)),
+    "open": (r"\b(?:open|firing|active|ongoing|paging)\b", ("open", "firing", "active")),
+    "resolved": (r"\b(?:resolved|closed|recovered|cleared)\b", ("resolved", "closed")),
+    "elite": (r"\b(?:elite|high|medium|low) performers?\b", ("elite", "high", "medium", "low")),
+}
+_EXISTENCE_RE = re.compile(
+    r"\b(?:does(?:n't| not) exist|no such|not (?:a )?known|unknown (?:service|team|model)|not found|"
+    r"(?:is|are) not (?:in|among) the known)\b", re.I)
+_EXISTENCE_EVIDENCE = ("don't know", "do not know", "not found", "unknown", "no such", "not a known", "choices")
+_CAUSE_RE = re.compile(r"\b(?:because|caused by|due to|root[- ]cause|the cause|triggered by|as a result of)\b", re.I)
+_CAUSE_EVIDENCE = ("cause", "suspect", "probable", "change", "deploy")
+_SENTENCE_RE = re.compile(r"(?<=[.!?;])\s+|\n+")
+
+
+@dataclass
+class ClaimEvidence:
+    """The tool outputs of a turn as text, whole and per object (one record, one model…)."""
+
+    text: str = ""
+    objects: list[str] = field(default_factory=list)
+    entities: set[str] = field(default_factory=set)  # names of things the outputs are about
+
+    @classmethod
+    def build(cls, outputs: Iterable[Any]) -> ClaimEvidence:
+        ev = cls()
+        for out in outputs:
+            ev._walk(out)
+        ev.text = "\n".join(ev.objects)
+        return ev
+
+    def _walk(self, value: Any) -> str:
+        if isinstance(value, dict):
+            parts = [f"{k}: {self._walk(v)}" for k, v in value.items()]
+            for k, v in value.items():
+                if isinstance(v, str) and k.lower() in ("name", "service", "model", "scope", "team", "id", "title"):
+                    self.entities.add(v.lower())
+            text = "; ".join(parts).lower()
+            self.objects.append(text)
+            return text
+        if isinstance(value, list | tuple):
+            return " | ".join(self._walk(v) for v in value)
+        return "" if value is None else str(value).lower()
+
+
+def claims(text: str) -> list[tuple[str, str]]:
+    """(kind, sentence) for each state, existence or cause claim in `text`."""
+    out: list[tuple[str, str]] = []
+    for sentence in (s.strip() for s in _SENTENCE_RE.split(text) if s.strip()):
+        low = sentence.lower()
+        for state, (rx, _) in _STATES.items():
+            if re.search(rx, low):
+                out.append((state, sentence))
+        if _EXISTENCE_RE.search(low):
+            out.append(("existence", sentence))
+        if _CAUSE_RE.search(low):
+            out.append(("cause", sentence))
+    return out
+
+
+def claim_supported(kind: str, sentence: str, ev: ClaimEvidence) -> bool:
+    low = sentence.lower()
+    if kind == "existence":
+        return any(w in ev.text for w in _EXISTENCE_EVIDENCE)
+    if kind == "cause":
+        return any(w in ev.text for w in _CAUSE_EVIDENCE)
+    words = _STATES[kind][1]
+    named = [e for e in ev.entities if len(e) > 2 and re.search(r"(?<![\w-])" + re.escape(e) + r"(?![\w-])", low)]
+    pool = [o for o in ev.objects if any(e in o for e in named)] if named else ev.objects
+    return any(re.search(r"(?<![a-z])" + re.escape(w), o) for o in pool for w in words)
+
+
+def check_claims(text: str, outputs: Iterable[Any]) -> list[str]:
+    """The claims of `text` that the tool outputs do not back, as `kind: sentence`."""
+    ev = ClaimEvidence.build(outputs)
+    return [f"{kind}: {sentence}" for kind, sentence in claims(text) if not claim_supported(kind, sentence, ev)]
