@@ -8,6 +8,7 @@ which refuses calls over the tool-call budget. What comes out is the model's fin
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,14 @@ from bot.agent.capping import redact
 from bot.agent.llm import Deadline, cost, prices, usage_of
 from bot.agent.models import ToolCallRecord, Usage
 from bot.agent.repair import ModelGuard
-from bot.agent.toolkit import ToolSession, as_langchain_tools, offered_tools, select_tools
+from bot.agent.toolkit import (
+    ToolSession,
+    as_langchain_tools,
+    offered_tools,
+    schema_of,
+    select_tools,
+    tool_output_chars,
+)
 from tools.contract import ToolContext, ToolRegistry
 from tools.conversations import Turn
 from tools.settings import Settings
@@ -141,12 +149,14 @@ class LLMAgent:
         spent = meter.exhausted()
         if spent:
             return LLMRun(text=None, stopped=spent)
+        offered = select_tools(self.registry, self.settings, ranked_tools)
+        prompt_chars = sum(len(json.dumps(schema_of(t))) for t in offered) + 3000  # schemas + system prompt
         session = ToolSession(
-            self.registry, self.ctx, meter, max_output_chars=self.settings.agent_tool_output_chars
+            self.registry, self.ctx, meter,
+            max_output_chars=tool_output_chars(self.settings, prompt_tokens=int(prompt_chars / 3.5)),
         )
         guard = _BudgetGuard(meter)
         suggestions: list[Suggestion] = []
-        offered = select_tools(self.registry, self.settings, ranked_tools)
         tools = as_langchain_tools(session, offered)
         proposer = suggest_tool(self.registry, self.settings, suggestions)
         if proposer is not None:

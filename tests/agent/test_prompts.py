@@ -63,7 +63,8 @@ def test_planner_intro(intent: str, expect: str) -> None:
     assert expect in text
 
 
-@pytest.mark.parametrize("reason", ["ungrounded", "budget", "llm_error", "no_answer"])
+@pytest.mark.parametrize("reason", ["ungrounded", "budget", "llm_error", "no_answer", "timeout", "llm_unreachable",
+                                    "bad_tool_call", "bad_output", "prompt_echo", "no_tool_call"])
 def test_fallback_notes(reason: str) -> None:
     text = prompts.render("fallback_note", reason=reason, detail="time")
     assert text.startswith("_(") and text.endswith(")_")
