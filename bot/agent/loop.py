@@ -31,6 +31,7 @@ from bot.agent.repair import ModelGuard
 from bot.agent.toolkit import (
     ToolSession,
     as_langchain_tools,
+    compact,
     offered_tools,
     schema_of,
     select_tools,
@@ -150,14 +151,15 @@ class LLMAgent:
         if spent:
             return LLMRun(text=None, stopped=spent)
         offered = select_tools(self.registry, self.settings, ranked_tools)
-        prompt_chars = sum(len(json.dumps(schema_of(t))) for t in offered) + 3000  # schemas + system prompt
+        lean = compact(self.settings)
+        prompt_chars = sum(len(json.dumps(schema_of(t, lean=lean))) for t in offered) + 3000  # schemas + system prompt
         session = ToolSession(
             self.registry, self.ctx, meter,
             max_output_chars=tool_output_chars(self.settings, prompt_tokens=int(prompt_chars / 3.5)),
         )
         guard = _BudgetGuard(meter)
         suggestions: list[Suggestion] = []
-        tools = as_langchain_tools(session, offered)
+        tools = as_langchain_tools(session, offered, lean=lean)
         proposer = suggest_tool(self.registry, self.settings, suggestions)
         if proposer is not None:
             tools.append(proposer)

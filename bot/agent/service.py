@@ -205,7 +205,8 @@ class Assistant:
             audit.record(self.store, "agent", "llm_output_refused", question[:200], reason=bad,
                          answer=redact(run.text)[:1000])
             return self._planner_fallback(question, bad, run, previous, intent)
-        used_tools = any(c.ok for c in run.calls)
+        # a suggestion is a tool call too: validated, allowlisted, and only recorded for approval
+        used_tools = any(c.ok for c in run.calls) or bool(run.suggestions)
         if about and not used_tools:  # a claim about our systems must rest on a tool's output
             ans = self._planner_fallback(question, "no_tool_call", run, previous, intent)
             ans.grounding = verdict_of(run.text, question, run.calls, about=True)  # what the model said

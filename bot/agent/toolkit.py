@@ -10,6 +10,7 @@ model can correct itself and the loop never crashes.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
@@ -66,9 +67,35 @@ def tool_output_chars(settings: Settings, prompt_tokens: int = 0) -> int:
     return cap
 
 
-def schema_of(t: Tool) -> dict[str, Any]:
-    """The JSON schema the model is shown for `t`."""
-    return _schema(t)
+def schema_of(t: Tool, *, lean: bool = False) -> dict[str, Any]:
+    """The JSON schema the model is shown for `t`; `lean` for a small context: no titles,
+    descriptions cut to their first sentence (types, enums, bounds and defaults stay)."""
+    return _lean(_schema(t)) if lean else _schema(t)
+
+
+def _first_sentence(text: str, limit: int = 90) -> str:
+    head = re.split(r"(?<=[a-z0-9)])\.\s+(?=[A-Z])", text.strip())[0].split("\n")[0].strip()
+    return head if len(head) <= limit else head[: limit - 1] + "…"
+
+
+def _lean(value: Any, top: bool = True) -> Any:
+    if isinstance(value, dict):
+        options = value.get("anyOf")
+        if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:  # Optional[X] → X
+            value = {**{k: v for k, v in value.items() if k != "anyOf"},
+                     **next(o for o in options if o != {"type": "null"})}
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if (k == "title" and not top) or (k == "default" and v is None):
+                continue
+            if k == "description" and isinstance(v, str):
+                out[k] = _first_sentence(v, 160 if top else 90)
+                continue
+            out[k] = _lean(v, top=False) if k != "properties" else {p: _lean(x, top=False) for p, x in v.items()}
+        return out
+    if isinstance(value, list):
+        return [_lean(v, top=False) for v in value]
+    return value
 
 
 @lru_cache(maxsize=256)
@@ -170,7 +197,9 @@ class ToolSession:
         return record
 
 
-def as_langchain_tools(session: ToolSession, tools: Sequence[Tool] | None = None) -> list[StructuredTool]:
+def as_langchain_tools(
+    session: ToolSession, tools: Sequence[Tool] | None = None, *, lean: bool = False
+) -> list[StructuredTool]:
     """One StructuredTool per offered registry tool, bound to this answer's session."""
 
     def make(t: Tool) -> StructuredTool:
@@ -181,7 +210,7 @@ def as_langchain_tools(session: ToolSession, tools: Sequence[Tool] | None = None
             func=call,
             name=t.name,
             description=t.description,
-            args_schema=_schema(t),
+            args_schema=schema_of(t, lean=lean),
             handle_tool_error=lambda exc: str(exc),
         )
 
