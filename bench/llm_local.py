@@ -206,10 +206,15 @@ def start_server(py: Path, gguf: Path, spec: ModelSpec, ctx_tokens: int, threads
 
 
 def tokens(base: str, text: str) -> int:
+    """Tokens of `text` in the served model's tokenizer (llama-cpp-python's /extras/tokenize);
+    about 4 characters a token where the server has no such endpoint."""
     req = urllib.request.Request(base + "/extras/tokenize", data=json.dumps({"input": text}).encode(),
                                  headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=60) as r:
-        return len(json.loads(r.read())["tokens"])
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return len(json.loads(r.read())["tokens"])
+    except (OSError, ValueError, KeyError):
+        return -(-len(text) // 4)
 
 
 def prompt_sizes(base: str, settings: Any) -> dict[str, int]:
@@ -367,9 +372,20 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=90.0, help="seconds per answer")
     ap.add_argument("--max-tokens", type=int, default=256)
     ap.add_argument("--out", type=Path, default=ROOT / ".bench" / "llm_local")
+    ap.add_argument("--base-url", help="an OpenAI-compatible server already running (Ollama, vLLM, llama.cpp): "
+                                       "no build, no model download; --models names the served model")
     args = ap.parse_args()
 
     import gguf_meta
+
+    if args.base_url:  # a server the user runs: only the eval
+        args.out.mkdir(parents=True, exist_ok=True)
+        spec = ModelSpec(key=args.models, title=args.models, packages=(), members=(), sha256="-", licence="-",
+                         origin=args.base_url)
+        res = evaluate(args.base_url.removesuffix("/v1"), spec, args, args.out / "transcripts.jsonl")
+        by_path = {s.path: s for s in res["report"].summaries}
+        print("\n" + table([("built-in planner", by_path["planner"]), (args.models, by_path["llm"])]))
+        return
 
     py = ensure_server_venv(args.venv, args.jobs)
     if py is None:

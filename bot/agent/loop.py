@@ -159,16 +159,19 @@ class LLMAgent:
         )
         guard = _BudgetGuard(meter)
         suggestions: list[Suggestion] = []
-        tools = as_langchain_tools(session, offered, lean=lean)
+        # every read-only tool can run (a model may name one outside the compact set); the
+        # model is shown only the offered ones
+        tools = as_langchain_tools(session, None, lean=lean)
         proposer = suggest_tool(self.registry, self.settings, suggestions)
         if proposer is not None:
             tools.append(proposer)
-        repair = ModelGuard(self.settings, meter, tools, about_systems=about_systems)
+        shown = {t.name for t in offered} | ({proposer.name} if proposer is not None else set())
+        repair = ModelGuard(self.settings, meter, tools, about_systems=about_systems, shown=shown)
         agent = create_agent(
             self.model,
             tools=tools,
             system_prompt=system_prompt(self.registry, self.ctx, has_history=bool(history),
-                                        can_suggest=proposer is not None, tool_names=[t.name for t in tools]),
+                                        can_suggest=proposer is not None, tool_names=sorted(shown)),
             middleware=[guard, repair],
         )
         asked = f"{redact(question)}\n\n(time now: {self.ctx.now().strftime('%Y-%m-%d %H:%M')} UTC)"

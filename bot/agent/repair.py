@@ -67,8 +67,11 @@ def _first_step(messages: Sequence[BaseMessage]) -> bool:
 
 
 class ModelGuard(AgentMiddleware):
-    def __init__(self, settings: Settings, meter: BudgetMeter, tools: Sequence[BaseTool], *, about_systems: bool):
+    def __init__(self, settings: Settings, meter: BudgetMeter, tools: Sequence[BaseTool], *, about_systems: bool,
+                 shown: set[str] | None = None):
+        """`tools`: what may run; `shown`: the names the model is offered (default: all)."""
         super().__init__()
+        self.shown = shown
         self.settings = settings
         self.meter = meter
         self.schemas = _schemas(tools)
@@ -87,6 +90,9 @@ class ModelGuard(AgentMiddleware):
             if (self.settings.llm_tool_choice == "required_first" and self.about_systems
                     and _first_step(request.messages)):
                 choice = "required"
+        if self.shown is not None:
+            shown = [t for t in request.tools if getattr(t, "name", None) in self.shown or isinstance(t, dict)]
+            return request.override(model_settings=settings, tool_choice=choice, tools=shown)
         return request.override(model_settings=settings, tool_choice=choice)
 
     def wrap_model_call(

@@ -146,3 +146,16 @@ def test_compact_tool_set_for_a_small_context(ctx: ToolContext, registry: ToolRe
     assert offered == sorted(offered)
     full = sum(len(json.dumps(schema_of(t))) for t in offered_tools(registry))
     assert len(json.dumps(double.requests[0]["tools"])) < full / 2
+
+
+def test_a_tool_outside_the_compact_set_still_runs(ctx: ToolContext, registry: ToolRegistry, double: OpenAIDouble, tmp_path: Path) -> None:
+    """The compact set trims the prompt, not what may run: a valid read-only tool the model
+    names anyway goes through the same validated session."""
+    double.push(completion(content='<tool_call>{"name": "model_status", "arguments": {"name": "fraud-scorer"}}</tool_call>'))
+    double.push(completion(content="fraud-scorer needs a retrain [model_status]."))
+    ans = ask(ctx, registry, double, tmp_path, TRIOPS_LLM_CONTEXT_TOKENS="4096")
+    offered = [t["function"]["name"] for t in double.requests[0]["tools"]]
+    assert "model_status" not in offered
+    assert ans.path == "llm" and ans.fallback is None and [c.tool for c in ans.calls] == ["model_status"]
+    props = double.requests[0]["tools"][0]["function"]["parameters"]["properties"]
+    assert all("title" not in p and "anyOf" not in p for p in props.values())  # lean schemas
