@@ -182,14 +182,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(py: Path, gguf: Path, spec: ModelSpec, ctx_tokens: int, threads: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(py: Path, gguf: Path, spec: ModelSpec, ctx_tokens: int, threads: int, log: Path,
+                 lib_path: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     cmd = [str(py), "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", spec.key, "--host", "127.0.0.1",
            "--port", str(port), "--n_ctx", str(ctx_tokens), "--n_threads", str(threads), "--n_batch", "256"]
     if spec.chat_format:
         cmd += ["--chat_format", spec.chat_format]
     say("starting: " + " ".join(cmd[1:]))
-    proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    env = {**os.environ, **({"LLAMA_CPP_LIB_PATH": str(lib_path), "LD_LIBRARY_PATH": str(lib_path)} if lib_path else {})}
+    proc = subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -372,6 +374,8 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=90.0, help="seconds per answer")
     ap.add_argument("--max-tokens", type=int, default=256)
     ap.add_argument("--out", type=Path, default=ROOT / ".bench" / "llm_local")
+    ap.add_argument("--server-python", type=Path, help="a python where llama_cpp.server imports (skips the build)")
+    ap.add_argument("--lib-path", type=Path, help="directory of the built libllama/libggml (LLAMA_CPP_LIB_PATH)")
     ap.add_argument("--base-url", help="an OpenAI-compatible server already running (Ollama, vLLM, llama.cpp): "
                                        "no build, no model download; --models names the served model")
     args = ap.parse_args()
@@ -387,7 +391,7 @@ def main() -> None:
         print("\n" + table([("built-in planner", by_path["planner"]), (args.models, by_path["llm"])]))
         return
 
-    py = ensure_server_venv(args.venv, args.jobs)
+    py = args.server_python or ensure_server_venv(args.venv, args.jobs)
     if py is None:
         return
     args.cache.mkdir(parents=True, exist_ok=True)
@@ -403,7 +407,7 @@ def main() -> None:
             + json.dumps({k: meta[k] for k in ("architecture", "name", "size_label", "license", "context_length",
                                               "template_mentions_tools")}))
         log = args.out / f"{spec.key}.server.log"
-        proc, base = start_server(py, gguf, spec, args.ctx, args.threads, log)
+        proc, base = start_server(py, gguf, spec, args.ctx, args.threads, log, args.lib_path)
         transcripts = args.out / f"{spec.key}.transcripts.jsonl"
         transcripts.unlink(missing_ok=True)
         try:
