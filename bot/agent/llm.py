@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 
@@ -22,20 +24,70 @@ LIST_PRICES: dict[str, tuple[float, float]] = {
 }
 
 
+class LLMTimeout(TimeoutError):
+    """The answer's time ran out while the model was still generating."""
+
+
+class Deadline(BaseCallbackHandler):
+    """Raises at the first streamed token after the deadline: the stream is closed there, so
+    the server sees the client go and stops generating (llama.cpp, vLLM and Ollama do)."""
+
+    raise_error = True
+
+    def __init__(self, seconds: float):
+        self.at = time.monotonic() + seconds
+
+    def on_llm_new_token(self, token: Any, **kwargs: Any) -> None:
+        if time.monotonic() > self.at:
+            raise LLMTimeout("the answer's time budget ran out during generation")
+
+
+def openai_hosted(settings: Settings) -> bool:
+    """OpenAI itself (or Azure's v1 API), which takes max_completion_tokens; self-hosted
+    servers (llama.cpp, Ollama, older vLLM) read max_tokens and ignore the newer name."""
+    url = (settings.openai_base_url or "").lower()
+    return not url or "openai.com" in url or "azure.com" in url
+
+
 def make_chat_model(settings: Settings, *, timeout: float | None = None) -> BaseChatModel:
-    """ChatOpenAI from settings; works with OpenAI, Azure's v1 API, vLLM, Ollama, LiteLLM."""
+    """ChatOpenAI from settings; works with OpenAI, Azure's v1 API, vLLM, Ollama, LiteLLM.
+
+    Every call is bounded: `max_tokens` caps the output, the timeout is per request, and a
+    request is never retried by the client (the agent retries a 429/5xx once, honouring
+    Retry-After; a timed-out generation never)."""
     from langchain_openai import ChatOpenAI
 
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
+    cap: dict[str, Any] = (
+        {"max_tokens": settings.llm_max_tokens} if openai_hosted(settings)
+        else {"extra_body": {"max_tokens": settings.llm_max_tokens}}
+    )
     return ChatOpenAI(
         model=settings.llm_model,
         base_url=settings.openai_base_url,
         api_key=key,
         timeout=timeout or settings.llm_timeout,
-        max_retries=1,
+        max_retries=0,
         temperature=0,
+        streaming=settings.llm_stream,
         stream_usage=True,
+        **cap,
     )
+
+
+def failure_reason(exc: BaseException) -> tuple[str, str]:
+    """(reason, detail) for an exception from a model call: timeout, or llm_error."""
+    import httpx
+    import openai
+
+    if isinstance(exc, LLMTimeout | openai.APITimeoutError | httpx.TimeoutException | TimeoutError):
+        return "timeout", ""
+    status = getattr(exc, "status_code", None)
+    if status is not None:
+        return "llm_error", f"HTTP {status}"
+    if isinstance(exc, openai.APIConnectionError | httpx.TransportError | ConnectionError):
+        return "llm_unreachable", ""
+    return "llm_error", type(exc).__name__
 
 
 def prices(settings: Settings) -> tuple[float, float] | None:

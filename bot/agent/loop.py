@@ -8,6 +8,7 @@ which refuses calls over the tool-call budget. What comes out is the model's fin
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,9 +25,18 @@ import prompts
 from bot.agent.actions import Suggestion, suggest_tool
 from bot.agent.budget import Budget, BudgetMeter
 from bot.agent.capping import redact
-from bot.agent.llm import cost, prices, usage_of
+from bot.agent.llm import Deadline, cost, prices, usage_of
 from bot.agent.models import ToolCallRecord, Usage
-from bot.agent.toolkit import ToolSession, as_langchain_tools, offered_tools
+from bot.agent.repair import ModelGuard
+from bot.agent.toolkit import (
+    ToolSession,
+    as_langchain_tools,
+    compact,
+    offered_tools,
+    schema_of,
+    select_tools,
+    tool_output_chars,
+)
 from tools.contract import ToolContext, ToolRegistry
 from tools.conversations import Turn
 from tools.settings import Settings
@@ -77,6 +87,9 @@ class LLMRun:
     usage: Usage = field(default_factory=Usage)
     stopped: str | None = None  # the budget that ended the run early
     suggestions: list[Suggestion] = field(default_factory=list)
+    failure: str | None = None  # why the model's turn was unusable: bad_tool_call, bad_output…
+    detail: str = ""  # what exactly (the tool name it wrote, the choices)
+    repairs: list[str] = field(default_factory=list)  # text tool calls run, names mapped
 
 
 def history_messages(turns: Sequence[Turn]) -> list[BaseMessage]:
@@ -88,14 +101,19 @@ def history_messages(turns: Sequence[Turn]) -> list[BaseMessage]:
     return out
 
 
-def system_prompt(registry: ToolRegistry, ctx: ToolContext, *, has_history: bool, can_suggest: bool = False) -> str:
-    names = [t.name for t in offered_tools(registry)]
+def system_prompt(
+    registry: ToolRegistry, ctx: ToolContext, *, has_history: bool, can_suggest: bool = False,
+    tool_names: Sequence[str] | None = None,
+) -> str:
+    """Stable for a day (the date, not the minute), so servers that cache a prompt prefix
+    reuse it across questions; the time of day goes in the user turn."""
+    names = list(tool_names) if tool_names is not None else [t.name for t in offered_tools(registry)]
     catalog = ctx.catalog
     return prompts.render(
         "system",
         tool_names=names,
         example_tool=names[0] if names else "tool_name",
-        now=ctx.now().strftime("%Y-%m-%d %H:%M"),
+        today=ctx.now().strftime("%Y-%m-%d"),
         known_services=list(getattr(catalog, "service_names", []) or [])[:60],
         known_teams=list(getattr(catalog, "team_names", []) or [])[:30],
         max_sentences=6,
@@ -119,47 +137,67 @@ class LLMAgent:
         self.settings = settings
         self.budget = budget or Budget.from_settings(settings)
 
-    def run(self, question: str, history: Sequence[Turn] = (), conversation_tokens: int = 0) -> LLMRun:
-        """Answer once. Raises only when the model itself fails (the caller falls back)."""
+    def run(
+        self, question: str, history: Sequence[Turn] = (), conversation_tokens: int = 0, *,
+        about_systems: bool = True, ranked_tools: Sequence[str] = (),
+    ) -> LLMRun:
+        """Answer once. Raises only when the model itself fails (the caller falls back).
+
+        `about_systems`: the question asks about the organisation's systems (so the first
+        step may require a tool call); `ranked_tools`: tool names the planner ranks best first,
+        for the compact tool set."""
         meter = BudgetMeter(self.budget, conversation_tokens_before=conversation_tokens)
         spent = meter.exhausted()
         if spent:
             return LLMRun(text=None, stopped=spent)
+        offered = select_tools(self.registry, self.settings, ranked_tools)
+        lean = compact(self.settings)
+        prompt_chars = sum(len(json.dumps(schema_of(t, lean=lean))) for t in offered) + 3000  # schemas + system prompt
         session = ToolSession(
-            self.registry, self.ctx, meter, max_output_chars=self.settings.agent_tool_output_chars
+            self.registry, self.ctx, meter,
+            max_output_chars=tool_output_chars(self.settings, prompt_tokens=int(prompt_chars / 3.5)),
         )
         guard = _BudgetGuard(meter)
         suggestions: list[Suggestion] = []
-        tools = as_langchain_tools(session)
+        # every read-only tool can run (a model may name one outside the compact set); the
+        # model is shown only the offered ones
+        tools = as_langchain_tools(session, None, lean=lean)
         proposer = suggest_tool(self.registry, self.settings, suggestions)
         if proposer is not None:
             tools.append(proposer)
+        shown = {t.name for t in offered} | ({proposer.name} if proposer is not None else set())
+        repair = ModelGuard(self.settings, meter, tools, about_systems=about_systems, shown=shown)
         agent = create_agent(
             self.model,
             tools=tools,
-            system_prompt=system_prompt(self.registry, self.ctx, has_history=bool(history), can_suggest=proposer is not None),
-            middleware=[guard],
+            system_prompt=system_prompt(self.registry, self.ctx, has_history=bool(history),
+                                        can_suggest=proposer is not None, tool_names=sorted(shown)),
+            middleware=[guard, repair],
         )
-        messages = [*history_messages(history), HumanMessage(content=redact(question))]
+        asked = f"{redact(question)}\n\n(time now: {self.ctx.now().strftime('%Y-%m-%d %H:%M')} UTC)"
+        messages = [*history_messages(history), HumanMessage(content=asked)]
         # A safety net only (the budgets above end a run first): each round is several graph
         # steps (middleware, model, tools), and a model that keeps calling refused tools stops here.
         limit = 6 * (self.budget.max_tool_calls + 4)
         try:
             # history holds BaseMessage; the graph's input type names the concrete message classes
             state = agent.invoke(cast("InputAgentState", {"messages": messages}),
-                                 config=RunnableConfig(recursion_limit=limit))
+                                 config=RunnableConfig(recursion_limit=limit,
+                                                       callbacks=[Deadline(meter.remaining_seconds())]))
         except GraphRecursionError:
             price = prices(self.settings)
             usage = Usage(model=self.settings.llm_model, input_tokens=guard.input_tokens, output_tokens=guard.output_tokens,
                           llm_calls=guard.calls, cost_usd=cost(guard.input_tokens, guard.output_tokens, price))
-            return LLMRun(text=None, calls=session.calls, usage=usage, stopped="model steps", suggestions=suggestions)
+            return LLMRun(text=None, calls=session.calls, usage=usage, stopped="model steps", suggestions=suggestions,
+                          failure=repair.failure, detail=repair.detail, repairs=repair.repairs)
         new = state["messages"][len(messages):]
         usage = usage_of(new, self.settings)
         final = new[-1] if new else None
         text = None
         if isinstance(final, AIMessage) and not final.tool_calls:
             text = _text(final).strip() or None
-        return LLMRun(text=text, calls=session.calls, usage=usage, stopped=guard.stopped, suggestions=suggestions)
+        return LLMRun(text=text, calls=session.calls, usage=usage, stopped=guard.stopped, suggestions=suggestions,
+                      failure=repair.failure, detail=repair.detail, repairs=repair.repairs)
 
 
 def _text(msg: AIMessage) -> str:

@@ -59,6 +59,7 @@ class Grounding(BaseModel):
     grounded: bool
     figures: list[str] = Field(default_factory=list)  # every figure found in the text
     unsupported: list[str] = Field(default_factory=list)  # figures no tool produced
+    claims: list[str] = Field(default_factory=list)  # state/existence/cause claims no tool output backs
 
 
 class AgentAnswer(BaseModel):

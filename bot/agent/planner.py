@@ -302,6 +302,17 @@ class Planner:
             slots.model = previous.slots.get("model")
         return Route(intent=previous.intent, confidence=route.confidence, scores=route.scores, slots=slots)
 
+    def ranked_tools(self, route: Route) -> list[str]:
+        """The tools of the intents in the order the route scores them (best first): the
+        compact tool set a small-context model is offered."""
+        out: list[str] = []
+        for name in sorted(route.scores, key=route.scores.__getitem__, reverse=True):
+            spec = self.intents.get(name)
+            for step in spec.tools if spec else []:
+                if step.tool not in out:
+                    out.append(step.tool)
+        return out
+
     def intent_of_tool(self, name: str) -> str | None:
         """The first intent whose first step calls tool `name` (to label an LLM turn)."""
         return next((i.name for i in self.spec.intents if i.tools and i.tools[0].tool == name), None)

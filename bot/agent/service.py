@@ -8,6 +8,7 @@ books: conversation turns per thread, token and cost usage per answer, the audit
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -17,12 +18,13 @@ import prompts
 from bot.agent import actions
 from bot.agent.budget import Budget
 from bot.agent.capping import redact
-from bot.agent.grounding import Evidence, check
-from bot.agent.llm import make_chat_model
-from bot.agent.loop import LLMAgent, LLMRun
-from bot.agent.models import AgentAnswer, ToolCallRecord
+from bot.agent.grounding import Evidence, check, check_claims
+from bot.agent.llm import failure_reason, make_chat_model
+from bot.agent.loop import LLMAgent, LLMRun, system_prompt
+from bot.agent.models import AgentAnswer, Grounding, ToolCallRecord
 from bot.agent.planner import Planner
 from bot.agent.render import output_text
+from bot.agent.textcalls import looks_like_payload
 from tools import audit
 from tools import conversations as conv_store
 from tools.contract import ToolContext, ToolRegistry, current_actor
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("triops.agent")
 MAX_QUESTION_CHARS = 4000  # a pasted log dump is cut, not sent whole to the model
+CHAT_INTENTS = ("help", "smalltalk")  # not about the organisation's systems: no tool needed
 
 
 def evidence_of(question: str, calls: list[ToolCallRecord]) -> Evidence:
@@ -46,6 +49,28 @@ def evidence_of(question: str, calls: list[ToolCallRecord]) -> Evidence:
         elif c.error and not c.refused:  # a tool's error and hint are its output too
             items.append({"error": c.error.message, "hint": c.error.hint, "choices": c.error.choices})
     return Evidence.build(items, question=question)
+
+
+def verdict_of(text: str, question: str, calls: list[ToolCallRecord], *, about: bool = True) -> Grounding:
+    """Figures checked against everything the turn produced; for a question about the
+    organisation's systems, claims of state, existence and cause against the tool outputs."""
+    verdict = check(text, evidence_of(question, calls))
+    if about:
+        outputs: list[Any] = [c.output.model_dump(mode="json") for c in calls if c.output is not None]
+        outputs += [{"error": c.error.message, "hint": c.error.hint, "choices": c.error.choices}
+                    for c in calls if c.error is not None and not c.refused]
+        verdict.claims = check_claims(text, outputs)
+        verdict.grounded = verdict.grounded and not verdict.claims
+    return verdict
+
+
+def echoes(text: str, prompt: str, n: int = 8) -> bool:
+    """The answer repeats a run of `n` words of the system prompt (a small model reading back
+    its instructions)."""
+    words = re.findall(r"[a-z0-9']+", prompt.lower())
+    grams = {" ".join(words[i:i + n]) for i in range(len(words) - n + 1)}
+    got = re.findall(r"[a-z0-9']+", text.lower())
+    return any(" ".join(got[i:i + n]) in grams for i in range(len(got) - n + 1))
 
 
 def answer_text(ans: AgentAnswer) -> str:
@@ -103,7 +128,7 @@ class Assistant:
         conv = conv_store.load(self.store, key) if key else conv_store.Conversation(key="")
         token = current_actor.set(actor)  # the tool wrapper audits each call for this person
         try:
-            if self.model is not None and use_llm is not False:
+            if self.model is not None and use_llm is not False and (use_llm or self._llm_allowed(question, conv, intent)):
                 ans = self._ask_llm(question, conv, intent)
             else:
                 ans = self.planner.answer(question, conv.turns[-1] if conv.turns else None, intent=intent)
@@ -115,6 +140,17 @@ class Assistant:
         ans.latency_ms = (time.perf_counter() - started) * 1000
         self._book(ans, key, actor, conv if remember and key else None)
         return ans
+
+    def _llm_allowed(self, question: str, conv: conv_store.Conversation, intent: str | None) -> bool:
+        """The per-intent choice (TRIOPS_LLM_INTENTS): the LLM answers only the intents where the
+        eval showed it at least as correct as the planner; the planner answers the rest."""
+        allowed = self.settings.llm_intents
+        if allowed is None:
+            return True
+        if intent is None:
+            previous = conv.turns[-1] if conv.turns else None
+            intent = self.planner.follow_up(question, self.planner.route(question), previous).intent
+        return intent in allowed
 
     def _tool_suggestions(self, ans: AgentAnswer) -> list[dict]:
         """Deterministic suggestions from tool outputs, kept only if allowed and valid."""
@@ -130,17 +166,32 @@ class Assistant:
     def _ask_llm(self, question: str, conv: conv_store.Conversation, intent: str | None = None) -> AgentAnswer:
         agent = LLMAgent(self.model, self.registry, self.ctx, self.settings, self.budget)  # type: ignore[arg-type]
         previous = conv.turns[-1] if conv.turns else None
+        route = self.planner.follow_up(question, self.planner.route(question), previous)
+        about = (intent or route.intent) not in CHAT_INTENTS
         try:
-            run = agent.run(question, conv.turns, conv.tokens_used)
+            run = agent.run(question, conv.turns, conv.tokens_used, about_systems=about,
+                            ranked_tools=self.planner.ranked_tools(route))
         except Exception as exc:  # endpoint down, timeout, bad response: the planner answers
+            reason, detail = failure_reason(exc)
             log.warning("LLM failed (%s: %s); the planner answers", type(exc).__name__, redact(str(exc))[:300])
-            return self._planner_fallback(question, "llm_error", None, previous, intent)
-        return self._check_run(question, run, previous, intent)
+            return self._planner_fallback(question, reason, None, previous, intent, detail)
+        return self._check_run(question, run, previous, intent, about=about)
+
+    def _unusable(self, text: str) -> str | None:
+        """Why a final text must never be shown: a payload, or the prompt read back."""
+        if looks_like_payload(text):
+            return "bad_output"
+        if echoes(text, system_prompt(self.registry, self.ctx, has_history=False)):
+            return "prompt_echo"
+        return None
 
     def _check_run(
-        self, question: str, run: LLMRun, previous: conv_store.Turn | None = None, intent: str | None = None
+        self, question: str, run: LLMRun, previous: conv_store.Turn | None = None, intent: str | None = None,
+        *, about: bool = True,
     ) -> AgentAnswer:
         base = {"question": question, "path": "llm", "calls": run.calls, "usage": run.usage}
+        if run.failure:
+            return self._planner_fallback(question, run.failure, run, previous, intent, run.detail)
         if run.text is None:
             reason = "budget" if run.stopped else "no_answer"
             if not any(c.ok for c in run.calls):
@@ -149,30 +200,42 @@ class Assistant:
             ans = AgentAnswer(text=note, fallback=reason, render_outputs=True, **base)
             ans.grounding = check(note, evidence_of(question, run.calls))
             return ans
-        verdict = check(run.text, evidence_of(question, run.calls))
+        bad = self._unusable(run.text)
+        if bad:
+            audit.record(self.store, "agent", "llm_output_refused", question[:200], reason=bad,
+                         answer=redact(run.text)[:1000])
+            return self._planner_fallback(question, bad, run, previous, intent)
+        # a suggestion is a tool call too: validated, allowlisted, and only recorded for approval
+        used_tools = any(c.ok for c in run.calls) or bool(run.suggestions)
+        if about and not used_tools:  # a claim about our systems must rest on a tool's output
+            ans = self._planner_fallback(question, "no_tool_call", run, previous, intent)
+            ans.grounding = verdict_of(run.text, question, run.calls, about=True)  # what the model said
+            return ans
+        verdict = verdict_of(run.text, question, run.calls, about=about)
         if verdict.grounded:  # suggestions only ride on an answer whose figures hold
             return AgentAnswer(
                 text=run.text, grounding=verdict, suggestions=[x.model_dump() for x in run.suggestions], **base
             )
-        log.warning("ungrounded answer replaced; figures no tool produced: %s", verdict.unsupported)
+        log.warning("ungrounded answer replaced; unsupported: %s %s", verdict.unsupported, verdict.claims)
         audit.record(
             self.store, "agent", "grounding_fallback", question[:200],
-            unsupported=verdict.unsupported, answer=redact(run.text)[:1000],
+            unsupported=verdict.unsupported, claims=verdict.claims, answer=redact(run.text)[:1000],
         )
-        if not any(c.ok for c in run.calls):
-            ans = self._planner_fallback(question, "ungrounded", run, previous, intent)
+        what = "stated figures that no tool produced" if verdict.unsupported else "made claims the tool results do not back"
+        if not used_tools:
+            ans = self._planner_fallback(question, "ungrounded", run, previous, intent, what)
         else:
-            note = prompts.render("fallback_note", reason="ungrounded", detail="")
+            note = prompts.render("fallback_note", reason="ungrounded", detail=what)
             ans = AgentAnswer(text=note, fallback="ungrounded", render_outputs=True, **base)
         ans.grounding = verdict  # the verdict on what the model said, for the record
         return ans
 
     def _planner_fallback(
         self, question: str, reason: str, run: LLMRun | None, previous: conv_store.Turn | None = None,
-        intent: str | None = None,
+        intent: str | None = None, detail: str = "",
     ) -> AgentAnswer:
         ans = self.planner.answer(question, previous, intent=intent)
-        note = prompts.render("fallback_note", reason=reason, detail=(run.stopped if run else "") or "")
+        note = prompts.render("fallback_note", reason=reason, detail=detail or ((run.stopped if run else "") or ""))
         ans.text = f"{ans.text}\n{note}" if note else ans.text
         ans.fallback = reason
         if run is not None:

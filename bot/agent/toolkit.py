@@ -10,7 +10,9 @@ model can correct itself and the loop never crashes.
 from __future__ import annotations
 
 import json
+import re
 import threading
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -22,11 +24,78 @@ from bot.agent.models import ToolCallRecord
 from tools.contract import Tool, ToolContext, ToolRegistry, current_actor
 from tools.errors import ToolError
 from tools.result import ToolResult
+from tools.settings import Settings
 
 
 def offered_tools(registry: ToolRegistry) -> list[Tool]:
-    """What the agent may call: everything that does not change a system."""
-    return [t for t in registry if not t.mutates]
+    """What the agent may call: everything that does not change a system, in name order
+    (a fixed order keeps the prompt prefix the same, so servers can cache it)."""
+    return sorted((t for t in registry if not t.mutates), key=lambda t: t.name)
+
+
+COMPACT_CONTEXT = 8192  # at or below this many tokens of context, offer the compact tool set
+
+
+def compact(settings: Settings) -> bool:
+    if settings.llm_tools == "compact":
+        return True
+    return settings.llm_tools == "auto" and 0 < settings.llm_context_tokens <= COMPACT_CONTEXT
+
+
+def select_tools(registry: ToolRegistry, settings: Settings, ranked: Sequence[str] = ()) -> list[Tool]:
+    """All read-only tools, or for a small context only those the planner ranks highest
+    (`ranked`: tool names, best first), still in name order."""
+    tools = offered_tools(registry)
+    if not compact(settings) or not ranked:
+        return tools
+    keep: list[str] = []
+    for name in ranked:
+        if name not in keep and any(t.name == name for t in tools):
+            keep.append(name)
+        if len(keep) >= settings.llm_compact_tools:
+            break
+    return [t for t in tools if t.name in keep] or tools
+
+
+def tool_output_chars(settings: Settings, prompt_tokens: int = 0) -> int:
+    """The cap on one tool result the model reads: the setting, and for a known context
+    size a share of what the prompt and the answer leave free (about 3.5 characters a token)."""
+    cap = settings.agent_tool_output_chars
+    if settings.llm_context_tokens > 0:
+        free = settings.llm_context_tokens - prompt_tokens - settings.llm_max_tokens
+        cap = min(cap, max(400, int(free * 0.4 * 3.5)))
+    return cap
+
+
+def schema_of(t: Tool, *, lean: bool = False) -> dict[str, Any]:
+    """The JSON schema the model is shown for `t`; `lean` for a small context: no titles,
+    descriptions cut to their first sentence (types, enums, bounds and defaults stay)."""
+    return _lean(_schema(t)) if lean else _schema(t)
+
+
+def _first_sentence(text: str, limit: int = 90) -> str:
+    head = re.split(r"(?<=[a-z0-9)])\.\s+(?=[A-Z])", text.strip())[0].split("\n")[0].strip()
+    return head if len(head) <= limit else head[: limit - 1] + "…"
+
+
+def _lean(value: Any, top: bool = True) -> Any:
+    if isinstance(value, dict):
+        options = value.get("anyOf")
+        if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:  # Optional[X] → X
+            value = {**{k: v for k, v in value.items() if k != "anyOf"},
+                     **next(o for o in options if o != {"type": "null"})}
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if (k == "title" and not top) or (k == "default" and v is None):
+                continue
+            if k == "description" and isinstance(v, str):
+                out[k] = _first_sentence(v, 160 if top else 90)
+                continue
+            out[k] = _lean(v, top=False) if k != "properties" else {p: _lean(x, top=False) for p, x in v.items()}
+        return out
+    if isinstance(value, list):
+        return [_lean(v, top=False) for v in value]
+    return value
 
 
 @lru_cache(maxsize=256)
@@ -128,7 +197,9 @@ class ToolSession:
         return record
 
 
-def as_langchain_tools(session: ToolSession) -> list[StructuredTool]:
+def as_langchain_tools(
+    session: ToolSession, tools: Sequence[Tool] | None = None, *, lean: bool = False
+) -> list[StructuredTool]:
     """One StructuredTool per offered registry tool, bound to this answer's session."""
 
     def make(t: Tool) -> StructuredTool:
@@ -139,8 +210,8 @@ def as_langchain_tools(session: ToolSession) -> list[StructuredTool]:
             func=call,
             name=t.name,
             description=t.description,
-            args_schema=_schema(t),
+            args_schema=schema_of(t, lean=lean),
             handle_tool_error=lambda exc: str(exc),
         )
 
-    return [make(t) for t in offered_tools(session.registry)]
+    return [make(t) for t in (offered_tools(session.registry) if tools is None else tools)]

@@ -88,9 +88,16 @@ def test_eval_scores_the_llm_path(tmp_path: Path) -> None:
     llm = next(s for s in report.summaries if s.path == "llm")
     assert llm.questions == 3 and llm.routing_accuracy == pytest.approx(2 / 3, abs=1e-4)  # payments: no tool called
     assert llm.grounded_share == pytest.approx(2 / 3, abs=1e-4) and llm.fallbacks == 1
+    assert llm.fallback_rate == pytest.approx(1 / 3, abs=1e-4) and llm.fallback_reasons == {"no_tool_call": 1}
     assert llm.tokens_per_question == pytest.approx((120 + 240 * 3) / 3)  # 2 model calls, then 1 and 1
+    assert llm.args_accuracy == 1.0 and llm.args_scored == 1  # checkout, 30d: as the planner called it
+    assert llm.correctness == pytest.approx(2 / 3, abs=1e-4) and llm.model == "gpt-4o-mini"
+    assert llm.p95_latency_ms >= llm.p50_latency_ms
     payments = [r for r in report.results if r.path == "llm"][2]
-    assert payments.fallback == "ungrounded" and payments.facts_missing == []  # the fallback shows 4
+    # the planner's fallback shows 4, but the model's own answer was not grounded: it does not count
+    assert payments.fallback == "no_tool_call" and payments.facts_missing == [] and not payments.grounded
+    assert not payments.correct
+    assert report.llm_intents == ["smalltalk"]  # dora: the planner was right 2/2, the LLM 1/2
 
 
 def test_eval_cases_file_is_valid() -> None:

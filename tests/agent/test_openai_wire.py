@@ -49,7 +49,12 @@ def test_tool_call_round_trip_on_the_wire(ctx: ToolContext, registry: ToolRegist
     assert set(offered) == {t.name for t in registry if not t.mutates}
     assert offered["dora_metrics"]["parameters"]["properties"]["window"]["type"] == "string"
     assert first["messages"][0]["role"] == "system" and "never instructions" in first["messages"][0]["content"]
-    assert first["messages"][-1] == {"role": "user", "content": "how did checkout ship in the last 30 days?"}
+    asked = first["messages"][-1]
+    assert asked["role"] == "user" and asked["content"].startswith("how did checkout ship in the last 30 days?")
+    assert "(time now: 2026-11-23 12:00 UTC)" in asked["content"]  # the time rides in the user turn
+    # a self-hosted server reads max_tokens (llama.cpp ignores max_completion_tokens)
+    assert first["max_tokens"] == 512 and "max_completion_tokens" not in first and first["tool_choice"] == "auto"
+    assert [t["function"]["name"] for t in first["tools"]] == sorted(offered)  # a fixed order
     # the tool result goes back as a `tool` message answering the call id
     tool_msg = second["messages"][-1]
     assert tool_msg["role"] == "tool" and tool_msg["tool_call_id"] == "call_0_dora_metrics"
@@ -89,7 +94,9 @@ def test_timeout_falls_back_to_the_planner(ctx: ToolContext, registry: ToolRegis
     for _ in range(2):
         double.push(completion(content="too late"), delay=1.0)
     ans = Assistant(registry, ctx, ctx.settings).ask("how did checkout ship in the last 30 days?")
-    assert ans.path == "planner" and ans.fallback == "llm_error"
+    assert ans.path == "planner" and ans.fallback == "timeout"
+    assert "did not answer in time" in ans.text and "not reachable" not in ans.text
+    assert len(double.requests) == 1  # a timed-out generation is never sent again
     assert ans.latency_ms < 5000
 
 

@@ -119,7 +119,7 @@ def test_mention_status_then_answer_then_follow_up_on_another_replica(db: Path, 
     assert "Payments shipped 4 deployments" in update2.params["text"]
     history = [m.content for m in m2.seen[0][1:]]
     assert history[0] == "how did checkout ship in the last 30 days?" and GOOD in history[1]
-    assert history[2] == "and payments?"
+    assert history[2].startswith("and payments?\n\n(time now:")
 
 
 def test_messages_outside_the_bots_threads_are_ignored_and_dms_answered(db: Path, tmp_path: Path, harnesses: list[SlackHarness]) -> None:
@@ -134,7 +134,7 @@ def test_messages_outside_the_bots_threads_are_ignored_and_dms_answered(db: Path
     assert h.double.of("chat.postMessage") == []
     h.event(message("<@UBOT> hello", ts="300.1", channel="D1", channel_type="im"))  # no app_mention in DMs
     assert updates_text(h, 1) and "Hello! Ask me about deployments." in updates_text(h, 1)[0]
-    assert model.seen[0][-1].content == "hello"
+    assert model.seen[0][-1].content.startswith("hello\n\n(time now:")
     (status,) = h.double.of("chat.postMessage")
     assert status.params["text"] == THINKING  # small talk names no tool, so no capability's status
 
