@@ -62,9 +62,9 @@ def test_expire_through_bolt_then_the_real_alertmanagers_failures(db: Path, tmp_
     sid = make_silence(am.url)
     unknown = str(uuid.uuid4())
     silence = {"matchers": [{"name": "service", "value": "checkout"}], "minutes": 30}
-    script: list[Any] = [call("suggest_action", {"action": "expire_silence", "args": {"silence_id": sid}, "reason": "maintenance is over"}), say("ok")]
-    script += [call("suggest_action", {"action": "silence_alerts", "args": silence, "reason": "r"}), say("ok")] * 2
-    script += [call("suggest_action", {"action": "expire_silence", "args": {"silence_id": unknown}, "reason": "r"}), say("ok")]
+    script: list[Any] = [call("suggest_action", {"action": "expire_silence", "args": {"silence_id": sid}, "reason": "maintenance is over"}), say("Suggested above: an approver decides.")]
+    script += [call("suggest_action", {"action": "silence_alerts", "args": silence, "reason": "r"}), say("Suggested above: an approver decides.")] * 2
+    script += [call("suggest_action", {"action": "expire_silence", "args": {"silence_id": unknown}, "reason": "r"}), say("Suggested above: an approver decides.")]
     rt = runtime(db, tmp_path, TRIOPS_ACTION_ALLOWLIST="silence_alerts,expire_silence", TRIOPS_ALERTMANAGER_URL=am.url, **COMMON)
     h = start(rt, ScriptedChatModel(script=script))
     harnesses.append(h)
