@@ -95,3 +95,13 @@ def test_a_status_url_on_another_host_is_never_read(ctx: ToolContext, tmp_path: 
         (check,) = [c for r, c in outcomes.run_due_checks(ctx) if r == d.request.id]  # type: ignore[union-attr]
         assert check.outcome == "worked" and "gives no status" in check.detail
         assert elsewhere.requests == [] and httpx.get(elsewhere.url + "/deploys/x").status_code == 401
+
+
+def test_the_preview_shows_the_host_never_the_urls_credentials(ctx: ToolContext, tmp_path: Path) -> None:
+    from tools.actions.webhook import preview
+
+    configure(ctx, tmp_path, TRIOPS_ACTION_WEBHOOK_URL="https://deployer:hunter2@deploy.example:8443/hook",
+              TRIOPS_ACTION_WEBHOOK_SECRET=SECRET)
+    effect = preview(ctx, WebhookDeployIn(service="checkout", operation="rollback")).effect
+    assert "deploy.example:8443" in effect
+    assert "hunter2" not in effect and "deployer" not in effect

@@ -83,8 +83,14 @@ def preview(ctx: ToolContext, args: WebhookDeployIn) -> Preview:
     to = f" to version {args.version}" if args.version else (" to its previous version" if args.operation == "rollback"
                                                              else " at its current version")
     return Preview(effect=f"{args.operation.capitalize()} service {args.service}{to} through the deploy webhook "
-                          f"at {urlsplit(url).netloc} (signed, idempotent).",
+                          f"at {_host(url)} (signed, idempotent).",
                    blast_radius=f"every instance of {args.service}, replaced by the deploy system's rollout")
+
+
+def _host(url: str) -> str:
+    """host[:port] only: a URL's user:password never reaches a card."""
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
 
 
 @tool("deploy_webhook", "Roll back or redeploy an allowed service through the deploy system's signed webhook.",
