@@ -146,6 +146,23 @@ class _Graph:
         return []
 
 
+_GRAPHS: dict[int, tuple[ServiceCatalog, _Graph]] = {}  # catalog id -> its graph (a few catalogs per process)
+
+
+def _graph(catalog: ServiceCatalog | None) -> _Graph:
+    """The catalog's graph, built once per catalog (ranking runs on every incident change)."""
+    if catalog is None:
+        return _Graph(ServiceCatalog())
+    hit = _GRAPHS.get(id(catalog))
+    if hit is not None and hit[0] is catalog:
+        return hit[1]
+    if len(_GRAPHS) >= 8:
+        _GRAPHS.clear()
+    g = _Graph(catalog)
+    _GRAPHS[id(catalog)] = (catalog, g)
+    return g
+
+
 def _fact(c: CauseCandidate, f: CauseEvidence) -> None:
     c.facts.append(f)
     c.evidence.append(f.text)
@@ -192,7 +209,7 @@ def _rank(
     alert_counts: Mapping[str, int],
     metrics: MetricEvidence | None = None,
 ) -> tuple[list[CauseCandidate], list[str], _Graph]:
-    g = _Graph(catalog or ServiceCatalog())
+    g = _graph(catalog)
     if not seen:
         return [], [], g
     affected = set(seen)
