@@ -36,12 +36,14 @@ SPIKE_AT = DEPLOY_AT + 4 * 60  # payments' errors
 SYMPTOM_AT = SPIKE_AT + 4 * 60  # checkout's errors, a symptom
 FIRST_ALERT = SYMPTOM_AT + 60  # checkout alerts first; payments 90 s later
 METRIC = "triops_svc_errors_ratio"
+FS_AT = END - 4 * 3600  # feature-store breaks (it never alerts), ranking 4 min later, alerting 1 min after
 
 
 def _openmetrics() -> str:
     rng = np.random.default_rng(7)
     lines = [f"# TYPE {METRIC} gauge"]
-    for svc, spike in (("payments", SPIKE_AT), ("checkout", SYMPTOM_AT), ("search", None)):
+    for svc, spike in (("payments", SPIKE_AT), ("checkout", SYMPTOM_AT), ("search", None),
+                       ("feature-store", FS_AT), ("ranking", FS_AT + 240)):
         for t in range(START, END + 1, STEP):
             v = 0.002 + abs(rng.normal(0, 0.0003)) + (0.03 if spike is not None and t >= spike else 0.0)
             lines.append(f'{METRIC}{{service="{svc}"}} {v:.6f} {t}')
@@ -105,6 +107,28 @@ def test_a_deploy_caused_error_spike_upstream_names_the_cause_with_its_metric_ev
     assert summary.metric_note == ""
     checkout = next(c for c in summary.causes if c.service == "checkout")
     assert not any("broke first" in f.text for f in checkout.facts)
+
+
+def test_a_silent_dependency_whose_signals_broke_first_is_named(prom: realservices.Process, tmp_path: Path) -> None:
+    """Only ranking alerts. Its dependency feature-store never alerts, but its errors broke
+    4 min before ranking's: feature-store is named (inferred, not alerting), on that evidence."""
+    store = Store.open(f"sqlite:///{tmp_path}/t.db")
+    cat = _catalog()
+    settings = Settings(TRIOPS_HOME=tmp_path, TRIOPS_PROMETHEUS_URL=prom.url)
+    p = AlertPipeline(store, cat, providers=[], clock=lambda: datetime.fromtimestamp(FS_AT + 900, UTC),
+                      metrics=prometheus_provider(settings, cat))
+    (iid,) = p.ingest([_alert("RankingErrors", "ranking", FS_AT + 300)]).opened
+    summary = p.summary(iid)
+    assert summary is not None and not summary.no_clear_cause
+    top = summary.causes[0]
+    assert top.service == "feature-store" and not top.alerting
+    assert any(f.kind == "metric_break" and "broke first" in f.text for f in top.facts)
+    assert [b.service for b in summary.metric_breaks] == ["feature-store", "ranking"]
+    alone = AlertPipeline(Store.open(f"sqlite:///{tmp_path}/t2.db"), cat, providers=[],
+                          clock=lambda: datetime.fromtimestamp(FS_AT + 900, UTC))
+    (iid2,) = alone.ingest([_alert("RankingErrors", "ranking", FS_AT + 300)]).opened
+    without = alone.summary(iid2)
+    assert without is not None and without.causes[0].service == "ranking"  # no metrics: nothing to see
 
 
 def test_prometheus_down_ranks_without_metric_evidence_and_says_so(tmp_path: Path) -> None:

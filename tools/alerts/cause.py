@@ -316,11 +316,38 @@ def _rank(
         target.change_lead_s = round(before, 1)
         target.refuted_if.append(f"rolling back {ch.kind.replace('_', ' ')} {ch.id} does not end the alerts")
     if metrics is not None and metrics.available:
+        _silent_breaks(by_service, out, metrics, g, seen)
         _metric_facts(by_service, metrics, first_at)
     out.sort(key=lambda c: (-c.score, seen.get(c.service, first_at), c.service))
     for c in out:
         c.score = round(c.score, 2)
     return out, roots, g
+
+
+def _silent_breaks(by_service: dict[str, CauseCandidate], out: list[CauseCandidate], metrics: MetricEvidence,
+                   g: _Graph, seen: Mapping[str, float]) -> None:
+    """A dependency that does not alert but whose golden signals broke before every alert of
+    the affected services that depend on it is a candidate (inferred, not alerting)."""
+    for b in metrics.breaks:
+        if b.service in by_service:
+            continue
+        below = sorted((a for a in seen if b.service in g.upstream(a)), key=lambda a: (seen[a], a))
+        if not below:
+            continue
+        t = b.at.timestamp()
+        after = [a for a in below if seen[a] >= t - ORDER_TOL]
+        c = CauseCandidate(service=b.service, score=0.0, alerting=False)
+        _fact(c, CauseEvidence(kind="most_upstream", weight=1.0 + 2.0 * len(after) / len(below),
+                               text=(f"does not alert, but {', '.join(below[:4])} depend on it "
+                                     f"({len(after)} of {len(below)} alerted after its signals broke)"),
+                               services=below))
+        _fan_out(c, g, set(seen))
+        for a in below[:3]:
+            p = g.path(a, b.service)
+            c.facts.append(CauseEvidence(kind="dependency_path", text=" → ".join(p), path=p, services=[a]))
+        c.refuted_if.append(f"{b.service}'s {b.signal} broke for a reason that does not reach its callers")
+        by_service[b.service] = c
+        out.append(c)
 
 
 def _metric_facts(by_service: Mapping[str, CauseCandidate], metrics: MetricEvidence, first_at: float) -> None:

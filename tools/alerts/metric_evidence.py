@@ -8,8 +8,8 @@ from `first - HISTORY_S` to `first + AFTER_S`, runs the streaming detector over 
 (tools.metrics.signals.find_changes), and keeps per service the first break near the
 first alert.
 
-Bounded: at most `max_services` services (the earliest alerting ones: the cause is among
-them), every query under the client's timeout, and the whole read under `budget_s`
+Bounded: at most `max_services` services (the pipeline asks for the earliest alerting ones
+and the dependencies they call that do not alert: the cause is among them), every query under the client's timeout, and the whole read under `budget_s`
 (what is left unread is said). When Prometheus is unreachable the evidence says so and
 the ranking proceeds without it; a signal with no series is no evidence (not an error);
 a query Prometheus refuses (a bad `promql:` override) is named in the evidence. Anything
@@ -110,7 +110,7 @@ def first_breaks(
     return out
 
 
-def prometheus_provider(settings: Settings, catalog: ServiceCatalog, *, max_services: int = 6,
+def prometheus_provider(settings: Settings, catalog: ServiceCatalog, *, max_services: int = 8,
                         budget_s: float = 8.0) -> MetricProvider | None:
     """The provider for TRIOPS_PROMETHEUS_URL, or None when none is configured."""
     if not settings.prometheus_url:

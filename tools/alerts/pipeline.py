@@ -289,6 +289,8 @@ class AlertPipeline:
         inc = self.engine.incidents[incident_id]
         services = tuple(sorted(inc.services, key=lambda s: (inc.services[s], s)))
         cached = self._metrics.get(incident_id)
+        silent = [d for s in services[:3] for d in self.catalog.dependencies(s) if d not in inc.services]
+        wanted = [*services[:5], *dict.fromkeys(silent)][:8]  # the first alerting, then what they call
         if cached is not None and cached[0] == services:
             return cached[1]
         if not services:
@@ -299,7 +301,7 @@ class AlertPipeline:
         if now < self._metrics_down_until:
             ev = MetricEvidence(available=False, note="Prometheus was unreachable moments ago: cause ranked without metric evidence")
         else:
-            ev = self.metrics(services, min(inc.services.values()))
+            ev = self.metrics(wanted, min(inc.services.values()))
             if not ev.available:
                 self._metrics_down_until = now + METRICS_RETRY_S
         self._metrics[incident_id] = (services, ev)
