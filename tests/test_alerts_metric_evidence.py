@@ -175,3 +175,27 @@ def test_the_card_shows_which_signal_broke_first_or_why_there_is_none(prom: real
                                                     TRIOPS_PROMETHEUS_URL=f"http://127.0.0.1:{realservices.free_port()}"))
     card = json.dumps([b.to_dict() for b in incident_card(down.summary(iid2))])  # type: ignore[arg-type]
     assert "*Metrics*" in card and "without metric evidence" in card
+
+
+def test_the_pipeline_reads_again_only_when_services_change_and_pauses_after_a_failure() -> None:
+    from tools.alerts.metric_evidence import IncidentMetrics, MetricEvidence
+
+    calls: list[tuple[str, ...]] = []
+    up = [True]
+
+    def provider(services, first):  # type: ignore[no-untyped-def]
+        calls.append(tuple(services))
+        return MetricEvidence(checked=list(services)) if up[0] else MetricEvidence(available=False, note="down")
+
+    m = IncidentMetrics(provider, catalog(), retry_s=60.0)
+    m.get("i1", {"checkout": 10.0})
+    m.get("i1", {"checkout": 10.0})
+    assert calls == [("checkout", "payments", "inventory", "auth")]  # its own, then what it calls
+    m.get("i1", {"checkout": 10.0, "payments": 20.0})
+    assert len(calls) == 2
+    up[0] = False
+    assert not m.get("i2", {"search": 5.0}).available  # type: ignore[union-attr]
+    later = m.get("i3", {"auth": 7.0})
+    assert len(calls) == 3 and later is not None and not later.available and "moments ago" in later.note
+    m.forget({"i1"})
+    assert m.get("i1", {"checkout": 10.0, "payments": 20.0}) is not None and len(calls) == 3
