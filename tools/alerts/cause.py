@@ -397,8 +397,9 @@ def rank_incident(
       explain them, and a lead over the runner-up below `margin`;
     - the best candidate alerts, but a dependency of it that does not alert is shared with
       services alerting at the same time in other incidents (`elsewhere`): its symptoms
-      may all come from that silent dependency. With enough of them alerting, that
-      dependency is named (inferred, not alerting) instead."""
+      may all come from that silent dependency, unless its own evidence leads that
+      dependency's by `margin`. With enough of them alerting, that dependency is named
+      (inferred, not alerting) instead."""
     first_alerts, counts = incident_alerts(inc)
     causes, roots, g = _rank(inc.services, catalog, changes, lookback, first_alerts, counts, metrics)
     note = "" if metrics is None else metrics.note
@@ -434,6 +435,8 @@ def rank_incident(
             c.refuted_if.append(f"{d} is healthy (its own metrics, or other dependents of it not alerting)")
             causes = sorted([*causes, c], key=lambda x: -x.score)
             c.score = round(c.score, 2)
+            if top.score - c.score >= margin:  # its own evidence still leads clearly
+                return RankedCauses(causes=causes, reason=top.evidence[0] if top.evidence else "", metric_note=note)
             if len(hits) >= SILENT_PARENT_NAME:
                 return RankedCauses(causes=causes, reason=c.evidence[0], metric_note=note)
             return RankedCauses(
