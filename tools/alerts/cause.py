@@ -9,11 +9,17 @@ a score:
   affected services depend on it (the dependency path to each);
 - it alerted first;
 - it (or a dependency it has) changed shortly before the first alert: a deployment or a
-  model drift event, closer in time weighs more, a failed deployment more still.
+  model drift event, closer in time weighs more, a failed deployment more still (one change
+  per candidate; half for a service whose affected dependency alerted clearly first);
+- most of the services that call it alert (fan-out), or few do (against it);
+- it fired several distinct alerts of its own;
+- its golden signals broke first, after its suspect change (metric evidence, when read).
 
 When the evidence cannot single out a cause (several independent upstream services and no
-common dependency or change to explain them), `rank_incident` abstains: "no clear cause"
-is a better post than a confident wrong service.
+common dependency or change to explain them; or the best candidate shares a silent
+dependency with siblings alerting in other incidents), `rank_incident` abstains: "no clear
+cause" is a better post than a confident wrong service. Weights were chosen on the storms of
+bench/alertstorm.py and bench/stormgen2.py (bench/RESULTS.md, issue 11 part 2).
 """
 
 from __future__ import annotations
