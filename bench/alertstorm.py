@@ -311,6 +311,7 @@ def build_storm(seed: int, cfg: StormConfig | None = None) -> Storm:
 
 # --- the two groupers -----------------------------------------------------------------------
 ENGINE = CorrelationConfig()  # --engine KEY=VALUE overrides (ablations)
+SIBLINGS = True  # --no-siblings: rank each incident alone (no view of siblings alerting in other incidents)
 
 
 def correlate(storm: Storm) -> dict[str, str]:
@@ -350,7 +351,7 @@ def root_cause_accuracy(storm: Storm, pred: dict[str, str], engine: CorrelationE
         for aid in aids:
             votes[pred[aid]] += 1
         iid = max(votes, key=lambda i: (votes[i], i))
-        if hasattr(engine, "alerting_near"):
+        if SIBLINGS and hasattr(engine, "alerting_near"):
             ranked = rank_incident(engine.incidents[iid], storm.catalog, storm.changes,
                                    elsewhere=lambda svc, t, iid=iid: engine.alerting_near(svc, t, SIBLING_WINDOW, iid))
         else:  # an older engine (the BEFORE rows: `git archive <commit> tools` beside this bench)
@@ -564,8 +565,11 @@ def main() -> None:
                     help="seeds never used for tuning, reported beside --seeds")
     ap.add_argument("--engine", nargs="*", default=[], metavar="KEY=VALUE",
                     help="override a CorrelationConfig field for an ablation, e.g. hop_delay=none service_fresh=none")
+    ap.add_argument("--no-siblings", action="store_true",
+                    help="rank causes without the sibling rule (the cost of its abstentions on normal storms)")
     args = ap.parse_args()
-    global ENGINE
+    global ENGINE, SIBLINGS
+    SIBLINGS = not args.no_siblings
     overrides = {k: None if v.lower() == "none" else float(v) for k, v in (o.split("=", 1) for o in args.engine)}
     ENGINE = dataclasses.replace(ENGINE, **overrides)
     if overrides:

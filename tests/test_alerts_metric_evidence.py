@@ -36,12 +36,14 @@ SPIKE_AT = DEPLOY_AT + 4 * 60  # payments' errors
 SYMPTOM_AT = SPIKE_AT + 4 * 60  # checkout's errors, a symptom
 FIRST_ALERT = SYMPTOM_AT + 60  # checkout alerts first; payments 90 s later
 METRIC = "triops_svc_errors_ratio"
+FS_AT = END - 4 * 3600  # feature-store breaks (it never alerts), ranking 4 min later, alerting 1 min after
 
 
 def _openmetrics() -> str:
     rng = np.random.default_rng(7)
     lines = [f"# TYPE {METRIC} gauge"]
-    for svc, spike in (("payments", SPIKE_AT), ("checkout", SYMPTOM_AT), ("search", None)):
+    for svc, spike in (("payments", SPIKE_AT), ("checkout", SYMPTOM_AT), ("search", None),
+                       ("feature-store", FS_AT), ("ranking", FS_AT + 240)):
         for t in range(START, END + 1, STEP):
             v = 0.002 + abs(rng.normal(0, 0.0003)) + (0.03 if spike is not None and t >= spike else 0.0)
             lines.append(f'{METRIC}{{service="{svc}"}} {v:.6f} {t}')
@@ -107,6 +109,28 @@ def test_a_deploy_caused_error_spike_upstream_names_the_cause_with_its_metric_ev
     assert not any("broke first" in f.text for f in checkout.facts)
 
 
+def test_a_silent_dependency_whose_signals_broke_first_is_named(prom: realservices.Process, tmp_path: Path) -> None:
+    """Only ranking alerts. Its dependency feature-store never alerts, but its errors broke
+    4 min before ranking's: feature-store is named (inferred, not alerting), on that evidence."""
+    store = Store.open(f"sqlite:///{tmp_path}/t.db")
+    cat = _catalog()
+    settings = Settings(TRIOPS_HOME=tmp_path, TRIOPS_PROMETHEUS_URL=prom.url)
+    p = AlertPipeline(store, cat, providers=[], clock=lambda: datetime.fromtimestamp(FS_AT + 900, UTC),
+                      metrics=prometheus_provider(settings, cat))
+    (iid,) = p.ingest([_alert("RankingErrors", "ranking", FS_AT + 300)]).opened
+    summary = p.summary(iid)
+    assert summary is not None and not summary.no_clear_cause
+    top = summary.causes[0]
+    assert top.service == "feature-store" and not top.alerting
+    assert any(f.kind == "metric_break" and "broke first" in f.text for f in top.facts)
+    assert [b.service for b in summary.metric_breaks] == ["feature-store", "ranking"]
+    alone = AlertPipeline(Store.open(f"sqlite:///{tmp_path}/t2.db"), cat, providers=[],
+                          clock=lambda: datetime.fromtimestamp(FS_AT + 900, UTC))
+    (iid2,) = alone.ingest([_alert("RankingErrors", "ranking", FS_AT + 300)]).opened
+    without = alone.summary(iid2)
+    assert without is not None and without.causes[0].service == "ranking"  # no metrics: nothing to see
+
+
 def test_prometheus_down_ranks_without_metric_evidence_and_says_so(tmp_path: Path) -> None:
     dead = f"http://127.0.0.1:{realservices.free_port()}"
     t0 = time.monotonic()
@@ -151,3 +175,27 @@ def test_the_card_shows_which_signal_broke_first_or_why_there_is_none(prom: real
                                                     TRIOPS_PROMETHEUS_URL=f"http://127.0.0.1:{realservices.free_port()}"))
     card = json.dumps([b.to_dict() for b in incident_card(down.summary(iid2))])  # type: ignore[arg-type]
     assert "*Metrics*" in card and "without metric evidence" in card
+
+
+def test_the_pipeline_reads_again_only_when_services_change_and_pauses_after_a_failure() -> None:
+    from tools.alerts.metric_evidence import IncidentMetrics, MetricEvidence
+
+    calls: list[tuple[str, ...]] = []
+    up = [True]
+
+    def provider(services, first):  # type: ignore[no-untyped-def]
+        calls.append(tuple(services))
+        return MetricEvidence(checked=list(services)) if up[0] else MetricEvidence(available=False, note="down")
+
+    m = IncidentMetrics(provider, catalog(), retry_s=60.0)
+    m.get("i1", {"checkout": 10.0})
+    m.get("i1", {"checkout": 10.0})
+    assert calls == [("checkout", "payments", "inventory", "auth")]  # its own, then what it calls
+    m.get("i1", {"checkout": 10.0, "payments": 20.0})
+    assert len(calls) == 2
+    up[0] = False
+    assert not m.get("i2", {"search": 5.0}).available  # type: ignore[union-attr]
+    later = m.get("i3", {"auth": 7.0})
+    assert len(calls) == 3 and later is not None and not later.available and "moments ago" in later.note
+    m.forget({"i1"})
+    assert m.get("i1", {"checkout": 10.0, "payments": 20.0}) is not None and len(calls) == 3

@@ -9,11 +9,17 @@ a score:
   affected services depend on it (the dependency path to each);
 - it alerted first;
 - it (or a dependency it has) changed shortly before the first alert: a deployment or a
-  model drift event, closer in time weighs more, a failed deployment more still.
+  model drift event, closer in time weighs more, a failed deployment more still (one change
+  per candidate; half for a service whose affected dependency alerted clearly first);
+- most of the services that call it alert (fan-out), or few do (against it);
+- it fired several distinct alerts of its own;
+- its golden signals broke first, after its suspect change (metric evidence, when read).
 
 When the evidence cannot single out a cause (several independent upstream services and no
-common dependency or change to explain them), `rank_incident` abstains: "no clear cause"
-is a better post than a confident wrong service.
+common dependency or change to explain them; or the best candidate shares a silent
+dependency with siblings alerting in other incidents), `rank_incident` abstains: "no clear
+cause" is a better post than a confident wrong service. Weights were chosen on the storms of
+bench/alertstorm.py and bench/stormgen2.py (bench/RESULTS.md, issue 11 part 2).
 """
 
 from __future__ import annotations
@@ -146,6 +152,23 @@ class _Graph:
         return []
 
 
+_GRAPHS: dict[int, tuple[ServiceCatalog, _Graph]] = {}  # catalog id -> its graph (a few catalogs per process)
+
+
+def _graph(catalog: ServiceCatalog | None) -> _Graph:
+    """The catalog's graph, built once per catalog (ranking runs on every incident change)."""
+    if catalog is None:
+        return _Graph(ServiceCatalog())
+    hit = _GRAPHS.get(id(catalog))
+    if hit is not None and hit[0] is catalog:
+        return hit[1]
+    if len(_GRAPHS) >= 8:
+        _GRAPHS.clear()
+    g = _Graph(catalog)
+    _GRAPHS[id(catalog)] = (catalog, g)
+    return g
+
+
 def _fact(c: CauseCandidate, f: CauseEvidence) -> None:
     c.facts.append(f)
     c.evidence.append(f.text)
@@ -192,7 +215,7 @@ def _rank(
     alert_counts: Mapping[str, int],
     metrics: MetricEvidence | None = None,
 ) -> tuple[list[CauseCandidate], list[str], _Graph]:
-    g = _Graph(catalog or ServiceCatalog())
+    g = _graph(catalog)
     if not seen:
         return [], [], g
     affected = set(seen)
@@ -299,11 +322,38 @@ def _rank(
         target.change_lead_s = round(before, 1)
         target.refuted_if.append(f"rolling back {ch.kind.replace('_', ' ')} {ch.id} does not end the alerts")
     if metrics is not None and metrics.available:
+        _silent_breaks(by_service, out, metrics, g, seen)
         _metric_facts(by_service, metrics, first_at)
     out.sort(key=lambda c: (-c.score, seen.get(c.service, first_at), c.service))
     for c in out:
         c.score = round(c.score, 2)
     return out, roots, g
+
+
+def _silent_breaks(by_service: dict[str, CauseCandidate], out: list[CauseCandidate], metrics: MetricEvidence,
+                   g: _Graph, seen: Mapping[str, float]) -> None:
+    """A dependency that does not alert but whose golden signals broke before every alert of
+    the affected services that depend on it is a candidate (inferred, not alerting)."""
+    for b in metrics.breaks:
+        if b.service in by_service:
+            continue
+        below = sorted((a for a in seen if b.service in g.upstream(a)), key=lambda a: (seen[a], a))
+        if not below:
+            continue
+        t = b.at.timestamp()
+        after = [a for a in below if seen[a] >= t - ORDER_TOL]
+        c = CauseCandidate(service=b.service, score=0.0, alerting=False)
+        _fact(c, CauseEvidence(kind="most_upstream", weight=1.0 + 2.0 * len(after) / len(below),
+                               text=(f"does not alert, but {', '.join(below[:4])} depend on it "
+                                     f"({len(after)} of {len(below)} alerted after its signals broke)"),
+                               services=below))
+        _fan_out(c, g, set(seen))
+        for a in below[:3]:
+            p = g.path(a, b.service)
+            c.facts.append(CauseEvidence(kind="dependency_path", text=" → ".join(p), path=p, services=[a]))
+        c.refuted_if.append(f"{b.service}'s {b.signal} broke for a reason that does not reach its callers")
+        by_service[b.service] = c
+        out.append(c)
 
 
 def _metric_facts(by_service: Mapping[str, CauseCandidate], metrics: MetricEvidence, first_at: float) -> None:
@@ -353,8 +403,9 @@ def rank_incident(
       explain them, and a lead over the runner-up below `margin`;
     - the best candidate alerts, but a dependency of it that does not alert is shared with
       services alerting at the same time in other incidents (`elsewhere`): its symptoms
-      may all come from that silent dependency. With enough of them alerting, that
-      dependency is named (inferred, not alerting) instead."""
+      may all come from that silent dependency, unless its own evidence leads that
+      dependency's by `margin`. With enough of them alerting, that dependency is named
+      (inferred, not alerting) instead."""
     first_alerts, counts = incident_alerts(inc)
     causes, roots, g = _rank(inc.services, catalog, changes, lookback, first_alerts, counts, metrics)
     note = "" if metrics is None else metrics.note
@@ -390,6 +441,8 @@ def rank_incident(
             c.refuted_if.append(f"{d} is healthy (its own metrics, or other dependents of it not alerting)")
             causes = sorted([*causes, c], key=lambda x: -x.score)
             c.score = round(c.score, 2)
+            if top.score - c.score >= margin:  # its own evidence still leads clearly
+                return RankedCauses(causes=causes, reason=top.evidence[0] if top.evidence else "", metric_note=note)
             if len(hits) >= SILENT_PARENT_NAME:
                 return RankedCauses(causes=causes, reason=c.evidence[0], metric_note=note)
             return RankedCauses(

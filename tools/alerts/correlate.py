@@ -597,6 +597,7 @@ class CorrelationEngine:
                     lst.append(into)
         dst.merged_ids.append(other)
         dst.merged_by[other] = (by, reason or "merged")
+        self.kept_apart.discard(frozenset((into, other)))  # a human merging them again overrides their split
         if dst.status != "open" and (dst.firing or src.is_open):
             dst.status, dst.resolved_at = "open", None
         self._reschedule(dst)

@@ -8,8 +8,8 @@ from `first - HISTORY_S` to `first + AFTER_S`, runs the streaming detector over 
 (tools.metrics.signals.find_changes), and keeps per service the first break near the
 first alert.
 
-Bounded: at most `max_services` services (the earliest alerting ones: the cause is among
-them), every query under the client's timeout, and the whole read under `budget_s`
+Bounded: at most `max_services` services (the pipeline asks for the earliest alerting ones
+and the dependencies they call that do not alert: the cause is among them), every query under the client's timeout, and the whole read under `budget_s`
 (what is left unread is said). When Prometheus is unreachable the evidence says so and
 the ranking proceeds without it; a signal with no series is no evidence (not an error);
 a query Prometheus refuses (a bad `promql:` override) is named in the evidence. Anything
@@ -19,7 +19,7 @@ else is a bug and propagates.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -110,7 +110,7 @@ def first_breaks(
     return out
 
 
-def prometheus_provider(settings: Settings, catalog: ServiceCatalog, *, max_services: int = 6,
+def prometheus_provider(settings: Settings, catalog: ServiceCatalog, *, max_services: int = 8,
                         budget_s: float = 8.0) -> MetricProvider | None:
     """The provider for TRIOPS_PROMETHEUS_URL, or None when none is configured."""
     if not settings.prometheus_url:
@@ -146,6 +146,45 @@ def prometheus_provider(settings: Settings, catalog: ServiceCatalog, *, max_serv
         return ev
 
     return provide
+
+
+class IncidentMetrics:
+    """The pipeline's per-incident metric evidence: read again only when an incident's
+    services change; after Prometheus failed to answer, not asked for `retry_s` (the
+    evidence says why), so a down Prometheus costs one timeout, not one per batch."""
+
+    def __init__(self, provider: MetricProvider, catalog: ServiceCatalog, retry_s: float = 60.0):
+        self.provider, self.catalog, self.retry_s = provider, catalog, retry_s
+        self._cache: dict[str, tuple[tuple[str, ...], MetricEvidence]] = {}
+        self._down_until = 0.0
+
+    def get(self, incident_id: str, first_seen: Mapping[str, float]) -> MetricEvidence | None:
+        """`first_seen`: the incident's services -> their first alert (epoch)."""
+        services = tuple(sorted(first_seen, key=lambda s: (first_seen[s], s)))
+        cached = self._cache.get(incident_id)
+        if cached is not None and cached[0] == services:
+            return cached[1]
+        if not services:
+            return None
+        now = time.monotonic()
+        if now < self._down_until:
+            if cached is not None:
+                return cached[1]
+            ev = MetricEvidence(available=False,
+                                note="Prometheus was unreachable moments ago: cause ranked without metric evidence")
+        else:
+            silent = [d for s in services[:3] for d in self.catalog.dependencies(s) if d not in first_seen]
+            wanted = [*services[:5], *dict.fromkeys(silent)][:8]  # the first alerting, then what they call
+            ev = self.provider(wanted, min(first_seen.values()))
+            if not ev.available:
+                self._down_until = now + self.retry_s
+        self._cache[incident_id] = (services, ev)
+        return ev
+
+    def forget(self, live: Container[str]) -> None:
+        """Drop the evidence of incidents no longer in `live`."""
+        for iid in [i for i in self._cache if i not in live]:
+            del self._cache[iid]
 
 
 def describe(b: MetricBreak, first_alert: float) -> str:

@@ -28,7 +28,7 @@ from tools.alerts.cause import change_window
 from tools.alerts.changes import ChangeProvider, default_providers, gather_changes
 from tools.alerts.correlate import CorrelationConfig, CorrelationEngine, MergeRecord
 from tools.alerts.lease import LeaseLost, process_holder
-from tools.alerts.metric_evidence import MetricEvidence, MetricProvider
+from tools.alerts.metric_evidence import IncidentMetrics, MetricProvider
 from tools.alerts.models import Alert, ChangeEvent
 from tools.alerts.parsers import ACKED_BY
 from tools.alerts.summary import IncidentSummary, IncrementalSummaries
@@ -50,7 +50,6 @@ log = logging.getLogger("triops.alerts")
 _COLUMN_LIMITS = {"source": 64, "service": 128}
 LEASE = "alert-correlator"
 _READ_CHUNK = 5000  # log rows correlated (and saved) per transaction when draining
-METRICS_RETRY_S = 60.0  # after Prometheus failed to answer, rank without it this long
 
 
 class IngestResult(BaseModel):
@@ -96,9 +95,7 @@ class AlertPipeline:
         self._pending: list[tuple[list[Alert], Future[IngestResult]]] = []
         self._pending_lock = threading.Lock()
         self._changes: dict[str, tuple[tuple[str, ...], list[ChangeEvent]]] = {}
-        self.metrics = metrics  # golden-signal breaks for cause ranking (tools.alerts.metric_evidence)
-        self._metrics: dict[str, tuple[tuple[str, ...], MetricEvidence]] = {}
-        self._metrics_down_until = 0.0
+        self.metrics = IncidentMetrics(metrics, self.catalog) if metrics else None  # golden-signal breaks
         self.listeners: list[Callable[[list[str]], None]] = []  # e.g. the Slack notifier
         self._summaries = IncrementalSummaries(lambda: self.engine.stats["events"])  # O(new alerts) per save
         if restore:
@@ -395,8 +392,8 @@ class AlertPipeline:
             self.engine.prune(now - self.engine.config.flap_window - self.engine.config.window)
             for iid in [i for i in self._changes if i not in self.engine.incidents]:
                 del self._changes[iid]
-            for iid in [i for i in self._metrics if i not in self.engine.incidents]:
-                del self._metrics[iid]
+            if self.metrics:
+                self.metrics.forget(self.engine.incidents)
         self._notify(touched)
         return touched
 
@@ -448,8 +445,8 @@ class AlertPipeline:
         inc = self.engine.incidents.get(incident_id)
         if inc is None:
             return None
-        return self._summaries.summarise(inc, self.catalog, self._changes_for(incident_id), self.engine,
-                                         self._metrics_for(incident_id))
+        metrics = self.metrics.get(incident_id, inc.services) if self.metrics else None
+        return self._summaries.summarise(inc, self.catalog, self._changes_for(incident_id), self.engine, metrics)
 
     def _save(self, placements: Sequence[tuple[str, str, str, float]], parked: Sequence[dict] = (),
               now: float | None = None, *, position: int | None = None, trim: bool = False) -> list[str]:
@@ -508,30 +505,6 @@ class AlertPipeline:
             changes = gather_changes(conn, self.providers, sorted(wanted), start, end)
         self._changes[incident_id] = (services, changes)
         return changes
-
-    def _metrics_for(self, incident_id: str) -> MetricEvidence | None:
-        """Metric evidence, read again only when the incident's services change; after an
-        unreachable Prometheus, not asked again for METRICS_RETRY_S (the note says why)."""
-        if self.metrics is None:
-            return None
-        inc = self.engine.incidents[incident_id]
-        services = tuple(sorted(inc.services, key=lambda s: (inc.services[s], s)))
-        cached = self._metrics.get(incident_id)
-        if cached is not None and cached[0] == services:
-            return cached[1]
-        if not services:
-            return None
-        now = time.monotonic()
-        if now < self._metrics_down_until and cached is not None:
-            return cached[1]
-        if now < self._metrics_down_until:
-            ev = MetricEvidence(available=False, note="Prometheus was unreachable moments ago: cause ranked without metric evidence")
-        else:
-            ev = self.metrics(services, min(inc.services.values()))
-            if not ev.available:
-                self._metrics_down_until = now + METRICS_RETRY_S
-        self._metrics[incident_id] = (services, ev)
-        return ev
 
     def _notify(self, incident_ids: list[str]) -> None:
         if not incident_ids:
