@@ -142,9 +142,13 @@ def test_queue_depths_are_read_from_the_workers_at_scrape_time() -> None:
     pool = AnswerPool(workers=1, queue=3)
     metrics.watch_workers([pool, object()])  # a worker without depth() is skipped
     release = threading.Event()
+
+    def blocked() -> None:
+        release.wait(30)
+
     try:
         for _ in range(3):
-            assert pool.submit(release.wait, on_busy=lambda: None)
+            assert pool.submit(blocked, on_busy=lambda: None)
         assert b'triops_queue_depth{queue="slack-answers"} 2.0' in metrics.render()  # 1 running, 2 waiting
     finally:
         release.set()
