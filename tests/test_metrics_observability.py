@@ -49,18 +49,20 @@ def test_real_prometheus_scrapes_the_bots_metrics(served: tuple[str, Runtime, Bo
     with realservices.prometheus(tmp_path / "prom", config) as prom, PrometheusClient(prom.url) as client:
         deadline = time.monotonic() + 30
         got: dict[str, float] = {}
-        while time.monotonic() < deadline and len(got) < 5:
+        while time.monotonic() < deadline and len(got) < 6:
             for name, q in {
                 "ok_calls": 'triops_tool_calls_total{tool="assistant_usage",status="ok"}',
                 "error_calls": 'triops_tool_calls_total{tool="assistant_usage",status="error"}',
                 "latency_count": 'triops_tool_latency_seconds_count{tool="assistant_usage"}',
                 "tokens": 'sum(triops_llm_tokens_total{model="gpt-test"})',
                 "incidents": "triops_incidents_open",
+                "scrapes": 'triops_http_requests_total{route="/metrics",status="2xx"}',  # its own scrapes
             }.items():
                 res = client.query(q)
                 if res:
                     got[name] = res[0][1]
             time.sleep(0.5)
+    assert got.pop("scrapes") >= 1
     assert got == {"ok_calls": 3.0, "error_calls": 1.0, "latency_count": 4.0, "tokens": 150.0, "incidents": 2.0}
 
 
