@@ -52,12 +52,12 @@ def main() -> int:
     t0 = time.perf_counter()
     scores = {n: anomaly.score_series(v, times=times[n]) for n, (_, v) in series.items()}
     elapsed = time.perf_counter() - t0
-    parts = {n: nab.file_parts(scores[n], nab.window_rows(series[n][0], windows[n])) for n in names}
+    ours = {n: nab.file_parts(scores[n], nab.window_rows(series[n][0], windows[n])) for n in names}
     print(f"\ntriops streaming detector, one configuration ({anomaly.Config()}):")
     for label, subset in (("all 58 files", names), ("odd-indexed (tuning half)", names[1::2]),
                           ("even-indexed (held out)", names[0::2])):
         print(f"  {label}:")
-        for prof, r in nab.score_all_profiles([parts[n] for n in subset]).items():
+        for prof, r in nab.score_all_profiles([ours[n] for n in subset]).items():
             print(f"    {prof:19s} {r.normalized:6.2f}  (threshold {r.threshold:.4f}, windows hit {r.tp_windows}/"
                   f"{r.n_windows}, FP rows {r.fp_rows})")
     print(f"  {total} points in {elapsed:.2f} s = {total / elapsed:,.0f} points/s (one core, pure Python per point)")

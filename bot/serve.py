@@ -183,6 +183,7 @@ def build_surfaces(settings: Settings) -> Surfaces:
         log.warning("Slack is not configured (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET): serving webhooks only")
     workers.append(AlertTicker(rt))
     workers.append(Warmup(rt))
+    rt.metrics.watch_workers(workers)  # /metrics: queue depths
     return Surfaces(router=router, bolt=bolt, workers=workers)
 
 

@@ -3,6 +3,7 @@ fills (promtool): a deploy-caused error spike, a disk filling up, a quiet contro
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -32,14 +33,19 @@ START = END - 2 * 86400
 DEPLOY_AT = END - 6 * 3600
 SPIKE_AT = DEPLOY_AT + 3 * 60
 DISK_SIZE = 1e12
+GAP = (END - 20 * 3600, END - 14 * 3600)
 
 
 def _openmetrics() -> str:
     rng = np.random.default_rng(13)
     lines = ["# TYPE triops_test_errors_ratio gauge", "# TYPE triops_test_quiet gauge",
-             "# TYPE node_filesystem_avail_bytes gauge", "# TYPE node_filesystem_size_bytes gauge"]
+             "# TYPE node_filesystem_avail_bytes gauge", "# TYPE node_filesystem_size_bytes gauge",
+             "# TYPE triops_test_gappy gauge"]
     body: list[str] = []
-    for t in range(START, END + 1, STEP):
+    for i, t in enumerate(range(START, END + 1, STEP)):
+        if not GAP[0] <= t < GAP[1]:  # a ratio filling up, with NaN and +Inf samples and a 6-hour gap
+            v = "NaN" if i % 50 == 7 else "+Inf" if i % 97 == 3 else f"{0.2 + (t - START) * 4e-6:.6f}"
+            body.append(f'triops_test_gappy{{instance="node-9"}} {v} {t}')
         err = 0.002 + abs(rng.normal(0, 0.0003)) + (0.028 if t >= SPIKE_AT else 0.0)
         body.append(f'triops_test_errors_ratio{{service="payments"}} {err:.6f} {t}')
         body.append(f'triops_test_quiet{{service="search"}} {5 + rng.normal(0, 0.1):.4f} {t}')
@@ -256,3 +262,52 @@ def test_scan_posts_once_updates_in_place_and_resolves(prom: realservices.Proces
     # identity is the key, not the text: a changed text is an update of the same message
     acts = plan({"k": "old"}, [Finding("k", "anomaly", "new")])
     assert [(a.kind, a.text) for a in acts] == [("update", "new")]
+
+
+def test_slack_commands_answer_metrics_forecasts_and_bad_input_in_words(prom: realservices.Process, store: Store,
+                                                                        tmp_path: Path) -> None:
+    """`/triops metrics` and `/triops forecast` through signed requests into the real Bolt app,
+    reading the real Prometheus; every bad input is a sentence, never a traceback."""
+    from bot.runtime import Runtime
+    from bot.slack.app import APOLOGY
+    from tests.slack_harness import SlackHarness
+
+    _deploy(store)
+    clock = lambda: datetime.fromtimestamp(END, UTC)  # noqa: E731
+    rt = Runtime.build(Settings(_env_file=None, home=tmp_path, database_url=None, prometheus_url=prom.url),
+                       store=store, catalog=CATALOG, clock=clock)
+    h = SlackHarness.start(rt)
+    try:
+        def ask(text: str) -> str:
+            resp, name = h.command(text)
+            assert resp.status_code == 200
+            said = str(h.response(name, timeout=60)["text"])
+            assert "Traceback" not in said and APOLOGY.split("(")[0] not in said, said
+            print(f"/triops {text}\n{said}\n")  # shown with -s: what a user reads
+            return said
+
+        said = ask("metrics payments 1d")
+        assert "error rate of payments rose" in said and "× at " in said and "after deploy payments-1042" in said
+        said = ask("forecast disk 2d")
+        assert "/data on node-3 full in ~" in said and "at the current trend" in said
+        low, high = re.search(r"80 % interval ([\d.]+)–([\d.]+) h", said).groups()  # type: ignore[union-attr]
+        assert float(low) < float(high)  # a tight interval still reads as an interval
+        said = ask("forecast triops_test_gappy")  # NaN, +Inf and a 6-hour gap in the history
+        assert "node-9 full in ~7.56 h" in said and "step" not in said  # the gap is no level step
+        assert "bad PromQL" in ask("forecast rate(foo[5m]")
+        assert "no series for 'no_such_metric'" in ask("forecast no_such_metric")
+        assert "longer than five years" in ask("forecast disk 10y")
+        assert "too wide" in ask("forecast disk 4y")
+        assert "not a valid service name" in ask('metrics pay"ments')
+    finally:
+        h.stop()
+    down = Runtime.build(Settings(_env_file=None, home=tmp_path / "down", database_url=None,
+                                  prometheus_url=f"http://127.0.0.1:{realservices.free_port()}"),
+                         store=store, catalog=CATALOG, clock=clock)
+    h = SlackHarness.start(down)
+    try:
+        _, name = h.command("metrics payments")
+        said = str(h.response(name, timeout=60)["text"])
+        assert "unreachable" in said and "Traceback" not in said
+    finally:
+        h.stop()

@@ -246,6 +246,11 @@ class Assistant:
 
     # --- books ------------------------------------------------------------------------------
     def _book(self, ans: AgentAnswer, key: str | None, actor: str, conv: conv_store.Conversation | None) -> None:
+        if ans.usage.llm_calls:  # /metrics: LLM tokens and cost (never raises)
+            from bot import observability
+
+            observability.llm_usage(self.ctx, ans.usage.model, ans.usage.input_tokens, ans.usage.output_tokens,
+                                    ans.usage.cost_usd)
         try:
             conv_store.record_usage(
                 self.store,

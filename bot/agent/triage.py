@@ -103,6 +103,11 @@ class TriagePool:
         self.done = 0
         self.dropped: list[TriageJob] = []
 
+    def depth(self) -> int:
+        """Triage jobs waiting for a worker (/metrics)."""
+        with self._cond:
+            return len(self._jobs)
+
     def submit(self, job: TriageJob) -> bool:
         """Queue `job`; False (and a WARNING) when the queue is full or the pool is stopping."""
         with self._cond:

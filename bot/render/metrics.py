@@ -45,10 +45,32 @@ def metrics_text(r: MetricsReport) -> str:
     return "\n".join(lines)
 
 
-def _hours(h: float | None, horizon: float) -> str:
+def _hours(h: float | None, horizon: float, unit: str = "", digits: int = 0) -> str:
+    """Hours as people say them: minutes under an hour, hours under three days, then days
+    (`unit` forces one, so an interval's ends share the point's)."""
     if h is None:
         return f">{horizon / 24:.0f} d"
-    return f"{h:.0f} h" if h < 72 else f"{h / 24:.1f} d"
+    unit = unit or ("min" if h < 1 else "h" if h < 72 else "d")
+    if unit == "min":
+        return f"{h * 60:.0f} min"
+    if unit == "h":
+        return f"{h:.{digits}f} h"
+    return f"{h / 24:.{max(digits, 1)}f} d"
+
+
+def _interval(line: ExhaustionLine, horizon: float) -> tuple[str, str]:
+    """The point and "low–high" in the point's unit, with enough digits that a tight interval
+    does not read "21 h–21 h" ("14–26 h", as people write it)."""
+    h = line.hours or 0.0
+    unit = "min" if h < 1 else "h" if h < 72 else "d"
+    digits = 0
+    if line.low_hours is not None and line.high_hours is not None and unit != "min":
+        width = (line.high_hours - line.low_hours) / (24.0 if unit == "d" else 1.0)
+        digits = 0 if width >= 1.9 else 1 if width >= 0.19 else 2
+    point, low, high = (_hours(x, horizon, unit, digits) for x in (line.hours, line.low_hours, line.high_hours))
+    if low.endswith(f" {unit}") and high.endswith(f" {unit}") and not high.startswith(">"):
+        return point, f"{low.removesuffix(f' {unit}')}–{high}"
+    return point, f"{low}–{high}"
 
 
 def _where(line: ExhaustionLine) -> str:
@@ -61,9 +83,9 @@ def forecast_sentence(line: ExhaustionLine, horizon: float) -> str:
     if line.hours is None:
         return f"{_where(line)}: not full within {horizon / 24:.0f} d at the current trend ({line.current:.3g} now)"
     pattern = f"; {' and '.join(line.seasonal)} pattern accounted for" if line.seasonal else ""
-    steps = f"; {line.steps} past drop(s) ignored in the trend" if line.steps else ""
-    return (f"{_where(line)} full in ~{_hours(line.hours, horizon)} (80 % interval "
-            f"{_hours(line.low_hours, horizon)}–{_hours(line.high_hours, horizon)}) at the current trend{pattern}{steps}")
+    steps = f"; {line.steps} past level step(s) (a cleanup…) kept out of the trend" if line.steps else ""
+    point, span = _interval(line, horizon)
+    return f"{_where(line)} full in ~{point} (80 % interval {span}) at the current trend{pattern}{steps}"
 
 
 def forecast_text(r: ForecastReport) -> str:

@@ -95,6 +95,11 @@ class AnswerPool:
         self._pool.submit(run)
         return True
 
+    def depth(self) -> int:
+        """Answers waiting for a thread (/metrics)."""
+        with self._lock:
+            return max(0, self._in_flight - self.workers)
+
     def start(self) -> None:
         """Threads start on demand."""
 
@@ -150,6 +155,9 @@ def build_app(
         kwargs["token"] = token
         kwargs["token_verification_enabled"] = False
     app = App(**kwargs)
+    from bot.observability import instrument_bolt
+
+    instrument_bolt(app, router.runtime.metrics)  # /metrics: Slack requests, acks, ack latency
     register_middleware(app, router)
     register_listeners(app, router, answers)
     for ext in extensions or []:

@@ -135,6 +135,11 @@ class IncidentNotifier:
                 self.cond.notify_all()
         return added
 
+    def depth(self) -> int:
+        """Incident updates waiting to be posted (/metrics)."""
+        with self.cond:
+            return len(self.pending)
+
     def run_pending(self) -> int:
         """Send every incident whose turn has come; returns how many were sent."""
         with self._sending:

@@ -39,6 +39,15 @@ def open_incidents(store: Any, limit: int = 20) -> list[IncidentSummary]:
         return alert_store.list_incidents(conn, status="open", limit=limit)
 
 
+def count_open(store: Any) -> int:
+    """How many incidents are open now (the bot's /metrics gauge)."""
+    from sqlalchemy import func, select
+
+    t = alert_store.alert_incidents
+    with store.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(t).where(t.c.status == "open")).scalar_one())
+
+
 def set_slack_message(store: Any, incident_id: str, channel: str, ts: str) -> None:
     """Remember where the incident was posted, so later changes edit that message."""
     with store.engine.begin() as conn:

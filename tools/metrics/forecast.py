@@ -97,7 +97,7 @@ def fit(t: np.ndarray, y: np.ndarray) -> Fit:
         t, y = t[idx], y[idx]
     t0, span = float(t[-1]), float(t[-1] - t[0])
     periods = tuple(name for name, p in (("daily", DAY), ("weekly", WEEK)) if span >= 2 * p)
-    step_times = tuple(float(t[i]) for i in _steps(y))
+    step_times = tuple(float(t[i]) for i in _steps(y, t))
     X = _design((t - t0) / 3600.0, periods, list(step_times), t)
     beta, *_ = np.linalg.lstsq(X, y, rcond=None)
     resid = y - X @ beta
@@ -173,11 +173,18 @@ def _design(tc_h: np.ndarray, periods: tuple[str, ...], step_times: list[float],
     return np.column_stack(cols)
 
 
-def _steps(y: np.ndarray, max_steps: int = 5) -> list[int]:
-    """Indices where the level jumps: |Δy| far beyond the robust spread of Δy (and of y's noise)."""
+def _steps(y: np.ndarray, t: np.ndarray | None = None, max_steps: int = 5) -> list[int]:
+    """Indices where the level jumps: |Δy| far beyond the robust spread of Δy (and of y's noise).
+    Δy is taken net of the typical slope × Δt, so a series that kept its trend across a gap in
+    the samples shows no jump there."""
     d = np.diff(y)
     if len(d) < 10:
         return []
+    if t is not None and len(t) == len(y):
+        dt = np.diff(t)
+        ok = dt > 0
+        if ok.any():
+            d = d - float(np.median(d[ok] / dt[ok])) * dt
     mad = float(np.median(np.abs(d - np.median(d)))) * 1.4826
     span = float(np.percentile(y, 95) - np.percentile(y, 5))
     thr = max(8 * mad, 0.02 * span, 1e-12)
