@@ -31,7 +31,7 @@ from tests.stores import open_test_store, postgres_url
 from tools.alerts import outbox
 from tools.alerts.pipeline import LEASE, AlertPipeline
 from tools.scenario.topology import catalog
-from tools.store import Store
+from tools.store import Store, alert_log
 from tools.store import alerts as s
 from tools.store import lease as lease_store
 from tools.store.outbox import incident_outbox
@@ -164,9 +164,13 @@ def test_a_single_process_correlates_inline_and_restarts_from_its_position(db: S
     p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200))
     alerts = storm(10)
     (iid,) = p.ingest(alerts[:5]).incidents
-    p.release()  # a clean shutdown
+    p.release()  # a clean shutdown: what it correlated leaves the log
+    with db.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(alert_log.alert_log)).scalar_one() == 0
     q = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200))  # the next start
     assert q.ingest(alerts[5:]).incidents == [iid]
+    assert incident_rows(db) == [(iid, 10)]
+    assert q.ingest([alerts[5]]).incidents == [iid]  # a repeat after the restart: the same alert, incident
     assert incident_rows(db) == [(iid, 10)]
 
 

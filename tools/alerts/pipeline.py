@@ -158,6 +158,7 @@ class AlertPipeline:
             try:
                 with self.store.engine.begin() as conn:
                     lease_store.release(conn, LEASE, self.holder)
+                    log_store.trim(conn, self._position)  # correlated and saved: not needed again
             finally:
                 self._drop_engine()
 
