@@ -87,7 +87,10 @@ def ingest_alerts(file: Path, as_json: Annotated[bool, typer.Option("--json")] =
     parsed = read_alert_file(file)
     rt = Runtime.build(Settings())
     # payload by payload, as the webhooks do: lifecycle events attach to the stored alert
-    result = ingest_alert_file(AlertPipeline(rt.store, rt.catalog), parsed, rt.settings) if parsed.alerts else None
+    result = None
+    if parsed.alerts:
+        with AlertPipeline(rt.store, rt.catalog) as pipeline:
+            result = ingest_alert_file(pipeline, parsed, rt.settings)
     summary = {
         "loaded": len(parsed.alerts),
         "incidents": result.incidents if result else [],

@@ -176,7 +176,8 @@ def seed(store: Store) -> None:
 
     record_delivery(store, deployments(), incidents())
     seed_models(store)
-    AlertPipeline(store, catalog(), clock=lambda: NOW).ingest(alert_notifications())
+    with AlertPipeline(store, catalog(), clock=lambda: NOW) as pipeline:
+        pipeline.ingest(alert_notifications())
 
 
 def context(store: Store, settings: Settings | None = None, *,

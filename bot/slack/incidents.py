@@ -274,6 +274,7 @@ class IncidentNotifier:
             if where is not None:
                 log.warning("incident %s: card found posted by a poster that died before recording it", iid)
                 incidents.set_slack_message(self.store, iid, *where)
+                self._posted(summary, *where)  # its triage died with that poster
         blocks = [b.to_dict() for b in incident_card(summary, self._runbook(summary, members), actions=self.actions)]
         text = incident_text(summary)[:3000]
         digest = hashlib.sha1(json.dumps(blocks, sort_keys=True).encode(), usedforsecurity=False).hexdigest()

@@ -165,8 +165,17 @@ class AlertPipeline:
             try:
                 with self.store.engine.begin() as conn:
                     lease_store.release(conn, LEASE, self.holder)
+                    log_store.trim(conn, self._position)  # correlated and saved: not needed again
             finally:
                 self._drop_engine()
+
+    def __enter__(self) -> AlertPipeline:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        """A short-lived pipeline (the CLI, the demo) hands the lease over when done, so a
+        `triops serve` started right after correlates at once rather than after the expiry."""
+        self.release()
 
     def check(self, batch: Sequence[Alert]) -> None:
         """Every time in range (PayloadError naming the field) before anything is stored or

@@ -71,4 +71,5 @@ def load_scenario(store: Store, scenario: Scenario) -> None:
     if scenario.alerts:  # through the same pipeline as the webhooks: stored, then correlated
         from tools.alerts.pipeline import AlertPipeline
 
-        AlertPipeline(store, scenario.catalog, clock=lambda: scenario.now).ingest(scenario.alerts)
+        with AlertPipeline(store, scenario.catalog, clock=lambda: scenario.now) as pipeline:
+            pipeline.ingest(scenario.alerts)
