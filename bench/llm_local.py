@@ -276,28 +276,49 @@ class Recorder:
                 self._forward(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
 
             def _forward(self, body: bytes | None) -> None:
+                """Passes the response through as it comes (SSE chunks too); when the client
+                goes, the upstream connection is closed, so the server sees it go as well."""
                 req = urllib.request.Request(rec.upstream + self.path, data=body, method=self.command,
                                              headers={"Content-Type": "application/json"})
                 started = time.monotonic()
+                got = bytearray()
+                status, closed_by_client = 0, False
                 try:
-                    with urllib.request.urlopen(req, timeout=600) as r:
-                        status, data = r.status, r.read()
+                    r = urllib.request.urlopen(req, timeout=600)
+                    status = r.status
                 except urllib.error.HTTPError as e:
-                    status, data = e.code, e.read()
+                    r, status = e, e.code
                 except OSError as e:
-                    status, data = 502, json.dumps({"error": {"message": str(e)}}).encode()
+                    status, got = 502, bytearray(json.dumps({"error": {"message": str(e)}}).encode())
+                    r = None
+                try:
+                    self.send_response(status)
+                    ctype = r.headers.get("Content-Type", "application/json") if r is not None else "application/json"
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    if r is None:
+                        self.wfile.write(bytes(got))
+                    else:
+                        while True:
+                            block = r.read1(4096) if hasattr(r, "read1") else r.read(4096)
+                            if not block:
+                                break
+                            got += block
+                            self.wfile.write(block)
+                            self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    closed_by_client = True
+                except Exception:  # an upstream cut: record what came
+                    closed_by_client = True
+                finally:
+                    if r is not None:
+                        r.close()
                 if body and self.path.endswith("/chat/completions"):
                     with rec.sink.open("a") as f:
                         f.write(json.dumps({"seconds": round(time.monotonic() - started, 2), "status": status,
-                                            "request": json.loads(body), "response": _json_or_text(data)}) + "\n")
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
+                                            "cancelled": closed_by_client, "request": json.loads(body),
+                                            "response": _json_or_text(bytes(got))}) + "\n")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
