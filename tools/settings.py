@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     llm_context_tokens: int = Field(default=0, ge=0, validation_alias=_env("TRIOPS_LLM_CONTEXT_TOKENS"))
     llm_tools: Literal["auto", "all", "compact"] = Field(default="auto", validation_alias=_env("TRIOPS_LLM_TOOLS"))
     llm_compact_tools: int = Field(default=3, ge=1, validation_alias=_env("TRIOPS_LLM_COMPACT_TOOLS"))
+    # Write the offered tools' signatures into the system prompt, for servers whose chat
+    # template drops `tools` (llama.cpp without a tool-aware template); calls come back as text.
+    llm_tools_in_prompt: bool = Field(default=False, validation_alias=_env("TRIOPS_LLM_TOOLS_IN_PROMPT"))
     # Planner intents the LLM may answer (comma-separated; empty: all; "none": the planner
     # answers everything). `triops eval agent --llm` prints the list its figures support.
     llm_intents_csv: str = Field(default="", validation_alias=_env("TRIOPS_LLM_INTENTS"))

@@ -37,7 +37,7 @@ from bot.agent.toolkit import (
     select_tools,
     tool_output_chars,
 )
-from tools.contract import ToolContext, ToolRegistry
+from tools.contract import Tool, ToolContext, ToolRegistry
 from tools.conversations import Turn
 from tools.settings import Settings
 
@@ -101,9 +101,21 @@ def history_messages(turns: Sequence[Turn]) -> list[BaseMessage]:
     return out
 
 
+def signature(t: Tool) -> str:
+    """`name(arg: type = default, …) — what it does`, for a prompt that lists the tools."""
+    schema = schema_of(t, lean=True)
+    required = set(schema.get("required") or [])
+    args = []
+    for name, prop in (schema.get("properties") or {}).items():
+        kind = prop.get("type") or ("|".join(map(str, prop["enum"])) if prop.get("enum") else "any")
+        default = "" if name in required or "default" not in prop else f" = {json.dumps(prop['default'])}"
+        args.append(f"{name}: {kind}{default}")
+    return f"{t.name}({', '.join(args)}) — {schema.get('description', '')}"
+
+
 def system_prompt(
     registry: ToolRegistry, ctx: ToolContext, *, has_history: bool, can_suggest: bool = False,
-    tool_names: Sequence[str] | None = None,
+    tool_names: Sequence[str] | None = None, tool_lines: Sequence[str] = (),
 ) -> str:
     """Stable for a day (the date, not the minute), so servers that cache a prompt prefix
     reuse it across questions; the time of day goes in the user turn."""
@@ -119,6 +131,7 @@ def system_prompt(
         max_sentences=6,
         has_history=has_history,
         can_suggest=can_suggest,
+        tool_lines=list(tool_lines),
     )
 
 
@@ -171,7 +184,8 @@ class LLMAgent:
             self.model,
             tools=tools,
             system_prompt=system_prompt(self.registry, self.ctx, has_history=bool(history),
-                                        can_suggest=proposer is not None, tool_names=sorted(shown)),
+                                        can_suggest=proposer is not None, tool_names=sorted(shown),
+                                        tool_lines=[signature(t) for t in offered] if self.settings.llm_tools_in_prompt else ()),
             middleware=[guard, repair],
         )
         asked = f"{redact(question)}\n\n(time now: {self.ctx.now().strftime('%Y-%m-%d %H:%M')} UTC)"

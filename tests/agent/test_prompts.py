@@ -10,6 +10,7 @@ import prompts
 SYSTEM_VARS = {
     "tool_names": ["dora_metrics", "runbook_search"],
     "example_tool": "dora_metrics",
+    "tool_lines": [],
     "today": "2026-11-23",
     "known_services": ["checkout", "payments"],
     "known_teams": ["team-shop"],

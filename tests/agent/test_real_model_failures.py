@@ -123,3 +123,23 @@ def test_tool_written_with_unparseable_arguments_is_a_failed_turn(ctx: ToolConte
     ans = Assistant(registry, ctx, ctx.settings).ask("how did checkout ship in the last 30 days?")
     assert ans.fallback == "bad_tool_call" and "not JSON" in ans.text
     never_raw(answer_text(ans))
+
+
+RECORDED = json.loads((Path(__file__).parent / "fixtures" / "llm_transcripts.json").read_text()).get("recorded", [])
+
+
+@pytest.mark.parametrize("rec", RECORDED, ids=[r["id"] for r in RECORDED])
+def test_recorded_answers_of_a_real_small_model(rec: dict[str, Any], ctx: ToolContext, registry: ToolRegistry, double: OpenAIDouble, tmp_path: Path) -> None:
+    """Every recorded SmolLM2 answer was prose with no tool call and made-up facts (an
+    invented `alert_get` service, invented commands, "20 (15)" alerts): none is shown; the
+    planner answers and says why."""
+    for body in rec["responses"]:
+        double.push(body)
+    ctx.settings = make_settings(tmp_path, OPENAI_BASE_URL=double.base_url, TRIOPS_LLM_MODEL="smollm2-135m",
+                                 TRIOPS_LLM_TOOLS_IN_PROMPT="1", TRIOPS_LLM_CONTEXT_TOKENS="4096")
+    ans = Assistant(registry, ctx, ctx.settings).ask(rec["question"])
+    said = rec["responses"][-1]["choices"][0]["message"]["content"]
+    shown = answer_text(ans)
+    assert ans.path == "planner" and ans.fallback == "no_tool_call"
+    assert said[:40] not in shown
+    never_raw(shown)

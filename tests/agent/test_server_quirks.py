@@ -159,3 +159,12 @@ def test_a_tool_outside_the_compact_set_still_runs(ctx: ToolContext, registry: T
     assert ans.path == "llm" and ans.fallback is None and [c.tool for c in ans.calls] == ["model_status"]
     props = double.requests[0]["tools"][0]["function"]["parameters"]["properties"]
     assert all("title" not in p and "anyOf" not in p for p in props.values())  # lean schemas
+
+
+def test_tools_in_the_prompt_for_a_template_that_drops_them(ctx: ToolContext, registry: ToolRegistry, double: OpenAIDouble, tmp_path: Path) -> None:
+    double.push(completion(content='<tool_call>{"name": "dora_metrics", "arguments": {"scope": "checkout", "window": "30d"}}</tool_call>'))
+    double.push(completion(content=ANSWER))
+    ans = ask(ctx, registry, double, tmp_path, TRIOPS_LLM_TOOLS_IN_PROMPT="1", TRIOPS_LLM_CONTEXT_TOKENS="4096")
+    system = double.requests[0]["messages"][0]["content"]
+    assert '<tool_call>{"name": ' in system and '- dora_metrics(scope: string, service: string, team: string, window: string = "30d"' in system
+    assert ans.path == "llm" and ans.fallback is None and ans.text == ANSWER
