@@ -93,14 +93,12 @@ def test_a_timed_out_stream_is_cancelled_not_abandoned(ctx: ToolContext, registr
     token, so the server stops generating; the planner answers and says what happened."""
     rambling = chunks(content=["word "] * 200, usage=None)
     double.push_stream(rambling, every=0.05)
-    started = time.monotonic()
     ans = ask(ctx, registry, double, tmp_path, TRIOPS_LLM_STREAM="1", TRIOPS_AGENT_MAX_SECONDS="1")
-    assert time.monotonic() - started < 8
     assert ans.path == "planner" and ans.fallback == "timeout" and "cancelled" in ans.text
     deadline = time.monotonic() + 5
     while double.cancelled == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert double.cancelled == 1 and double.sent_chunks < len(rambling)
+    assert double.cancelled == 1 and double.sent_chunks < len(rambling)  # it stopped before the end
     assert len(double.requests) == 1  # and never sent again
 
 
