@@ -264,6 +264,45 @@ def test_scan_posts_once_updates_in_place_and_resolves(prom: realservices.Proces
     assert [(a.kind, a.text) for a in acts] == [("update", "new")]
 
 
+def test_scan_posts_a_condition_whose_claimer_crashed_before_posting(prom: realservices.Process, store: Store,
+                                                                     tmp_path: Path) -> None:
+    """A replica claimed the disk condition and died before Slack answered (no ts recorded):
+    within the lease nobody re-posts it; after the lease the next scan posts it, once."""
+    from datetime import timedelta
+
+    from slack_sdk import WebClient
+
+    from bot.metrics_scan import MetricsScanner
+    from bot.runtime import Runtime
+    from tests.slack_double import SlackDouble
+    from tools.metrics import conditions
+    from tools.store.metric_conditions import CLAIM_LEASE_S
+
+    disk = "exhaustion:disk:instance=node-3,mountpoint=/data"
+    _deploy(store)
+    clock = {"now": datetime.fromtimestamp(END, UTC)}
+    settings = Settings(_env_file=None, home=tmp_path, database_url=None, prometheus_url=prom.url)
+    rt = Runtime.build(settings, store=store, catalog=CATALOG, clock=lambda: clock["now"])
+    assert conditions.claim(store, disk, "exhaustion", "C-INC", ":hourglass: old text", float(END))  # then dies
+    double = SlackDouble().start()
+    try:
+        client = WebClient(token="xoxb-test", base_url=double.base_url)
+        scanner = MetricsScanner(rt, client, "C-INC", window="1d", recent=timedelta(hours=7), horizon="2d")
+        assert [(a.kind, a.key) for a in scanner.tick()] == [("post", "anomaly:payments:errors")]  # in flight
+        clock["now"] = datetime.fromtimestamp(END + CLAIM_LEASE_S + 60, UTC)
+        assert [a.key for a in scanner.tick() if a.kind == "post"] == [disk]  # the lease ran out
+        posts = double.of("chat.postMessage")
+        assert len(posts) == 2 and "/data on node-3 full in ~" in posts[1].params["text"]
+        ts, text = scanner.posted[disk]
+        assert ts is not None and text == posts[1].params["text"]  # the message is recorded
+        assert scanner.tick() == [] and len(double.of("chat.postMessage")) == 2  # once
+        clock["now"] = datetime.fromtimestamp(END + 3 * 86400, UTC)  # it clears: resolved in place
+        assert sorted(a.kind for a in scanner.tick()) == ["resolve", "resolve"]
+        assert ts in {c.params["ts"] for c in double.of("chat.update")}
+    finally:
+        double.stop()
+
+
 def test_slack_commands_answer_metrics_forecasts_and_bad_input_in_words(prom: realservices.Process, store: Store,
                                                                         tmp_path: Path) -> None:
     """`/triops metrics` and `/triops forecast` through signed requests into the real Bolt app,
