@@ -19,10 +19,10 @@ from tools.catalog import ServiceCatalog
 from tools.contract import ToolContext
 from tools.delivery.ingest import store_deployments
 from tools.delivery.models import DeploymentEvent
-from tools.errors import NoDataError, ToolError
+from tools.errors import BackendUnreachable, NoDataError, QueryRefused, ToolError
 from tools.metrics.anomaly import score_series
 from tools.metrics.models import ForecastReport, MetricsReport
-from tools.metrics.prometheus import PrometheusClient, choose_step
+from tools.metrics.prometheus import PrometheusClient, choose_step, without_userinfo
 from tools.metrics.tool import forecast_exhaustion, service_metrics
 from tools.settings import Settings
 from tools.store import Store
@@ -99,8 +99,10 @@ def test_step_is_widened_so_a_wide_range_never_loads_millions_of_points(prom: re
 
 def test_bad_input_gives_clear_tool_errors(prom: realservices.Process) -> None:
     with PrometheusClient(prom.url) as client:
-        with pytest.raises(ToolError, match="bad PromQL"):
+        with pytest.raises(QueryRefused, match="bad PromQL"):  # refused by the real Prometheus: typed
             client.query_range("rate(foo[5m]", START, END)
+        with pytest.raises(QueryRefused, match=r"could not run .*same labelset"):  # two series lose their names
+            client.query('abs({__name__=~"node_filesystem_.*"})', at=END)
         with pytest.raises(NoDataError, match="no series"):
             client.query_range("no_such_metric_anywhere", START, END)
         with pytest.raises(ToolError, match="too wide"):
@@ -112,11 +114,96 @@ def test_bad_input_gives_clear_tool_errors(prom: realservices.Process) -> None:
     port = realservices.free_port()
     t0 = time.monotonic()
     with PrometheusClient(f"http://127.0.0.1:{port}", timeout_s=2) as dead, \
-            pytest.raises(ToolError, match="unreachable"):
+            pytest.raises(BackendUnreachable, match="unreachable"):
         dead.query("up")
     assert time.monotonic() - t0 < 5
     with pytest.raises(ToolError, match="http"):
         PrometheusClient("ftp://x")
+
+
+def test_no_answer_in_time_is_backend_unreachable() -> None:
+    """A port that accepts the connection and never answers (a hung Prometheus): typed as
+    unreachable, like a refused connection, within the timeout."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as hung:
+        port = hung.getsockname()[1]
+        t0 = time.monotonic()
+        with PrometheusClient(f"http://127.0.0.1:{port}", timeout_s=0.5) as c, \
+                pytest.raises(BackendUnreachable, match="did not answer in time"):
+            c.query("up")
+        assert time.monotonic() - t0 < 5
+
+
+def test_a_proxy_in_front_of_a_down_prometheus_and_unavailable_are_unreachable_not_refused() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.params["query"] == "proxied":
+            return httpx.Response(502, text="<html><body>502 Bad Gateway</body></html>")
+        if request.url.params["query"] == "busy":
+            return httpx.Response(503, json={"status": "error", "errorType": "unavailable", "error": "not ready"})
+        return httpx.Response(422, json={"status": "error", "errorType": "execution", "error": "too many samples"})
+
+    with PrometheusClient("http://prom.test", transport=httpx.MockTransport(handler)) as c:
+        with pytest.raises(BackendUnreachable, match="HTTP 502"):
+            c.query("proxied")
+        with pytest.raises(BackendUnreachable, match="not ready"):
+            c.query("busy")
+        with pytest.raises(QueryRefused, match="too many samples") as refused:
+            c.query("heavy")
+        assert not isinstance(refused.value, BackendUnreachable)
+
+
+def test_credentials_in_the_url_never_appear_in_an_error(store: Store, tmp_path: Path) -> None:
+    """user:password@ in TRIOPS_PROMETHEUS_URL is a way to authenticate; the messages (which
+    reach Slack, incident cards and stored summaries) name the host without them."""
+    import socket
+
+    secret = "alice:s3cr3t-pw"
+
+    def leaks(text: str) -> bool:
+        return "s3cr3t" in text or "alice" in text
+
+    port = realservices.free_port()
+    msgs: list[str] = []
+    with PrometheusClient(f"http://{secret}@127.0.0.1:{port}", timeout_s=2) as dead, \
+            pytest.raises(BackendUnreachable) as down:
+        dead.query("up")
+    msgs.append(str(down.value))
+    assert f"http://127.0.0.1:{port}" in msgs[-1]  # the host is still named
+    with socket.create_server(("127.0.0.1", 0)) as hung, \
+            PrometheusClient(f"http://{secret}@127.0.0.1:{hung.getsockname()[1]}", timeout_s=0.3) as c, \
+            pytest.raises(BackendUnreachable) as slow:
+        c.query("up")
+    msgs.append(str(slow.value))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        q = request.url.params["query"]
+        if q == "html":
+            return httpx.Response(500, text="<html>oops</html>")
+        if q == "auth":
+            return httpx.Response(401, json={"status": "error", "errorType": "unauthorized", "error": "no"})
+        if q == "nodata":
+            return httpx.Response(200, json={"status": "success"})
+        return httpx.Response(502, text="Bad Gateway")
+
+    with PrometheusClient(f"https://{secret}@prom.test:9090/prom", transport=httpx.MockTransport(handler)) as c:
+        for q in ("html", "auth", "nodata", "proxied"):
+            with pytest.raises(ToolError) as err:
+                c.query(q)
+            msgs.append(str(err.value))
+    assert "https://prom.test:9090/prom" in msgs[-1]
+    with pytest.raises(ToolError) as bad_scheme:
+        PrometheusClient(f"ftp://{secret}@prom.test")
+    msgs.append(str(bad_scheme.value))
+    # through the tool, as a user or an incident card would read it
+    res = service_metrics.run(_ctx(f"http://{secret}@127.0.0.1:{port}", store, tmp_path),
+                              {"service": "payments", "window": "1d"})
+    assert res.status == "error"
+    msgs.append(res.message or "")
+    assert len(msgs) == 8 and not [m for m in msgs if leaks(m)], msgs
+    # the helper itself: every URL in a text, a password with an @ in it, no URL untouched
+    assert without_userinfo("at http://u:p@ss@h:1/x and postgresql://me@db/y; mail a@b.c") == \
+        "at http://h:1/x and postgresql://db/y; mail a@b.c"
 
 
 def test_bearer_and_basic_auth_are_sent_and_refusal_is_named() -> None:
