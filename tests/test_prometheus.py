@@ -206,6 +206,45 @@ def test_credentials_in_the_url_never_appear_in_an_error(store: Store, tmp_path:
         "at http://h:1/x and postgresql://db/y; mail a@b.c"
 
 
+def test_metrics_tool_stops_at_the_first_sign_of_an_unavailable_prometheus(store: Store, tmp_path: Path) -> None:
+    """A Prometheus that is up but not serving (starting: a plain-text 503; overloaded: its JSON
+    'unavailable'): one request, one clear error, not a wait per golden signal and a 'no data'."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hits: list[str] = []
+    answers = {"starting": (b"Service Unavailable", "text/plain"),
+               "busy": (b'{"status":"error","errorType":"unavailable","error":"too many concurrent queries"}',
+                        "application/json")}
+    mode = {"now": "starting"}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            body, ctype = answers[mode["now"]]
+            self.send_response(503)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        ctx = _ctx(f"http://127.0.0.1:{srv.server_address[1]}", store, tmp_path)
+        for m, words in (("starting", "unreachable (HTTP 503"), ("busy", "unavailable: too many concurrent")):
+            mode["now"], hits[:] = m, []
+            res = service_metrics.run(ctx, {"service": "payments", "window": "1d"})
+            assert res.status == "error" and words in (res.message or ""), res.message
+            assert len(hits) == 1  # the first signal's read; the other three were not tried
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
 def test_bearer_and_basic_auth_are_sent_and_refusal_is_named() -> None:
     seen: list[str] = []
 
