@@ -43,7 +43,10 @@ class MetricsScanner:
         kinds = {f.key: f.kind for f in findings}
         store, now = self.rt.store, self.rt.ctx.now().timestamp()
         done: list[Action] = []
-        open_now = self.posted
+        # a claim whose poster died before recording the message is no post: plan() sees it as
+        # new and `claim` hands it on; one whose condition has cleared meanwhile is dropped
+        open_now = conditions.open_conditions(store, self.channel, now)
+        conditions.drop_expired(store, self.channel, now, keep=set(kinds))
         for a in plan({k: t for k, (_, t) in open_now.items()}, findings):
             if a.kind == "post":
                 if not conditions.claim(store, a.key, kinds[a.key], self.channel, a.text, now):

@@ -16,7 +16,7 @@ from slack_bolt.authorization import AuthorizeResult
 
 from bot.router import Router
 from bot.runtime import Runtime
-from bot.slack.app import build_app
+from bot.slack.app import AnswerPool, build_app
 from bot.web import create_app
 from tests.slack_double import SlackDouble, sign
 
@@ -35,6 +35,7 @@ class SlackHarness:
     runtime: Runtime
     router: Router
     http: TestClient
+    answers: AnswerPool  # drained by stop(): no answer outlives the test's Slack double and store
 
     @classmethod
     def start(cls, runtime: Runtime, router: Router | None = None, extensions: list | None = None) -> SlackHarness:
@@ -43,11 +44,15 @@ class SlackHarness:
         runtime.settings.slack_signing_secret = SecretStr(SECRET)
         runtime.settings.slack_bot_token = None
         router = router or Router(runtime)
-        bolt = build_app(router, authorize=authorize, extensions=extensions)
+        answers = AnswerPool(runtime.settings.answer_workers, runtime.settings.answer_queue)
+        bolt = build_app(router, authorize=authorize, extensions=extensions, answers=answers)
         http = TestClient(create_app(router, bolt))
-        return cls(double=double, runtime=runtime, router=router, http=http)
+        return cls(double=double, runtime=runtime, router=router, http=http, answers=answers)
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 30.0) -> None:
+        """Like `triops serve`'s shutdown: answers still running finish (they may still post, or
+        write to the store after the reply the test waited for) before Slack goes away."""
+        self.answers.stop(time.monotonic() + grace)
         self.http.close()
         self.double.stop()
 

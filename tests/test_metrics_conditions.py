@@ -50,3 +50,27 @@ def test_a_failed_post_is_released_and_a_stale_claim_taken_over(store: Store) ->
     # the replica that claimed crashed before posting: after the lease another may post
     assert not mc.claim(store, KEY, "exhaustion", "C-INC", "a", 1001.0 + CLAIM_LEASE_S / 2)
     assert mc.claim(store, KEY, "exhaustion", "C-INC", "a", 1002.0 + CLAIM_LEASE_S)
+
+
+def test_a_claim_whose_poster_died_is_unposted_to_the_scan_after_the_lease(store: Store) -> None:
+    """Claimed, then the poster crashed before recording the message: within the lease the
+    claim counts as in flight; after it the scan sees the condition as new and may claim it."""
+    assert mc.claim(store, KEY, "exhaustion", "C-INC", "a", 1000.0)  # ... and the replica dies here
+    assert mc.open_conditions(store, "C-INC", 1000.0 + CLAIM_LEASE_S / 2) == {KEY: (None, "a")}
+    later = 1001.0 + CLAIM_LEASE_S
+    assert mc.open_conditions(store, "C-INC", later) == {}
+    assert mc.claim(store, KEY, "exhaustion", "C-INC", "a", later)
+    mc.posted(store, KEY, "1700000000.000200", later)
+    assert mc.open_conditions(store, "C-INC", later + 10 * CLAIM_LEASE_S) == {KEY: ("1700000000.000200", "a")}
+
+
+def test_an_expired_claim_of_a_cleared_condition_is_dropped(store: Store) -> None:
+    other = "anomaly:payments:errors"
+    assert mc.claim(store, KEY, "exhaustion", "C-INC", "a", 1000.0)
+    assert mc.claim(store, other, "anomaly", "C-INC", "b", 1000.0)
+    assert mc.drop_expired(store, "C-INC", 1000.0 + CLAIM_LEASE_S / 2, keep=set()) == 0  # still in flight
+    later = 1001.0 + CLAIM_LEASE_S
+    assert mc.drop_expired(store, "C-INC", later, keep={other}) == 1  # `other` is still a finding
+    assert mc.open_conditions(store, "C-INC") == {other: (None, "b")}
+    assert mc.claim(store, other, "anomaly", "C-INC", "b", later)  # renewed: no longer expired
+    assert mc.drop_expired(store, "C-INC", later, keep=set()) == 0

@@ -19,10 +19,10 @@ from tools.catalog import ServiceCatalog
 from tools.contract import ToolContext
 from tools.delivery.ingest import store_deployments
 from tools.delivery.models import DeploymentEvent
-from tools.errors import NoDataError, ToolError
+from tools.errors import BackendUnreachable, NoDataError, QueryRefused, ToolError
 from tools.metrics.anomaly import score_series
 from tools.metrics.models import ForecastReport, MetricsReport
-from tools.metrics.prometheus import PrometheusClient, choose_step
+from tools.metrics.prometheus import PrometheusClient, choose_step, without_userinfo
 from tools.metrics.tool import forecast_exhaustion, service_metrics
 from tools.settings import Settings
 from tools.store import Store
@@ -99,8 +99,10 @@ def test_step_is_widened_so_a_wide_range_never_loads_millions_of_points(prom: re
 
 def test_bad_input_gives_clear_tool_errors(prom: realservices.Process) -> None:
     with PrometheusClient(prom.url) as client:
-        with pytest.raises(ToolError, match="bad PromQL"):
+        with pytest.raises(QueryRefused, match="bad PromQL"):  # refused by the real Prometheus: typed
             client.query_range("rate(foo[5m]", START, END)
+        with pytest.raises(QueryRefused, match=r"could not run .*same labelset"):  # two series lose their names
+            client.query('abs({__name__=~"node_filesystem_.*"})', at=END)
         with pytest.raises(NoDataError, match="no series"):
             client.query_range("no_such_metric_anywhere", START, END)
         with pytest.raises(ToolError, match="too wide"):
@@ -112,11 +114,135 @@ def test_bad_input_gives_clear_tool_errors(prom: realservices.Process) -> None:
     port = realservices.free_port()
     t0 = time.monotonic()
     with PrometheusClient(f"http://127.0.0.1:{port}", timeout_s=2) as dead, \
-            pytest.raises(ToolError, match="unreachable"):
+            pytest.raises(BackendUnreachable, match="unreachable"):
         dead.query("up")
     assert time.monotonic() - t0 < 5
     with pytest.raises(ToolError, match="http"):
         PrometheusClient("ftp://x")
+
+
+def test_no_answer_in_time_is_backend_unreachable() -> None:
+    """A port that accepts the connection and never answers (a hung Prometheus): typed as
+    unreachable, like a refused connection, within the timeout."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as hung:
+        port = hung.getsockname()[1]
+        t0 = time.monotonic()
+        with PrometheusClient(f"http://127.0.0.1:{port}", timeout_s=0.5) as c, \
+                pytest.raises(BackendUnreachable, match="did not answer in time"):
+            c.query("up")
+        assert time.monotonic() - t0 < 5
+
+
+def test_a_proxy_in_front_of_a_down_prometheus_and_unavailable_are_unreachable_not_refused() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.params["query"] == "proxied":
+            return httpx.Response(502, text="<html><body>502 Bad Gateway</body></html>")
+        if request.url.params["query"] == "busy":
+            return httpx.Response(503, json={"status": "error", "errorType": "unavailable", "error": "not ready"})
+        return httpx.Response(422, json={"status": "error", "errorType": "execution", "error": "too many samples"})
+
+    with PrometheusClient("http://prom.test", transport=httpx.MockTransport(handler)) as c:
+        with pytest.raises(BackendUnreachable, match="HTTP 502"):
+            c.query("proxied")
+        with pytest.raises(BackendUnreachable, match="not ready"):
+            c.query("busy")
+        with pytest.raises(QueryRefused, match="too many samples") as refused:
+            c.query("heavy")
+        assert not isinstance(refused.value, BackendUnreachable)
+
+
+def test_credentials_in_the_url_never_appear_in_an_error(store: Store, tmp_path: Path) -> None:
+    """user:password@ in TRIOPS_PROMETHEUS_URL is a way to authenticate; the messages (which
+    reach Slack, incident cards and stored summaries) name the host without them."""
+    import socket
+
+    secret = "alice:s3cr3t-pw"
+
+    def leaks(text: str) -> bool:
+        return "s3cr3t" in text or "alice" in text
+
+    port = realservices.free_port()
+    msgs: list[str] = []
+    with PrometheusClient(f"http://{secret}@127.0.0.1:{port}", timeout_s=2) as dead, \
+            pytest.raises(BackendUnreachable) as down:
+        dead.query("up")
+    msgs.append(str(down.value))
+    assert f"http://127.0.0.1:{port}" in msgs[-1]  # the host is still named
+    with socket.create_server(("127.0.0.1", 0)) as hung, \
+            PrometheusClient(f"http://{secret}@127.0.0.1:{hung.getsockname()[1]}", timeout_s=0.3) as c, \
+            pytest.raises(BackendUnreachable) as slow:
+        c.query("up")
+    msgs.append(str(slow.value))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        q = request.url.params["query"]
+        if q == "html":
+            return httpx.Response(500, text="<html>oops</html>")
+        if q == "auth":
+            return httpx.Response(401, json={"status": "error", "errorType": "unauthorized", "error": "no"})
+        if q == "nodata":
+            return httpx.Response(200, json={"status": "success"})
+        return httpx.Response(502, text="Bad Gateway")
+
+    with PrometheusClient(f"https://{secret}@prom.test:9090/prom", transport=httpx.MockTransport(handler)) as c:
+        for q in ("html", "auth", "nodata", "proxied"):
+            with pytest.raises(ToolError) as err:
+                c.query(q)
+            msgs.append(str(err.value))
+    assert "https://prom.test:9090/prom" in msgs[-1]
+    with pytest.raises(ToolError) as bad_scheme:
+        PrometheusClient(f"ftp://{secret}@prom.test")
+    msgs.append(str(bad_scheme.value))
+    # through the tool, as a user or an incident card would read it
+    res = service_metrics.run(_ctx(f"http://{secret}@127.0.0.1:{port}", store, tmp_path),
+                              {"service": "payments", "window": "1d"})
+    assert res.status == "error"
+    msgs.append(res.message or "")
+    assert len(msgs) == 8 and not [m for m in msgs if leaks(m)], msgs
+    # the helper itself: every URL in a text, a password with an @ in it, no URL untouched
+    assert without_userinfo("at http://u:p@ss@h:1/x and postgresql://me@db/y; mail a@b.c") == \
+        "at http://h:1/x and postgresql://db/y; mail a@b.c"
+
+
+def test_metrics_tool_stops_at_the_first_sign_of_an_unavailable_prometheus(store: Store, tmp_path: Path) -> None:
+    """A Prometheus that is up but not serving (starting: a plain-text 503; overloaded: its JSON
+    'unavailable'): one request, one clear error, not a wait per golden signal and a 'no data'."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hits: list[str] = []
+    answers = {"starting": (b"Service Unavailable", "text/plain"),
+               "busy": (b'{"status":"error","errorType":"unavailable","error":"too many concurrent queries"}',
+                        "application/json")}
+    mode = {"now": "starting"}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            body, ctype = answers[mode["now"]]
+            self.send_response(503)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        ctx = _ctx(f"http://127.0.0.1:{srv.server_address[1]}", store, tmp_path)
+        for m, words in (("starting", "unreachable (HTTP 503"), ("busy", "unavailable: too many concurrent")):
+            mode["now"], hits[:] = m, []
+            res = service_metrics.run(ctx, {"service": "payments", "window": "1d"})
+            assert res.status == "error" and words in (res.message or ""), res.message
+            assert len(hits) == 1  # the first signal's read; the other three were not tried
+    finally:
+        srv.shutdown()
+        srv.server_close()
 
 
 def test_bearer_and_basic_auth_are_sent_and_refusal_is_named() -> None:
@@ -262,6 +388,45 @@ def test_scan_posts_once_updates_in_place_and_resolves(prom: realservices.Proces
     # identity is the key, not the text: a changed text is an update of the same message
     acts = plan({"k": "old"}, [Finding("k", "anomaly", "new")])
     assert [(a.kind, a.text) for a in acts] == [("update", "new")]
+
+
+def test_scan_posts_a_condition_whose_claimer_crashed_before_posting(prom: realservices.Process, store: Store,
+                                                                     tmp_path: Path) -> None:
+    """A replica claimed the disk condition and died before Slack answered (no ts recorded):
+    within the lease nobody re-posts it; after the lease the next scan posts it, once."""
+    from datetime import timedelta
+
+    from slack_sdk import WebClient
+
+    from bot.metrics_scan import MetricsScanner
+    from bot.runtime import Runtime
+    from tests.slack_double import SlackDouble
+    from tools.metrics import conditions
+    from tools.store.metric_conditions import CLAIM_LEASE_S
+
+    disk = "exhaustion:disk:instance=node-3,mountpoint=/data"
+    _deploy(store)
+    clock = {"now": datetime.fromtimestamp(END, UTC)}
+    settings = Settings(_env_file=None, home=tmp_path, database_url=None, prometheus_url=prom.url)
+    rt = Runtime.build(settings, store=store, catalog=CATALOG, clock=lambda: clock["now"])
+    assert conditions.claim(store, disk, "exhaustion", "C-INC", ":hourglass: old text", float(END))  # then dies
+    double = SlackDouble().start()
+    try:
+        client = WebClient(token="xoxb-test", base_url=double.base_url)
+        scanner = MetricsScanner(rt, client, "C-INC", window="1d", recent=timedelta(hours=7), horizon="2d")
+        assert [(a.kind, a.key) for a in scanner.tick()] == [("post", "anomaly:payments:errors")]  # in flight
+        clock["now"] = datetime.fromtimestamp(END + CLAIM_LEASE_S + 60, UTC)
+        assert [a.key for a in scanner.tick() if a.kind == "post"] == [disk]  # the lease ran out
+        posts = double.of("chat.postMessage")
+        assert len(posts) == 2 and "/data on node-3 full in ~" in posts[1].params["text"]
+        ts, text = scanner.posted[disk]
+        assert ts is not None and text == posts[1].params["text"]  # the message is recorded
+        assert scanner.tick() == [] and len(double.of("chat.postMessage")) == 2  # once
+        clock["now"] = datetime.fromtimestamp(END + 3 * 86400, UTC)  # it clears: resolved in place
+        assert sorted(a.kind for a in scanner.tick()) == ["resolve", "resolve"]
+        assert ts in {c.params["ts"] for c in double.of("chat.update")}
+    finally:
+        double.stop()
 
 
 def test_slack_commands_answer_metrics_forecasts_and_bad_input_in_words(prom: realservices.Process, store: Store,

@@ -58,6 +58,15 @@ class ApprovalRequired(ToolError):
     status: ClassVar[Status] = "approval_required"
 
 
+class BackendUnreachable(ToolError):
+    """A system a tool reads (Prometheus, ...) did not answer: refused connection, DNS, timeout.
+    Callers tell "could not look" from "looked and was refused" by this type, never by words."""
+
+
+class QueryRefused(ToolError):
+    """The backend answered and refused the question: bad PromQL, a query it cannot run."""
+
+
 class PayloadError(TriopsError, ValueError):
     """A sender's payload or a file we cannot take; the message is the reason for the 4xx."""
 

@@ -11,9 +11,14 @@ if TYPE_CHECKING:
     from tools.store import Store
 
 
-def open_conditions(store: Store, channel: str) -> dict[str, tuple[str | None, str]]:
+def open_conditions(store: Store, channel: str, now: float | None = None) -> dict[str, tuple[str | None, str]]:
     with store.begin() as conn:
-        return _mc.open_conditions(conn, channel)
+        return _mc.open_conditions(conn, channel, now)
+
+
+def drop_expired(store: Store, channel: str, now: float, keep: set[str]) -> int:
+    with store.begin() as conn:
+        return _mc.drop_expired(conn, channel, now, keep)
 
 
 def claim(store: Store, key: str, kind: str, channel: str, text: str, now: float) -> bool:

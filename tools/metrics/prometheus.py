@@ -3,20 +3,23 @@
 Bounds, so that no question loads millions of points: the step is widened until a range query
 returns at most `max_points` points per series (Prometheus itself refuses more than 11,000),
 at most `max_series` series are kept, the response size is capped, and every call has a
-timeout. Every failure is a ToolError that says what failed (unreachable, bad PromQL, empty
-result); NaN/Inf samples become gaps (NaN) that the detectors tolerate.
+timeout. Every failure is a ToolError that says what failed, typed for callers that decide by
+it: BackendUnreachable (no answer in time, no connection), QueryRefused (bad PromQL, a query
+Prometheus will not run), NoDataError (empty result). NaN/Inf samples become gaps (NaN) that
+the detectors tolerate. No message carries the URL's user:password (it reaches incident cards).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import httpx
 
-from tools.errors import NoDataError, ToolError
+from tools.errors import BackendUnreachable, NoDataError, QueryRefused, ToolError
 from tools.settings import Settings
 
 MAX_BYTES = 64 * 1024 * 1024  # one response, at most
@@ -53,10 +56,11 @@ class PrometheusClient:
                  password: str | None = None, timeout_s: float = 10.0, max_points: int = 11_000,
                  max_series: int = 500, transport: httpx.BaseTransport | None = None) -> None:
         if not url.startswith(("http://", "https://")):
-            raise ToolError(f"Prometheus URL must start with http:// or https:// (got {url[:60]!r})")
+            raise ToolError(f"Prometheus URL must start with http:// or https:// (got {without_userinfo(url)[:60]!r})")
         auth = httpx.BasicAuth(username, password or "") if username else None
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.url = url.rstrip("/")
+        self.shown = without_userinfo(self.url)  # the URL for messages: no credentials
         self.max_points, self.max_series = max_points, max_series
         self._http = httpx.Client(base_url=self.url, auth=auth, headers=headers, timeout=timeout_s,
                                   transport=transport)
@@ -120,27 +124,42 @@ class PrometheusClient:
                                         "narrow the query (fewer series or a shorter range)")
                 status = resp.status_code
         except httpx.TimeoutException:
-            raise ToolError(f"Prometheus at {self.url} did not answer in time") from None
+            raise BackendUnreachable(f"Prometheus at {self.shown} did not answer in time") from None
         except httpx.HTTPError as exc:
-            raise ToolError(f"Prometheus at {self.url} is unreachable ({type(exc).__name__})") from None
+            raise BackendUnreachable(f"Prometheus at {self.shown} is unreachable ({type(exc).__name__})") from None
         import json
 
         try:
             payload = json.loads(bytes(body))
+            if not isinstance(payload, dict):
+                raise ValueError("not an object")
         except ValueError:
-            raise ToolError(f"Prometheus at {self.url} answered HTTP {status} with a non-JSON body") from None
+            if status in (502, 503, 504):  # a proxy in front of a Prometheus that is down
+                raise BackendUnreachable(f"Prometheus at {self.shown} is unreachable (HTTP {status} "
+                                         "from the server in front of it)") from None
+            raise ToolError(f"Prometheus at {self.shown} answered HTTP {status} with a non-JSON body") from None
         if status in (401, 403):
-            raise ToolError(f"Prometheus at {self.url} refused the credentials (HTTP {status})")
+            raise ToolError(f"Prometheus at {self.shown} refused the credentials (HTTP {status})")
         if payload.get("status") != "success":
             kind = payload.get("errorType", "error")
             msg = str(payload.get("error", f"HTTP {status}"))[:300]
             if kind == "bad_data":
-                raise ToolError(f"bad PromQL {promql!r}: {msg}")
-            raise ToolError(f"Prometheus could not run {promql!r} ({kind}): {msg}")
+                raise QueryRefused(f"bad PromQL {promql!r}: {msg}")
+            if kind == "unavailable":  # up, but not serving queries (starting, overloaded)
+                raise BackendUnreachable(f"Prometheus at {self.shown} is unavailable: {msg}")
+            raise QueryRefused(f"Prometheus could not run {promql!r} ({kind}): {msg}")
         data = payload.get("data")
         if not isinstance(data, dict):
-            raise ToolError(f"Prometheus at {self.url} answered without data")
+            raise ToolError(f"Prometheus at {self.shown} answered without data")
         return data
+
+
+_USERINFO_RE = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s]*@")  # to the authority's last @
+
+
+def without_userinfo(text: str) -> str:
+    """`text` with the user:password@ of every URL in it removed (scheme://host stays)."""
+    return _USERINFO_RE.sub(r"\1", text)
 
 
 def _check_query(promql: str) -> str:

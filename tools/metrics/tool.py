@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from tools.contract import ToolContext, tool
-from tools.errors import NoDataError, ToolError
+from tools.errors import BackendUnreachable, NoDataError, ToolError
 from tools.metrics.forecast import time_to_exhaustion
 from tools.metrics.models import (
     ExhaustionLine,
@@ -53,9 +53,9 @@ def service_metrics(ctx: ToolContext, args: MetricsQuery) -> MetricsReport:
             except NoDataError:
                 reports.append(SignalReport(signal=name, query=q, error="no data"))
                 continue
-            except ToolError as exc:
-                if "unreachable" in str(exc) or "did not answer" in str(exc):
-                    raise
+            except BackendUnreachable:
+                raise  # the other signals would wait for the same timeout: say so once
+            except ToolError as exc:  # this signal's query refused: the others may still answer
                 reports.append(SignalReport(signal=name, query=q, error=str(exc)))
                 continue
             s = res.series[0]

@@ -34,11 +34,30 @@ def _h(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def open_conditions(conn: Connection, channel: str) -> dict[str, tuple[str | None, str]]:
-    """key -> (message ts or None while being posted, text) of the open conditions."""
-    rows = conn.execute(select(metric_conditions.c.key, metric_conditions.c.ts, metric_conditions.c.text)
-                        .where(metric_conditions.c.channel == channel, metric_conditions.c.state == "open"))
-    return {r.key: (r.ts, r.text) for r in rows}
+def _expired(now: float) -> Any:
+    """A claim whose poster never recorded the message within the lease: it died between claim and post."""
+    t = metric_conditions
+    return and_(t.c.ts.is_(None), t.c.updated_at < now - CLAIM_LEASE_S)
+
+
+def open_conditions(conn: Connection, channel: str, now: float | None = None) -> dict[str, tuple[str | None, str]]:
+    """key -> (message ts or None while being posted, text) of the open conditions. Given `now`,
+    expired claims are left out: to the scan they are unposted, so `claim` hands them on."""
+    t = metric_conditions
+    q = select(t.c.key, t.c.ts, t.c.text).where(t.c.channel == channel, t.c.state == "open")
+    if now is not None:
+        q = q.where(~_expired(now))
+    return {r.key: (r.ts, r.text) for r in conn.execute(q)}
+
+
+def drop_expired(conn: Connection, channel: str, now: float, keep: set[str]) -> int:
+    """Delete the expired claims of conditions not in `keep` (they cleared before anyone posted
+    them: nothing to resolve in Slack); the number deleted. A claim renewed meanwhile stays."""
+    t = metric_conditions
+    stmt = delete(t).where(t.c.channel == channel, t.c.state == "open", _expired(now))
+    if keep:
+        stmt = stmt.where(t.c.key_hash.not_in([_h(k) for k in keep]))
+    return conn.execute(stmt).rowcount
 
 
 def claim(conn: Connection, key: str, kind: str, channel: str, text: str, now: float) -> bool:
@@ -51,7 +70,7 @@ def claim(conn: Connection, key: str, kind: str, channel: str, text: str, now: f
     stmt = ins.on_conflict_do_update(
         index_elements=["key_hash"],
         set_={k: ins.excluded[k] for k in row if k != "key_hash"},
-        where=or_(t.c.state == "resolved", and_(t.c.ts.is_(None), t.c.updated_at < now - CLAIM_LEASE_S)),
+        where=or_(t.c.state == "resolved", _expired(now)),
     ).returning(t.c.key_hash)
     return conn.execute(stmt).first() is not None
 
