@@ -460,7 +460,7 @@ class DLE:
 
     @classmethod
     def fit(cls, features: pd.DataFrame, y_pred: Any, y_true: Any, *, chunk_size: int | None = None,
-            max_iter: int = 100) -> DLE:
+            max_iter: int = 60) -> DLE:
         from sklearn.ensemble import HistGradientBoostingRegressor
 
         yp = pd.to_numeric(pd.Series(np.asarray(y_pred)), errors="coerce").to_numpy(dtype=np.float64)
@@ -479,10 +479,10 @@ class DLE:
         rows = _subsample(len(X))
         Xf = X.iloc[rows] if isinstance(rows, np.ndarray) else X
 
-        # early stopping under-fits this noisy target (bench: 40 % worse); 63 leaves at a
-        # slower rate beat 31 at 0.1 on NannyML's car-price set (bench/nannyml.py)
+        # early stopping under-fits this noisy target; 63 leaves × 60 rounds at 0.12 beat
+        # LightGBM's defaults (NannyML's) on its car-price set in half the time (bench/nannyml.py)
         model = HistGradientBoostingRegressor(
-            max_iter=max_iter, learning_rate=0.075, max_leaf_nodes=63, early_stopping=False, random_state=_SEED,
+            max_iter=max_iter, learning_rate=0.12, max_leaf_nodes=63, early_stopping=False, random_state=_SEED,
         ).fit(Xf, ae[rows])
         fitted = np.clip(model.predict(Xf), 0, None)
         kappa = float(se2[rows].mean() / max(float(np.mean(fitted**2)), 1e-300))
