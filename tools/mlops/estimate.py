@@ -54,7 +54,7 @@ def _auc(score: np.ndarray, weight_pos: np.ndarray) -> float:
     negative with 1 - w; with 0/1 weights it is the realised AUC (ties count one half)."""
     if score.size == 0:
         return float("nan")
-    order = np.argsort(-score, kind="mergesort")
+    order = np.argsort(-score)  # ties are grouped below: no stable sort needed
     s, w = score[order], weight_pos[order]
     tps, fps = np.cumsum(w), np.cumsum(1.0 - w)
     last = np.r_[np.nonzero(np.diff(s))[0], s.size - 1]  # end of each run of tied scores
@@ -156,7 +156,10 @@ def _isotonic_sorted(ps: np.ndarray, ys: np.ndarray) -> Isotonic:
     idx = np.cumsum(edge) - 1
     weight = np.bincount(idx).astype(np.float64)
     mean = np.bincount(idx, weights=ys) / weight
-    return Isotonic(ps[edge], isotonic_regression(mean, sample_weight=weight, y_min=0.0, y_max=1.0))
+    x, y = ps[edge], isotonic_regression(mean, sample_weight=weight, y_min=0.0, y_max=1.0)
+    # inside a flat block only its ends matter for interpolation (scikit-learn drops them too)
+    flat = np.r_[False, (y[1:-1] == y[:-2]) & (y[1:-1] == y[2:]), False] if y.size > 2 else np.zeros(y.size, bool)
+    return Isotonic(x[~flat], y[~flat])
 
 
 def fit_calibrator(p: np.ndarray, y: np.ndarray, folds: int = 5) -> Isotonic | None:
