@@ -171,6 +171,10 @@ def build_surfaces(settings: Settings) -> Surfaces:
         if notifier is not None:
             workers.append(notifier)
         workers.append(ActionFollowups(rt, bolt.client))
+        if settings.model_channel and (settings.model_check_interval > 0 or settings.model_check_intervals_csv):
+            from bot.model_checks import ModelChecks
+
+            workers.append(ModelChecks(rt, bolt.client, settings.model_channel))
         if settings.metrics_scan_interval_s > 0 and settings.incident_channel:
             from bot.metrics_scan import MetricsScanner
 

@@ -167,9 +167,12 @@ def test_performance_holding_turns_input_drift_into_investigate(store) -> None: 
 
 def test_unusable_windows_say_why(store) -> None:  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(5)
-    _seed(store, rng, scale=1.0, labels_on_reference=False)  # labels only on current (none at all here)
-    with pytest.raises(ToolError, match="has no label column"):
+    cur = _seed(store, rng, scale=1.0, labels_on_reference=False)
+    with store.engine.begin() as conn:  # labels only on current
+        reg.save_window(conn, "fraud", "2026-11-20", cur, NOW.timestamp(), end=NOW.timestamp())
+    with pytest.raises(ToolError, match="has no label column") as err:
         model_performance.call(_ctx(store), {"model": "fraud"})
+    assert "calibrates on labelled reference rows" in (err.value.hint or "")
     with store.engine.begin() as conn:
         ref = reg.load_window(conn, "fraud", "reference")
         assert ref is not None

@@ -471,3 +471,51 @@ def update_retrain_run(conn: Connection, run_id: str, model: str, *, status: str
 def retrain_runs_of(conn: Connection, model: str, limit: int = 200) -> list[dict[str, Any]]:
     q = select(retrain_runs).where(retrain_runs.c.model == model).order_by(retrain_runs.c.requested_at.desc()).limit(limit)
     return [dict(r) for r in conn.execute(q).mappings()]
+
+
+# ---- scheduled model checks -------------------------------------------------------------------
+
+# One row per model: when its next check is due, which replica holds it (a lease, so a
+# replica that died mid-check frees it), the last window checked and the Slack message the
+# results live in (posted once, then updated in place).
+model_checks = Table(
+    "model_checks",
+    metadata,
+    Column("model", String(200), primary_key=True),
+    Column("due_at", Epoch, nullable=False),
+    Column("claimed_by", String(64)),
+    Column("claimed_until", Epoch),
+    Column("last_window", String(64)),
+    Column("last_checked_at", Epoch),
+    Column("channel", String(64)),
+    Column("message_ts", String(64)),
+)
+
+
+def claim_check(conn: Connection, model: str, worker: str, now: float, lease: float) -> dict[str, Any] | None:
+    """Take the model's due check for `lease` seconds; None when it is not due or another
+    replica holds it. One UPDATE … WHERE decides, so two replicas never both win."""
+    from sqlalchemy import or_, update
+
+    upsert(conn, model_checks, [{"model": model, "due_at": now}], ["model"], update=False)
+    won = conn.execute(
+        update(model_checks)
+        .where(model_checks.c.model == model, model_checks.c.due_at <= now,
+               or_(model_checks.c.claimed_until.is_(None), model_checks.c.claimed_until < now))
+        .values(claimed_by=worker, claimed_until=now + lease)
+    ).rowcount
+    if won != 1:
+        return None
+    row = conn.execute(select(model_checks).where(model_checks.c.model == model)).mappings().first()
+    return dict(row) if row else None
+
+
+def finish_check(conn: Connection, model: str, worker: str, *, next_due: float, window: str | None = None,
+                 checked_at: float | None = None, channel: str | None = None, message_ts: str | None = None) -> None:
+    from sqlalchemy import update
+
+    values: dict[str, Any] = {"due_at": next_due, "claimed_by": None, "claimed_until": None}
+    for key, val in (("last_window", window), ("last_checked_at", checked_at), ("channel", channel), ("message_ts", message_ts)):
+        if val is not None:
+            values[key] = val
+    conn.execute(update(model_checks).where(model_checks.c.model == model, model_checks.c.claimed_by == worker).values(**values))
