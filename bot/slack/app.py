@@ -238,13 +238,17 @@ def report_failure(error: BaseException, body: dict, context: BoltContext) -> No
         log.warning("could not tell the user about ref %s: %s", ref, exc.__class__.__name__)
 
 
-def _what(body: dict) -> str:
+def _what(body: Any) -> str:
+    """What the failed request was, for the log; any shape of body (it is the sender's)."""
+    if not isinstance(body, dict):
+        return "request"
     if body.get("command"):
         return f"command {body.get('command')} {str(body.get('text') or '')[:80]!r}"
     if isinstance(body.get("event"), dict):
         return f"event {body['event'].get('type')} {body.get('event_id')}"
-    actions = body.get("actions") or [{}]
-    return f"{body.get('type') or 'request'} {actions[0].get('action_id') or ''}".strip()
+    actions = body.get("actions")
+    first = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
+    return f"{body.get('type') or 'request'} {first.get('action_id') or ''}".strip()
 
 
 def _apologise(body: dict, context: BoltContext, text: str) -> None:
