@@ -9,7 +9,10 @@ each store (SQLite; PostgreSQL when --pg-url is given, in a fresh database per r
           `--clients` concurrent keep-alive clients -> notifications/s and requests/s;
   growth  one service, one incident growing to `--grow` alerts, in 10 chunks -> the rate
           of each chunk and last/first (flat = within ±20 %).
-Every response must be a 202 (anything else is counted and reported as a loss).
+Every response must be a 202 (anything else is counted and reported as a loss). Measuring
+starts once serve's background warm-up (planner, runbook index) is done. Beside the
+wall-clock rates, the server process's CPU per 1,000 notifications (/proc): on a machine
+shared with other jobs the rates follow the load, the CPU cost much less.
 """
 
 from __future__ import annotations

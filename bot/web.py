@@ -137,7 +137,16 @@ def create_app(router: Router, bolt_app: App | None = None, *, workers: Sequence
                 log.warning("slack request rejected: non-numeric X-Slack-Request-Timestamp")
                 return JSONResponse({"error": "invalid request"}, status_code=401)
             body = await request.body()
-            resp = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
+            try:  # Bolt parses the body (and reads fields of it) before checking the signature
+                bolt_request = to_bolt_request(request, body)
+            except (ValueError, TypeError, AttributeError, KeyError, IndexError):
+                # not UTF-8, not the JSON its Content-Type says, or fields of the wrong shape
+                # (e.g. "authorizations": "x"): garbage that was a 500 is a 400
+                bolt_request = None
+            if bolt_request is None or not slack_shaped(bolt_request.body):
+                log.warning("slack request rejected: the body is not a form or a JSON object")
+                return JSONResponse({"error": "invalid request body"}, status_code=400)
+            resp = await run_in_threadpool(bolt.dispatch, bolt_request)
             return to_starlette_response(resp)
 
     else:
@@ -150,6 +159,20 @@ def create_app(router: Router, bolt_app: App | None = None, *, workers: Sequence
             )
 
     return api
+
+
+def slack_shaped(body: Any) -> bool:
+    """The fields Bolt's middleware reads have the types Slack sends (an object body; `event`
+    an object; `authorizations` and `actions` lists of objects): otherwise Bolt raised inside
+    dispatch and answered 500, even to a correctly signed request."""
+    if not isinstance(body, dict):
+        return False
+    if "event" in body and not isinstance(body["event"], dict):
+        return False
+    for key in ("authorizations", "actions"):
+        if key in body and not (isinstance(body[key], list) and all(isinstance(x, dict) for x in body[key])):
+            return False
+    return True
 
 
 def install_error_handlers(api: FastAPI) -> None:

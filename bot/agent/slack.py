@@ -35,6 +35,7 @@ from slack_sdk.models.blocks import (
 from bot.render import to_blocks, to_text
 from bot.reply import Reply
 from bot.router import Asker, Router
+from bot.slack.app import answer_pool, submit_answer
 from tools import approvals, audit
 from tools import conversations as conv_store
 
@@ -292,16 +293,26 @@ def agent_extension(app: App, router: Router) -> None:
         key = Asker(surface="slack", channel=event.get("channel"), thread_ts=event["thread_ts"]).conversation_key
         return conv_store.exists(store, key)
 
-    # "subtype": None — plain user messages only (no joins, edits, bot posts)
+    answers = answer_pool(app)
+
+    # "subtype": None — plain user messages only (no joins, edits, bot posts). Answered on the
+    # answer pool like commands and mentions: a slow LLM never holds the threads that ack.
     @app.event({"type": "message", "subtype": None}, matchers=[in_a_dm_or_our_thread])
-    def on_message(event: dict, client: WebClient) -> None:
+    def on_message(event: dict, body: dict, client: WebClient, context: BoltContext) -> None:
         channel = event.get("channel") or ""
         thread_ts = event.get("thread_ts")
         is_dm = event.get("channel_type") == "im"
         text = MENTION_RE.sub("", event.get("text") or "").strip()
         asker = Asker(user=event.get("user", "?"), surface="slack", channel=channel, thread_ts=thread_ts)
-        audit.record(store, asker.user, "dm" if is_dm else "thread_reply", text[:200], channel=channel)
-        answer_in_thread(client, router, text, asker, channel, thread_ts)
+
+        def work() -> None:
+            audit.record(store, asker.user, "dm" if is_dm else "thread_reply", text[:200], channel=channel)
+            answer_in_thread(client, router, text, asker, channel, thread_ts)
+
+        def tell(notice: str) -> None:
+            client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=notice)
+
+        submit_answer(answers, work, body, context, tell, f"{'DM' if is_dm else 'thread reply'} from {asker.user}")
 
     @app.action(APPROVE)
     def approve(ack: Ack, body: dict, client: WebClient) -> None:

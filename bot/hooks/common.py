@@ -114,7 +114,8 @@ def strict_json(raw: bytes, max_depth: int = 100) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PayloadError(f"body is not valid JSON: not UTF-8 at byte {exc.start}") from None
-    if nesting(raw) > max_depth:  # checked before parsing: the C decoder would recurse
+    # checked before parsing (the C decoder would recurse); no deeper than its bracket count
+    if raw.count(b"[") + raw.count(b"{") > max_depth and nesting(raw) > max_depth:
         raise PayloadError(f"body is not valid JSON: nested deeper than {max_depth} levels")
     try:
         value = json.loads(text, parse_constant=_no_constant, parse_int=_bounded_int)

@@ -18,6 +18,7 @@ import re
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -116,6 +117,27 @@ class AnswerPool:
             log.warning("%d answers still running at the shutdown deadline", left)
 
 
+_POOLS: weakref.WeakKeyDictionary[App, AnswerPool] = weakref.WeakKeyDictionary()
+
+
+def answer_pool(app: App) -> AnswerPool:
+    """The answer pool `build_app` gave this app: extensions' listeners (DMs, thread
+    follow-ups) answer there too, never on Bolt's ack threads."""
+    return _POOLS[app]
+
+
+def submit_answer(answers: AnswerPool, work: Callable[[], None], body: dict, context: BoltContext,
+                  tell: Callable[[str], None], what: str) -> None:
+    """Answer off the ack threads: `work` on the pool (its failures reported like app.error
+    does); the asker hears "busy" if it waits, or "ask again" if the queue is full."""
+    def notice(text: str) -> Callable[[], None]:
+        return lambda: tell(text)
+
+    if not answers.submit(_guarded(work, body, context), on_busy=notice(BUSY)):
+        log.warning("answer queue full: %s turned away", what)
+        _quietly(notice(OVERLOADED), "overload notice")
+
+
 def _quietly(fn: Callable[[], None], what: str) -> None:
     try:
         fn()
@@ -158,6 +180,7 @@ def build_app(
     from bot.observability import instrument_bolt
 
     instrument_bolt(app, router.runtime.metrics)  # /metrics: Slack requests, acks, ack latency
+    _POOLS[app] = answers
     register_middleware(app, router)
     register_listeners(app, router, answers)
     for ext in extensions or []:
@@ -223,13 +246,17 @@ def report_failure(error: BaseException, body: dict, context: BoltContext) -> No
         log.warning("could not tell the user about ref %s: %s", ref, exc.__class__.__name__)
 
 
-def _what(body: dict) -> str:
+def _what(body: Any) -> str:
+    """What the failed request was, for the log; any shape of body (it is the sender's)."""
+    if not isinstance(body, dict):
+        return "request"
     if body.get("command"):
         return f"command {body.get('command')} {str(body.get('text') or '')[:80]!r}"
     if isinstance(body.get("event"), dict):
         return f"event {body['event'].get('type')} {body.get('event_id')}"
-    actions = body.get("actions") or [{}]
-    return f"{body.get('type') or 'request'} {actions[0].get('action_id') or ''}".strip()
+    actions = body.get("actions")
+    first = actions[0] if isinstance(actions, list) and actions and isinstance(actions[0], dict) else {}
+    return f"{body.get('type') or 'request'} {first.get('action_id') or ''}".strip()
 
 
 def _apologise(body: dict, context: BoltContext, text: str) -> None:
@@ -273,14 +300,10 @@ def register_listeners(app: App, router: Router, answers: AnswerPool) -> None:
             if not reply.ephemeral and asker.channel:
                 attach_images(client, asker.channel, reply)
 
-        def tell(text: str) -> Callable[[], None]:
-            def send() -> None:
-                respond(text=text, response_type="ephemeral", replace_original=False)
-            return send
+        def tell(text: str) -> None:
+            respond(text=text, response_type="ephemeral", replace_original=False)
 
-        if not answers.submit(_guarded(work, body, context), on_busy=tell(BUSY)):
-            log.warning("answer queue full: command from %s turned away", asker.user)
-            _quietly(tell(OVERLOADED), "overload notice")
+        submit_answer(answers, work, body, context, tell, f"command from {asker.user}")
 
     @app.event("app_mention")
     def on_mention(event: dict, body: dict, client: WebClient, context: BoltContext) -> None:
@@ -296,14 +319,10 @@ def register_listeners(app: App, router: Router, answers: AnswerPool) -> None:
             reply = answer_in_thread(client, router, text, asker, event["channel"], thread_ts)
             attach_images(client, event["channel"], reply, thread_ts=thread_ts)
 
-        def tell(text: str) -> Callable[[], None]:
-            def send() -> None:
-                client.chat_postMessage(channel=event["channel"], thread_ts=thread_ts, text=text)
-            return send
+        def tell(text: str) -> None:
+            client.chat_postMessage(channel=event["channel"], thread_ts=thread_ts, text=text)
 
-        if not answers.submit(_guarded(work, body, context), on_busy=tell(BUSY)):
-            log.warning("answer queue full: mention from %s turned away", asker.user)
-            _quietly(tell(OVERLOADED), "overload notice")
+        submit_answer(answers, work, body, context, tell, f"mention from {asker.user}")
 
 
 def _guarded(work: Callable[[], None], body: dict, context: BoltContext) -> Callable[[], None]:

@@ -27,8 +27,10 @@ from sqlalchemy import (
     case,
     func,
     select,
+    text,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -197,7 +199,7 @@ def _alert_row(a: Alert, received_at: float) -> dict[str, Any]:
         "labels": a.labels,
         "annotations": a.annotations,
         "links": a.links.model_dump(exclude_none=True),
-        "raw": json.loads(json.dumps(a.raw, default=str)),
+        "raw": json.loads(json.dumps(a.raw, default=str)) if a.raw else {},
         "first_received_at": received_at,
         "last_received_at": received_at,
         "notifications": 1,
@@ -231,7 +233,7 @@ def _alerts_upsert(dialect: str) -> Any:
         ins = sqlite_insert(alerts) if dialect == "sqlite" else pg_insert(alerts)
         ex = ins.excluded
         was_resolved = alerts.c.status == "resolved"
-        stmt = _ALERTS_UPSERT[dialect] = ins.on_conflict_do_update(
+        stmt = ins.on_conflict_do_update(
             index_elements=["id"],
             set_={
                 "status": case((was_resolved, alerts.c.status), else_=ex.status),
@@ -245,6 +247,9 @@ def _alerts_upsert(dialect: str) -> Any:
                 "notifications": alerts.c.notifications + ex.notifications,
             },
         )
+        if dialect == "postgresql":  # rows are unique: multi-row VALUES, one statement (see upsert_statement)
+            stmt = stmt.returning(alerts.c.id)
+        _ALERTS_UPSERT[dialect] = stmt
     return stmt
 
 
@@ -255,7 +260,11 @@ def assign(conn: Connection, placements: Sequence[tuple[str, str, str, float]]) 
     rows = {(iid, aid): {"incident_id": iid, "alert_id": aid, "joined_at": at, "kind": kind}
             for aid, iid, kind, at in placements}
     upsert(conn, alert_incident_members, list(rows.values()), ["incident_id", "alert_id"], update=False)
-    conn.execute(_ASSIGN, [{"aid": r["alert_id"], "iid": r["incident_id"]} for r in rows.values()])
+    if conn.dialect.name == "postgresql":  # one statement for the group, not one per alert
+        conn.execute(_ASSIGN_PG, {"aids": [r["alert_id"] for r in rows.values()],
+                                  "iids": [r["incident_id"] for r in rows.values()]})
+    else:
+        conn.execute(_ASSIGN, [{"aid": r["alert_id"], "iid": r["incident_id"]} for r in rows.values()])
 
 
 _ASSIGN = (
@@ -263,6 +272,13 @@ _ASSIGN = (
     .where(alerts.c.id == bindparam("aid"), alerts.c.incident_id.is_distinct_from(bindparam("iid")))
     .values(incident_id=bindparam("iid"))
 )
+_ASSIGN_PG = text(
+    "UPDATE alerts SET incident_id = v.iid FROM unnest(:aids, :iids) AS v(aid, iid) "
+    "WHERE alerts.id = v.aid AND alerts.incident_id IS DISTINCT FROM v.iid"
+).bindparams(bindparam("aids", type_=ARRAY(String)), bindparam("iids", type_=ARRAY(String)))
+
+
+_NOT_IN_SUMMARY = {"acked_at", "acked_by", "resolved_by", "alert_ids", "time_to_ack_s", "time_to_resolve_s"}
 
 
 def save_incidents(conn: Connection, summaries: Sequence[IncidentSummary]) -> None:
@@ -283,11 +299,7 @@ def save_incidents(conn: Connection, summaries: Sequence[IncidentSummary]) -> No
                 "alert_count": s.alert_count,
                 "notifications": s.notifications,
                 "duplicates": s.duplicates,
-                "summary": json.loads(
-                    s.model_dump_json(
-                        exclude={"acked_at", "acked_by", "resolved_by", "alert_ids", "time_to_ack_s", "time_to_resolve_s"}
-                    )
-                ),
+                "summary": s.model_dump(mode="json", exclude=_NOT_IN_SUMMARY),
             }
         )
     upsert(conn, alert_incidents, rows, ["id"])

@@ -50,16 +50,24 @@ def upsert(
     if not rows:
         return
     rows = clip_to_columns(table, rows)
-    conn.execute(upsert_statement(conn, table, tuple(keys), tuple(rows[0]), update), list(rows))
+    keys = tuple(keys)
+    unique = len({tuple(r.get(k) for k in keys) for r in rows}) == len(rows)
+    conn.execute(upsert_statement(conn, table, keys, tuple(rows[0]), update, batched=unique), list(rows))
 
 
-_UPSERTS: dict[tuple[str, Table, tuple[str, ...], tuple[str, ...], bool], Any] = {}
+_UPSERTS: dict[tuple[str, Table, tuple[str, ...], tuple[str, ...], bool, bool], Any] = {}
 
 
 def upsert_statement(conn: Connection, table: Table, keys: tuple[str, ...], columns: tuple[str, ...],
-                     update: bool = True) -> Any:
-    """The cached INSERT ... ON CONFLICT for rows with these columns (see `upsert`)."""
-    key = (conn.dialect.name, table, keys, columns, update)
+                     update: bool = True, *, batched: bool = False) -> Any:
+    """The cached INSERT ... ON CONFLICT for rows with these columns (see `upsert`).
+
+    `batched` (rows unique on `keys`): on PostgreSQL the statement returns the keys, which
+    makes SQLAlchemy send the rows as multi-row VALUES pages ("insertmanyvalues") instead of
+    one INSERT per row: one statement for a whole ingest group. Unique rows are required:
+    ON CONFLICT cannot touch one row twice in one statement."""
+    batched = batched and conn.dialect.name == "postgresql"
+    key = (conn.dialect.name, table, keys, columns, update, batched)
     stmt = _UPSERTS.get(key)
     if stmt is None:
         ins = insert_for(conn, table)
@@ -68,6 +76,8 @@ def upsert_statement(conn: Connection, table: Table, keys: tuple[str, ...], colu
             stmt = ins.on_conflict_do_update(index_elements=list(keys), set_={c: ins.excluded[c] for c in cols})
         else:
             stmt = ins.on_conflict_do_nothing(index_elements=list(keys))
+        if batched:
+            stmt = stmt.returning(*(table.c[k] for k in keys))
         _UPSERTS[key] = stmt
     return stmt
 
