@@ -163,6 +163,9 @@ class _Partial:
     split_from: str | None = None
     counted: dict[str, Alert] = field(default_factory=dict)  # alert id -> the notification counted
     first_of: dict[str, tuple[int, str]] = field(default_factory=dict)  # service -> (position, alert id)
+    # what the ranking counts: the first alert per (service, fingerprint), and every alert
+    # without a service (the ranking may credit it to its pod's workload)
+    ranked: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
     names_by_fp: dict[str, Counter[str]] = field(default_factory=dict)  # fingerprint -> alert names
     held: Counter[str] = field(default_factory=Counter)  # truncated_alerts annotations
     pending: dict[str, None] = field(default_factory=dict)  # alert ids notified since (ordered set)
@@ -193,8 +196,8 @@ class _Partial:
             new = inc.alerts.get(aid)
             if old is None or new is None or old is new:
                 continue
-            if old.service != new.service:
-                raise _Stale  # moves the service's first alert: recount (rare)
+            if (old.service, old.fingerprint, old.labels.get("pod")) != (new.service, new.fingerprint, new.labels.get("pod")):
+                raise _Stale  # moves what the ranking counts: recount (rare)
             self.add(old, -1)
             self.add(new, +1)
             self.counted[aid] = new
@@ -205,6 +208,7 @@ class _Partial:
             self.add(a, +1)
             if a.service and a.service not in self.first_of:
                 self.first_of[a.service] = (pos, aid)
+            self.ranked.setdefault((a.service, a.fingerprint) if a.service else ("", aid), (pos, aid))
         self.n = len(ids)
         self.last = ids[-1] if ids else ""
         self.merged, self.split_from = len(inc.merged_ids), inc.split_from
@@ -261,9 +265,9 @@ class IncrementalSummaries:
             names = part.names_by_fp
             flapping = sorted({n for fp in inc.flapping for n in names.get(fp, ())})
             held_back = sorted(part.held)
-        # the ranking reads each service's first alert only: give it just those
-        view = replace(inc, alert_ids=list(first_of.values()),
-                       alerts={aid: inc.alerts[aid] for aid in first_of.values()})
+            counted = [aid for _pos, aid in sorted(part.ranked.values())]
+        # the ranking reads each service's first alert and its distinct fingerprints: just those
+        view = replace(inc, alert_ids=counted, alerts={aid: inc.alerts[aid] for aid in counted})
         ranked = rank_incident(view, catalog, changes, elsewhere=_elsewhere(engine, inc.id) if engine else None,
                                metrics=metrics)
         return _assemble(inc, ranked, first_of, flapping, held_back, metrics)
