@@ -375,7 +375,7 @@ class CorrelationEngine:
         st.firing = True
         st.alert_id = aid
         st.starts_at = t
-        self._add_member(inc, alert, aid, t, new_alert=not st.flapping)
+        self._add_member(inc, alert, aid, t, new_alert=not st.flapping, new_evidence=False)
         if st.flapping:
             inc.flapping.add(alert.fingerprint)
             self.stats["flapping"] += 1
@@ -415,6 +415,7 @@ class CorrelationEngine:
         features: tuple[str | None, list[tuple], list] | None = None,
         *,
         new_alert: bool = True,
+        new_evidence: bool = True,
     ) -> None:
         if aid not in inc.alerts:
             inc.alert_ids.append(aid)
@@ -441,7 +442,7 @@ class CorrelationEngine:
         self.dirty.add(inc.id)
         width = self.config.index_width
         for k in facts:
-            if new_alert:
+            if new_alert and (new_evidence or k not in inc.key_last):
                 inc.key_last[k] = t
             lst = self._index.setdefault(k, [])
             if lst and lst[-1] == inc.id:
