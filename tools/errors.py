@@ -52,6 +52,10 @@ class NoDataError(ToolError):
     status: ClassVar[Status] = "no_data"
 
 
+class UnreachableError(ToolError):
+    """A service did not answer (refused, reset, timed out): asking again at once won't help."""
+
+
 class ApprovalRequired(ToolError):
     """A tool that changes a system was called without a human's approval."""
 

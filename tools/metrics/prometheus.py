@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from tools.errors import NoDataError, ToolError
+from tools.errors import NoDataError, ToolError, UnreachableError
 from tools.settings import Settings
 
 MAX_BYTES = 64 * 1024 * 1024  # one response, at most
@@ -120,9 +120,9 @@ class PrometheusClient:
                                         "narrow the query (fewer series or a shorter range)")
                 status = resp.status_code
         except httpx.TimeoutException:
-            raise ToolError(f"Prometheus at {self.url} did not answer in time") from None
+            raise UnreachableError(f"Prometheus at {self.url} did not answer in time") from None
         except httpx.HTTPError as exc:
-            raise ToolError(f"Prometheus at {self.url} is unreachable ({type(exc).__name__})") from None
+            raise UnreachableError(f"Prometheus at {self.url} is unreachable ({type(exc).__name__})") from None
         import json
 
         try:
