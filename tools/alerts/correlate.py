@@ -18,6 +18,10 @@ An incident resolves once every member alert resolved and `quiet` seconds passed
 new activity. A fingerprint that re-fires `flap_threshold` times within `flap_window` is
 flapping: it rejoins its incident and is never announced again. Any re-fire within
 `flap_window` of its incident's resolution reopens that incident instead of opening one.
+A re-fire is the same alert coming back, not new evidence: it keeps its incident open but
+does not refresh the windows through which other alerts join (a flapping noise alert
+would otherwise pull a new fault on a neighbour into its incident, leaving the fault's
+cascade outside every propagation window).
 """
 
 from __future__ import annotations
