@@ -33,6 +33,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
@@ -281,7 +282,7 @@ def make_storm(name: str, seed: int) -> Storm:
         return build_storm(seed, StormConfig(**DENSITIES[name]))
     import stormgen2
 
-    return stormgen2.build_storm(seed, name, Storm, load_rules())  # type: ignore[no-any-return]
+    return stormgen2.build_storm(seed, name, Storm, load_rules())
 
 
 def build_storm(seed: int, cfg: StormConfig | None = None) -> Storm:
@@ -352,8 +353,10 @@ def root_cause_accuracy(storm: Storm, pred: dict[str, str], engine: CorrelationE
             votes[pred[aid]] += 1
         iid = max(votes, key=lambda i: (votes[i], i))
         if SIBLINGS and hasattr(engine, "alerting_near"):
-            ranked = rank_incident(engine.incidents[iid], storm.catalog, storm.changes,
-                                   elsewhere=lambda svc, t, iid=iid: engine.alerting_near(svc, t, SIBLING_WINDOW, iid))
+            def elsewhere(svc: str, t: float, iid: str = iid) -> float | None:
+                return engine.alerting_near(svc, t, SIBLING_WINDOW, iid)
+
+            ranked = rank_incident(engine.incidents[iid], storm.catalog, storm.changes, elsewhere=elsewhere)
         else:  # an older engine (the BEFORE rows: `git archive <commit> tools` beside this bench)
             ranked = rank_incident(engine.incidents[iid], storm.catalog, storm.changes)
         names = [c.service for c in ranked.causes] if not ranked.abstained else []
@@ -570,7 +573,8 @@ def main() -> None:
     args = ap.parse_args()
     global ENGINE, SIBLINGS
     SIBLINGS = not args.no_siblings
-    overrides = {k: None if v.lower() == "none" else float(v) for k, v in (o.split("=", 1) for o in args.engine)}
+    overrides: dict[str, Any] = {k: None if v.lower() == "none" else float(v)
+                                 for k, v in (o.split("=", 1) for o in args.engine)}
     ENGINE = dataclasses.replace(ENGINE, **overrides)
     if overrides:
         print(f"engine overrides: {overrides}")

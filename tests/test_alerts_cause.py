@@ -140,3 +140,20 @@ def test_a_lone_alert_upstream_loses_to_the_service_whose_callers_fail() -> None
     assert fan["cache"].weight < 0 and "1 of the 3 services" in fan["cache"].text
     own = next(f for f in causes[0].facts if f.kind == "own_alerts")
     assert own.weight > 0 and "3 distinct alerts" in own.text
+
+
+def test_a_lone_alert_whose_direct_callers_are_all_healthy_loses_to_the_service_that_fails() -> None:
+    """postgres-main fires one alert first; checkout, two hops above it, fires two. None of
+    postgres-main's direct callers (payments, inventory, auth, ...) alert: for postgres-main
+    to explain checkout its cascade would cross a healthy hop, so checkout leads."""
+    causes = rank_causes({"postgres-main": T0, "checkout": T0 + 60}, catalog(),
+                         alert_counts={"postgres-main": 1, "checkout": 2})
+    assert causes[0].service == "checkout"
+    pg = next(c for c in causes if c.service == "postgres-main")
+    up = next(f for f in pg.facts if f.kind == "most_upstream")
+    assert "none of the services calling it directly alert" in up.text
+    assert any("between postgres-main and checkout are healthy" in r for r in pg.refuted_if)
+    # one direct caller alerting too: the cascade is whole and postgres-main explains both
+    whole = rank_causes({"postgres-main": T0, "payments": T0 + 50, "checkout": T0 + 60}, catalog(),
+                        alert_counts={"postgres-main": 1, "payments": 1, "checkout": 2})
+    assert whole[0].service == "postgres-main"

@@ -373,3 +373,28 @@ def test_a_human_merge_and_split_move_alerts_and_keep_every_id_resolvable() -> N
         e.split(s1, e.incidents[s1].alert_ids, by="U1")  # all of it: not a split
     with pytest.raises(ValueError):
         e.merge(s1, s2, by="U1")  # already one
+
+
+def test_a_refiring_alert_keeps_its_incident_open_but_does_not_pull_a_new_fault_into_it() -> None:
+    """Noise: postgres-main's disk alert and a slow payments alert below it, both re-firing.
+    At 560 postgres-main really fails, and inventory and auth follow. A re-fire is the same
+    alert coming back, not fresh evidence: the new fault opens its own incident (its
+    cascade timed from 560), instead of joining the noise through payments' re-fire and
+    leaving its dependents outside every cascade window."""
+    storm = [
+        mk("DiskFilling", "postgres-main", 0),
+        mk("PaymentsSlow", "payments", 60),
+        mk("DiskFilling", "postgres-main", 100, status="resolved", started=0),
+        mk("PaymentsSlow", "payments", 200, status="resolved", started=60),
+        mk("DiskFilling", "postgres-main", 400),
+        mk("PaymentsSlow", "payments", 520),
+        mk("PostgresDown", "postgres-main", 560),
+        mk("InventoryErrors", "inventory", 650),
+        mk("AuthErrors", "auth", 700),
+    ]
+    e = CorrelationEngine(catalog())
+    got = sorted(sorted(g) for g in groups(e, storm).values())
+    assert got == [
+        ["AuthErrors/auth", "InventoryErrors/inventory", "PostgresDown/postgres-main"],
+        ["DiskFilling/postgres-main", "PaymentsSlow/payments"],
+    ]

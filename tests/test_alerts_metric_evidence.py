@@ -6,8 +6,11 @@ metric evidence, says so, and does not wait long."""
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +24,7 @@ from tools.alerts.models import Alert
 from tools.alerts.pipeline import AlertPipeline
 from tools.catalog import ServiceCatalog
 from tools.delivery.models import DeploymentEvent
-from tools.errors import ToolError
+from tools.errors import BackendUnreachable, ToolError
 from tools.scenario.topology import catalog
 from tools.settings import Settings
 from tools.store import Store
@@ -131,11 +134,40 @@ def test_a_silent_dependency_whose_signals_broke_first_is_named(prom: realservic
     assert without is not None and without.causes[0].service == "ranking"  # no metrics: nothing to see
 
 
+@contextmanager
+def _dead_end() -> Iterator[tuple[str, list[int]]]:
+    """A loopback port that accepts each connection and closes it unanswered (a Prometheus
+    that is down behind a listener): (its URL, connections seen so far)."""
+    srv = socket.create_server(("127.0.0.1", 0))
+    srv.settimeout(0.2)
+    seen = [0]
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except TimeoutError:
+                continue
+            seen[0] += 1
+            conn.close()
+
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    try:
+        yield f"http://127.0.0.1:{srv.getsockname()[1]}", seen
+    finally:
+        stop.set()
+        th.join()
+        srv.close()
+
+
 def test_prometheus_down_ranks_without_metric_evidence_and_says_so(tmp_path: Path) -> None:
-    dead = f"http://127.0.0.1:{realservices.free_port()}"
-    t0 = time.monotonic()
-    p, iid = _storm(tmp_path, Settings(TRIOPS_HOME=tmp_path, TRIOPS_PROMETHEUS_URL=dead, TRIOPS_PROMETHEUS_TIMEOUT_S=2))
-    assert time.monotonic() - t0 < 15  # one failed read, then no more asking for a while
+    with _dead_end() as (dead, seen):
+        p, iid = _storm(tmp_path, Settings(TRIOPS_HOME=tmp_path, TRIOPS_PROMETHEUS_URL=dead,
+                                           TRIOPS_PROMETHEUS_TIMEOUT_S=2))
+    # two incident updates, 6 services with a signal each: one failed read, then no more asking
+    assert seen[0] == 1
     with p.store.engine.connect() as conn:
         found = s.get_incident(conn, iid)
     assert found is not None
@@ -155,6 +187,21 @@ def test_a_refused_query_is_named_and_a_bug_is_not_swallowed() -> None:
 
     ev = first_breaks(refusing, {"payments": {"errors": "rate(x[5m]"}}, 1e9)
     assert ev.available and ev.breaks == [] and "payments errors: bad PromQL" in ev.note
+
+    # the failure's type decides, not its words: a refusal that mentions "unreachable" is
+    # still one refused query (the next one is read); an BackendUnreachable stops the reading
+    asked: list[str] = []
+
+    def by_type(q: str, start: float, end: float) -> tuple[list[float], list[float]] | None:
+        asked.append(q)
+        if q == "down":
+            raise BackendUnreachable("Prometheus at http://x is unreachable (ConnectError)")
+        raise ToolError(f"bad PromQL {q!r}: label 'unreachable' unknown")
+
+    ev = first_breaks(by_type, {"payments": {"errors": "a"}, "checkout": {"errors": "b"},
+                                "search": {"errors": "down"}, "auth": {"errors": "c"}}, 1e9)
+    assert asked == ["a", "b", "down"] and "without metric evidence" in ev.note
+    assert "payments errors: bad PromQL" in ev.note and "checkout errors: bad PromQL" in ev.note
 
     def broken(q: str, start: float, end: float) -> tuple[list[float], list[float]] | None:
         raise TypeError("a bug")

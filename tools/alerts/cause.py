@@ -59,6 +59,7 @@ CHANGE_TO_BREAK_S = 3600.0  # ... by at most this
 CHANGE_LATE_FACTOR = 0.5  # a change of a service whose affected dependency alerted clearly before it
 W_FAN = 6.0  # the share of its direct dependents that alert, against FAN_MID
 FAN_MID = 0.5
+SKIPPED_HOP_FACTOR = 0.5  # most upstream, but none of its direct callers alert (only services further down)
 FAN_MIN = 2  # ... counted only for a service with at least this many direct dependents
 
 EvidenceKind = Literal["most_upstream", "first_alert", "early_alert", "change", "dependency_path",
@@ -244,8 +245,13 @@ def _rank(
                     if dependents else "none of its dependencies alert")
             after = [d for d in dependents if seen[d] >= seen[s] - ORDER_TOL]  # a cause alerts before its symptoms
             consistent = len(after) / len(dependents) if dependents else 1.0
-            _fact(c, CauseEvidence(kind="most_upstream",
-                                   weight=1.0 + 2.0 * consistent + W_DEPENDENTS * min(len(after), DEPENDENTS_CAP),
+            weight = 1.0 + 2.0 * consistent + W_DEPENDENTS * min(len(after), DEPENDENTS_CAP)
+            if dependents and not any(u in affected for u in g.users.get(s, ())):
+                # none of its direct callers alerts: its cascade would have crossed a healthy hop
+                weight *= SKIPPED_HOP_FACTOR
+                text += "; none of the services calling it directly alert"
+                c.refuted_if.append(f"the services between {s} and {dependents[0]} are healthy")
+            _fact(c, CauseEvidence(kind="most_upstream", weight=weight,
                                    text=text + (f" ({len(after)} of {len(dependents)} alerted after it)" if dependents else ""),
                                    services=dependents))
             for d in dependents[:5]:

@@ -18,6 +18,10 @@ An incident resolves once every member alert resolved and `quiet` seconds passed
 new activity. A fingerprint that re-fires `flap_threshold` times within `flap_window` is
 flapping: it rejoins its incident and is never announced again. Any re-fire within
 `flap_window` of its incident's resolution reopens that incident instead of opening one.
+A re-fire is the same alert coming back, not new evidence: it keeps its incident open but
+does not refresh the windows through which other alerts join (a flapping noise alert
+would otherwise pull a new fault on a neighbour into its incident, leaving the fault's
+cascade outside every propagation window).
 """
 
 from __future__ import annotations
@@ -375,7 +379,7 @@ class CorrelationEngine:
         st.firing = True
         st.alert_id = aid
         st.starts_at = t
-        self._add_member(inc, alert, aid, t, new_alert=not st.flapping)
+        self._add_member(inc, alert, aid, t, new_alert=not st.flapping, new_evidence=False)
         if st.flapping:
             inc.flapping.add(alert.fingerprint)
             self.stats["flapping"] += 1
@@ -415,6 +419,7 @@ class CorrelationEngine:
         features: tuple[str | None, list[tuple], list] | None = None,
         *,
         new_alert: bool = True,
+        new_evidence: bool = True,
     ) -> None:
         if aid not in inc.alerts:
             inc.alert_ids.append(aid)
@@ -441,7 +446,7 @@ class CorrelationEngine:
         self.dirty.add(inc.id)
         width = self.config.index_width
         for k in facts:
-            if new_alert:
+            if new_alert and (new_evidence or k not in inc.key_last):
                 inc.key_last[k] = t
             lst = self._index.setdefault(k, [])
             if lst and lst[-1] == inc.id:

@@ -25,7 +25,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from tools.catalog import ServiceCatalog
-from tools.errors import NoDataError, ToolError
+from tools.errors import BackendUnreachable, NoDataError, ToolError
 from tools.settings import Settings
 from tools.timeutil import from_epoch
 
@@ -68,7 +68,7 @@ def first_breaks(
 ) -> MetricEvidence:
     """`queries`: service -> signal -> PromQL, in the order to read them; `read(q, start,
     end)` returns (timestamps, values), or None when the signal has no series. Pure apart
-    from `read`, which may raise ToolError (unreachable, refused)."""
+    from `read`, which may raise BackendUnreachable (stop reading) or ToolError (this query refused)."""
     from tools.metrics.signals import find_changes
 
     start, end = first_alert - HISTORY_S, first_alert + AFTER_S
@@ -85,12 +85,12 @@ def first_breaks(
         for name, q in signals.items():
             try:
                 got = read(q, start, end)
-            except ToolError as exc:
-                if "unreachable" in str(exc) or "did not answer" in str(exc):
-                    out.note = "; ".join([*notes, f"{exc}: cause ranked without metric evidence"])
-                    out.available = bool(out.checked)
-                    out.breaks.sort(key=lambda b: b.at)
-                    return out
+            except BackendUnreachable as exc:  # the rest would wait the same way: stop here
+                out.note = "; ".join([*notes, f"{exc}: cause ranked without metric evidence"])
+                out.available = bool(out.checked)
+                out.breaks.sort(key=lambda b: b.at)
+                return out
+            except ToolError as exc:  # this query was refused: say which, read the others
                 notes.append(f"{svc} {name}: {exc}")
                 continue
             if got is None:
