@@ -375,6 +375,19 @@ def test_a_human_merge_and_split_move_alerts_and_keep_every_id_resolvable() -> N
         e.merge(s1, s2, by="U1")  # already one
 
 
+def test_a_new_alert_of_a_service_split_out_of_an_incident_is_placed_not_a_key_error() -> None:
+    """After a split the old incident's indexes still name the split-off service: a later
+    alert there must be placed (it used to raise KeyError and be parked)."""
+    e = CorrelationEngine(catalog())
+    iid = e.process(mk("SearchLatency", "search", 0)).incident_id
+    pay = mk("PaymentsErrors", "payments", 10)
+    e.merge(iid, e.process(pay).incident_id, by="U1", reason="same release")
+    new = e.split(iid, [pay.id], by="U1", reason="two faults").into
+    later = e.process(mk("PaymentsLatency", "payments", 40))
+    assert later.incident_id in (new, e.resolve_id(new)) or later.kind == "opened"
+    assert later.incident_id != iid
+
+
 def test_a_refiring_alert_keeps_its_incident_open_but_does_not_pull_a_new_fault_into_it() -> None:
     """Noise: postgres-main's disk alert and a slow payments alert below it, both re-firing.
     At 560 postgres-main really fails, and inventory and auth follow. A re-fire is the same

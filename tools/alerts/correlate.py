@@ -294,9 +294,12 @@ class CorrelationEngine:
                         if not how[0]:
                             w *= cfg.unexplained_factor
                     elif svc is not None:
+                        since = inc.services.get(svc)
+                        if since is None:  # a split took this service out of the incident
+                            continue
                         root = svc in inc.roots
                         fresh = cfg.service_fresh if root else cfg.symptom_fresh
-                        if fresh is not None and t - inc.services[svc] > fresh:
+                        if fresh is not None and t - since > fresh:
                             w *= cfg.service_late_factor if root else cfg.symptom_late_factor
                     if how[0] == 4 and cfg.w_sibling:
                         scores[(iid, "sibling")] = cfg.w_sibling
