@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from tools.store.base import Epoch, metadata, upsert
+from tools.store.base import Epoch, insert_for, metadata, upsert
 from tools.timeutil import now_utc
 
 conversations = Table(
@@ -111,6 +111,10 @@ def append_turn(conn: Connection, key: str, turn: Turn, tokens: int, max_history
     turn (FOR UPDATE on PostgreSQL; on SQLite the lock is taken by BEGIN IMMEDIATE)."""
     now = now_utc().timestamp()
     turn = turn.model_copy(update={"at": turn.at or now})
+    # the row exists before it is locked: FOR UPDATE on a missing row locks nothing, and two
+    # first turns would both write "one turn"
+    conn.execute(insert_for(conn, conversations).values(
+        key=key, turns="[]", tokens_used=0, created_at=now, updated_at=now).on_conflict_do_nothing())
     row = conn.execute(
         select(conversations).where(conversations.c.key == key).with_for_update()
     ).mappings().first()
