@@ -246,8 +246,8 @@ def test_serve_wires_the_notifier_and_the_buttons(tmp_path) -> None:  # type: ig
     decisions = len(build_app(router, extensions=[register_incident_actions])._listeners) - \
         len(build_app(router, extensions=[])._listeners)  # Confirm cause, Not this, Merge, Split
     assert decisions >= 4
-    # Ack, Resolve, Show alerts, and the decision buttons
-    assert len(bolt._listeners) == len(without_buttons._listeners) + 3 + decisions
+    # Ack, Resolve, Show alerts, and the decision buttons (and others: runbook steps, Retrain…)
+    assert len(bolt._listeners) >= len(without_buttons._listeners) + 3 + decisions
     assert notifier.runbook_lookup is not None
 
 
