@@ -249,3 +249,32 @@ def test_cli_and_slack_say_the_same_about_the_same_drift(tmp_path, monkeypatch) 
     assert out.exit_code == 0, out.output
     assert summary in out.output and title in out.output and "data" not in title
     rt.store.close()
+
+
+def test_labels_of_mixed_kinds_are_refused_with_the_reason_on_both_surfaces(store, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A label or id column holding numbers and text cannot go into the columnar store: the
+    webhook answers 422 naming the column and row (it was a 500 from pyarrow), the CLI says the
+    same without a traceback, and nothing is stored either way."""
+    _seed(store, np.random.default_rng(8), scale=1.0)
+    http = TestClient(create_app(Router(Runtime.build(Settings(_env_file=None), store=store, clock=lambda: NOW))))
+    for rows, column in (([{"id": 10_000, "label": 1}, {"id": 10_001, "label": "a"}], "label"),
+                         ([{"id": 10_000, "label": 1}, {"id": "x", "label": 0}], "id")):
+        got = http.post("/hooks/models/fraud/labels/2026-11-20", json=rows)
+        assert got.status_code == 422, got.text
+        assert f"column {column!r} mixes numbers and strings" in got.json()["detail"]["error"]
+    monkeypatch.setenv("TRIOPS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TRIOPS_DATABASE_URL", store.engine.url.render_as_string(hide_password=False))
+    runner = CliRunner()
+    for text, column in (("id,label\n10000,1\n10001,a\n", "label"), ("id,label\n10000,1\nx,0\n", "id")):
+        (tmp_path / "mixed.csv").write_text(text)
+        out = runner.invoke(cli_app, ["ingest", "labels", "fraud", "2026-11-20", str(tmp_path / "mixed.csv")])
+        assert out.exit_code == 2 and isinstance(out.exception, SystemExit), out.output
+        assert f"Column '{column}' mixes numbers and text (row 1: " in out.output and "Traceback" not in out.output
+    with store.engine.connect() as conn:
+        assert reg.load_labels(conn, "fraud", "2026-11-20") is None
+    (tmp_path / "text.csv").write_text("id,label\n10000,1\n'10001',0\n".replace("'", '"'))  # quoted numbers are numbers
+    ok = runner.invoke(cli_app, ["ingest", "labels", "fraud", "2026-11-20", str(tmp_path / "text.csv")])
+    assert ok.exit_code == 0, ok.output
+    with store.engine.connect() as conn:
+        stored = reg.load_labels(conn, "fraud", "2026-11-20")
+    assert stored is not None and stored["id"].tolist() == [10_000, 10_001]
