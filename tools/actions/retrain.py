@@ -9,14 +9,13 @@ Pipelines (TRIOPS_RETRAIN_PIPELINE), each with its documented wire format:
   "conf"} -> 200 with the DAGRun (basic auth or a bearer token);
 - webhook: POST the JSON to TRIOPS_RETRAIN_WEBHOOK_URL, signed: X-Triops-Timestamp and
   X-Triops-Signature = "sha256=" + HMAC-SHA256(secret, f"{timestamp}.{body}").
-The pipeline reports back on POST /hooks/models/{model}/retrains/{run_id} (bot/hooks/mlops.py).
+The pipeline reports back on POST /hooks/models/{model}/retrains/{run_id} (bot/hooks/mlops.py),
+signed the same way when TRIOPS_RETRAIN_WEBHOOK_SECRET is set (whatever the pipeline).
 Only models in TRIOPS_ACTION_MODELS; the values are plain text, never a command.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 import uuid
@@ -33,6 +32,7 @@ from tools.actions.base import (
     allowed,
     call,
     require,
+    sign,
 )
 from tools.contract import ToolContext, tool
 from tools.errors import ToolError
@@ -105,10 +105,6 @@ def preview(ctx: ToolContext, args: RetrainIn) -> Preview:
 def payload(run_id: str, args: RetrainIn) -> dict[str, str]:
     return {"model": args.model, "version": args.version or "", "reason": args.reason,
             "evidence": args.evidence, "triops_run_id": run_id}
-
-
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
 def _dispatch(ctx: ToolContext, run_id: str, args: RetrainIn) -> str | None:
