@@ -26,7 +26,8 @@ from tests.doubles.http import HttpDouble
 from tests.slack_harness import SlackHarness
 from tests.test_actions_deploy import approve, configure, effect, suggest
 from tests.test_actions_pagers import no_secret
-from tools.actions.base import sign
+from tools.actions.base import request_scope, sign
+from tools.actions.retrain import RetrainIn, retrain_model, run_id_for
 from tools.contract import ToolContext
 from tools.errors import ToolError
 from tools.mlops.schemas import ModelIn
@@ -99,6 +100,31 @@ def test_retrain_through_airflow_and_a_signed_webhook(ctx: ToolContext, tmp_path
     configure(ctx, tmp_path, **RETRAIN_ENV)
     with pytest.raises(ToolError, match="TRIOPS_RETRAIN_PIPELINE"):
         suggest(ctx, "retrain_model", ARGS)
+
+
+def test_running_an_approved_retrain_again_dispatches_nothing_new(ctx: ToolContext, tmp_path: Path) -> None:
+    """The run id comes from the approved request: its executor run again (a retry, a second
+    replica) finds the run and starts no second training; a failed dispatch leaves no run."""
+    hook = HttpDouble()
+    hook.route("POST", "/retrain", lambda req, m: (202, {"id": f"job-{len(hook.requests)}"}))
+    with hook:
+        configure(ctx, tmp_path, **RETRAIN_ENV, TRIOPS_RETRAIN_PIPELINE="webhook",
+                  TRIOPS_RETRAIN_WEBHOOK_URL=f"{hook.url}/retrain", TRIOPS_RETRAIN_WEBHOOK_SECRET="whsec-SECRET")
+        d = approve(ctx, suggest(ctx, "retrain_model", ARGS))
+        assert d.ok and d.request is not None, d.message
+        (run,) = _runs(ctx)
+        assert run["id"] == run_id_for(d.request.id) and run["external_ref"] == "job-1"
+        with request_scope(d.request.id):
+            again = retrain_model.func(ctx, RetrainIn.model_validate(ARGS))
+        assert len(hook.requests) == 1 and len(_runs(ctx)) == 1  # no second training
+        assert again.ref == run["id"] and again.details["external_ref"] == "job-1" and "already requested" in again.summary
+        assert approve(ctx, suggest(ctx, "retrain_model", ARGS)).ok  # another approval is another run
+        assert len(hook.requests) == 2 and len(_runs(ctx)) == 2
+    configure(ctx, tmp_path, **RETRAIN_ENV, TRIOPS_RETRAIN_PIPELINE="webhook",
+              TRIOPS_RETRAIN_WEBHOOK_URL=f"{hook.url}/retrain", TRIOPS_RETRAIN_WEBHOOK_SECRET="whsec-SECRET")
+    with request_scope("req-down"), pytest.raises(ToolError, match="unreachable"):  # the double has stopped
+        retrain_model.func(ctx, RetrainIn.model_validate(ARGS))
+    assert len(_runs(ctx)) == 2  # nothing started: no run kept, so a retry may dispatch
 
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

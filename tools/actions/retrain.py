@@ -16,6 +16,7 @@ Only models in TRIOPS_ACTION_MODELS; the values are plain text, never a command.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
@@ -24,6 +25,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from tools.actions.base import (
+    REQUEST_ID,
     ActionIn,
     ActionOut,
     ActionSpec,
@@ -160,18 +162,43 @@ def _webhook(ctx: ToolContext, data: dict[str, str]) -> str | None:
 @tool("retrain_model", "Retrain a model: start its retraining pipeline (GitHub Actions, Airflow or a "
       "signed webhook) with the model, version, reason and evidence; the run is tracked.", mutates=True)
 def retrain_model(ctx: ToolContext, args: RetrainIn) -> ActionOut:
-    from tools.store.models import add_retrain_run
+    from tools.store.models import (
+        claim_retrain_run,
+        drop_retrain_run,
+        retrain_runs_of,
+        set_retrain_ref,
+    )
 
     check(ctx.settings, args)
-    run_id = f"triops-retrain-{uuid.uuid4().hex[:16]}"
-    ref = _dispatch(ctx, run_id, args)
-    at = ctx.now().timestamp()
+    run_id = run_id_for(REQUEST_ID.get())
+    pipeline = _pipeline(ctx.settings)
+    with ctx.store.engine.begin() as conn:  # recorded first: a second executor of this request stops here
+        fresh = claim_retrain_run(conn, {
+            "id": run_id, "model": args.model, "version": args.version, "pipeline": pipeline, "reason": args.reason,
+            "requested_by": None, "status": "requested", "requested_at": ctx.now().timestamp()})  # approver: audit log
+        existing = None if fresh else next((r for r in retrain_runs_of(conn, args.model) if r["id"] == run_id), None)
+    if not fresh:
+        ref = existing["external_ref"] if existing else None
+        return ActionOut(summary=f"Retraining of {args.model} was already requested for this approval (run {run_id}); "
+                                 "nothing dispatched again.", ref=run_id, details={"pipeline": pipeline, "external_ref": ref})
+    try:
+        ref = _dispatch(ctx, run_id, args)
+    except ToolError:
+        with ctx.store.engine.begin() as conn:
+            drop_retrain_run(conn, run_id)
+        raise
     with ctx.store.engine.begin() as conn:
-        add_retrain_run(conn, {"id": run_id, "model": args.model, "version": args.version,
-                               "pipeline": _pipeline(ctx.settings), "external_ref": ref, "reason": args.reason,
-                               "requested_by": None, "status": "requested", "requested_at": at})  # approver: audit log
+        set_retrain_ref(conn, run_id, ref)
     return ActionOut(summary=f"Retraining of {args.model} requested from {_where(ctx.settings)} (run {run_id}).",
-                     ref=run_id, details={"pipeline": _pipeline(ctx.settings), "external_ref": ref})
+                     ref=run_id, details={"pipeline": pipeline, "external_ref": ref})
+
+
+def run_id_for(request_id: str | None) -> str:
+    """The run's id, derived from the approved request, so running that request again finds
+    its run instead of starting a second one (Airflow's dag_run_id, the webhook's key)."""
+    if request_id is None:  # a call outside an approval: nothing to be idempotent with
+        return f"triops-retrain-{uuid.uuid4().hex[:16]}"
+    return f"triops-retrain-{hashlib.sha256(request_id.encode()).hexdigest()[:16]}"
 
 
 def verify(ctx: ToolContext, args: RetrainIn, result: dict[str, Any]) -> Check:

@@ -443,6 +443,30 @@ def add_retrain_run(conn: Connection, row: dict[str, Any]) -> None:
     conn.execute(insert(retrain_runs).values(**row))
 
 
+def claim_retrain_run(conn: Connection, row: dict[str, Any]) -> bool:
+    """Record the run unless one with its id exists: True when this call recorded it. One
+    INSERT … ON CONFLICT DO NOTHING decides, so two executors of one request never both win."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    ins = sqlite_insert(retrain_runs) if conn.dialect.name == "sqlite" else pg_insert(retrain_runs)
+    stmt = ins.values(**row).on_conflict_do_nothing(index_elements=["id"]).returning(retrain_runs.c.id)
+    return conn.execute(stmt).first() is not None  # (rowcount is not reliable here on psycopg)
+
+
+def drop_retrain_run(conn: Connection, run_id: str) -> None:
+    """Forget a run whose dispatch failed: nothing started, so it is not a retrain."""
+    from sqlalchemy import delete
+
+    conn.execute(delete(retrain_runs).where(retrain_runs.c.id == run_id))
+
+
+def set_retrain_ref(conn: Connection, run_id: str, external_ref: str | None) -> None:
+    from sqlalchemy import update
+
+    conn.execute(update(retrain_runs).where(retrain_runs.c.id == run_id).values(external_ref=external_ref))
+
+
 def update_retrain_run(conn: Connection, run_id: str, model: str, *, status: str, at: float,
                        new_version: str | None = None, detail: str | None = None,
                        external_ref: str | None = None) -> dict[str, Any] | None:
