@@ -114,6 +114,7 @@ def test_running_an_approved_retrain_again_dispatches_nothing_new(ctx: ToolConte
         assert d.ok and d.request is not None, d.message
         (run,) = _runs(ctx)
         assert run["id"] == run_id_for(d.request.id) and run["external_ref"] == "job-1"
+        assert hook.requests[0].headers["idempotency-key"] == run["id"]  # the receiver can dedupe too
         with request_scope(d.request.id):
             again = retrain_model.func(ctx, RetrainIn.model_validate(ARGS))
         assert len(hook.requests) == 1 and len(_runs(ctx)) == 1  # no second training

@@ -41,7 +41,9 @@ from tools.errors import ToolError
 from tools.settings import Settings
 from tools.timeutil import now_utc
 
-_PLAIN = re.compile(r"[\x00-\x08\x0b-\x1f`$|&<>]")
+# What a reason or evidence may not hold: it is passed on as plain text, never as a command
+# (tools/mlops/status.py blanks these out of the reason it offers).
+NOT_PLAIN = re.compile(r"[\x00-\x08\x0b-\x1f`$|&<>]")
 
 
 class RetrainIn(ActionIn):
@@ -55,7 +57,7 @@ class RetrainIn(ActionIn):
     @field_validator("reason", "evidence")
     @classmethod
     def _plain(cls, v: str) -> str:
-        if _PLAIN.search(v):
+        if NOT_PLAIN.search(v):
             raise ValueError("must be plain text (no control characters, backticks, $, |, &, < or >)")
         return v
 
@@ -135,28 +137,21 @@ def _dispatch(ctx: ToolContext, run_id: str, args: RetrainIn) -> str | None:
                    headers=headers, json={"dag_run_id": run_id, "conf": data, "note": args.reason[:200]},
                    ok=(200,), backend="Airflow")
         return str((got or {}).get("dag_run_id") or run_id)
-    return _webhook(ctx, data)
+    return _webhook(ctx, run_id, data)
 
 
-def _webhook(ctx: ToolContext, data: dict[str, str]) -> str | None:
-    import httpx
-
+def _webhook(ctx: ToolContext, run_id: str, data: dict[str, str]) -> str | None:
+    """POST the exact signed bytes; the run id is the Idempotency-Key (as the deploy webhook's)."""
     s = ctx.settings
     body = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
     ts = str(int(now_utc().timestamp()))
     secret = require(s.retrain_webhook_secret, "TRIOPS_RETRAIN_WEBHOOK_SECRET").get_secret_value()
-    try:
-        resp = httpx.post(str(s.retrain_webhook_url), content=body, timeout=s.action_http_timeout,
-                          headers={"Content-Type": "application/json", "X-Triops-Timestamp": ts,
-                                   "X-Triops-Signature": sign(secret, ts, body)})
-    except httpx.HTTPError as exc:
-        raise ToolError(f"The retraining webhook is unreachable ({type(exc).__name__}).") from None
-    if resp.status_code not in (200, 201, 202, 204):
-        raise ToolError(f"The retraining webhook refused: HTTP {resp.status_code}")
-    try:
-        return str((resp.json() or {}).get("id") or "") or None
-    except ValueError:
+    got = call(ctx, "POST", str(s.retrain_webhook_url), content=body, backend="The retraining webhook",
+               headers={"Content-Type": "application/json", "X-Triops-Timestamp": ts,
+                        "X-Triops-Signature": sign(secret, ts, body), "Idempotency-Key": run_id})
+    if not isinstance(got, dict):
         return None
+    return str(got.get("id") or "") or None
 
 
 @tool("retrain_model", "Retrain a model: start its retraining pipeline (GitHub Actions, Airflow or a "

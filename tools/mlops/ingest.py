@@ -50,10 +50,8 @@ def store_window(
 def store_labels(store: Store, model: str, label: str, frame: pd.DataFrame) -> int:
     """Save delayed labels for a stored window (joined to its rows by an id column, else by
     position); returns the labelled rows. Checked against the window before anything is kept."""
-    import pandas as pd
-
     from tools.errors import ToolError
-    from tools.mlops.performance import ID_KEYS, TARGETS
+    from tools.mlops.performance import ID_KEYS, TARGETS, join_labels
     from tools.store.models import load_window, save_labels, window_labels
 
     cols = [str(c) for c in frame.columns]
@@ -70,12 +68,9 @@ def store_labels(store: Store, model: str, label: str, frame: pd.DataFrame) -> i
                             hint=f"Log the window first: triops ingest features {model} {label} FILE.")
         window = load_window(conn, model, label)
         assert window is not None
-        key = next((k for k in ID_KEYS if k in frame.columns and k in window.columns), None)
-        if key is None and len(frame) != len(window):
-            raise ToolError(f"{len(frame):,} labels for a window of {len(window):,} rows, and no shared id column.",
-                            hint=f"Give both an id column ({', '.join(ID_KEYS[:3])}) or one label per window row.")
-        keep = [c for c in (key, target) if c is not None]
-        kept = pd.DataFrame({c: uniform_column(frame, c) for c in keep})
+        frame = frame.assign(**{c: uniform_column(frame, c) for c in cols if c == target or c in ID_KEYS})
+        key, _ = join_labels(window, frame, target, f"{model}/{label}")
+        kept = frame[[c for c in (key, target) if c is not None]]
         save_labels(conn, model, label, kept.rename(columns={target: "label"}) if target != "label" else kept,
                     now_utc().timestamp())
     return int(frame[target].notna().sum())

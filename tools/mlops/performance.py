@@ -79,18 +79,24 @@ def attach_labels(conn: Connection, model: str, label: str, frame: pd.DataFrame,
     value = target if target in late.columns else _first([str(c) for c in late.columns], TARGETS)
     if value is None:
         raise EstimateInputError(f"The labels stored for {model}/{label} have no '{target}' column.")
-    key = next((k for k in ID_KEYS if k in frame.columns and k in late.columns), None)
-    if key is not None:
-        mapped = frame[key].map(late.drop_duplicates(key).set_index(key)[value])
-    elif len(late) == len(frame):
-        mapped = pd.Series(late[value].to_numpy(), index=frame.index)
-    else:
-        raise EstimateInputError(
-            f"{len(late):,} labels for {model}/{label}, which has {len(frame):,} rows, and no shared id column.",
-            hint=f"Give both an id column ({', '.join(ID_KEYS[:3])}) to join on.")
+    _, mapped = join_labels(frame, late, value, f"{model}/{label}")
     out = frame.copy()
     out[target] = out[target].where(out[target].notna(), mapped) if target in out.columns else mapped
     return out
+
+
+def join_labels(frame: pd.DataFrame, labels: pd.DataFrame, value: str, where: str) -> tuple[str | None, pd.Series]:
+    """`labels[value]` aligned to the window's rows, and the id column it was joined on: the
+    first id column both have, else by position (the lengths must then match). The one rule
+    for labels being stored (tools/mlops/ingest.py) and being read back (attach_labels)."""
+    key = next((k for k in ID_KEYS if k in frame.columns and k in labels.columns), None)
+    if key is not None:
+        return key, frame[key].map(labels.drop_duplicates(key).set_index(key)[value])
+    if len(labels) == len(frame):
+        return None, pd.Series(labels[value].to_numpy(), index=frame.index)
+    raise EstimateInputError(
+        f"{len(labels):,} labels for {where}, which has {len(frame):,} rows, and no shared id column.",
+        hint=f"Give both an id column ({', '.join(ID_KEYS[:3])}) or one label per window row.")
 
 
 def estimate_model(conn: Connection, model: str, *, window: str = "latest", reference: str = REFERENCE,

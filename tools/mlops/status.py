@@ -250,7 +250,10 @@ def _retrain_suggestion(name: str, live: VersionStatus | None, recommendation: s
 
 
 def _plain(text: str) -> str:
-    return re.sub(r"[\x00-\x08\x0b-\x1f`$|&<>]", " ", text)  # tools/actions/retrain.py's plain text
+    """`text` as retrain_model's plain-text reason: what it refuses is blanked out."""
+    from tools.actions.retrain import NOT_PLAIN
+
+    return NOT_PLAIN.sub(" ", text)
 
 
 def _drift_summary(row: dict[str, Any], now: datetime) -> DriftSummary:
