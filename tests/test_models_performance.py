@@ -278,3 +278,32 @@ def test_labels_of_mixed_kinds_are_refused_with_the_reason_on_both_surfaces(stor
     with store.engine.connect() as conn:
         stored = reg.load_labels(conn, "fraud", "2026-11-20")
     assert stored is not None and stored["id"].tolist() == [10_000, 10_001]
+
+
+def test_status_reuses_the_fitted_estimate_until_a_window_or_its_labels_change(store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """model_status (also behind the Retrain button and each scheduled check) fitted CBPE on
+    every call: now once per (model, windows as stored, labels as stored, options)."""
+    from tools.mlops import performance
+
+    fits: list[int] = []
+    real_fit = CBPE.fit.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(CBPE, "fit", classmethod(lambda cls, *a, **k: fits.append(1) or real_fit(cls, *a, **k)))
+    cur = _seed(store, np.random.default_rng(9), scale=0.3)
+    first = model_status.call(_ctx(store), {"name": "fraud"})
+    again = model_status.call(_ctx(store), {"name": "fraud"})
+    assert len(fits) == 1 and first.performance == again.performance and first.recommendation == "retrain"
+    with store.engine.connect() as conn:
+        assert performance.estimate_model(conn, "fraud") is performance.estimate_model(conn, "fraud")
+    assert len(fits) == 1
+    with store.engine.begin() as conn:  # delayed labels arrive for the current window: realised values now
+        reg.save_labels(conn, "fraud", "2026-11-20", cur[["id", "label"]], NOW.timestamp() + 60)
+    labelled = model_performance.call(_ctx(store), {"model": "fraud"})
+    assert len(fits) == 2 and labelled.labels == "all"
+    with store.engine.begin() as conn:  # a new current window
+        reg.save_window(conn, "fraud", "2026-11-21", cur.drop(columns="label"), NOW.timestamp() + 120, end=NOW.timestamp() + 120)
+    assert model_status.call(_ctx(store), {"name": "fraud"}).performance.current == "fraud/2026-11-21"  # type: ignore[union-attr]
+    assert len(fits) == 3
+    monkeypatch.setattr(performance, "CACHE_SIZE", 2)
+    for chunk in (500, 1000, 1500):
+        model_performance.call(_ctx(store), {"model": "fraud", "chunk_size": chunk})
+    assert len(performance._cache) == 2

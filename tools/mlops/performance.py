@@ -10,6 +10,8 @@ numeric prediction and numeric labels on reference is a regressor (DLE).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import pandas as pd
@@ -99,14 +101,46 @@ def join_labels(frame: pd.DataFrame, labels: pd.DataFrame, value: str, where: st
         hint=f"Give both an id column ({', '.join(ID_KEYS[:3])}) or one label per window row.")
 
 
+# Fitted estimates by what they were computed from: model_status, its Retrain button and the
+# scheduled checks ask again and again about the same windows, and fitting CBPE/DLE on a
+# reference of 100k rows takes seconds. A window or its labels stored again changes the key.
+CACHE_SIZE = 32
+_cache: OrderedDict[tuple[Any, ...], PerformanceResult] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
 def estimate_model(conn: Connection, model: str, *, window: str = "latest", reference: str = REFERENCE,
                    chunk_size: int | None = None, target: str | None = None, proba: list[str] | None = None,
                    prediction: str | None = None) -> PerformanceResult:
+    """The current window's estimated (and, where labels arrived, realised) performance;
+    the same windows, labels and options give the cached result without fitting again."""
     row = reg.get_model(conn, model)
     ref_label = resolve_label(conn, model, reference)
     cur_label = resolve_label(conn, model, window)
     if cur_label == ref_label:
         raise EstimateInputError("The current window is the reference window.")
+    stamps = {w["label"]: (w["stored_at"], w["rows"]) for w in reg.window_labels(conn, model)}
+    late = reg.labels_stored_at(conn, model)
+    key = (str(conn.engine.url), model, (row or {}).get("prediction_column"),
+           ref_label, stamps.get(ref_label), late.get(ref_label), cur_label, stamps.get(cur_label), late.get(cur_label),
+           chunk_size, target, tuple(proba or ()), prediction)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    result = _estimate(conn, model, row, ref_label, cur_label, chunk_size=chunk_size, target=target, proba=proba,
+                       prediction=prediction)
+    with _cache_lock:
+        _cache[key] = result
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return result
+
+
+def _estimate(conn: Connection, model: str, row: dict[str, Any] | None, ref_label: str, cur_label: str, *,
+              chunk_size: int | None, target: str | None, proba: list[str] | None,
+              prediction: str | None) -> PerformanceResult:
     ref = reg.load_window(conn, model, ref_label)
     cur = reg.load_window(conn, model, cur_label)
     assert ref is not None and cur is not None

@@ -405,6 +405,12 @@ def save_labels(conn: Connection, model: str, label: str, frame: pd.DataFrame, n
            ["model", "label"])
 
 
+def labels_stored_at(conn: Connection, model: str) -> dict[str, float]:
+    """When each window's delayed labels last arrived (window label -> stored_at)."""
+    q = select(label_windows.c.label, label_windows.c.stored_at).where(label_windows.c.model == model)
+    return {r.label: float(r.stored_at) for r in conn.execute(q)}
+
+
 def load_labels(conn: Connection, model: str, label: str) -> pd.DataFrame | None:
     data = conn.execute(
         select(label_windows.c.data).where(label_windows.c.model == model, label_windows.c.label == label)
