@@ -23,6 +23,7 @@ from tests.mlops_fixtures import BACKENDS, open_store
 from tools.contract import ToolContext
 from tools.errors import ToolError
 from tools.mlops.estimate import CBPE, DLE, EstimateInputError, estimate_window
+from tools.mlops.performance import attach_labels
 from tools.mlops.schemas import ModelIn
 from tools.mlops.tool import model_performance, model_status
 from tools.settings import Settings
@@ -194,14 +195,18 @@ def test_delayed_labels_through_cli_and_webhook_show_realised(tmp_path, monkeypa
     with rt.store.engine.connect() as conn:
         ref = reg.load_window(conn, "fraud", "reference")
     assert ref is not None
-    truth = _binary(np.random.default_rng(7), len(ref))  # labels arrive later, in another order
+    # the reference's labels arrive later, drawn from its own probabilities, in another order
     labels = pd.DataFrame({"id": ref["id"], "label": (rng.random(len(ref)) < ref.y_pred_proba).astype(int)}).sample(frac=1, random_state=1)
-    assert len(truth) == len(labels)
     labels.to_csv(tmp_path / "labels.csv", index=False)
     runner = CliRunner()
     out = runner.invoke(cli_app, ["ingest", "labels", "fraud", "reference", str(tmp_path / "labels.csv")])
     assert out.exit_code == 0, out.output
     assert "stored 6,000 labels for store:fraud/reference" in out.output
+    with rt.store.engine.connect() as conn:  # kept as sent: joined back to the window by id, not by position
+        stored = reg.load_labels(conn, "fraud", "reference")
+        assert stored is not None
+        joined = attach_labels(conn, "fraud", "reference", ref, "label")
+    assert joined["label"].tolist() == labels.set_index("id").loc[ref["id"], "label"].tolist()
     bad = runner.invoke(cli_app, ["ingest", "labels", "fraud", "nope", str(tmp_path / "labels.csv")])
     assert bad.exit_code == 2 and "no window 'nope'" in bad.output
 
