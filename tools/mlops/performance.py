@@ -55,6 +55,8 @@ def find_columns(ref: pd.DataFrame, model_row: dict[str, Any] | None, *, target:
     prediction = prediction or (model_row or {}).get("prediction_column") or _first(cols, PREDICTIONS)
     if prediction is not None and prediction not in cols:
         prediction = _first(cols, PREDICTIONS)
+    if not proba and prediction is not None and _is_probability(ref[prediction]) and ref[target].dropna().nunique() == 2:
+        proba = [prediction]  # a binary classifier that logs its score: the positive class's probability
     used = {target, prediction, *(proba or [])}
     features = [c for c in cols if c not in used and c.lower() not in ID_KEYS
                 and not pd.api.types.is_datetime64_any_dtype(ref[c])]
@@ -71,6 +73,14 @@ def find_columns(ref: pd.DataFrame, model_row: dict[str, Any] | None, *, target:
     raise EstimateInputError(
         "The windows carry no predicted probabilities, so performance cannot be estimated without labels.",
         hint="Log the model's probability as 'y_pred_proba' (or 'proba_<class>' per class), or name it proba=COLUMN.")
+
+
+def _is_probability(col: pd.Series) -> bool:
+    """Floats within [0, 1] that are not just 0 and 1 (a hard prediction)."""
+    if not pd.api.types.is_float_dtype(col):
+        return False
+    v = col.dropna()
+    return len(v) > 0 and bool(v.between(0, 1).all()) and not bool(v.isin([0.0, 1.0]).all())
 
 
 def attach_labels(conn: Connection, model: str, label: str, frame: pd.DataFrame, target: str) -> pd.DataFrame:

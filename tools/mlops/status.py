@@ -293,6 +293,9 @@ def _recommend(
             investigate.append(f"performance cannot be estimated: {performance.error}")
         elif performance.worse:
             retrain.extend(f"{describe(m)}, below the reference's alert range" for m in performance.worse[:2])
+        elif performance.alerts:  # better than the reference could ever be: the scores moved, not the model
+            investigate.append(f"{describe(performance.alerts[0])}, above the reference's range: the scores moved, "
+                               "and an estimate holds only while they stay calibrated")
         elif performance.headline is not None:
             holding = True
     if drift is None:
