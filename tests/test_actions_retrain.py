@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,8 @@ from tests.doubles.http import HttpDouble
 from tests.slack_harness import SlackHarness
 from tests.test_actions_deploy import approve, configure, effect, suggest
 from tests.test_actions_pagers import no_secret
-from tools.actions.retrain import sign
+from tools.actions.base import request_scope, sign
+from tools.actions.retrain import RetrainIn, retrain_model, run_id_for
 from tools.contract import ToolContext
 from tools.errors import ToolError
 from tools.mlops.schemas import ModelIn
@@ -100,7 +102,80 @@ def test_retrain_through_airflow_and_a_signed_webhook(ctx: ToolContext, tmp_path
         suggest(ctx, "retrain_model", ARGS)
 
 
+def test_running_an_approved_retrain_again_dispatches_nothing_new(ctx: ToolContext, tmp_path: Path) -> None:
+    """The run id comes from the approved request: its executor run again (a retry, a second
+    replica) finds the run and starts no second training; a failed dispatch leaves no run."""
+    hook = HttpDouble()
+    hook.route("POST", "/retrain", lambda req, m: (202, {"id": f"job-{len(hook.requests)}"}))
+    with hook:
+        configure(ctx, tmp_path, **RETRAIN_ENV, TRIOPS_RETRAIN_PIPELINE="webhook",
+                  TRIOPS_RETRAIN_WEBHOOK_URL=f"{hook.url}/retrain", TRIOPS_RETRAIN_WEBHOOK_SECRET="whsec-SECRET")
+        d = approve(ctx, suggest(ctx, "retrain_model", ARGS))
+        assert d.ok and d.request is not None, d.message
+        (run,) = _runs(ctx)
+        assert run["id"] == run_id_for(d.request.id) and run["external_ref"] == "job-1"
+        assert hook.requests[0].headers["idempotency-key"] == run["id"]  # the receiver can dedupe too
+        with request_scope(d.request.id):
+            again = retrain_model.func(ctx, RetrainIn.model_validate(ARGS))
+        assert len(hook.requests) == 1 and len(_runs(ctx)) == 1  # no second training
+        assert again.ref == run["id"] and again.details["external_ref"] == "job-1" and "already requested" in again.summary
+        assert approve(ctx, suggest(ctx, "retrain_model", ARGS)).ok  # another approval is another run
+        assert len(hook.requests) == 2 and len(_runs(ctx)) == 2
+    configure(ctx, tmp_path, **RETRAIN_ENV, TRIOPS_RETRAIN_PIPELINE="webhook",
+              TRIOPS_RETRAIN_WEBHOOK_URL=f"{hook.url}/retrain", TRIOPS_RETRAIN_WEBHOOK_SECRET="whsec-SECRET")
+    with request_scope("req-down"), pytest.raises(ToolError, match="unreachable"):  # the double has stopped
+        retrain_model.func(ctx, RetrainIn.model_validate(ARGS))
+    assert len(_runs(ctx)) == 2  # nothing started: no run kept, so a retry may dispatch
+
+
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def _callback(http: TestClient, url: str, body: dict[str, Any], secret: str = "s", *, ts: int | None = None,
+              headers: dict[str, str] | None = None) -> Any:
+    """A pipeline's callback, signed as the retrain webhook is (timestamp + "." + body)."""
+    raw = json.dumps(body).encode()
+    stamp = str(ts if ts is not None else int(time.time()))
+    return http.post(url, content=raw, headers={"Content-Type": "application/json", "X-Triops-Timestamp": stamp,
+                                                "X-Triops-Signature": sign(secret, stamp, raw), **(headers or {})})
+
+
+def test_the_retrain_callback_is_signed_fresh_and_time_bounded(tmp_path: Path) -> None:
+    """The callback decides whether an approved retrain worked: with the retrain secret set only
+    a fresh signature counts (the shared token alone does not, and a signed callback needs no
+    token); `at` out of the time bounds is a 422 naming it; without the secret, the token."""
+    env = {"_env_file": None, "home": tmp_path, "database_url": None, "TRIOPS_WEBHOOK_TOKEN": "shared-token"}
+    rt = Runtime.build(Settings(**env, TRIOPS_RETRAIN_WEBHOOK_SECRET="s"), clock=lambda: NOW)
+    with rt.store.engine.begin() as conn:
+        reg.upsert_models(conn, [ModelIn(name="search-ranker", versions=[{"version": "3"}])], NOW.timestamp())
+        reg.add_retrain_run(conn, {"id": "run-a", "model": "search-ranker", "version": "3", "pipeline": "webhook",
+                                   "status": "requested", "requested_at": NOW.timestamp()})
+    http = TestClient(create_app(Router(rt)))
+    url = "/hooks/models/search-ranker/retrains/run-a"
+    token = {"Authorization": "Bearer shared-token"}
+    ok = {"status": "succeeded", "new_version": "4"}
+    assert http.post(url, json=ok, headers=token).status_code == 401  # the token alone: not enough
+    assert _callback(http, url, ok, "wrong", headers=token).status_code == 401
+    assert _callback(http, url, ok, ts=int(time.time()) - 600).status_code == 401  # replayed later
+    raw = json.dumps(ok).encode()
+    stamp = str(int(time.time()))
+    forged = http.post(url, content=raw.replace(b'"4"', b'"9"'), headers={  # body changed after signing
+        "Content-Type": "application/json", "X-Triops-Timestamp": stamp, "X-Triops-Signature": sign("s", stamp, raw)})
+    assert forged.status_code == 401 and "X-Triops-Signature" in forged.json()["detail"]["error"]
+    with rt.store.engine.connect() as conn:
+        assert reg.retrain_runs_of(conn, "search-ranker")[0]["status"] == "requested"  # none of those counted
+    far = _callback(http, url, {"status": "started", "at": "9999-12-31T00:00:00Z"})
+    assert far.status_code == 422 and far.json()["detail"]["error"].startswith("at: time out of range")
+    assert _callback(http, url, ok).status_code == 202  # signed, no token
+    with rt.store.engine.connect() as conn:
+        assert reg.retrain_runs_of(conn, "search-ranker")[0]["status"] == "succeeded"
+    rt.store.close()
+
+    rt = Runtime.build(Settings(**env), clock=lambda: NOW)
+    http = TestClient(create_app(Router(rt)))
+    assert http.post(url, json={"status": "started"}).status_code == 401
+    assert http.post(url, json={"status": "started"}, headers=token).status_code == 202
+    rt.store.close()
 
 
 def test_runs_tracked_by_callback_and_shown_as_kpis(tmp_path: Path) -> None:
@@ -119,12 +194,12 @@ def test_runs_tracked_by_callback_and_shown_as_kpis(tmp_path: Path) -> None:
     assert status.recommendation == "retrain" and status.suggested_actions == []  # a run is under way
     http = TestClient(create_app(Router(rt)))
     base = "/hooks/models/search-ranker/retrains"
-    assert http.post(f"{base}/run-a", json={"status": "started"}).json()["status"] == "started"
-    done = http.post(f"{base}/run-a", json={"status": "succeeded", "new_version": "4"})
+    assert _callback(http, f"{base}/run-a", {"status": "started"}).json()["status"] == "started"
+    done = _callback(http, f"{base}/run-a", {"status": "succeeded", "new_version": "4"})
     assert done.status_code == 202 and done.json() == {"run": "run-a", "status": "succeeded", "new_version": "4"}
-    assert http.post(f"{base}/run-a", json={"status": "started"}).json()["status"] == "succeeded"  # never back
-    assert http.post(f"{base}/nope", json={"status": "started"}).status_code == 404
-    assert http.post(f"{base}/run-a", json={"status": "done"}).status_code == 422
+    assert _callback(http, f"{base}/run-a", {"status": "started"}).json()["status"] == "succeeded"  # never back
+    assert _callback(http, f"{base}/nope", {"status": "started"}).status_code == 404
+    assert _callback(http, f"{base}/run-a", {"status": "done"}).status_code == 422
     status = model_status.call(rt.ctx, {"name": "search-ranker"})
     ops = status.ops
     assert ops is not None and ops.retrains_90d == 1 and ops.success_rate == 1.0

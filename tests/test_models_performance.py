@@ -23,6 +23,7 @@ from tests.mlops_fixtures import BACKENDS, open_store
 from tools.contract import ToolContext
 from tools.errors import ToolError
 from tools.mlops.estimate import CBPE, DLE, EstimateInputError, estimate_window
+from tools.mlops.performance import attach_labels
 from tools.mlops.schemas import ModelIn
 from tools.mlops.tool import model_performance, model_status
 from tools.settings import Settings
@@ -194,14 +195,18 @@ def test_delayed_labels_through_cli_and_webhook_show_realised(tmp_path, monkeypa
     with rt.store.engine.connect() as conn:
         ref = reg.load_window(conn, "fraud", "reference")
     assert ref is not None
-    truth = _binary(np.random.default_rng(7), len(ref))  # labels arrive later, in another order
+    # the reference's labels arrive later, drawn from its own probabilities, in another order
     labels = pd.DataFrame({"id": ref["id"], "label": (rng.random(len(ref)) < ref.y_pred_proba).astype(int)}).sample(frac=1, random_state=1)
-    assert len(truth) == len(labels)
     labels.to_csv(tmp_path / "labels.csv", index=False)
     runner = CliRunner()
     out = runner.invoke(cli_app, ["ingest", "labels", "fraud", "reference", str(tmp_path / "labels.csv")])
     assert out.exit_code == 0, out.output
     assert "stored 6,000 labels for store:fraud/reference" in out.output
+    with rt.store.engine.connect() as conn:  # kept as sent: joined back to the window by id, not by position
+        stored = reg.load_labels(conn, "fraud", "reference")
+        assert stored is not None
+        joined = attach_labels(conn, "fraud", "reference", ref, "label")
+    assert joined["label"].tolist() == labels.set_index("id").loc[ref["id"], "label"].tolist()
     bad = runner.invoke(cli_app, ["ingest", "labels", "fraud", "nope", str(tmp_path / "labels.csv")])
     assert bad.exit_code == 2 and "no window 'nope'" in bad.output
 
@@ -249,3 +254,61 @@ def test_cli_and_slack_say_the_same_about_the_same_drift(tmp_path, monkeypatch) 
     assert out.exit_code == 0, out.output
     assert summary in out.output and title in out.output and "data" not in title
     rt.store.close()
+
+
+def test_labels_of_mixed_kinds_are_refused_with_the_reason_on_both_surfaces(store, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A label or id column holding numbers and text cannot go into the columnar store: the
+    webhook answers 422 naming the column and row (it was a 500 from pyarrow), the CLI says the
+    same without a traceback, and nothing is stored either way."""
+    _seed(store, np.random.default_rng(8), scale=1.0)
+    http = TestClient(create_app(Router(Runtime.build(Settings(_env_file=None), store=store, clock=lambda: NOW))))
+    for rows, column in (([{"id": 10_000, "label": 1}, {"id": 10_001, "label": "a"}], "label"),
+                         ([{"id": 10_000, "label": 1}, {"id": "x", "label": 0}], "id")):
+        got = http.post("/hooks/models/fraud/labels/2026-11-20", json=rows)
+        assert got.status_code == 422, got.text
+        assert f"column {column!r} mixes numbers and strings" in got.json()["detail"]["error"]
+    monkeypatch.setenv("TRIOPS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TRIOPS_DATABASE_URL", store.engine.url.render_as_string(hide_password=False))
+    runner = CliRunner()
+    for text, column in (("id,label\n10000,1\n10001,a\n", "label"), ("id,label\n10000,1\nx,0\n", "id")):
+        (tmp_path / "mixed.csv").write_text(text)
+        out = runner.invoke(cli_app, ["ingest", "labels", "fraud", "2026-11-20", str(tmp_path / "mixed.csv")])
+        assert out.exit_code == 2 and isinstance(out.exception, SystemExit), out.output
+        assert f"Column '{column}' mixes numbers and text (row 1: " in out.output and "Traceback" not in out.output
+    with store.engine.connect() as conn:
+        assert reg.load_labels(conn, "fraud", "2026-11-20") is None
+    (tmp_path / "text.csv").write_text("id,label\n10000,1\n'10001',0\n".replace("'", '"'))  # quoted numbers are numbers
+    ok = runner.invoke(cli_app, ["ingest", "labels", "fraud", "2026-11-20", str(tmp_path / "text.csv")])
+    assert ok.exit_code == 0, ok.output
+    with store.engine.connect() as conn:
+        stored = reg.load_labels(conn, "fraud", "2026-11-20")
+    assert stored is not None and stored["id"].tolist() == [10_000, 10_001]
+
+
+def test_status_reuses_the_fitted_estimate_until_a_window_or_its_labels_change(store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """model_status (also behind the Retrain button and each scheduled check) fitted CBPE on
+    every call: now once per (model, windows as stored, labels as stored, options)."""
+    from tools.mlops import performance
+
+    fits: list[int] = []
+    real_fit = CBPE.fit.__func__  # type: ignore[attr-defined]
+    monkeypatch.setattr(CBPE, "fit", classmethod(lambda cls, *a, **k: fits.append(1) or real_fit(cls, *a, **k)))
+    cur = _seed(store, np.random.default_rng(9), scale=0.3)
+    first = model_status.call(_ctx(store), {"name": "fraud"})
+    again = model_status.call(_ctx(store), {"name": "fraud"})
+    assert len(fits) == 1 and first.performance == again.performance and first.recommendation == "retrain"
+    with store.engine.connect() as conn:
+        assert performance.estimate_model(conn, "fraud") is performance.estimate_model(conn, "fraud")
+    assert len(fits) == 1
+    with store.engine.begin() as conn:  # delayed labels arrive for the current window: realised values now
+        reg.save_labels(conn, "fraud", "2026-11-20", cur[["id", "label"]], NOW.timestamp() + 60)
+    labelled = model_performance.call(_ctx(store), {"model": "fraud"})
+    assert len(fits) == 2 and labelled.labels == "all"
+    with store.engine.begin() as conn:  # a new current window
+        reg.save_window(conn, "fraud", "2026-11-21", cur.drop(columns="label"), NOW.timestamp() + 120, end=NOW.timestamp() + 120)
+    assert model_status.call(_ctx(store), {"name": "fraud"}).performance.current == "fraud/2026-11-21"  # type: ignore[union-attr]
+    assert len(fits) == 3
+    monkeypatch.setattr(performance, "CACHE_SIZE", 2)
+    for chunk in (500, 1000, 1500):
+        model_performance.call(_ctx(store), {"model": "fraud", "chunk_size": chunk})
+    assert len(performance._cache) == 2

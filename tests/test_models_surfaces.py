@@ -70,7 +70,13 @@ def test_model_and_drift_commands(runtime) -> None:
     out = status.results[0].output
     assert out.live.version == "3" and out.live.alias == "champion" and out.live.previous_version == "2"
     assert out.recommendation == "retrain"
+    # the demo's windows carry the ranker's click probability and the reference's clicks: an
+    # estimate without labels, which the broken feature pushes above anything the reference saw
+    perf = out.performance
+    assert perf is not None and perf.method == "CBPE" and perf.headline is not None and perf.headline.lower is not None
+    assert any("above the reference's range: the scores moved" in r for r in out.reasons)
     text = to_text(status)
+    assert "- performance: estimated accuracy" in text and "(band " in text
     assert "RETRAIN" in text and "ctr_7d" in text and "p95_latency_ms 21 vs 19" in text
     assert "Model · search-ranker · serves ranking" in _text(to_blocks(status))
 

@@ -78,11 +78,12 @@ async def read_json(request: Request) -> Any:
     return body
 
 
-_WINDOW_PATH = re.compile(r"^/hooks/models/[^/]+/windows/[^/]+$")
+# A window of model inputs and its delayed labels: both go to the columnar store.
+_WINDOW_PATH = re.compile(r"^/hooks/models/[^/]+/(windows|labels)/[^/]+$")
 
 
 def check_window_columns(body: Any) -> None:
-    """A feature window's column holds numbers or strings, not both (the columnar store
+    """A window's (or its labels') column holds numbers or strings, not both (the columnar store
     cannot convert a mixed column: it was a 500). Booleans count as numbers, null as missing."""
     rows = body.get("rows") if isinstance(body, dict) else body
     if not isinstance(rows, list):

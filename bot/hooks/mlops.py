@@ -9,6 +9,7 @@ blob take seconds, so all of it runs in a worker thread (see bot/hooks/common.py
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any, Literal
 
@@ -18,9 +19,11 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from bot.hooks import sources
-from bot.hooks.common import check_token, read_json, reject
-from tools.errors import ToolError
+from bot.hooks.common import check_token, log, read_json, reject
+from tools.actions.base import signed_ok
+from tools.errors import PayloadError, ToolError
 from tools.mlops.ingest import store_labels, store_window, update_retrain
+from tools.timebounds import check_time
 from tools.timeutil import now_utc, to_epoch
 
 router = APIRouter(prefix="/hooks")
@@ -96,14 +99,29 @@ class RetrainCallback(BaseModel):
     at: datetime | None = None
 
 
-@router.post("/models/{name}/retrains/{run_id}", status_code=202, dependencies=[Depends(check_token)])
+@router.post("/models/{name}/retrains/{run_id}", status_code=202)
 async def post_retrain(name: str, run_id: str, request: Request) -> dict:
-    """A retraining pipeline's callback (tools/actions/retrain.py); a run moves forward only."""
+    """A retraining pipeline's callback (tools/actions/retrain.py); a run moves forward only.
+
+    It decides whether an approved retrain_model worked, so with TRIOPS_RETRAIN_WEBHOOK_SECRET
+    set it must be signed like the retrain webhook (X-Triops-Timestamp within 5 minutes,
+    X-Triops-Signature over timestamp.body); a signed callback needs no shared token."""
+    rt = request.app.state.runtime
+    secret = rt.settings.retrain_webhook_secret
+    if secret is None:
+        check_token(request)
+    elif not signed_ok(secret.get_secret_value(), request.headers.get("x-triops-timestamp", ""),
+                       request.headers.get("x-triops-signature", ""), await request.body(), now=time.time()):
+        log.warning("webhook %s rejected: bad, stale or missing X-Triops-Signature", request.url.path)
+        raise HTTPException(status_code=401, detail={"error": "bad, stale or missing X-Triops-Signature"})
     body = await read_json(request)
     try:
         cb = RetrainCallback.model_validate(body)
+        check_time(cb.at, "at", now=rt.ctx.clock(), years=rt.settings.time_bound_years)
     except ValidationError as exc:
         raise reject(request, exc) from exc
+    except PayloadError as exc:
+        raise reject(request, ValueError(exc.message)) from exc
     at = to_epoch(cb.at or now_utc())
     assert at is not None
     run = await run_in_threadpool(update_retrain, request.app.state.runtime.store, name, run_id[:64], cb.status, at,

@@ -3,6 +3,8 @@ HTTP call to a backend that turns 4xx/5xx/timeouts into a ToolError without any 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -74,6 +76,26 @@ def request_scope(rid: str) -> Iterator[None]:
         yield
     finally:
         REQUEST_ID.reset(token)
+
+
+# A signed webhook's timestamp may be this far from our clock (either way) and still count.
+SIGNATURE_TOLERANCE_S = 300
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """`sha256=` + HMAC-SHA256(secret, timestamp + "." + body): what the receiver of a signed
+    webhook (deploy, retrain) recomputes, and what a retraining pipeline's callback must carry."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def signed_ok(secret: str, timestamp: str, signature: str, body: bytes, *, now: float,
+              tolerance: float = SIGNATURE_TOLERANCE_S) -> bool:
+    """`signature` is `sign(secret, timestamp, body)` and `timestamp` (unix seconds) is within
+    `tolerance` of `now`: a captured request cannot be replayed later."""
+    if not (timestamp.isdigit() and len(timestamp) <= 12) or abs(now - int(timestamp)) > tolerance:
+        return False
+    return hmac.compare_digest(signature.strip().encode(), sign(secret, timestamp, body).encode())
 
 
 def require(value: Any, setting: str) -> Any:

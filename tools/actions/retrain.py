@@ -9,14 +9,14 @@ Pipelines (TRIOPS_RETRAIN_PIPELINE), each with its documented wire format:
   "conf"} -> 200 with the DAGRun (basic auth or a bearer token);
 - webhook: POST the JSON to TRIOPS_RETRAIN_WEBHOOK_URL, signed: X-Triops-Timestamp and
   X-Triops-Signature = "sha256=" + HMAC-SHA256(secret, f"{timestamp}.{body}").
-The pipeline reports back on POST /hooks/models/{model}/retrains/{run_id} (bot/hooks/mlops.py).
+The pipeline reports back on POST /hooks/models/{model}/retrains/{run_id} (bot/hooks/mlops.py),
+signed the same way when TRIOPS_RETRAIN_WEBHOOK_SECRET is set (whatever the pipeline).
 Only models in TRIOPS_ACTION_MODELS; the values are plain text, never a command.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import re
 import uuid
@@ -25,6 +25,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from tools.actions.base import (
+    REQUEST_ID,
     ActionIn,
     ActionOut,
     ActionSpec,
@@ -33,13 +34,16 @@ from tools.actions.base import (
     allowed,
     call,
     require,
+    sign,
 )
 from tools.contract import ToolContext, tool
 from tools.errors import ToolError
 from tools.settings import Settings
 from tools.timeutil import now_utc
 
-_PLAIN = re.compile(r"[\x00-\x08\x0b-\x1f`$|&<>]")
+# What a reason or evidence may not hold: it is passed on as plain text, never as a command
+# (tools/mlops/status.py blanks these out of the reason it offers).
+NOT_PLAIN = re.compile(r"[\x00-\x08\x0b-\x1f`$|&<>]")
 
 
 class RetrainIn(ActionIn):
@@ -53,7 +57,7 @@ class RetrainIn(ActionIn):
     @field_validator("reason", "evidence")
     @classmethod
     def _plain(cls, v: str) -> str:
-        if _PLAIN.search(v):
+        if NOT_PLAIN.search(v):
             raise ValueError("must be plain text (no control characters, backticks, $, |, &, < or >)")
         return v
 
@@ -107,10 +111,6 @@ def payload(run_id: str, args: RetrainIn) -> dict[str, str]:
             "evidence": args.evidence, "triops_run_id": run_id}
 
 
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-
-
 def _dispatch(ctx: ToolContext, run_id: str, args: RetrainIn) -> str | None:
     """Start the run; the pipeline's own reference for it, when it gives one."""
     s = ctx.settings
@@ -137,45 +137,63 @@ def _dispatch(ctx: ToolContext, run_id: str, args: RetrainIn) -> str | None:
                    headers=headers, json={"dag_run_id": run_id, "conf": data, "note": args.reason[:200]},
                    ok=(200,), backend="Airflow")
         return str((got or {}).get("dag_run_id") or run_id)
-    return _webhook(ctx, data)
+    return _webhook(ctx, run_id, data)
 
 
-def _webhook(ctx: ToolContext, data: dict[str, str]) -> str | None:
-    import httpx
-
+def _webhook(ctx: ToolContext, run_id: str, data: dict[str, str]) -> str | None:
+    """POST the exact signed bytes; the run id is the Idempotency-Key (as the deploy webhook's)."""
     s = ctx.settings
     body = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
     ts = str(int(now_utc().timestamp()))
     secret = require(s.retrain_webhook_secret, "TRIOPS_RETRAIN_WEBHOOK_SECRET").get_secret_value()
-    try:
-        resp = httpx.post(str(s.retrain_webhook_url), content=body, timeout=s.action_http_timeout,
-                          headers={"Content-Type": "application/json", "X-Triops-Timestamp": ts,
-                                   "X-Triops-Signature": sign(secret, ts, body)})
-    except httpx.HTTPError as exc:
-        raise ToolError(f"The retraining webhook is unreachable ({type(exc).__name__}).") from None
-    if resp.status_code not in (200, 201, 202, 204):
-        raise ToolError(f"The retraining webhook refused: HTTP {resp.status_code}")
-    try:
-        return str((resp.json() or {}).get("id") or "") or None
-    except ValueError:
+    got = call(ctx, "POST", str(s.retrain_webhook_url), content=body, backend="The retraining webhook",
+               headers={"Content-Type": "application/json", "X-Triops-Timestamp": ts,
+                        "X-Triops-Signature": sign(secret, ts, body), "Idempotency-Key": run_id})
+    if not isinstance(got, dict):
         return None
+    return str(got.get("id") or "") or None
 
 
 @tool("retrain_model", "Retrain a model: start its retraining pipeline (GitHub Actions, Airflow or a "
       "signed webhook) with the model, version, reason and evidence; the run is tracked.", mutates=True)
 def retrain_model(ctx: ToolContext, args: RetrainIn) -> ActionOut:
-    from tools.store.models import add_retrain_run
+    from tools.store.models import (
+        claim_retrain_run,
+        drop_retrain_run,
+        retrain_runs_of,
+        set_retrain_ref,
+    )
 
     check(ctx.settings, args)
-    run_id = f"triops-retrain-{uuid.uuid4().hex[:16]}"
-    ref = _dispatch(ctx, run_id, args)
-    at = ctx.now().timestamp()
+    run_id = run_id_for(REQUEST_ID.get())
+    pipeline = _pipeline(ctx.settings)
+    with ctx.store.engine.begin() as conn:  # recorded first: a second executor of this request stops here
+        fresh = claim_retrain_run(conn, {
+            "id": run_id, "model": args.model, "version": args.version, "pipeline": pipeline, "reason": args.reason,
+            "requested_by": None, "status": "requested", "requested_at": ctx.now().timestamp()})  # approver: audit log
+        existing = None if fresh else next((r for r in retrain_runs_of(conn, args.model) if r["id"] == run_id), None)
+    if not fresh:
+        ref = existing["external_ref"] if existing else None
+        return ActionOut(summary=f"Retraining of {args.model} was already requested for this approval (run {run_id}); "
+                                 "nothing dispatched again.", ref=run_id, details={"pipeline": pipeline, "external_ref": ref})
+    try:
+        ref = _dispatch(ctx, run_id, args)
+    except ToolError:
+        with ctx.store.engine.begin() as conn:
+            drop_retrain_run(conn, run_id)
+        raise
     with ctx.store.engine.begin() as conn:
-        add_retrain_run(conn, {"id": run_id, "model": args.model, "version": args.version,
-                               "pipeline": _pipeline(ctx.settings), "external_ref": ref, "reason": args.reason,
-                               "requested_by": None, "status": "requested", "requested_at": at})  # approver: audit log
+        set_retrain_ref(conn, run_id, ref)
     return ActionOut(summary=f"Retraining of {args.model} requested from {_where(ctx.settings)} (run {run_id}).",
-                     ref=run_id, details={"pipeline": _pipeline(ctx.settings), "external_ref": ref})
+                     ref=run_id, details={"pipeline": pipeline, "external_ref": ref})
+
+
+def run_id_for(request_id: str | None) -> str:
+    """The run's id, derived from the approved request, so running that request again finds
+    its run instead of starting a second one (Airflow's dag_run_id, the webhook's key)."""
+    if request_id is None:  # a call outside an approval: nothing to be idempotent with
+        return f"triops-retrain-{uuid.uuid4().hex[:16]}"
+    return f"triops-retrain-{hashlib.sha256(request_id.encode()).hexdigest()[:16]}"
 
 
 def verify(ctx: ToolContext, args: RetrainIn, result: dict[str, Any]) -> Check:

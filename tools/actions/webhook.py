@@ -11,8 +11,6 @@ the follow-up check reads (signed the same way, empty body) for `{"status": …}
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 import uuid
@@ -31,6 +29,7 @@ from tools.actions.base import (
     allowed,
     call,
     require,
+    sign,
 )
 from tools.contract import ToolContext, tool
 from tools.errors import ToolError
@@ -49,12 +48,6 @@ class WebhookDeployIn(ActionIn):
     version: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.+-]{1,100}$",
                                 description="Target version (default: the deploy system's previous / current one)")
     incident_id: str | None = Field(default=None, max_length=64)
-
-
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """`sha256=` + HMAC-SHA256(secret, timestamp + "." + body): what the receiver recomputes."""
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
 
 
 def _target(settings: Settings) -> tuple[str, str]:

@@ -51,7 +51,7 @@ def store_labels(store: Store, model: str, label: str, frame: pd.DataFrame) -> i
     """Save delayed labels for a stored window (joined to its rows by an id column, else by
     position); returns the labelled rows. Checked against the window before anything is kept."""
     from tools.errors import ToolError
-    from tools.mlops.performance import ID_KEYS, TARGETS
+    from tools.mlops.performance import ID_KEYS, TARGETS, join_labels
     from tools.store.models import load_window, save_labels, window_labels
 
     cols = [str(c) for c in frame.columns]
@@ -68,14 +68,41 @@ def store_labels(store: Store, model: str, label: str, frame: pd.DataFrame) -> i
                             hint=f"Log the window first: triops ingest features {model} {label} FILE.")
         window = load_window(conn, model, label)
         assert window is not None
-        key = next((k for k in ID_KEYS if k in frame.columns and k in window.columns), None)
-        if key is None and len(frame) != len(window):
-            raise ToolError(f"{len(frame):,} labels for a window of {len(window):,} rows, and no shared id column.",
-                            hint=f"Give both an id column ({', '.join(ID_KEYS[:3])}) or one label per window row.")
-        keep = [c for c in (key, target) if c is not None]
-        save_labels(conn, model, label, frame[keep].rename(columns={target: "label"}) if target != "label" else frame[keep],
+        frame = frame.assign(**{c: uniform_column(frame, c) for c in cols if c == target or c in ID_KEYS})
+        key, _ = join_labels(window, frame, target, f"{model}/{label}")
+        kept = frame[[c for c in (key, target) if c is not None]]
+        save_labels(conn, model, label, kept.rename(columns={target: "label"}) if target != "label" else kept,
                     now_utc().timestamp())
     return int(frame[target].notna().sum())
+
+
+def uniform_column(frame: pd.DataFrame, col: str) -> pd.Series:
+    """`frame[col]` as the columnar store can hold it: all numbers or all text. JSON rows and
+    CSV cells can both put text next to numbers ("a" after 1): a ToolError naming the first
+    such row, where pyarrow would raise mid-write. Numbers written as text become numbers."""
+    from numbers import Number
+
+    import pandas as pd
+
+    from tools.errors import ToolError
+
+    s = frame[col]
+    if s.dtype != object:
+        return s
+    present = s.dropna()
+    if not present.map(lambda v: isinstance(v, str | Number)).all():
+        pos, v = next((i, v) for i, v in enumerate(s) if v is not None and not isinstance(v, str | Number))
+        raise ToolError(f"Row {pos}, column '{col}': {type(v).__name__} is not a number or text.")
+    numbers = pd.to_numeric(present, errors="coerce")
+    if numbers.notna().all():
+        return pd.to_numeric(s)
+    if numbers.isna().all():
+        return s  # text, e.g. class names
+    first = numbers.notna().iloc[0]
+    pos = next(i for i, ok in enumerate(numbers.notna()) if ok != first)
+    raise ToolError(f"Column '{col}' mixes numbers and text (row {s.index.get_loc(present.index[pos])}: "
+                    f"{present.iloc[pos]!r} after {present.iloc[0]!r}).",
+                    hint="Labels and ids are all numbers or all text, like the window's.")
 
 
 def update_retrain(store: Store, model: str, run_id: str, status: str, at: float, new_version: str | None = None,

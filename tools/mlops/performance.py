@@ -10,6 +10,8 @@ numeric prediction and numeric labels on reference is a regressor (DLE).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import pandas as pd
@@ -53,6 +55,8 @@ def find_columns(ref: pd.DataFrame, model_row: dict[str, Any] | None, *, target:
     prediction = prediction or (model_row or {}).get("prediction_column") or _first(cols, PREDICTIONS)
     if prediction is not None and prediction not in cols:
         prediction = _first(cols, PREDICTIONS)
+    if not proba and prediction is not None and _is_probability(ref[prediction]) and ref[target].dropna().nunique() == 2:
+        proba = [prediction]  # a binary classifier that logs its score: the positive class's probability
     used = {target, prediction, *(proba or [])}
     features = [c for c in cols if c not in used and c.lower() not in ID_KEYS
                 and not pd.api.types.is_datetime64_any_dtype(ref[c])]
@@ -71,6 +75,14 @@ def find_columns(ref: pd.DataFrame, model_row: dict[str, Any] | None, *, target:
         hint="Log the model's probability as 'y_pred_proba' (or 'proba_<class>' per class), or name it proba=COLUMN.")
 
 
+def _is_probability(col: pd.Series) -> bool:
+    """Floats within [0, 1] that are not just 0 and 1 (a hard prediction)."""
+    if not pd.api.types.is_float_dtype(col):
+        return False
+    v = col.dropna()
+    return len(v) > 0 and bool(v.between(0, 1).all()) and not bool(v.isin([0.0, 1.0]).all())
+
+
 def attach_labels(conn: Connection, model: str, label: str, frame: pd.DataFrame, target: str) -> pd.DataFrame:
     """The window with its delayed labels (if any arrived) in `target`."""
     late = reg.load_labels(conn, model, label)
@@ -79,28 +91,66 @@ def attach_labels(conn: Connection, model: str, label: str, frame: pd.DataFrame,
     value = target if target in late.columns else _first([str(c) for c in late.columns], TARGETS)
     if value is None:
         raise EstimateInputError(f"The labels stored for {model}/{label} have no '{target}' column.")
-    key = next((k for k in ID_KEYS if k in frame.columns and k in late.columns), None)
-    if key is not None:
-        mapped = frame[key].map(late.drop_duplicates(key).set_index(key)[value])
-    elif len(late) == len(frame):
-        mapped = pd.Series(late[value].to_numpy(), index=frame.index)
-    else:
-        raise EstimateInputError(
-            f"{len(late):,} labels for {model}/{label}, which has {len(frame):,} rows, and no shared id column.",
-            hint=f"Give both an id column ({', '.join(ID_KEYS[:3])}) to join on.")
+    _, mapped = join_labels(frame, late, value, f"{model}/{label}")
     out = frame.copy()
     out[target] = out[target].where(out[target].notna(), mapped) if target in out.columns else mapped
     return out
 
 
+def join_labels(frame: pd.DataFrame, labels: pd.DataFrame, value: str, where: str) -> tuple[str | None, pd.Series]:
+    """`labels[value]` aligned to the window's rows, and the id column it was joined on: the
+    first id column both have, else by position (the lengths must then match). The one rule
+    for labels being stored (tools/mlops/ingest.py) and being read back (attach_labels)."""
+    key = next((k for k in ID_KEYS if k in frame.columns and k in labels.columns), None)
+    if key is not None:
+        return key, frame[key].map(labels.drop_duplicates(key).set_index(key)[value])
+    if len(labels) == len(frame):
+        return None, pd.Series(labels[value].to_numpy(), index=frame.index)
+    raise EstimateInputError(
+        f"{len(labels):,} labels for {where}, which has {len(frame):,} rows, and no shared id column.",
+        hint=f"Give both an id column ({', '.join(ID_KEYS[:3])}) or one label per window row.")
+
+
+# Fitted estimates by what they were computed from: model_status, its Retrain button and the
+# scheduled checks ask again and again about the same windows, and fitting CBPE/DLE on a
+# reference of 100k rows takes seconds. A window or its labels stored again changes the key.
+CACHE_SIZE = 32
+_cache: OrderedDict[tuple[Any, ...], PerformanceResult] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
 def estimate_model(conn: Connection, model: str, *, window: str = "latest", reference: str = REFERENCE,
                    chunk_size: int | None = None, target: str | None = None, proba: list[str] | None = None,
                    prediction: str | None = None) -> PerformanceResult:
+    """The current window's estimated (and, where labels arrived, realised) performance;
+    the same windows, labels and options give the cached result without fitting again."""
     row = reg.get_model(conn, model)
     ref_label = resolve_label(conn, model, reference)
     cur_label = resolve_label(conn, model, window)
     if cur_label == ref_label:
         raise EstimateInputError("The current window is the reference window.")
+    stamps = {w["label"]: (w["stored_at"], w["rows"]) for w in reg.window_labels(conn, model)}
+    late = reg.labels_stored_at(conn, model)
+    key = (str(conn.engine.url), model, (row or {}).get("prediction_column"),
+           ref_label, stamps.get(ref_label), late.get(ref_label), cur_label, stamps.get(cur_label), late.get(cur_label),
+           chunk_size, target, tuple(proba or ()), prediction)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    result = _estimate(conn, model, row, ref_label, cur_label, chunk_size=chunk_size, target=target, proba=proba,
+                       prediction=prediction)
+    with _cache_lock:
+        _cache[key] = result
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return result
+
+
+def _estimate(conn: Connection, model: str, row: dict[str, Any] | None, ref_label: str, cur_label: str, *,
+              chunk_size: int | None, target: str | None, proba: list[str] | None,
+              prediction: str | None) -> PerformanceResult:
     ref = reg.load_window(conn, model, ref_label)
     cur = reg.load_window(conn, model, cur_label)
     assert ref is not None and cur is not None

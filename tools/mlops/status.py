@@ -250,7 +250,10 @@ def _retrain_suggestion(name: str, live: VersionStatus | None, recommendation: s
 
 
 def _plain(text: str) -> str:
-    return re.sub(r"[\x00-\x08\x0b-\x1f`$|&<>]", " ", text)  # tools/actions/retrain.py's plain text
+    """`text` as retrain_model's plain-text reason: what it refuses is blanked out."""
+    from tools.actions.retrain import NOT_PLAIN
+
+    return NOT_PLAIN.sub(" ", text)
 
 
 def _drift_summary(row: dict[str, Any], now: datetime) -> DriftSummary:
@@ -290,6 +293,9 @@ def _recommend(
             investigate.append(f"performance cannot be estimated: {performance.error}")
         elif performance.worse:
             retrain.extend(f"{describe(m)}, below the reference's alert range" for m in performance.worse[:2])
+        elif performance.alerts:  # better than the reference could ever be: the scores moved, not the model
+            investigate.append(f"{describe(performance.alerts[0])}, above the reference's range: the scores moved, "
+                               "and an estimate holds only while they stay calibrated")
         elif performance.headline is not None:
             holding = True
     if drift is None:

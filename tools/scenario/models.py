@@ -42,6 +42,7 @@ class ModelsPart:
     windows: list[ModelWindow] = field(default_factory=list)
     registered_at: dict[str, datetime] = field(default_factory=dict)  # version -> alias set time
     drift_deployment: str | None = None  # the deployment after which the inputs drift
+    reference_labels: list[int] = field(default_factory=list)  # clicked or not, per reference row
 
 
 def _features(rng: np.random.Generator, n: int, broken: bool) -> pd.DataFrame:
@@ -96,6 +97,8 @@ def build(sc: Scenario, rng: np.random.Generator) -> ModelsPart:
     part.drift_deployment = upstream[-1].id if upstream else None
     reference = _features(rng, WINDOW_ROWS * 2, broken=False)
     part.windows.append(ModelWindow("reference", now - 25 * day, now - 24 * day, reference))
+    clicks = np.random.default_rng(15)  # its own stream: the windows above stay as they were
+    part.reference_labels = (clicks.random(len(reference)) < reference[PREDICTION].to_numpy()).astype(int).tolist()
     before_end = anchor
     part.windows.append(ModelWindow(f"before-{anchor:%Y-%m-%d}", before_end - day, before_end, _features(rng, WINDOW_ROWS, broken=False)))
     after_end = min(now, anchor + day)
@@ -115,6 +118,9 @@ def load(store: Store, part: ModelsPart) -> None:
         for w in part.windows:
             reg.save_window(conn, MODEL, w.label, w.frame, w.end.timestamp(), start=w.start.timestamp(), end=w.end.timestamp())
         reference = next(w for w in part.windows if w.label == "reference")
+        # the reference's clicks (drawn from its scores), delivered as delayed labels: what the
+        # performance estimate calibrates on
+        reg.save_labels(conn, MODEL, "reference", pd.DataFrame({"label": part.reference_labels}), reference.end.timestamp())
         for w in part.windows:
             if w is reference:
                 continue

@@ -405,6 +405,12 @@ def save_labels(conn: Connection, model: str, label: str, frame: pd.DataFrame, n
            ["model", "label"])
 
 
+def labels_stored_at(conn: Connection, model: str) -> dict[str, float]:
+    """When each window's delayed labels last arrived (window label -> stored_at)."""
+    q = select(label_windows.c.label, label_windows.c.stored_at).where(label_windows.c.model == model)
+    return {r.label: float(r.stored_at) for r in conn.execute(q)}
+
+
 def load_labels(conn: Connection, model: str, label: str) -> pd.DataFrame | None:
     data = conn.execute(
         select(label_windows.c.data).where(label_windows.c.model == model, label_windows.c.label == label)
@@ -441,6 +447,30 @@ _RUN_ORDER = {"requested": 0, "started": 1, "succeeded": 2, "failed": 2}
 
 def add_retrain_run(conn: Connection, row: dict[str, Any]) -> None:
     conn.execute(insert(retrain_runs).values(**row))
+
+
+def claim_retrain_run(conn: Connection, row: dict[str, Any]) -> bool:
+    """Record the run unless one with its id exists: True when this call recorded it. One
+    INSERT … ON CONFLICT DO NOTHING decides, so two executors of one request never both win."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    ins = sqlite_insert(retrain_runs) if conn.dialect.name == "sqlite" else pg_insert(retrain_runs)
+    stmt = ins.values(**row).on_conflict_do_nothing(index_elements=["id"]).returning(retrain_runs.c.id)
+    return conn.execute(stmt).first() is not None  # (rowcount is not reliable here on psycopg)
+
+
+def drop_retrain_run(conn: Connection, run_id: str) -> None:
+    """Forget a run whose dispatch failed: nothing started, so it is not a retrain."""
+    from sqlalchemy import delete
+
+    conn.execute(delete(retrain_runs).where(retrain_runs.c.id == run_id))
+
+
+def set_retrain_ref(conn: Connection, run_id: str, external_ref: str | None) -> None:
+    from sqlalchemy import update
+
+    conn.execute(update(retrain_runs).where(retrain_runs.c.id == run_id).values(external_ref=external_ref))
 
 
 def update_retrain_run(conn: Connection, run_id: str, model: str, *, status: str, at: float,
