@@ -450,3 +450,29 @@ def test_real_replicas_one_incident_one_post_every_alert_with_the_owner_killed_m
         with admin.connect() as conn:  # type: ignore[attr-defined]
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()  # type: ignore[attr-defined]
+
+
+# --- review fixes ---------------------------------------------------------------------------------
+def store_incident_ids(db: Store) -> set[str]:
+    with db.engine.connect() as conn:
+        return {r[0] for r in conn.execute(select(s.alert_incidents.c.id).where(s.alert_incidents.c.status == "open"))}
+
+
+def test_a_decision_whose_save_fails_leaves_the_engine_in_step_with_the_store(
+        db: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="r1")
+    (a,) = p.ingest([mk("Down", "payments", 0.0)]).incidents
+    (b,) = p.ingest([mk("Slow", "search", 1.0)]).incidents
+    real = s.save_incidents
+
+    def broken(conn, summaries):  # type: ignore[no-untyped-def]
+        raise OperationalError("UPDATE alert_incidents", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(s, "save_incidents", broken)
+    with pytest.raises(OperationalError):
+        p.decide({"kind": "merge", "into": a, "other": b, "by": "U1", "reason": "r"})
+    monkeypatch.setattr(s, "save_incidents", real)
+    p.drain()  # the next round: the engine agrees with the store (the merge was never saved)
+    assert {i for i, inc in p.engine.incidents.items() if inc.is_open} == store_incident_ids(db) == {a, b}

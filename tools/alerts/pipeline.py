@@ -315,6 +315,9 @@ class AlertPipeline:
                     touched = self._save([], now=now)
                 except LeaseLost:
                     self._drop_engine()
+                except BaseException:  # refused or unsaved: the engine may be ahead of the store
+                    self._drop_engine()
+                    raise
                 else:
                     self._notify(touched)
                     return rec
