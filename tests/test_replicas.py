@@ -476,3 +476,45 @@ def test_a_decision_whose_save_fails_leaves_the_engine_in_step_with_the_store(
     monkeypatch.setattr(s, "save_incidents", real)
     p.drain()  # the next round: the engine agrees with the store (the merge was never saved)
     assert {i for i, inc in p.engine.incidents.items() if inc.is_open} == store_incident_ids(db) == {a, b}
+
+
+def test_a_chunk_that_always_fails_to_save_is_narrowed_to_its_row_parked_and_passed(
+        db: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deterministic failure saving one alert (here the store refusing its placement) must
+    not stop correlation for every replica: the row is parked with a reference, later alerts
+    are placed, and the stall is visible while it lasts."""
+    from sqlalchemy.exc import DataError
+
+    from tools.store import parked as parked_store
+
+    owner = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="r1")
+    other = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="r2")
+    alerts = storm(12)
+    poison = alerts[5]
+    real = s.assign
+
+    def refuse(conn, placements):  # type: ignore[no-untyped-def]
+        if any(aid == poison.id for aid, *_ in placements):
+            raise DataError("INSERT INTO alert_incident_members", {}, Exception("value too long"))
+        return real(conn, placements)
+
+    monkeypatch.setattr(s, "assign", refuse)
+    assert other.ingest(alerts[:10]).incidents == []  # logged by a replica that does not correlate
+    saw_stall = False
+    deadline = time.monotonic() + 60  # a hang guard only
+    while time.monotonic() < deadline:
+        try:
+            owner.drain()
+        except DataError:
+            saw_stall = saw_stall or owner.stalled is not None
+            continue
+        if owner.stalled is None:
+            break
+    assert saw_stall and owner.stalled is None
+    with db.engine.connect() as conn:
+        parked = parked_store.list_parked(conn)
+    assert [p["alert_id"] for p in parked] == [poison.id] and "failed correlating" in parked[0]["reason"]
+    ((iid, n),) = incident_rows(db)
+    assert n == 9 and members(db, iid) == {a.id for a in alerts[:10]} - {poison.id}
+    assert owner.ingest(alerts[10:]).incidents == [iid]  # later alerts are placed as usual
+    assert members(db, iid) == {a.id for a in alerts} - {poison.id}

@@ -23,6 +23,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from tools.alerts.cause import change_window
 from tools.alerts.changes import ChangeProvider, default_providers, gather_changes
@@ -49,6 +51,9 @@ log = logging.getLogger("triops.alerts")
 _COLUMN_LIMITS = {"source": 64, "service": 128}
 LEASE = "alert-correlator"
 _READ_CHUNK = 5000  # log rows correlated (and saved) per transaction when draining
+POISON_TRIES = 3  # a log chunk failing this often is retried row by row; a row failing so, parked
+# errors of the database's availability (down, locked, pool exhausted): retried, never a poison
+_TRANSIENT = (OperationalError, InterfaceError, PoolTimeout)
 
 
 class IngestResult(BaseModel):
@@ -86,6 +91,8 @@ class AlertPipeline:
         self._epoch: int | None = None  # the lease epoch the engine's state belongs to (None: not owner)
         self._position = 0  # the last log seq the engine has correlated
         self._trusted_until = 0.0  # monotonic: the lease is renewed after this
+        self._failures: dict[int, tuple[int, str]] = {}  # log position -> (failed tries, last error)
+        self._careful_upto = 0  # correlate row by row up to this seq (a chunk there kept failing)
         self.providers = list(default_providers() if providers is None else providers)
         self.clock = clock
         self.lock = threading.RLock()
@@ -262,16 +269,60 @@ class AlertPipeline:
         touched: dict[str, None] = {}
         chunk: Sequence[Alert | dict]
         while upto is None or self._position < upto:
-            if mine is not None and self._position == mine[0] - 1 and upto is not None:
+            at = self._position
+            tries, error = self._failures.get(at, (0, ""))
+            if tries >= POISON_TRIES and at >= self._careful_upto:  # a whole chunk kept failing:
+                self._careful_upto = at + _READ_CHUNK  # find its bad row, trying each row alone
+                tries = 0
+                self._failures[at] = (0, error)
+            careful = at < self._careful_upto
+            if mine is not None and at == mine[0] - 1 and upto is not None and not careful:
                 chunk, last = mine[1], upto
             else:
                 with self.store.engine.connect() as conn:
-                    rows = log_store.read_after(conn, self._position, _READ_CHUNK)
+                    rows = log_store.read_after(conn, at, 1 if careful else _READ_CHUNK)
                 if not rows:
                     break
                 chunk, last = [a for _s, a in rows], rows[-1][0]
-            touched.update(dict.fromkeys(self._correlate_chunk(chunk, last, placed, parked_ids)))
+            try:
+                if careful and tries >= POISON_TRIES:
+                    touched.update(dict.fromkeys(self._park_poison(chunk[0], last, parked_ids)))
+                else:
+                    touched.update(dict.fromkeys(self._correlate_chunk(chunk, last, placed, parked_ids)))
+            except LeaseLost:
+                raise
+            except _TRANSIENT:
+                raise  # the database is unavailable, not this chunk: the next round retries it
+            except Exception as exc:  # the caller drops the engine; this chunk may be a poison
+                self._failures[at] = (tries + 1, f"{type(exc).__name__}: {exc}"[:500])
+                raise
+            self._failures = {k: v for k, v in self._failures.items() if k >= self._position}
         return list(touched)
+
+    @property
+    def stalled(self) -> dict | None:
+        """The log position correlation keeps failing at (with the tries and the last error),
+        None while it moves: readiness shows it; after POISON_TRIES the row is parked."""
+        if not self._failures:
+            return None
+        at = min(self._failures)
+        tries, error = self._failures[at]
+        return {"position": at, "tries": tries, "error": error}
+
+    def _park_poison(self, entry: Alert | dict, seq: int, parked_ids: set[str]) -> list[str]:
+        """One log row that failed correlating POISON_TRIES times on its own: park its alert
+        (a command is logged and skipped) and move past it, so later alerts are placed."""
+        tries, error = self._failures.get(self._position, (0, ""))
+        now = to_epoch(self.clock()) or 0.0
+        why = f"log seq {seq} failed correlating {tries} times"
+        parked = []
+        if isinstance(entry, Alert):
+            parked.append(self._park_row(entry, RuntimeError(error), now, why))
+        else:
+            log.error("decision %s skipped: %s: %s", entry, why, error)
+        touched = self._save([], parked, now, position=seq)
+        parked_ids.update(r["alert_id"] for r in parked)
+        return touched
 
     def _correlate_chunk(self, chunk: Sequence[Alert | dict], last: int, placed: dict[str, tuple[str, str]],
                          parked_ids: set[str]) -> list[str]:
