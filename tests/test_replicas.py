@@ -518,3 +518,31 @@ def test_a_chunk_that_always_fails_to_save_is_narrowed_to_its_row_parked_and_pas
     assert n == 9 and members(db, iid) == {a.id for a in alerts[:10]} - {poison.id}
     assert owner.ingest(alerts[10:]).incidents == [iid]  # later alerts are placed as usual
     assert members(db, iid) == {a.id for a in alerts} - {poison.id}
+
+
+def test_a_decision_the_correlator_refuses_reaches_the_deciding_replica_with_its_reason(db: Store) -> None:
+    from tools.alerts import decisions
+    from tools.errors import ToolError
+
+    owner = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="r1")
+    other = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="r2")
+    (a,) = owner.ingest([mk("Down", "payments", 0.0)]).incidents
+    stop = threading.Event()
+
+    def correlator() -> None:
+        while not stop.wait(0.05):
+            owner.drain()
+
+    t = threading.Thread(target=correlator)
+    t.start()
+    try:
+        with pytest.raises(ToolError) as refused:
+            decisions.merge(other, a, "inc-gone", "U1")
+        assert "unknown incident: inc-gone" in str(refused.value)  # the correlator's reason, not a timeout
+        with pytest.raises(ToolError) as same:
+            decisions.merge(other, a, a, "U1")
+        assert "same incident" in str(same.value)
+    finally:
+        stop.set()
+        t.join()
+    assert [i for i, _n in incident_rows(db)] == [a]

@@ -339,13 +339,15 @@ class AlertPipeline:
                 continue
             placements.append((p.alert_id, p.incident_id, p.kind, a.event_time))
             placed[p.alert_id] = (p.incident_id, p.kind)
+        refused: list[tuple[dict, str]] = []
         for command in (c for c in chunk if isinstance(c, dict)):  # decided on another replica
             try:
                 self._apply(command)
-            except (KeyError, ValueError) as exc:  # the incidents changed meanwhile: nothing to do
+            except (KeyError, ValueError) as exc:  # recorded: the deciding replica tells its user why
                 log.warning("decision %s not applied: %s", command, exc)
+                refused.append((command, str(exc)))
         self.engine.advance(now)
-        touched = self._save(placements, parked, now, position=last)
+        touched = self._save(placements, parked, now, position=last, refused=refused)
         parked_ids.update(r["alert_id"] for r in parked)
         self._record_source_acks(alerts, placements, now)
         return touched
@@ -358,7 +360,7 @@ class AlertPipeline:
         ingest log and awaited (the decision it records) for up to `timeout` seconds.
         KeyError/ValueError when it cannot apply; TimeoutError when nobody applied it."""
         now = to_epoch(self.clock()) or 0.0
-        command = {**command, "at": now}
+        command = {**command, "at": now, "ref": uuid.uuid4().hex[:12]}
         with self.lock:
             if self._ensure_owner()[0]:
                 try:
@@ -379,6 +381,8 @@ class AlertPipeline:
         while time.monotonic() < deadline:
             with self.store.engine.connect() as conn:
                 row = alert_store.find_decision(conn, command, after)
+            if row is not None and row["action"] == "refused":  # the correlator could not apply it
+                raise ValueError(row["reason"].split("] ", 1)[-1])
             if row is not None:
                 return MergeRecord(into=row["incident_id"], merged=row["target"], at=row["at"], by=row["by"],
                                    reason=row["reason"])
@@ -502,7 +506,8 @@ class AlertPipeline:
         return summarise(inc, self.catalog, self._changes_for(incident_id))
 
     def _save(self, placements: Sequence[tuple[str, str, str, float]], parked: Sequence[dict] = (),
-              now: float | None = None, *, position: int | None = None, trim: bool = False) -> list[str]:
+              now: float | None = None, *, position: int | None = None, trim: bool = False,
+              refused: Sequence[tuple[dict, str]] = ()) -> list[str]:
         """Write the placements and the changed incidents with the engine's new log position,
         fenced by the lease (LeaseLost: another replica took over; nothing is written)."""
         dirty = sorted(self.engine.take_dirty())
@@ -533,6 +538,11 @@ class AlertPipeline:
             alert_store.assign(conn, placements)
             alert_store.save_incidents(conn, summaries)
             parked_store.park(conn, parked)
+            for command, why in refused:
+                target = command.get("other") if command.get("kind") == "merge" else command.get("incident")
+                alert_store.record_decision(conn, str(target)[:40], "refused", target, str(command.get("by", "")),
+                                            float(command.get("at") or 0.0),
+                                            f"[{command.get('ref', '')}] {command.get('kind')}: {why}")
             if self.outbox:
                 outbox_store.enqueue(conn, dirty)
             if trim:
