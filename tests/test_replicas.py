@@ -546,3 +546,33 @@ def test_a_decision_the_correlator_refuses_reaches_the_deciding_replica_with_its
         stop.set()
         t.join()
     assert [i for i, _n in incident_rows(db)] == [a]
+
+
+def test_a_source_ack_is_saved_with_the_log_position_so_a_failed_save_does_not_lose_it(
+        db: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import DataError
+
+    from tools.alerts.parsers import ACKED_BY
+
+    owner = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="r1")
+    other = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="r2")
+    acked = mk("Down", "payments", 0.0, source="pagerduty")
+    acked = acked.model_copy(update={"annotations": {**acked.annotations, ACKED_BY: "alice"}})
+    other.ingest([acked])
+    real = s.record_action
+    calls = {"n": 0}
+
+    def flaky(conn, *args, **kw):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise DataError("INSERT INTO alert_incident_actions", {}, Exception("refused once"))
+        return real(conn, *args, **kw)
+
+    monkeypatch.setattr(s, "record_action", flaky)
+    with pytest.raises(DataError):
+        owner.drain()
+    owner.drain()  # the next round redoes the chunk, ack included
+    ((iid, _n),) = incident_rows(db)
+    with db.engine.connect() as conn:
+        found = s.get_incident(conn, iid)
+    assert found is not None and found[0].acked_by == "alice"

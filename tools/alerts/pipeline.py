@@ -347,9 +347,9 @@ class AlertPipeline:
                 log.warning("decision %s not applied: %s", command, exc)
                 refused.append((command, str(exc)))
         self.engine.advance(now)
-        touched = self._save(placements, parked, now, position=last, refused=refused)
+        touched = self._save(placements, parked, now, position=last, refused=refused,
+                             acks=_source_acks(alerts, placements))
         parked_ids.update(r["alert_id"] for r in parked)
-        self._record_source_acks(alerts, placements, now)
         return touched
 
     # --- human decisions ----------------------------------------------------------------------
@@ -421,17 +421,6 @@ class AlertPipeline:
         log.error("alert %s (%s) parked [ref %s]: %s: %r", a.id, a.service, ref, why, exc, exc_info=exc)
         return {"alert_id": a.id, "service": a.service, "ref": ref,
                 "reason": f"{why}: {type(exc).__name__}: {exc}"[:2000], "parked_at": now}
-
-    def _record_source_acks(self, batch: Sequence[Alert], placements: Sequence[tuple[str, str, str, float]], now: float) -> None:
-        """An acknowledgement in PagerDuty or Opsgenie acknowledges the incident here too."""
-        incident_of = {aid: iid for aid, iid, _k, _t in placements}
-        acks = [(incident_of[a.id], a.annotations[ACKED_BY], a.source) for a in batch
-                if a.annotations.get(ACKED_BY) and a.id in incident_of]
-        if not acks:
-            return
-        with self.store.engine.begin() as conn:
-            for iid, user, source in acks:
-                alert_store.record_action(conn, iid, "ack", user, now, surface=source)
 
     def tick(self) -> list[str]:
         """Advance to the wall clock: incidents whose quiet period passed resolve."""
@@ -507,7 +496,7 @@ class AlertPipeline:
 
     def _save(self, placements: Sequence[tuple[str, str, str, float]], parked: Sequence[dict] = (),
               now: float | None = None, *, position: int | None = None, trim: bool = False,
-              refused: Sequence[tuple[dict, str]] = ()) -> list[str]:
+              refused: Sequence[tuple[dict, str]] = (), acks: Sequence[tuple[str, str, str]] = ()) -> list[str]:
         """Write the placements and the changed incidents with the engine's new log position,
         fenced by the lease (LeaseLost: another replica took over; nothing is written)."""
         dirty = sorted(self.engine.take_dirty())
@@ -538,6 +527,9 @@ class AlertPipeline:
             alert_store.assign(conn, placements)
             alert_store.save_incidents(conn, summaries)
             parked_store.park(conn, parked)
+            at_now = now if now is not None else (to_epoch(self.clock()) or 0.0)
+            for iid, user, source in acks:  # with the position: an ack is never lost nor recorded twice
+                alert_store.record_action(conn, iid, "ack", user, at_now, surface=source)
             for command, why in refused:
                 target = command.get("other") if command.get("kind") == "merge" else command.get("incident")
                 alert_store.record_decision(conn, str(target)[:40], "refused", target, str(command.get("by", "")),
@@ -576,6 +568,14 @@ class AlertPipeline:
                 listener(incident_ids)
             except Exception as exc:  # a notifier failure must not fail the webhook
                 log.warning("incident listener failed: %s", exc)
+
+
+def _source_acks(batch: Sequence[Alert], placements: Sequence[tuple[str, str, str, float]]) -> list[tuple[str, str, str]]:
+    """(incident, user, source) of each alert acknowledged in PagerDuty or Opsgenie: it
+    acknowledges its incident here too."""
+    incident_of = {aid: iid for aid, iid, _k, _t in placements}
+    return [(incident_of[a.id], a.annotations[ACKED_BY], a.source) for a in batch
+            if a.annotations.get(ACKED_BY) and a.id in incident_of]
 
 
 def _representable(a: Alert, config: CorrelationConfig) -> None:
