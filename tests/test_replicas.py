@@ -262,7 +262,7 @@ def test_a_crash_between_post_and_record_does_not_post_twice(db: Store, double: 
     claim = outbox.claim(db, iid, "r1", ttl=0.3)
     assert claim is not None
     assert outbox.claim(db, iid, "r2", ttl=30) is None  # claimed: nobody else posts meanwhile
-    assert outbox.begin_post(db, iid, "r1", "tok-1")
+    assert outbox.begin_post(db, iid, "r1", "tok-1", ttl=0.3)
     client = WebClient(token="xoxb-test", base_url=double.base_url)
     first = client.chat_postMessage(channel=CHANNEL, text="card", metadata={
         "event_type": METADATA_TYPE, "event_payload": {"incident_id": iid, "token": "tok-1"}})
@@ -576,3 +576,40 @@ def test_a_source_ack_is_saved_with_the_log_position_so_a_failed_save_does_not_l
     with db.engine.connect() as conn:
         found = s.get_incident(conn, iid)
     assert found is not None and found[0].acked_by == "alice"
+
+
+def test_a_claim_that_expired_cannot_start_a_post_and_outlasts_a_slack_call(db: Store, double: SlackDouble) -> None:
+    """A slow Slack call must not let a second poster post the card: the claim lasts longer
+    than the client's timeout, and a poster whose claim expired does not start a post."""
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="r1")
+    p.outbox = True
+    (iid,) = p.ingest(storm(3)).incidents
+    assert outbox.claim(db, iid, "r1", ttl=0.2) is not None
+    time.sleep(0.3)
+    assert not outbox.begin_post(db, iid, "r1", "tok-1", ttl=30)  # expired: another may hold it now
+    n = notifier_for(db, double, "r2", claim_ttl=30.0)
+    assert n.client.timeout == 30 and n.claim_ttl > n.client.timeout
+
+
+def test_a_card_claimed_before_its_outbox_row_existed_is_found_if_its_poster_dies(db: Store) -> None:
+    assert outbox.claim(db, "inc-x", "r1", ttl=0.2) is not None  # r1 dies without completing
+    time.sleep(0.3)
+    assert outbox.pending(db, "r2") == ["inc-x"]
+
+
+def test_a_rate_limited_card_stays_claimed_until_its_retry_after(db: Store, double: SlackDouble) -> None:
+    """Slack said 429 Retry-After: the replica that was told keeps the claim meanwhile, so
+    another replica does not send it earlier (and deepen the rate limit)."""
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="r1")
+    p.outbox = True
+    (iid,) = p.ingest(storm(3)).incidents
+    first, second = notifier_for(db, double, "n1"), notifier_for(db, double, "n2")
+    double.fail_next("chat.postMessage", status=429, retry_after=2)
+    first.on_incidents([iid])
+    assert first.run_pending() == 0
+    assert second.poll() == 0 and second.run_pending() == 0  # held by n1 during its back-off
+    with db.engine.connect() as conn:
+        row = conn.execute(select(incident_outbox).where(incident_outbox.c.incident_id == iid)).mappings().one()
+    assert row["claimed_by"] == "n1"
+    assert first.drain(time.monotonic() + 20) == 1  # n1 sends it after the wait
+    assert len(cards(double)) == 1
