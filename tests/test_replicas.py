@@ -613,3 +613,24 @@ def test_a_rate_limited_card_stays_claimed_until_its_retry_after(db: Store, doub
     assert row["claimed_by"] == "n1"
     assert first.drain(time.monotonic() + 20) == 1  # n1 sends it after the wait
     assert len(cards(double)) == 1
+
+
+def test_alerts_and_decisions_are_applied_in_log_order(db: Store) -> None:
+    """A split logged before a new alert of the split-out service: the alert joins the
+    split-out incident (processing every alert of the chunk first put it in the old one)."""
+    owner = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="r1")
+    other = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="r2")
+    (a,) = owner.ingest([mk("Down", "payments", 0.0)]).incidents
+    slow = mk("Slow", "search", 1.0, fp="s1")
+    (b,) = owner.ingest([slow]).incidents
+    owner.decide({"kind": "merge", "into": a, "other": b, "by": "U1", "reason": "one outage"})
+    with db.engine.begin() as conn:  # what `decide` on a replica that does not correlate logs
+        alert_log.append_command(conn, "split", {"incident": a, "alert_ids": [slow.id], "by": "U2",
+                                                 "reason": "", "at": 0.0}, 0.0)
+    later = mk("Slow2", "search", 2.0, fp="s2")
+    other.ingest([later])  # logged after the split, in the same chunk the owner reads
+    owner.drain()
+    split_out = {iid for iid, _n in incident_rows(db) if slow.id in members(db, iid)}
+    assert len(split_out) == 1 and split_out != {a}
+    assert members(db, split_out.pop()) == {slow.id, later.id}
+    assert members(db, a) == {owner.engine.incidents[a].first_alert_id}

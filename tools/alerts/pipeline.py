@@ -330,22 +330,29 @@ class AlertPipeline:
         parked: list[dict] = []
         placements = []
         alerts = [a for a in chunk if isinstance(a, Alert)]
-        for a in sorted(alerts, key=lambda x: x.event_time):
-            try:
-                _representable(a, self.engine.config)
-                p = self.engine.process(a)
-            except Exception as exc:  # isolate: park this alert, keep correlating the rest
-                parked.append(self._park_row(a, exc, now))
-                continue
-            placements.append((p.alert_id, p.incident_id, p.kind, a.event_time))
-            placed[p.alert_id] = (p.incident_id, p.kind)
         refused: list[tuple[dict, str]] = []
-        for command in (c for c in chunk if isinstance(c, dict)):  # decided on another replica
-            try:
-                self._apply(command)
+        run: list[Alert] = []
+        for entry in [*chunk, None]:  # in log order: a decision sees exactly the alerts before it
+            if isinstance(entry, Alert):
+                run.append(entry)
+                continue
+            for a in sorted(run, key=lambda x: x.event_time):  # within a run, in event time
+                try:
+                    _representable(a, self.engine.config)
+                    p = self.engine.process(a)
+                except Exception as exc:  # isolate: park this alert, keep correlating the rest
+                    parked.append(self._park_row(a, exc, now))
+                    continue
+                placements.append((p.alert_id, p.incident_id, p.kind, a.event_time))
+                placed[p.alert_id] = (p.incident_id, p.kind)
+            run = []
+            if entry is None:
+                break
+            try:  # decided on another replica
+                self._apply(entry)
             except (KeyError, ValueError) as exc:  # recorded: the deciding replica tells its user why
-                log.warning("decision %s not applied: %s", command, exc)
-                refused.append((command, str(exc)))
+                log.warning("decision %s not applied: %s", entry, exc)
+                refused.append((entry, str(exc)))
         self.engine.advance(now)
         touched = self._save(placements, parked, now, position=last, refused=refused,
                              acks=_source_acks(alerts, placements))
