@@ -634,3 +634,37 @@ def test_alerts_and_decisions_are_applied_in_log_order(db: Store) -> None:
     assert len(split_out) == 1 and split_out != {a}
     assert members(db, split_out.pop()) == {slow.id, later.id}
     assert members(db, a) == {owner.engine.incidents[a].first_alert_id}
+
+
+def test_a_save_longer_than_the_lease_keeps_it_while_the_heartbeat_renews(db: Store) -> None:
+    """Slow evidence for an incident (here a change provider taking 3 lease periods) must not
+    let another replica take over mid-save: the ticker's heartbeat renews the lease without
+    the pipeline's lock."""
+    def slow_provider(conn, services, start, end):  # type: ignore[no-untyped-def]
+        time.sleep(1.5)
+        return []
+
+    owner = AlertPipeline(db, catalog(), providers=[slow_provider], clock=clock_at(200), holder="r1",
+                          lease_ttl=0.5)
+    other = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="r2", lease_ttl=0.5)
+    stop = threading.Event()
+
+    def heartbeat() -> None:  # what AlertTicker's heartbeat thread does
+        while not stop.wait(0.5 / 3):
+            owner.renew_lease()
+
+    def rival() -> None:  # the other replica's ticker, ready to take an expired lease
+        while not stop.wait(0.05):
+            other.drain()
+
+    threads = [threading.Thread(target=heartbeat), threading.Thread(target=rival)]
+    for t in threads:
+        t.start()
+    try:
+        result = owner.ingest(storm(3))
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert len(result.incidents) == 1 and owner.is_owner and not other.is_owner
+    assert incident_rows(db) == [(result.incidents[0], 3)]

@@ -91,6 +91,8 @@ class AlertPipeline:
         self._epoch: int | None = None  # the lease epoch the engine's state belongs to (None: not owner)
         self._position = 0  # the last log seq the engine has correlated
         self._trusted_until = 0.0  # monotonic: the lease is renewed after this
+        self._progress_at = 0.0  # monotonic: the last time this owner held the lease or saved
+        self.stall_s = max(30.0, 6 * lease_ttl)  # renew_lease stops for an owner stuck this long
         self._failures: dict[int, tuple[int, str]] = {}  # log position -> (failed tries, last error)
         self._careful_upto = 0  # correlate row by row up to this seq (a chunk there kept failing)
         self.providers = list(default_providers() if providers is None else providers)
@@ -132,6 +134,7 @@ class AlertPipeline:
             self._trusted_until = now + min(1.0, self.lease_ttl / 5)  # try again in a moment
             return False, 0
         self._trusted_until = now + self.lease_ttl / 3
+        self._progress_at = now
         if self._epoch == held.epoch:
             return True, 0
         restored = self._load(held.epoch, held.position)
@@ -156,6 +159,22 @@ class AlertPipeline:
         self._changes.clear()
         self._epoch = None
         self._trusted_until = 0.0
+
+    def renew_lease(self) -> bool:
+        """Renew the lease without `self.lock` (a heartbeat: the ticker calls it), so a save
+        that takes longer than the lease (slow change providers, a slow database) does not
+        lose it to another replica mid-save. An owner that made no progress for `stall_s`
+        is no longer renewed: a wedged correlator hands over. False when not renewed."""
+        epoch, started = self._epoch, time.monotonic()
+        if epoch is None or started - self._progress_at > self.stall_s:
+            return False
+        with self.store.engine.begin() as conn:
+            ok = lease_store.renew(conn, LEASE, self.holder, epoch, self.lease_ttl)
+        if not ok:
+            self._trusted_until = 0.0  # the next round finds out who holds it and drops the engine
+        elif self._epoch == epoch:
+            self._trusted_until = max(self._trusted_until, started + self.lease_ttl / 3)
+        return ok
 
     def release(self) -> None:
         """Hand the lease over at once (shutdown): another replica need not wait for expiry."""
@@ -547,6 +566,7 @@ class AlertPipeline:
             if trim:
                 log_store.trim(conn, new_position)
         self._position = new_position
+        self._progress_at = time.monotonic()
         return dirty
 
     def _changes_for(self, incident_id: str) -> list[ChangeEvent]:
