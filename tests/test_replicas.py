@@ -681,3 +681,15 @@ def test_a_save_longer_than_the_lease_keeps_it_while_the_heartbeat_renews(db: St
             t.join()
     assert len(result.incidents) == 1 and owner.is_owner and not other.is_owner
     assert incident_rows(db) == [(result.incidents[0], 3)]
+
+
+def test_the_log_numbers_a_batch_in_its_order(db: Store) -> None:
+    """PostgreSQL appends take the lock and insert in one statement: still in the batch's order."""
+    batch = storm(60)[::-1]
+    with db.engine.begin() as conn:
+        s.upsert_alerts(conn, batch, 0.0)
+        first, last = alert_log.append(conn, batch, 0.0)
+    with db.engine.connect() as conn:
+        rows = alert_log.read_after(conn, first - 1)
+    assert last - first == 59 and [r[0] for r in rows] == list(range(first, last + 1))
+    assert [a.id for _seq, a in rows] == [a.id for a in batch]  # type: ignore[union-attr]
