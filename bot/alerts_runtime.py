@@ -48,6 +48,7 @@ class AlertTicker:
         self.poll = poll
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._beat: threading.Thread | None = None
 
     def start(self) -> None:
         pipeline = get_pipeline(self.rt)  # restores open incidents now, not on the first alert
@@ -63,8 +64,17 @@ class AlertTicker:
                 except Exception:  # a database hiccup: the next round retries; the trace is logged
                     log.exception("alert correlation round failed")
 
+        def heartbeat() -> None:  # renews the lease while a long save holds the pipeline's lock
+            while not self._stop.wait(pipeline.lease_ttl / 3):
+                try:
+                    pipeline.renew_lease()
+                except Exception as exc:  # the database is away: the correlating round fails too
+                    log.warning("correlator lease not renewed: %s", type(exc).__name__)
+
         self._thread = threading.Thread(target=loop, name="triops-alert-ticker", daemon=True)
         self._thread.start()
+        self._beat = threading.Thread(target=heartbeat, name="triops-lease-heartbeat", daemon=True)
+        self._beat.start()
 
     def stop(self, deadline: float) -> None:
         """Stop ticking; a round in progress finishes (its incidents are saved) before
@@ -75,6 +85,8 @@ class AlertTicker:
             if self._thread.is_alive():
                 log.warning("alert ticker still busy at the shutdown deadline")
                 return
+        if self._beat is not None:  # no renewal may land after the hand-over
+            self._beat.join(timeout=max(0.0, deadline - time.monotonic()))
         try:
             get_pipeline(self.rt).release()
         except Exception:  # the lease then expires by itself

@@ -119,6 +119,10 @@ def create_app(router: Router, bolt_app: App | None = None, *, workers: Sequence
             log.warning("readiness: database down: %s", type(exc).__name__)
             checks["database"] = f"down: {type(exc).__name__}"
         checks["slack"] = "configured" if bolt_app is not None else "not configured"
+        pipeline = router.runtime.ctx._resources.get("alert_pipeline")  # not built: nothing to report
+        stalled = getattr(pipeline, "stalled", None)
+        if stalled:  # degraded, not down: ingest still stores; the row is parked after a few tries
+            checks["correlator"] = f"stalled at log position {stalled['position']}: {stalled['error']}"
         down = [k for k, v in checks.items() if v.startswith("down")]
         return JSONResponse({"ok": not down, "ready": not down, "down": down, "checks": checks,
                              "database": router.runtime.store.dialect},

@@ -90,7 +90,10 @@ class IncidentNotifier:
     ):
         self.store = store
         self.holder = holder or process_holder()
-        self.claim_ttl = claim_ttl
+        # a claim outlives one Slack call (the client's timeout): a slow post that still lands
+        # must not let another replica claim the card and post it a second time
+        self.claim_ttl = max(claim_ttl, float(client.timeout) + 15.0)
+        self._hold: dict[str, float] = {}  # incident -> seconds Slack asked us to wait (claim kept)
         # an outbox change unposted this long was saved by a replica that is not posting it
         self.orphan_after = 2 * min_interval + 2.0 if orphan_after is None else orphan_after
         self.client = client
@@ -257,8 +260,11 @@ class IncidentNotifier:
         try:
             done = self._send_claimed(iid, claim)
         finally:
+            wait = self._hold.pop(iid, None)
             if done is not False:  # sent, or given up on (a permanent error): this version is done
                 outbox.complete(self.store, iid, self.holder, claim.version)
+            elif wait is not None:  # rate-limited: this replica retries when Slack said, nobody before
+                outbox.hold(self.store, iid, self.holder, wait + self.claim_ttl)
             else:
                 outbox.release(self.store, iid, self.holder)
         return done is True
@@ -281,7 +287,7 @@ class IncidentNotifier:
         try:
             if where is None:
                 token = uuid.uuid4().hex
-                if not outbox.begin_post(self.store, iid, self.holder, token):
+                if not outbox.begin_post(self.store, iid, self.holder, token, self.claim_ttl):
                     return False  # the claim expired under us: whoever holds it now posts
                 resp = self.client.chat_postMessage(
                     channel=self.channel, text=text, blocks=blocks, unfurl_links=False,
@@ -309,6 +315,7 @@ class IncidentNotifier:
                 retry = _retry_after(exc)
                 self.failures[iid] = tries
                 log.warning("slack refused incident %s update (%s); retry in %ss", iid, error, retry)
+                self._hold[iid] = retry
                 with self.cond:
                     self.pending[iid] = self.clock() + retry
                     self.cond.notify_all()

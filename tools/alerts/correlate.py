@@ -692,6 +692,8 @@ class CorrelationEngine:
             if a.status == "firing" and self._fp.get(key) is not None and self._fp[key].incident == inc.id:
                 firing.add(key)
         inc.firing = firing
+        # a service split out entirely no longer leads its new alerts here (nor to a KeyError)
+        inc.key_last = {k: v for k, v in inc.key_last.items() if k[0] != "svc" or k[1] in inc.services}
         for svc in sorted(inc.services, key=lambda s: inc.services[s]):
             self._add_root(inc, svc)
         if inc.first_alert_id in moved or inc.first_alert_id not in inc.alerts:

@@ -22,9 +22,14 @@ def claim(store: Any, incident_id: str, holder: str, ttl: float) -> Claim | None
         return outbox_store.claim(conn, incident_id, holder, ttl)
 
 
-def begin_post(store: Any, incident_id: str, holder: str, token: str) -> bool:
+def begin_post(store: Any, incident_id: str, holder: str, token: str, ttl: float) -> bool:
     with store.engine.begin() as conn:
-        return outbox_store.begin_post(conn, incident_id, holder, token)
+        return outbox_store.begin_post(conn, incident_id, holder, token, ttl)
+
+
+def hold(store: Any, incident_id: str, holder: str, seconds: float) -> None:
+    with store.engine.begin() as conn:
+        outbox_store.hold(conn, incident_id, holder, seconds)
 
 
 def complete(store: Any, incident_id: str, holder: str, version: int) -> None:
@@ -37,4 +42,4 @@ def release(store: Any, incident_id: str, holder: str) -> None:
         outbox_store.release(conn, incident_id, holder)
 
 
-__all__ = ["Claim", "begin_post", "claim", "complete", "pending", "release"]
+__all__ = ["Claim", "begin_post", "claim", "complete", "hold", "pending", "release"]

@@ -23,6 +23,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from tools.alerts.cause import change_window
 from tools.alerts.changes import ChangeProvider, default_providers, gather_changes
@@ -50,6 +52,9 @@ log = logging.getLogger("triops.alerts")
 _COLUMN_LIMITS = {"source": 64, "service": 128}
 LEASE = "alert-correlator"
 _READ_CHUNK = 5000  # log rows correlated (and saved) per transaction when draining
+POISON_TRIES = 3  # a log chunk failing this often is retried row by row; a row failing so, parked
+# errors of the database's availability (down, locked, pool exhausted): retried, never a poison
+_TRANSIENT = (OperationalError, InterfaceError, PoolTimeout)
 
 
 class IngestResult(BaseModel):
@@ -88,6 +93,10 @@ class AlertPipeline:
         self._epoch: int | None = None  # the lease epoch the engine's state belongs to (None: not owner)
         self._position = 0  # the last log seq the engine has correlated
         self._trusted_until = 0.0  # monotonic: the lease is renewed after this
+        self._progress_at = 0.0  # monotonic: the last time this owner held the lease or saved
+        self.stall_s = max(30.0, 6 * lease_ttl)  # renew_lease stops for an owner stuck this long
+        self._failures: dict[int, tuple[int, str]] = {}  # log position -> (failed tries, last error)
+        self._careful_upto = 0  # correlate row by row up to this seq (a chunk there kept failing)
         self.providers = list(default_providers() if providers is None else providers)
         self.clock = clock
         self.lock = threading.RLock()
@@ -129,6 +138,7 @@ class AlertPipeline:
             self._trusted_until = now + min(1.0, self.lease_ttl / 5)  # try again in a moment
             return False, 0
         self._trusted_until = now + self.lease_ttl / 3
+        self._progress_at = now
         if self._epoch == held.epoch:
             return True, 0
         restored = self._load(held.epoch, held.position)
@@ -156,6 +166,22 @@ class AlertPipeline:
         self._changes.clear()
         self._epoch = None
         self._trusted_until = 0.0
+
+    def renew_lease(self) -> bool:
+        """Renew the lease without `self.lock` (a heartbeat: the ticker calls it), so a save
+        that takes longer than the lease (slow change providers, a slow database) does not
+        lose it to another replica mid-save. An owner that made no progress for `stall_s`
+        is no longer renewed: a wedged correlator hands over. False when not renewed."""
+        epoch, started = self._epoch, time.monotonic()
+        if epoch is None or started - self._progress_at > self.stall_s:
+            return False
+        with self.store.engine.begin() as conn:
+            ok = lease_store.renew(conn, LEASE, self.holder, epoch, self.lease_ttl)
+        if not ok:
+            self._trusted_until = 0.0  # the next round finds out who holds it and drops the engine
+        elif self._epoch == epoch:
+            self._trusted_until = max(self._trusted_until, started + self.lease_ttl / 3)
+        return ok
 
     def release(self) -> None:
         """Hand the lease over at once (shutdown): another replica need not wait for expiry."""
@@ -269,16 +295,60 @@ class AlertPipeline:
         touched: dict[str, None] = {}
         chunk: Sequence[Alert | dict]
         while upto is None or self._position < upto:
-            if mine is not None and self._position == mine[0] - 1 and upto is not None:
+            at = self._position
+            tries, error = self._failures.get(at, (0, ""))
+            if tries >= POISON_TRIES and at >= self._careful_upto:  # a whole chunk kept failing:
+                self._careful_upto = at + _READ_CHUNK  # find its bad row, trying each row alone
+                tries = 0
+                self._failures[at] = (0, error)
+            careful = at < self._careful_upto
+            if mine is not None and at == mine[0] - 1 and upto is not None and not careful:
                 chunk, last = mine[1], upto
             else:
                 with self.store.engine.connect() as conn:
-                    rows = log_store.read_after(conn, self._position, _READ_CHUNK)
+                    rows = log_store.read_after(conn, at, 1 if careful else _READ_CHUNK)
                 if not rows:
                     break
                 chunk, last = [a for _s, a in rows], rows[-1][0]
-            touched.update(dict.fromkeys(self._correlate_chunk(chunk, last, placed, parked_ids)))
+            try:
+                if careful and tries >= POISON_TRIES:
+                    touched.update(dict.fromkeys(self._park_poison(chunk[0], last, parked_ids)))
+                else:
+                    touched.update(dict.fromkeys(self._correlate_chunk(chunk, last, placed, parked_ids)))
+            except LeaseLost:
+                raise
+            except _TRANSIENT:
+                raise  # the database is unavailable, not this chunk: the next round retries it
+            except Exception as exc:  # the caller drops the engine; this chunk may be a poison
+                self._failures[at] = (tries + 1, f"{type(exc).__name__}: {exc}"[:500])
+                raise
+            self._failures = {k: v for k, v in self._failures.items() if k >= self._position}
         return list(touched)
+
+    @property
+    def stalled(self) -> dict | None:
+        """The log position correlation keeps failing at (with the tries and the last error),
+        None while it moves: readiness shows it; after POISON_TRIES the row is parked."""
+        if not self._failures:
+            return None
+        at = min(self._failures)
+        tries, error = self._failures[at]
+        return {"position": at, "tries": tries, "error": error}
+
+    def _park_poison(self, entry: Alert | dict, seq: int, parked_ids: set[str]) -> list[str]:
+        """One log row that failed correlating POISON_TRIES times on its own: park its alert
+        (a command is logged and skipped) and move past it, so later alerts are placed."""
+        tries, error = self._failures.get(self._position, (0, ""))
+        now = to_epoch(self.clock()) or 0.0
+        why = f"log seq {seq} failed correlating {tries} times"
+        parked = []
+        if isinstance(entry, Alert):
+            parked.append(self._park_row(entry, RuntimeError(error), now, why))
+        else:
+            log.error("decision %s skipped: %s: %s", entry, why, error)
+        touched = self._save([], parked, now, position=seq)
+        parked_ids.update(r["alert_id"] for r in parked)
+        return touched
 
     def _correlate_chunk(self, chunk: Sequence[Alert | dict], last: int, placed: dict[str, tuple[str, str]],
                          parked_ids: set[str]) -> list[str]:
@@ -286,24 +356,33 @@ class AlertPipeline:
         parked: list[dict] = []
         placements = []
         alerts = [a for a in chunk if isinstance(a, Alert)]
-        for a in sorted(alerts, key=lambda x: x.event_time):
-            try:
-                _representable(a, self.engine.config)
-                p = self.engine.process(a)
-            except Exception as exc:  # isolate: park this alert, keep correlating the rest
-                parked.append(self._park_row(a, exc, now))
+        refused: list[tuple[dict, str]] = []
+        run: list[Alert] = []
+        for entry in [*chunk, None]:  # in log order: a decision sees exactly the alerts before it
+            if isinstance(entry, Alert):
+                run.append(entry)
                 continue
-            placements.append((p.alert_id, p.incident_id, p.kind, a.event_time))
-            placed[p.alert_id] = (p.incident_id, p.kind)
-        for command in (c for c in chunk if isinstance(c, dict)):  # decided on another replica
-            try:
-                self._apply(command)
-            except (KeyError, ValueError) as exc:  # the incidents changed meanwhile: nothing to do
-                log.warning("decision %s not applied: %s", command, exc)
+            for a in sorted(run, key=lambda x: x.event_time):  # within a run, in event time
+                try:
+                    _representable(a, self.engine.config)
+                    p = self.engine.process(a)
+                except Exception as exc:  # isolate: park this alert, keep correlating the rest
+                    parked.append(self._park_row(a, exc, now))
+                    continue
+                placements.append((p.alert_id, p.incident_id, p.kind, a.event_time))
+                placed[p.alert_id] = (p.incident_id, p.kind)
+            run = []
+            if entry is None:
+                break
+            try:  # decided on another replica
+                self._apply(entry)
+            except (KeyError, ValueError) as exc:  # recorded: the deciding replica tells its user why
+                log.warning("decision %s not applied: %s", entry, exc)
+                refused.append((entry, str(exc)))
         self.engine.advance(now)
-        touched = self._save(placements, parked, now, position=last)
+        touched = self._save(placements, parked, now, position=last, refused=refused,
+                             acks=_source_acks(alerts, placements))
         parked_ids.update(r["alert_id"] for r in parked)
-        self._record_source_acks(alerts, placements, now)
         return touched
 
     # --- human decisions ----------------------------------------------------------------------
@@ -314,7 +393,7 @@ class AlertPipeline:
         ingest log and awaited (the decision it records) for up to `timeout` seconds.
         KeyError/ValueError when it cannot apply; TimeoutError when nobody applied it."""
         now = to_epoch(self.clock()) or 0.0
-        command = {**command, "at": now}
+        command = {**command, "at": now, "ref": uuid.uuid4().hex[:12]}
         with self.lock:
             if self._ensure_owner()[0]:
                 try:
@@ -322,6 +401,9 @@ class AlertPipeline:
                     touched = self._save([], now=now)
                 except LeaseLost:
                     self._drop_engine()
+                except BaseException:  # refused or unsaved: the engine may be ahead of the store
+                    self._drop_engine()
+                    raise
                 else:
                     self._notify(touched)
                     return rec
@@ -332,6 +414,8 @@ class AlertPipeline:
         while time.monotonic() < deadline:
             with self.store.engine.connect() as conn:
                 row = alert_store.find_decision(conn, command, after)
+            if row is not None and row["action"] == "refused":  # the correlator could not apply it
+                raise ValueError(row["reason"].split("] ", 1)[-1])
             if row is not None:
                 return MergeRecord(into=row["incident_id"], merged=row["target"], at=row["at"], by=row["by"],
                                    reason=row["reason"])
@@ -370,17 +454,6 @@ class AlertPipeline:
         log.error("alert %s (%s) parked [ref %s]: %s: %r", a.id, a.service, ref, why, exc, exc_info=exc)
         return {"alert_id": a.id, "service": a.service, "ref": ref,
                 "reason": f"{why}: {type(exc).__name__}: {exc}"[:2000], "parked_at": now}
-
-    def _record_source_acks(self, batch: Sequence[Alert], placements: Sequence[tuple[str, str, str, float]], now: float) -> None:
-        """An acknowledgement in PagerDuty or Opsgenie acknowledges the incident here too."""
-        incident_of = {aid: iid for aid, iid, _k, _t in placements}
-        acks = [(incident_of[a.id], a.annotations[ACKED_BY], a.source) for a in batch
-                if a.annotations.get(ACKED_BY) and a.id in incident_of]
-        if not acks:
-            return
-        with self.store.engine.begin() as conn:
-            for iid, user, source in acks:
-                alert_store.record_action(conn, iid, "ack", user, now, surface=source)
 
     def tick(self) -> list[str]:
         """Advance to the wall clock: incidents whose quiet period passed resolve."""
@@ -458,7 +531,8 @@ class AlertPipeline:
         return self._summaries.summarise(inc, self.catalog, self._changes_for(incident_id), self.engine, metrics)
 
     def _save(self, placements: Sequence[tuple[str, str, str, float]], parked: Sequence[dict] = (),
-              now: float | None = None, *, position: int | None = None, trim: bool = False) -> list[str]:
+              now: float | None = None, *, position: int | None = None, trim: bool = False,
+              refused: Sequence[tuple[dict, str]] = (), acks: Sequence[tuple[str, str, str]] = ()) -> list[str]:
         """Write the placements and the changed incidents with the engine's new log position,
         fenced by the lease (LeaseLost: another replica took over; nothing is written)."""
         dirty = sorted(self.engine.take_dirty())
@@ -490,11 +564,20 @@ class AlertPipeline:
             alert_store.assign(conn, placements)
             alert_store.save_incidents(conn, summaries)
             parked_store.park(conn, parked)
+            at_now = now if now is not None else (to_epoch(self.clock()) or 0.0)
+            for iid, user, source in acks:  # with the position: an ack is never lost nor recorded twice
+                alert_store.record_action(conn, iid, "ack", user, at_now, surface=source)
+            for command, why in refused:
+                target = command.get("other") if command.get("kind") == "merge" else command.get("incident")
+                alert_store.record_decision(conn, str(target)[:40], "refused", target, str(command.get("by", "")),
+                                            float(command.get("at") or 0.0),
+                                            f"[{command.get('ref', '')}] {command.get('kind')}: {why}")
             if self.outbox:
                 outbox_store.enqueue(conn, dirty)
             if trim:
                 log_store.trim(conn, new_position)
         self._position = new_position
+        self._progress_at = time.monotonic()
         return dirty
 
     def _changes_for(self, incident_id: str) -> list[ChangeEvent]:
@@ -523,6 +606,14 @@ class AlertPipeline:
                 listener(incident_ids)
             except Exception as exc:  # a notifier failure must not fail the webhook
                 log.warning("incident listener failed: %s", exc)
+
+
+def _source_acks(batch: Sequence[Alert], placements: Sequence[tuple[str, str, str, float]]) -> list[tuple[str, str, str]]:
+    """(incident, user, source) of each alert acknowledged in PagerDuty or Opsgenie: it
+    acknowledges its incident here too."""
+    incident_of = {aid: iid for aid, iid, _k, _t in placements}
+    return [(incident_of[a.id], a.annotations[ACKED_BY], a.source) for a in batch
+            if a.annotations.get(ACKED_BY) and a.id in incident_of]
 
 
 def _representable(a: Alert, config: CorrelationConfig) -> None:

@@ -456,8 +456,9 @@ def find_decision(conn: Connection, command: dict, after_id: int) -> dict | None
     """The merge/split decision a logged command produced, once the correlator applied it."""
     d = alert_incident_decisions.c
     target = command["other"] if command["kind"] == "merge" else command["incident"]
+    refused = (d.action == "refused") & d.reason.startswith(f"[{command.get('ref', '')}] ")
     q = (select(alert_incident_decisions)
-         .where(d.id > after_id, d.action == command["kind"], d.target == target, d.by == command["by"])
+         .where(d.id > after_id, (d.action == command["kind"]) | refused, d.target == target, d.by == command["by"])
          .order_by(d.id).limit(1))
     row = conn.execute(q).mappings().first()
     return dict(row) if row else None

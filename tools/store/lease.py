@@ -71,6 +71,14 @@ def acquire(conn: Connection, name: str, holder: str, ttl: float) -> Held | None
     return None if row is None else Held(int(row[0]), int(row[1]), float(row[2]))
 
 
+def renew(conn: Connection, name: str, holder: str, epoch: int, ttl: float) -> bool:
+    """Extend the holder's lease of `epoch` by `ttl` (False: another holder took it)."""
+    c = leases.c
+    done = conn.execute(update(leases).where(c.name == name, c.holder == holder, c.epoch == epoch)
+                        .values(expires_at=db_now(conn) + ttl))
+    return bool(done.rowcount)
+
+
 def release(conn: Connection, name: str, holder: str) -> None:
     """Let the next replica take over at once instead of after the expiry."""
     conn.execute(update(leases).where(leases.c.name == name, leases.c.holder == holder)

@@ -76,7 +76,8 @@ def claim(conn: Connection, incident_id: str, holder: str, ttl: float) -> Claim 
     """Claim the incident's message for `ttl` seconds (creating its row if it has none);
     None while another live poster holds it."""
     c = incident_outbox.c
-    conn.execute(insert_for(conn, incident_outbox).values(incident_id=incident_id, version=1, sent_version=0)
+    conn.execute(insert_for(conn, incident_outbox)
+                 .values(incident_id=incident_id, version=1, sent_version=0, pending_since=db_now(conn))
                  .on_conflict_do_nothing(index_elements=["incident_id"]))
     row = conn.execute(
         select(c.version, c.post_token, c.post_started_at)
@@ -90,11 +91,15 @@ def claim(conn: Connection, incident_id: str, holder: str, ttl: float) -> Claim 
     return Claim(int(row[0]), row[1], row[2])
 
 
-def begin_post(conn: Connection, incident_id: str, holder: str, token: str) -> bool:
-    """About to post the first message: remember its token (False if the claim was lost)."""
+def begin_post(conn: Connection, incident_id: str, holder: str, token: str, ttl: float) -> bool:
+    """About to post the first message: remember its token and hold the claim `ttl` seconds
+    more (longer than the post may take). False if the claim was lost or expired: another
+    poster may hold it now, and posting would repeat the card."""
     c = incident_outbox.c
-    done = conn.execute(update(incident_outbox).where(c.incident_id == incident_id, c.claimed_by == holder)
-                        .values(post_token=token, post_started_at=db_now(conn)))
+    now = db_now(conn)
+    done = conn.execute(update(incident_outbox)
+                        .where(c.incident_id == incident_id, c.claimed_by == holder, c.claimed_until > now)
+                        .values(post_token=token, post_started_at=now, claimed_until=now + ttl))
     return bool(done.rowcount)
 
 
@@ -105,6 +110,14 @@ def complete(conn: Connection, incident_id: str, holder: str, version: int) -> N
         sent_version=case((c.sent_version < version, version), else_=c.sent_version),
         claimed_by=None, claimed_until=None,
     ))
+
+
+def hold(conn: Connection, incident_id: str, holder: str, seconds: float) -> None:
+    """Not sent yet (Slack said retry after `seconds`): keep the claim until then, so no other
+    replica sends meanwhile and adds to the rate limit."""
+    c = incident_outbox.c
+    conn.execute(update(incident_outbox).where(c.incident_id == incident_id, c.claimed_by == holder)
+                 .values(claimed_until=db_now(conn) + seconds))
 
 
 def release(conn: Connection, incident_id: str, holder: str) -> None:
