@@ -50,13 +50,18 @@ async def post_window(name: str, label: str, request: Request) -> dict:
     return await run_in_threadpool(_save_window, request, store, name, label[:64], body)
 
 
+def _window(request: Request, body: Any) -> WindowIn:
+    """Rows (a bare list, or {rows, start?, end?}) validated, or a 4xx naming what is wrong."""
+    try:
+        return WindowIn.model_validate({"rows": body} if isinstance(body, list) else body)
+    except ValidationError as exc:
+        raise reject(request, exc) from exc
+
+
 def _save_window(request: Request, store: Any, name: str, label: str, body: Any) -> dict:
     import pandas as pd
 
-    try:
-        window = WindowIn.model_validate({"rows": body} if isinstance(body, list) else body)
-    except ValidationError as exc:
-        raise reject(request, exc) from exc
+    window = _window(request, body)
     frame = pd.DataFrame.from_records(window.rows)
     try:
         start = to_epoch(pd.Timestamp(window.start).to_pydatetime()) if window.start else None
@@ -78,10 +83,7 @@ async def post_labels(name: str, label: str, request: Request) -> dict:
 def _save_labels(request: Request, store: Any, name: str, label: str, body: Any) -> dict:
     import pandas as pd
 
-    try:
-        window = WindowIn.model_validate({"rows": body} if isinstance(body, list) else body)
-    except ValidationError as exc:
-        raise reject(request, exc) from exc
+    window = _window(request, body)
     try:
         stored = store_labels(store, name, label, pd.DataFrame.from_records(window.rows))
     except ToolError as exc:
