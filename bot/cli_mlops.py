@@ -134,10 +134,10 @@ def ingest_features(
 
     try:
         frame = load_file(file)
+        store_window(_runtime().store, model, label, frame)
     except ToolError as exc:
         fail(exc)
         return
-    store_window(_runtime().store, model, label, frame)
     console.print(f"stored {len(frame):,} rows × {frame.shape[1]} columns as store:{model}/{label}")
 
 

@@ -285,6 +285,26 @@ def test_labels_of_mixed_kinds_are_refused_with_the_reason_on_both_surfaces(stor
     assert stored is not None and stored["id"].tolist() == [10_000, 10_001]
 
 
+def test_window_columns_mixing_true_false_and_numbers_are_refused(store, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """JSON true next to 0.2 in one window column was a 500 from pyarrow (found by the fuzz
+    test): the webhook answers 422 naming the column, the store keeps nothing, and the store's
+    own entry point refuses such a frame (a Parquet file can carry one too)."""
+    from tools.mlops.ingest import store_window
+
+    http = TestClient(create_app(Router(Runtime.build(Settings(_env_file=None), store=store, clock=lambda: NOW))))
+    got = http.post("/hooks/models/churn/windows/live", json=[{"latency": True, "amount": 3.0}, {"latency": 0.2, "amount": 4.0}])
+    assert got.status_code == 422, got.text
+    assert "column 'latency' mixes booleans and numbers" in got.json()["detail"]["error"]
+    assert http.post("/hooks/models/churn/windows/live", json=[{"ok": True}, {"ok": None}, {"ok": False}]).status_code == 202
+    with store.engine.connect() as conn:
+        assert reg.load_window(conn, "churn", "live")["ok"].tolist() == [True, None, False]
+    frame = pd.DataFrame({"latency": pd.Series([0.1, True], dtype=object), "amount": [3.0, 4.0]})
+    with pytest.raises(ToolError, match=r"Column 'latency' mixes true/false with numbers or text \(row 1: True after 0.1\)"):
+        store_window(store, "churn", "live", frame)
+    with store.engine.connect() as conn:
+        assert reg.load_window(conn, "churn", "live")["ok"].tolist() == [True, None, False]  # the earlier window stands
+
+
 def test_status_reuses_the_fitted_estimate_until_a_window_or_its_labels_change(store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """model_status (also behind the Retrain button and each scheduled check) fitted CBPE on
     every call: now once per (model, windows as stored, labels as stored, options)."""

@@ -84,7 +84,8 @@ _WINDOW_PATH = re.compile(r"^/hooks/models/[^/]+/(windows|labels)/[^/]+$")
 
 def check_window_columns(body: Any) -> None:
     """A window's (or its labels') column holds numbers or strings, not both (the columnar store
-    cannot convert a mixed column: it was a 500). Booleans count as numbers, null as missing."""
+    cannot convert a mixed column: it was a 500). Booleans are their own kind (true next to 0.2
+    was a 500 too), null is missing."""
     rows = body.get("rows") if isinstance(body, dict) else body
     if not isinstance(rows, list):
         return  # the route's own validation names the problem
@@ -97,12 +98,13 @@ def check_window_columns(body: Any) -> None:
                 continue
             if isinstance(v, int) and not isinstance(v, bool) and not -(2**63) <= v < 2**63:
                 raise PayloadError(f"rows[{i}].{col}: {v} is out of the 64-bit integer range")
-            kind = "number" if isinstance(v, int | float) else "string" if isinstance(v, str) else "other"
+            kind = ("boolean" if isinstance(v, bool) else "number" if isinstance(v, int | float)
+                    else "string" if isinstance(v, str) else "other")
             if kind == "other":
                 raise PayloadError(f"rows[{i}].{col}: a window value must be a number or a string")
             seen = kinds.setdefault(col, kind)
             if seen != kind:
-                raise PayloadError(f"rows[{i}].{col}: column {col!r} mixes numbers and strings")
+                raise PayloadError(f"rows[{i}].{col}: column {col!r} mixes {seen}s and {kind}s")
 
 
 def strict_json(raw: bytes, max_depth: int = 100) -> Any:

@@ -68,7 +68,10 @@ def _save_window(request: Request, store: Any, name: str, label: str, body: Any)
         end = to_epoch(pd.Timestamp(window.end).to_pydatetime()) if window.end else None
     except ValueError as exc:
         raise reject(request, exc) from exc
-    stored = store_window(store, name, label, frame, start=start, end=end)
+    try:
+        stored = store_window(store, name, label, frame, start=start, end=end)
+    except ToolError as exc:
+        raise reject(request, ValueError(" ".join(filter(None, [exc.message, exc.hint])))) from exc
     return {"stored": stored, "source": f"store:{name}/{label}"}
 
 

@@ -41,7 +41,9 @@ def store_window(
     store: Store, model: str, label: str, frame: pd.DataFrame, *, start: float | None = None, end: float | None = None
 ) -> int:
     """Save a window of logged model inputs (up to hundreds of thousands of rows) for drift;
-    returns its row count. Blocking and heavy: never call it on an event loop."""
+    returns its row count. Blocking and heavy: never call it on an event loop. A column that
+    mixes kinds (numbers and text, true/false and numbers) is a ToolError naming it."""
+    frame = frame.assign(**{str(c): uniform_column(frame, c) for c in frame.columns if frame[c].dtype == object})
     with store.engine.begin() as conn:
         save_window(conn, model, label, frame, now_utc().timestamp(), start=start, end=end)
     return len(frame)
@@ -77,9 +79,10 @@ def store_labels(store: Store, model: str, label: str, frame: pd.DataFrame) -> i
 
 
 def uniform_column(frame: pd.DataFrame, col: str) -> pd.Series:
-    """`frame[col]` as the columnar store can hold it: all numbers or all text. JSON rows and
-    CSV cells can both put text next to numbers ("a" after 1): a ToolError naming the first
-    such row, where pyarrow would raise mid-write. Numbers written as text become numbers."""
+    """`frame[col]` as the columnar store can hold it: all numbers, all text or all true/false.
+    JSON rows and CSV cells can both put text next to numbers ("a" after 1), JSON true next to
+    0.2: a ToolError naming the first such row, where pyarrow would raise mid-write. Numbers
+    written as text become numbers."""
     from numbers import Number
 
     import pandas as pd
@@ -93,6 +96,14 @@ def uniform_column(frame: pd.DataFrame, col: str) -> pd.Series:
     if not present.map(lambda v: isinstance(v, str | Number)).all():
         pos, v = next((i, v) for i, v in enumerate(s) if v is not None and not isinstance(v, str | Number))
         raise ToolError(f"Row {pos}, column '{col}': {type(v).__name__} is not a number or text.")
+    flags = present.map(lambda v: isinstance(v, bool))
+    if flags.all():
+        return s
+    if flags.any():
+        i = next(i for i, f in enumerate(flags) if f != flags.iloc[0])
+        raise ToolError(f"Column '{col}' mixes true/false with numbers or text (row {s.index.get_loc(present.index[i])}: "
+                        f"{present.iloc[i]!r} after {present.iloc[0]!r}).",
+                        hint="A column holds one kind of value: numbers, text, or true/false.")
     numbers = pd.to_numeric(present, errors="coerce")
     if numbers.notna().all():
         return pd.to_numeric(s)
@@ -102,7 +113,7 @@ def uniform_column(frame: pd.DataFrame, col: str) -> pd.Series:
     pos = next(i for i, ok in enumerate(numbers.notna()) if ok != first)
     raise ToolError(f"Column '{col}' mixes numbers and text (row {s.index.get_loc(present.index[pos])}: "
                     f"{present.iloc[pos]!r} after {present.iloc[0]!r}).",
-                    hint="Labels and ids are all numbers or all text, like the window's.")
+                    hint="A column holds one kind of value: all numbers or all text.")
 
 
 def update_retrain(store: Store, model: str, run_id: str, status: str, at: float, new_version: str | None = None,
