@@ -5,8 +5,9 @@ probabilities on the labelled reference window (isotonic, only when cross-valida
 calibration lowers the expected calibration error), then read every metric off the expected
 confusion matrix of a chunk: a row predicted positive with calibrated probability p adds p to
 TP and 1-p to FP. ROC AUC is the area under the expected ROC curve (rows ranked by the raw
-score, weighted by p). DLE (direct loss estimation): a gradient-boosted model of |y - ŷ| and
-(y - ŷ)² on reference features, averaged over a chunk.
+score, weighted by p). DLE (direct loss estimation): a gradient-boosted model of |y - ŷ| on
+reference features and ŷ, averaged over a chunk (the squared error as κ·(estimated |e|)²),
+predicted once for a whole window and sliced into its chunks.
 
 The band is estimate ± 3 sampling errors, the sampling error from reference (NannyML's
 components: the spread of per-row contributions over √rows). The alert range is the
@@ -444,6 +445,17 @@ def _design(frame: pd.DataFrame, categories: dict[str, Any] | None = None) -> tu
     return pd.DataFrame(out, index=frame.index), cats
 
 
+# The loss model: few deep trees at a high rate. What it must get right is the MEAN |e| of a
+# chunk, where per-row noise averages out; on NannyML's car-price set the chunk-level error of
+# every setting from 60 rounds × 63 leaves at 0.12 down to this one sits at the realised
+# metric's own sampling noise (cross-validated over reference chunks), so the cheapest one
+# there wins: 15 rounds cost a quarter of 60 to fit and to predict (bench/nannyml.py).
+LOSS_ROUNDS = 15
+LOSS_LEARNING_RATE = 0.4
+LOSS_LEAVES = 127
+KAPPA_ROWS = 10_000  # κ is a ratio of two means: a bounded sample of reference estimates it
+
+
 @dataclass
 class DLE:
     """A model of the absolute error, fitted on the labelled reference. The squared error is
@@ -463,7 +475,7 @@ class DLE:
 
     @classmethod
     def fit(cls, features: pd.DataFrame, y_pred: Any, y_true: Any, *, chunk_size: int | None = None,
-            max_iter: int = 60) -> DLE:
+            max_iter: int = LOSS_ROUNDS) -> DLE:
         from sklearn.ensemble import HistGradientBoostingRegressor
 
         yp = pd.to_numeric(pd.Series(np.asarray(y_pred)), errors="coerce").to_numpy(dtype=np.float64)
@@ -474,21 +486,18 @@ class DLE:
         keep = np.isfinite(yp) & np.isfinite(yt)
         if keep.sum() < 100:
             raise EstimateInputError(f"The reference window has {int(keep.sum())} labelled rows with predictions; at least 100 are needed.")
-        feats = features.reset_index(drop=True).loc[keep]
-        X, cats = _design(feats)
-        X["__y_pred"] = yp[keep]
+        X, cats = _design(features.reset_index(drop=True).loc[keep])
+        Xn = np.column_stack([X.to_numpy(dtype=np.float64), yp[keep]])
         err = yt[keep] - yp[keep]
         ae, se2 = np.abs(err), err**2
-        rows = _subsample(len(X))
-        Xf = X.iloc[rows] if isinstance(rows, np.ndarray) else X
-
-        # early stopping under-fits this noisy target; 63 leaves × 60 rounds at 0.12 beat
-        # LightGBM's defaults (NannyML's) on its car-price set in half the time (bench/nannyml.py)
+        rows = _subsample(len(Xn))
         model = HistGradientBoostingRegressor(
-            max_iter=max_iter, learning_rate=0.12, max_leaf_nodes=63, early_stopping=False, random_state=_SEED,
-        ).fit(Xf, ae[rows])
-        fitted = np.clip(model.predict(Xf), 0, None)
-        kappa = float(se2[rows].mean() / max(float(np.mean(fitted**2)), 1e-300))
+            max_iter=max_iter, learning_rate=LOSS_LEARNING_RATE, max_leaf_nodes=LOSS_LEAVES, early_stopping=False,
+            random_state=_SEED,
+        ).fit(Xn[rows], ae[rows])
+        k_rows = _subsample(len(Xn), KAPPA_ROWS)
+        fitted = np.clip(model.predict(Xn[k_rows]), 0, None)
+        kappa = float(se2[k_rows].mean() / max(float(np.mean(fitted**2)), 1e-300))
 
         n = int(keep.sum())
         ref = {"mae": float(ae.mean()), "rmse": float(np.sqrt(se2.mean()))}
@@ -503,6 +512,15 @@ class DLE:
 
     def estimate(self, features: pd.DataFrame, y_pred: Any, y_true: Any = None, *, key: str = "current",
                  start: int = 0) -> tuple[ChunkEstimate, int]:
+        """One chunk's estimate (and realised, when `y_true` has labels); also how many rows
+        were skipped for a missing prediction."""
+        (chunk,), skipped = self.estimate_chunks(features, y_pred, y_true, [(0, len(features), key)], start=start)
+        return chunk, skipped
+
+    def estimate_chunks(self, features: pd.DataFrame, y_pred: Any, y_true: Any,
+                        parts: Sequence[tuple[int, int, str]], *, start: int = 0) -> tuple[list[ChunkEstimate], int]:
+        """Several row ranges of one window (the whole of it, its chunks) from ONE prediction of
+        the loss model over the window; also how many rows were skipped."""
         missing = [c for c in self.features if c not in features.columns]
         if missing:
             raise EstimateInputError(f"The current window lacks the reference's features: {', '.join(missing[:5])}.")
@@ -511,22 +529,28 @@ class DLE:
         if not keep.any():
             raise EstimateInputError("No current row has a numeric prediction.")
         X, _ = _design(features[self.features].reset_index(drop=True).loc[keep], self.categories)
-        X["__y_pred"] = yp[keep]
-        ae = np.clip(self.abs_model.predict(X), 0, None)
-        sq = self.kappa * ae**2
-        rows = int(keep.sum())
-        est = {"mae": float(ae.mean()), "rmse": float(np.sqrt(sq.mean()))}
-        realised: dict[str, float] | None = None
+        ae_kept = np.clip(self.abs_model.predict(np.column_stack([X.to_numpy(dtype=np.float64), yp[keep]])), 0, None)
+        ae = np.full(len(yp), np.nan)
+        ae[keep] = ae_kept
+        e = None
         if y_true is not None:
-            yt = pd.to_numeric(pd.Series(np.asarray(y_true)), errors="coerce").to_numpy(dtype=np.float64)[keep]
-            ok = np.isfinite(yt)
-            if ok.any():
-                e = yt[ok] - yp[keep][ok]
-                realised = {"mae": float(np.abs(e).mean()), "rmse": float(np.sqrt((e**2).mean()))}
-        metrics = [_metric(m, est[m], self.components[m] / np.sqrt(rows), realised.get(m) if realised else None,
+            yt = pd.to_numeric(pd.Series(np.asarray(y_true)), errors="coerce").to_numpy(dtype=np.float64)
+            e = yt - yp  # NaN where either is missing
+        return [self._chunk(ae[a:b], None if e is None else e[a:b], key, start + a) for a, b, key in parts], int((~keep).sum())
+
+    def _chunk(self, ae: np.ndarray, e: np.ndarray | None, key: str, start: int) -> ChunkEstimate:
+        ok = np.isfinite(ae)
+        rows = int(ok.sum())
+        est = {"mae": float(ae[ok].mean()) if rows else float("nan"),
+               "rmse": float(np.sqrt(self.kappa * np.mean(ae[ok] ** 2))) if rows else float("nan")}
+        realised: dict[str, float] | None = None
+        if e is not None and np.isfinite(e).any():
+            ev = e[np.isfinite(e)]
+            realised = {"mae": float(np.abs(ev).mean()), "rmse": float(np.sqrt((ev**2).mean()))}
+        metrics = [_metric(m, est[m], self.components[m] / np.sqrt(max(rows, 1)), realised.get(m) if realised else None,
                            self.reference_metrics[m], self.alert_ranges[m], bounded=False)
                    for m in REGRESSION_METRICS]
-        return ChunkEstimate(key=key, start=start, end=start + len(keep), rows=rows, metrics=metrics), int((~keep).sum())
+        return ChunkEstimate(key=key, start=start, end=start + len(ae), rows=rows, metrics=metrics)
 
 
 # ---- one call for a whole window --------------------------------------------------------------
@@ -539,16 +563,20 @@ def estimate_window(model: CBPE | DLE, *, proba: Any = None, features: pd.DataFr
     if n == 0:
         raise EstimateInputError("The current window has no rows.")
 
-    def part(a: int, b: int, key: str) -> tuple[ChunkEstimate, int]:
+    def part(cbpe: CBPE, a: int, b: int, key: str) -> tuple[ChunkEstimate, int]:
         yt = None if y_true is None else np.asarray(y_true)[a:b]
         yp = None if y_pred is None else np.asarray(y_pred)[a:b]
-        if isinstance(model, DLE):
-            assert features is not None
-            return model.estimate(features.iloc[a:b], yp, yt, key=key, start=a)
-        return model.estimate(np.asarray(proba)[a:b], yp, yt, key=key, start=a)
+        return cbpe.estimate(np.asarray(proba)[a:b], yp, yt, key=key, start=a)
 
-    overall, skipped = part(0, n, "all")
-    chunks = [part(a, b, f"{a}:{b}")[0] for a, b in _chunks(n, chunk_size)] if chunk_size and chunk_size < n else []
+    bounds = _chunks(n, chunk_size) if chunk_size and chunk_size < n else []
+    if isinstance(model, DLE):  # one prediction of the loss model for the window and its chunks
+        assert features is not None
+        yt = None if y_true is None else np.asarray(y_true)
+        parts, skipped = model.estimate_chunks(features, y_pred, yt, [(0, n, "all"), *((a, b, f"{a}:{b}") for a, b in bounds)])
+        overall, chunks = parts[0], parts[1:]
+    else:
+        overall, skipped = part(model, 0, n, "all")
+        chunks = [part(model, a, b, f"{a}:{b}")[0] for a, b in bounds]
     return PerformanceEstimate(
         task=model.task, method="DLE" if isinstance(model, DLE) else "CBPE",
         calibration="n/a" if isinstance(model, DLE) else model.calibration,
