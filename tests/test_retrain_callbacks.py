@@ -59,7 +59,7 @@ def _airflow(d: HttpDouble) -> dict[str, str]:
 
 def _dispatched(d: HttpDouble) -> dict[str, Any]:
     """The run's inputs as the pipeline received them, after checking the request's wire format."""
-    (post,) = d.calls("POST")  # type: ignore[attr-defined]
+    (post,) = d.calls("POST")
     if isinstance(d, github.GitHubDouble):
         assert post.path == "/repos/acme/ml/actions/workflows/retrain.yml/dispatches"
         assert post.headers["authorization"] == f"Bearer {github.TOKEN}" and post.headers["x-github-api-version"] == "2022-11-28"
@@ -259,7 +259,7 @@ def test_retrain_approved_dispatched_and_moved_by_the_signed_callback(
         blocks = json.dumps(_model(h)["blocks"], ensure_ascii=False)
         assert "1 retrain in 90 days" in blocks
         assert "1 of 1 finished runs succeeded (100%)" in blocks and "last run succeeded → v4" in blocks
-        assert len(d.calls("POST")) == 1  # type: ignore[attr-defined]  # one approval, one dispatch
+        assert len(d.calls("POST")) == 1  # one approval, one dispatch
         seen = str(h.double.calls)
         assert github.TOKEN not in seen and airflow.PASSWORD not in seen and SECRET not in seen
 

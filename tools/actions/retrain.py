@@ -4,7 +4,9 @@ the new version, promoted or not) from the pipeline's callback and the registry.
 
 Pipelines (TRIOPS_RETRAIN_PIPELINE), each with its documented wire format:
 - github: GitHub Actions `workflow_dispatch`, POST /repos/{owner}/{repo}/actions/workflows/
-  {file}/dispatches {"ref", "inputs"} -> 204 (inputs are strings);
+  {file}/dispatches {"ref", "inputs"} -> 204 (inputs are strings). Not asked for:
+  `return_run_details` (github.com then answers 200 with the run's id, since 2026-02; GHES
+  3.20 and older refuse the unknown field): the callback's `external_ref` carries the run id;
 - airflow: Airflow 2 stable REST API, POST /api/v1/dags/{dag_id}/dagRuns {"dag_run_id",
   "conf"} -> 200 with the DAGRun (basic auth or a bearer token);
 - webhook: POST the JSON to TRIOPS_RETRAIN_WEBHOOK_URL, signed: X-Triops-Timestamp and
