@@ -82,6 +82,32 @@ def test_cbpe_multiclass_and_dle_regression() -> None:
     assert abs(mae.estimate - mae.realised) < 0.1 and mae.alert and mae.estimate > mae.reference  # worse on the noisy side
 
 
+def test_dle_window_is_one_prediction_sliced_like_each_chunk_alone() -> None:
+    """estimate_window predicts the loss model once for the window and slices it: every chunk
+    (rows without a prediction skipped, labels where they exist) equals that chunk estimated alone."""
+    rng = np.random.default_rng(3)
+    n = 9_000
+    feats = pd.DataFrame({"a": rng.normal(size=n), "c": rng.choice(list("xyz"), n)})
+    truth = feats.a * 3 + np.where(feats.c == "x", 2.0, 0.5) * rng.normal(size=n)
+    pred = (feats.a * 3).to_numpy()
+    dle = DLE.fit(feats[:6000], pred[:6000], truth[:6000], chunk_size=1000)
+    cur, yp, yt = feats[6000:].reset_index(drop=True), pred[6000:].copy(), truth[6000:].to_numpy().copy()
+    yp[[5, 1500, 1501]] = np.nan  # no prediction: skipped
+    yt[2000:] = np.nan  # labels arrived for the first 2,000 rows only
+    est = estimate_window(dle, features=cur, y_pred=yp, y_true=yt, chunk_size=1000)
+    assert est.skipped_rows == 3 and est.overall.rows == 2997 and [c.rows for c in est.chunks] == [999, 998, 1000]
+    for chunk in est.chunks:
+        alone, skipped = dle.estimate(cur.iloc[chunk.start:chunk.end], yp[chunk.start:chunk.end], yt[chunk.start:chunk.end],
+                                      start=chunk.start)
+        assert (alone.start, alone.end, alone.rows) == (chunk.start, chunk.end, chunk.rows)
+        assert skipped == chunk.end - chunk.start - chunk.rows
+        for m in chunk.metrics:
+            other = alone.get(m.metric)
+            assert other is not None and m.estimate == pytest.approx(other.estimate) and m.realised == other.realised
+    assert est.chunks[2].get("mae").realised is None  # type: ignore[union-attr]
+    assert est.chunks[0].get("mae").realised is not None  # type: ignore[union-attr]
+
+
 def test_bad_inputs_get_clear_errors_and_big_windows_stay_linear() -> None:
     rng = np.random.default_rng(2)
     ref = _binary(rng, 5000)
