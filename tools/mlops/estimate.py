@@ -108,9 +108,9 @@ def _binary_components(y: np.ndarray, score: np.ndarray, pred: np.ndarray) -> di
     prec_rows = np.r_[np.ones(int(tp.sum())), np.zeros(int(fp.sum()))]
     rec_rows = np.r_[np.ones(int(tp.sum())), np.zeros(int(fn.sum()))]
     # AUC: per positive, the share of negatives ranked below it (Hanley–McNeil's placement)
-    neg = np.sort(score[y == 0])
-    placements = np.searchsorted(neg, score[y == 1], side="left") + 0.5 * (
-        np.searchsorted(neg, score[y == 1], side="right") - np.searchsorted(neg, score[y == 1], side="left"))
+    neg, pos = np.sort(score[y == 0]), np.sort(score[y == 1])  # sorted queries: a cache-friendly search
+    below = np.searchsorted(neg, pos, side="left")
+    placements = below + 0.5 * (np.searchsorted(neg, pos, side="right") - below)
     auc_rows = placements / max(neg.size, 1)
     return {
         "accuracy": _std_frac((y == pred).astype(float), n),
@@ -166,7 +166,7 @@ def _isotonic_sorted(ps: np.ndarray, ys: np.ndarray) -> Isotonic:
 def fit_calibrator(p: np.ndarray, y: np.ndarray, folds: int = 5) -> Isotonic | None:
     """Isotonic regression of y on p, or None when cross-fitted calibration does not lower
     the expected calibration error (the model is already calibrated: leave it alone)."""
-    order = np.argsort(p, kind="stable")
+    order = np.argsort(p)  # ties are pooled before fitting: their order does not matter
     ps, ys = p[order], y[order]
     fold = np.random.default_rng(_SEED).integers(0, folds, size=p.size)[order]
     crossed = np.empty_like(ps)
