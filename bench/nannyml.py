@@ -9,6 +9,7 @@ to parquet and answers in JSON from a subprocess. Each side estimates in a fresh
 (`--side`) so time and peak-memory growth are measured alike; OMP_NUM_THREADS=1 for both.
 
     python bench/nannyml.py [--nannyml-python PY] [--data DIR] [--only NAME,...] [--repeat N]
+    python bench/nannyml.py --dle-sweep   # how DLE's loss-model size was chosen (triops only)
 
 Per chunk (the same full chunks on both sides; an incomplete tail is dropped): triops's
 estimate, NannyML's estimate, and the realised metric from the ground truth. Reported per
@@ -179,6 +180,55 @@ def compare(name: str, ours: dict, theirs: dict, truth: list[dict[str, float]]) 
                           for c, n, t in zip(ours["chunks"], theirs["chunks"], truth, strict=True)]}
 
 
+# ---- DLE settings sweep (--dle-sweep): how the loss model's size was chosen -----------------
+
+SWEEP = [(60, 0.12, 63), (40, 0.15, 63), (30, 0.2, 63), (20, 0.3, 63), (15, 0.4, 63), (15, 0.4, 127), (10, 0.5, 127)]
+
+
+def dle_sweep(data: Path, name: str = "synthetic_car_price") -> None:
+    """Per loss-model setting: CPU seconds (fit + one prediction of the analysis), the mean
+    absolute error of the chunk estimates on the analysis period, and the same on the reference
+    period by leave-one-chunk-out (no analysis data involved), next to a constant estimate
+    (the reference's mean error) and the realised metric's own sampling error per chunk."""
+    import numpy as np
+    import pandas as pd
+    import sklearn.ensemble  # noqa: F401  (import cost is not fitting cost)
+
+    sys.path.insert(0, str(HERE.parent))
+    from tools.mlops.estimate import DLE
+
+    spec = json.loads((data / name / "meta.json").read_text())
+    ref = pd.read_parquet(data / name / "reference.parquet")
+    ana = pd.read_parquet(data / name / "analysis.parquet")
+    ana = ana.merge(pd.read_parquet(data / name / "targets.parquet"), on="id", how="left")
+    size, feats = spec["chunk"], spec["features"]
+
+    def errors(fitted: DLE, frame: pd.DataFrame) -> np.ndarray:
+        parts = [(a, a + size, str(a)) for a in range(0, len(frame) - size + 1, size)]
+        est, _ = fitted.estimate_chunks(frame[feats], frame[spec["prediction"]], frame[spec["target"]], parts)
+        return np.array([[abs(m.estimate - m.realised) for m in c.metrics] for c in est])  # type: ignore[operator]
+
+    e_ref = (ref[spec["target"]] - ref[spec["prediction"]]).abs().to_numpy()
+    floor = float(np.mean([e_ref[a:a + size].std() / np.sqrt(size) for a in range(0, len(ref) - size + 1, size)]))
+    print(f"{name}: realised MAE's sampling error per chunk ≈ {floor:.1f} (std |e| / √{size})")
+    print(f"{'rounds':>6} {'rate':>5} {'leaves':>6} {'CPU s':>6} {'analysis MAE/RMSE error':>24} {'reference CV MAE/RMSE error':>28}")
+    for rounds, rate, leaves in SWEEP:
+        kw = {"rounds": rounds, "learning_rate": rate, "leaves": leaves}
+        cpu = time.process_time()
+        fitted = DLE.fit(ref[feats], ref[spec["prediction"]], ref[spec["target"]], chunk_size=size, **kw)
+        ana_err = errors(fitted, ana).mean(axis=0)
+        cpu = time.process_time() - cpu
+        cv = []
+        for a in range(0, len(ref) - size + 1, size):
+            rest = pd.concat([ref.iloc[:a], ref.iloc[a + size:]])
+            held = DLE.fit(rest[feats], rest[spec["prediction"]], rest[spec["target"]], chunk_size=size, **kw)
+            cv.append(errors(held, ref.iloc[a:a + size].reset_index(drop=True))[0])
+        ref_err = np.mean(cv, axis=0)
+        print(f"{rounds:>6} {rate:>5} {leaves:>6} {cpu:>6.2f} {ana_err[0]:>12.2f} / {ana_err[1]:<9.2f} {ref_err[0]:>14.2f} / {ref_err[1]:<9.2f}")
+    const = [abs(np.delete(e_ref, np.s_[a:a + size]).mean() - e_ref[a:a + size].mean()) for a in range(0, len(ref) - size + 1, size)]
+    print(f"constant (the reference's mean |e|): reference CV MAE error {np.mean(const):.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--nannyml-python", type=Path, default=DEFAULT_VENV / "bin/python")
@@ -186,10 +236,14 @@ def main() -> None:
     ap.add_argument("--only", default="")
     ap.add_argument("--repeat", type=int, default=3, help="fresh runs per side; the fastest wall/CPU time counts")
     ap.add_argument("--out", type=Path, default=None, help="write the full comparison (per chunk) as JSON here")
+    ap.add_argument("--dle-sweep", action="store_true", help="only the DLE loss-model settings sweep on car price")
     ap.add_argument("--side", nargs=2, metavar=("DATA", "NAME"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.side:
         triops_side(Path(args.side[0]), args.side[1])
+        return
+    if args.dle_sweep:
+        dle_sweep(args.data)
         return
     python = ensure_venv(args.nannyml_python)
     if not (args.data / "synthetic_car_loan" / "meta.json").exists():

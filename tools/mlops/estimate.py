@@ -446,10 +446,11 @@ def _design(frame: pd.DataFrame, categories: dict[str, Any] | None = None) -> tu
 
 
 # The loss model: few deep trees at a high rate. What it must get right is the MEAN |e| of a
-# chunk, where per-row noise averages out; on NannyML's car-price set the chunk-level error of
-# every setting from 60 rounds × 63 leaves at 0.12 down to this one sits at the realised
-# metric's own sampling noise (cross-validated over reference chunks), so the cheapest one
-# there wins: 15 rounds cost a quarter of 60 to fit and to predict (bench/nannyml.py).
+# chunk, where per-row noise averages out: on NannyML's car-price set every setting from 60
+# rounds × 63 leaves at 0.12 down to 10 × 127 at 0.5 estimates chunks to within the realised
+# metric's own sampling error, on the analysis period and cross-validated over reference
+# chunks (`python bench/nannyml.py --dle-sweep`). 15 rounds cost a quarter of 60; the five
+# over the cheapest setting are a margin for data with more structure than car prices.
 LOSS_ROUNDS = 15
 LOSS_LEARNING_RATE = 0.4
 LOSS_LEAVES = 127
@@ -475,7 +476,7 @@ class DLE:
 
     @classmethod
     def fit(cls, features: pd.DataFrame, y_pred: Any, y_true: Any, *, chunk_size: int | None = None,
-            max_iter: int = LOSS_ROUNDS) -> DLE:
+            rounds: int = LOSS_ROUNDS, learning_rate: float = LOSS_LEARNING_RATE, leaves: int = LOSS_LEAVES) -> DLE:
         from sklearn.ensemble import HistGradientBoostingRegressor
 
         yp = pd.to_numeric(pd.Series(np.asarray(y_pred)), errors="coerce").to_numpy(dtype=np.float64)
@@ -492,8 +493,7 @@ class DLE:
         ae, se2 = np.abs(err), err**2
         rows = _subsample(len(Xn))
         model = HistGradientBoostingRegressor(
-            max_iter=max_iter, learning_rate=LOSS_LEARNING_RATE, max_leaf_nodes=LOSS_LEAVES, early_stopping=False,
-            random_state=_SEED,
+            max_iter=rounds, learning_rate=learning_rate, max_leaf_nodes=leaves, early_stopping=False, random_state=_SEED,
         ).fit(Xn[rows], ae[rows])
         k_rows = _subsample(len(Xn), KAPPA_ROWS)
         fitted = np.clip(model.predict(Xn[k_rows]), 0, None)
