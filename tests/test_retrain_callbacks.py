@@ -168,9 +168,9 @@ def _run(store: Store) -> dict[str, Any]:
     return run
 
 
-def _post(h: SlackHarness, run_id: str, body: dict[str, Any], headers: dict[str, str] | None) -> Any:
+def _post(h: SlackHarness, run_id: str, body: dict[str, Any], headers: dict[str, str] | None, model: str = MODEL) -> Any:
     raw = json.dumps(body, separators=(",", ":")).encode()
-    return h.http.post(f"/hooks/models/{MODEL}/retrains/{run_id}", content=raw,
+    return h.http.post(f"/hooks/models/{model}/retrains/{run_id}", content=raw,
                        headers=headers if headers is not None else {"Content-Type": "application/json"})
 
 
@@ -229,8 +229,10 @@ def test_retrain_approved_dispatched_and_moved_by_the_signed_callback(
         assert _post(h, run_id, forged, signed(raw)).status_code == 401
         assert _run(rt.store)["status"] == "requested"
 
-        # an unknown run, even signed: 404, and the real one is untouched
+        # an unknown run (or the run under another model), even signed: 404, and the run is untouched
         assert _post(h, "triops-retrain-0000000000000000", started, signed(raw)).status_code == 404
+        assert _post(h, run_id, started, signed(raw), model="fraud").status_code == 404  # another model's name
+        assert _run(rt.store)["status"] == "requested"
 
         # the pipeline reports: started, then succeeded with the new version
         ok = _post(h, run_id, started, signed(raw))
