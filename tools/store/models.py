@@ -477,25 +477,31 @@ def update_retrain_run(conn: Connection, run_id: str, model: str, *, status: str
                        new_version: str | None = None, detail: str | None = None,
                        external_ref: str | None = None) -> dict[str, Any] | None:
     """A pipeline's callback: move the run forward (never back: a late 'started' after
-    'succeeded' changes nothing); returns the run, or None when there is no such run."""
+    'succeeded' changes nothing); returns the run, or None when there is no such run.
+
+    A compare-and-set on the status read: two callbacks at once (a retried 'started' racing
+    'succeeded') cannot both win, whichever replica or connection serves them."""
     from sqlalchemy import update
 
-    row = conn.execute(select(retrain_runs).where(retrain_runs.c.id == run_id, retrain_runs.c.model == model)).mappings().first()
-    if row is None:
-        return None
-    if _RUN_ORDER[status] < _RUN_ORDER[row["status"]] or row["status"] in ("succeeded", "failed"):
-        return dict(row)
-    values: dict[str, Any] = {"status": status}
-    if status == "started":
-        values["started_at"] = at
-    else:
-        values["finished_at"] = at
-        values["started_at"] = row["started_at"] or at
-    for key, val in (("new_version", new_version), ("detail", detail), ("external_ref", external_ref)):
-        if val is not None:
-            values[key] = val
-    conn.execute(update(retrain_runs).where(retrain_runs.c.id == run_id).values(**values))
-    return {**dict(row), **values}
+    while True:
+        row = conn.execute(select(retrain_runs).where(retrain_runs.c.id == run_id, retrain_runs.c.model == model)).mappings().first()
+        if row is None:
+            return None
+        if _RUN_ORDER[status] < _RUN_ORDER[row["status"]] or row["status"] in ("succeeded", "failed"):
+            return dict(row)
+        values: dict[str, Any] = {"status": status}
+        if status == "started":
+            values["started_at"] = at
+        else:
+            values["finished_at"] = at
+            values["started_at"] = row["started_at"] or at
+        for key, val in (("new_version", new_version), ("detail", detail), ("external_ref", external_ref)):
+            if val is not None:
+                values[key] = val
+        moved = conn.execute(update(retrain_runs).where(retrain_runs.c.id == run_id,
+                                                        retrain_runs.c.status == row["status"]).values(**values))
+        if moved.rowcount == 1:
+            return {**dict(row), **values}
 
 
 def retrain_runs_of(conn: Connection, model: str, limit: int = 200) -> list[dict[str, Any]]:
