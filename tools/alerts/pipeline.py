@@ -536,9 +536,9 @@ class AlertPipeline:
         with self._refresh_lock:
             self._refresh.add(incident_id)
         with self.lock:
-            try:
-                if not self._ensure_owner()[0]:
-                    return  # the new owner reads the evidence itself
+            try:  # never takes the lease (e.g. after the hand-over at shutdown): the owner reads its own
+                if self._epoch is None or not self._ensure_owner()[0]:
+                    return
                 touched = self._save([])
             except LeaseLost:
                 self._drop_engine()
