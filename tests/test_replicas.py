@@ -816,3 +816,30 @@ def test_resolved_is_told_once_whichever_replica_posts_it(db: Store, double: Sla
     assert where is not None
     texts = thread_texts(double, where[1])
     assert sum(t.startswith(":white_check_mark: Resolved") for t in texts) == 1
+
+
+def test_a_rate_limited_follow_up_is_retried_once_and_a_refused_one_does_not_block_the_next(
+        db: Store, double: SlackDouble) -> None:
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
+    p.outbox = True
+    alerts = storm(10)
+    (iid,) = p.ingest(alerts[:5]).incidents
+    n = notifier_for(db, double, "r1")
+    n.on_incidents([iid])
+    assert n.run_pending() == 1
+    with db.engine.connect() as conn:
+        where = s.slack_message(conn, iid)
+    assert where is not None
+    n.on_incidents(p.ingest(alerts[5:7]).incidents)
+    double.fail_next("chat.postMessage", status=429, retry_after=1)
+    assert n.run_pending() == 0  # the card was updated, its follow-up rate-limited...
+    assert n.drain(time.monotonic() + 20) == 1  # ... and sent after Retry-After
+    n.on_incidents(p.ingest(alerts[7:9]).incidents)
+    double.fail_next("chat.postMessage", status=200, body={"ok": False, "error": "msg_too_long"})
+    assert n.run_pending() == 1  # refused for good: given up, logged
+    n.on_incidents(p.ingest(alerts[9:]).incidents)
+    assert n.run_pending() == 1
+    texts = thread_texts(double, where[1])
+    assert [t.split("\n")[0] for t in texts] == ["Alerts in this incident:", "2 more alerts joined:",
+                                                 "1 more alert joined:"]
+    assert outbox.thread_unsent(db, iid) == []

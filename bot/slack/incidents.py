@@ -315,9 +315,8 @@ class IncidentNotifier:
                     return False
         except SlackApiError as exc:
             error = exc.response.get("error")
-            status = getattr(exc.response, "status_code", 0)
             tries = self.failures.get(iid, 0) + 1
-            if (status == 429 or status >= 500 or error == "ratelimited") and tries <= MAX_TRIES:
+            if _transient(exc) and tries <= MAX_TRIES:
                 retry = _retry_after(exc)
                 self.failures[iid] = tries
                 log.warning("slack refused incident %s update (%s); retry in %ss", iid, error, retry)
@@ -377,10 +376,19 @@ class IncidentNotifier:
                 continue
             if not outbox.start_thread_post(self.store, iid, m.seq, self.holder, self.claim_ttl):
                 return False
-            resp = self.client.chat_postMessage(
-                channel=channel, thread_ts=ts, text=m.text, unfurl_links=False,
-                metadata={"event_type": THREAD_METADATA_TYPE, "event_payload": {"incident_id": iid, "token": m.token}},
-            )
+            try:
+                resp = self.client.chat_postMessage(
+                    channel=channel, thread_ts=ts, text=m.text, unfurl_links=False,
+                    metadata={"event_type": THREAD_METADATA_TYPE, "event_payload": {"incident_id": iid, "token": m.token}},
+                )
+            except SlackApiError as exc:
+                if _transient(exc):
+                    raise  # retried with the card (see _send_claimed)
+                # refused for good (thread gone, message refused): never let it block the ones after it
+                log.warning("slack refused thread message %d of incident %s (%s); not retried",
+                            m.seq, iid, exc.response.get("error"))
+                outbox.thread_posted(self.store, iid, m.seq, "")
+                continue
             outbox.thread_posted(self.store, iid, m.seq, str(resp["ts"]))
         return True
 
@@ -430,6 +438,12 @@ def thread_news(told: set[str], s: IncidentSummary, members: list[Alert], *, car
         texts.append(f":white_check_mark: Resolved {fmt.when(s.resolved_at)}{by}.")
         items.append("m:resolved")
     return outbox.ThreadNews(texts, items, forget)
+
+
+def _transient(exc: SlackApiError) -> bool:
+    """Rate-limited or a Slack-side failure: worth sending again later."""
+    status = getattr(exc.response, "status_code", 0)
+    return bool(status == 429 or status >= 500 or exc.response.get("error") == "ratelimited")
 
 
 def _retry_after(exc: SlackApiError) -> float:

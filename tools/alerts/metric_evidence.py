@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Container, Mapping, Sequence
 from datetime import datetime
 
@@ -154,16 +155,17 @@ def prometheus_provider(settings: Settings, catalog: ServiceCatalog, *, max_serv
 
 
 PENDING_NOTE = "metric evidence pending: read in the background, the card updates when it arrives"
+DOWN_NOTE = "Prometheus was unreachable moments ago: cause ranked without metric evidence"
 
 
 class IncidentMetrics:
     """The pipeline's per-incident metric evidence, never waited for: the pipeline asks under
     its lock, so a slow Prometheus (a timeout per query, `budget_s` per read) must not stall
     the correlation of every other alert. `get` answers from the cache at once; evidence it
-    does not have yet is read in the background (at most `workers` reads at a time, one per
-    incident), and `on_ready(incident_id)` is called when it arrives, so the pipeline saves
-    the incident again and its card is updated. Read again only when an incident's services
-    change; after Prometheus failed to answer, not asked for `retry_s` (the evidence says
+    does not have yet is queued and read in the background (by at most `workers` threads,
+    one read per incident at a time), and `on_ready(incident_id)` is called when it arrives,
+    so the pipeline saves the incident again and its card is updated. Read again only when
+    an incident's services change; after Prometheus failed to answer, not asked for `retry_s` (the evidence says
     why), so a down Prometheus costs one timeout, not one per batch."""
 
     def __init__(self, provider: MetricProvider, catalog: ServiceCatalog, retry_s: float = 60.0, *,
@@ -172,10 +174,11 @@ class IncidentMetrics:
         self.on_ready = on_ready
         self._cache: dict[str, tuple[tuple[str, ...], MetricEvidence]] = {}
         self._down_until = 0.0
-        self._reading: set[str] = set()  # incidents with a read in flight
-        self._busy = 0  # reads started and not yet reported through on_ready
+        self._reading: set[str] = set()  # incidents with a read queued or in flight
+        self._queue: deque[tuple[str, tuple[str, ...], dict[str, float]]] = deque()
+        self._busy = 0  # reads queued and not yet reported through on_ready
+        self._workers, self._max_workers = 0, workers
         self._cond = threading.Condition()
-        self._slots = threading.BoundedSemaphore(workers)
 
     def get(self, incident_id: str, first_seen: Mapping[str, float]) -> MetricEvidence | None:
         """`first_seen`: the incident's services -> their first alert (epoch). The evidence for
@@ -191,22 +194,36 @@ class IncidentMetrics:
             if time.monotonic() < self._down_until:
                 if cached is not None:
                     return cached[1]
-                ev = MetricEvidence(available=False,
-                                    note="Prometheus was unreachable moments ago: cause ranked without metric evidence")
+                ev = MetricEvidence(available=False, note=DOWN_NOTE)
                 self._cache[incident_id] = (services, ev)
                 return ev
             if incident_id not in self._reading:
                 self._reading.add(incident_id)
                 self._busy += 1
-                threading.Thread(target=self._read, args=(incident_id, services, dict(first_seen)),
-                                 name=f"triops-metrics-{incident_id}", daemon=True).start()
+                self._queue.append((incident_id, services, dict(first_seen)))
+                if self._workers < self._max_workers:
+                    self._workers += 1
+                    threading.Thread(target=self._work, name="triops-metric-evidence", daemon=True).start()
         return cached[1] if cached is not None else MetricEvidence(available=False, note=PENDING_NOTE)
 
-    def _read(self, incident_id: str, services: tuple[str, ...], first_seen: dict[str, float]) -> None:
+    def _work(self) -> None:
+        """A reader thread: reads queued incidents until none is left, then ends."""
+        while True:
+            with self._cond:
+                if not self._queue:
+                    self._workers -= 1
+                    return
+                incident_id, services, first_seen = self._queue.popleft()
+                down = time.monotonic() < self._down_until  # failed while this one waited: do not ask
+            self._read(incident_id, services, first_seen, down)
+
+    def _read(self, incident_id: str, services: tuple[str, ...], first_seen: dict[str, float], down: bool) -> None:
         try:
-            with self._slots:
-                silent = [d for s in services[:3] for d in self.catalog.dependencies(s) if d not in first_seen]
-                wanted = [*services[:5], *dict.fromkeys(silent)][:8]  # the first alerting, then what they call
+            silent = [d for s in services[:3] for d in self.catalog.dependencies(s) if d not in first_seen]
+            wanted = [*services[:5], *dict.fromkeys(silent)][:8]  # the first alerting, then what they call
+            if down:
+                ev = MetricEvidence(available=False, note=DOWN_NOTE)
+            else:
                 try:
                     ev = self.provider(wanted, min(first_seen.values()))
                 except Exception as exc:  # a bug: nobody waits on this thread, so the card says it
@@ -215,7 +232,7 @@ class IncidentMetrics:
                     ev = MetricEvidence(available=False,
                                         note=f"reading metric evidence failed [ref {ref}]: {type(exc).__name__}")
             with self._cond:
-                if not ev.available:
+                if not ev.available and not down:
                     self._down_until = time.monotonic() + self.retry_s
                 self._cache[incident_id] = (services, ev)
                 self._reading.discard(incident_id)
