@@ -9,6 +9,10 @@ position, saving the incidents and its new position together. The holder correla
 own batches at once (so a single process behaves as it always did); the others' batches
 it drains within a poll. On the holder's death the lease expires, another replica takes
 it, rebuilds the open incidents from the store and resumes from the saved position.
+
+Nothing slow that a cache can answer is waited for under the pipeline's lock: metric
+evidence (Prometheus) is read in the background (tools/alerts/metric_evidence.py), and
+the incident is saved again when it arrives, so its card updates through the outbox.
 """
 
 from __future__ import annotations
