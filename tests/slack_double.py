@@ -32,6 +32,7 @@ class SlackDouble:
     calls: list[Call] = field(default_factory=list)
     responses: dict[str, dict[str, Any]] = field(default_factory=dict)
     history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # channel -> top-level posts
+    replies: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)  # (channel, thread) -> posts
     _failures: dict[str, list[tuple[int, dict[str, str], dict[str, Any]]]] = field(default_factory=dict)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -114,9 +115,12 @@ class SlackDouble:
             ts = f"{1700000000 + next(self._ts)}.000100"
             channel = params.get("channel", "C0")
             message = {"text": params.get("text"), "ts": ts, "thread_ts": params.get("thread_ts")}
+            meta = params.get("metadata")
             if method == "chat.postMessage" and not params.get("thread_ts"):
-                meta = params.get("metadata")
                 self.history.setdefault(channel, []).append({**message, **({"metadata": meta} if meta else {})})
+            elif method == "chat.postMessage":
+                self.replies.setdefault((channel, str(params["thread_ts"])), []).append(
+                    {**message, **({"metadata": meta} if meta else {})})
             return {"ok": True, "channel": channel, "ts": ts, "message": message}
         if method == "conversations.history":  # top-level messages, newest first; metadata on request
             include = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
@@ -124,6 +128,16 @@ class SlackDouble:
             msgs = [m if include else {k: v for k, v in m.items() if k != "metadata"}
                     for m in reversed(self.history.get(params.get("channel", ""), [])) if float(m["ts"]) > oldest]
             return {"ok": True, "messages": msgs[: int(params.get("limit") or 100)], "has_more": False}
+        if method == "conversations.replies":  # the parent, then its replies, oldest first
+            include = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+            channel, ts = params.get("channel", ""), str(params.get("ts", ""))
+            parent = [m for m in self.history.get(channel, []) if m["ts"] == ts]
+            if not parent:
+                return {"ok": False, "error": "thread_not_found"}
+            msgs = [m if include else {k: v for k, v in m.items() if k != "metadata"}
+                    for m in parent + self.replies.get((channel, ts), [])]
+            return {"ok": True, "messages": msgs[: int(params.get("limit") or 1000)], "has_more": False,
+                    "response_metadata": {"next_cursor": ""}}
         if method == "chat.update":
             return {"ok": True, "channel": params.get("channel"), "ts": params.get("ts"), "text": params.get("text")}
         if method == "response_url":

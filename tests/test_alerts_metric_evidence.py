@@ -86,6 +86,7 @@ def _storm(tmp_path: Path, settings: Settings) -> tuple[AlertPipeline, str]:
                       metrics=prometheus_provider(settings, cat))
     (iid,) = p.ingest([_alert("HighErrorRate", "checkout", FIRST_ALERT)]).opened
     p.ingest([_alert("PaymentsErrors", "payments", FIRST_ALERT + 90)])
+    assert p.settle(timeout=60)  # the evidence is read in the background, then saved
     return p, p.engine.resolve_id(iid)
 
 
@@ -121,6 +122,7 @@ def test_a_silent_dependency_whose_signals_broke_first_is_named(prom: realservic
     p = AlertPipeline(store, cat, providers=[], clock=lambda: datetime.fromtimestamp(FS_AT + 900, UTC),
                       metrics=prometheus_provider(settings, cat))
     (iid,) = p.ingest([_alert("RankingErrors", "ranking", FS_AT + 300)]).opened
+    assert p.settle(timeout=60)
     summary = p.summary(iid)
     assert summary is not None and not summary.no_clear_cause
     top = summary.causes[0]
@@ -234,15 +236,118 @@ def test_the_pipeline_reads_again_only_when_services_change_and_pauses_after_a_f
         calls.append(tuple(services))
         return MetricEvidence(checked=list(services)) if up[0] else MetricEvidence(available=False, note="down")
 
-    m = IncidentMetrics(provider, catalog(), retry_s=60.0)
-    m.get("i1", {"checkout": 10.0})
-    m.get("i1", {"checkout": 10.0})
+    ready: list[str] = []
+    m = IncidentMetrics(provider, catalog(), retry_s=60.0, on_ready=ready.append)
+    pending = m.get("i1", {"checkout": 10.0})  # never waits: the read runs in the background
+    assert pending is not None and not pending.available and "pending" in pending.note
+    assert m.settle(timeout=10) and ready == ["i1"]  # ... and says when it is in
+    got = m.get("i1", {"checkout": 10.0})
+    assert got is not None and got.available and got.checked == ["checkout", "payments", "inventory", "auth"]
     assert calls == [("checkout", "payments", "inventory", "auth")]  # its own, then what it calls
-    m.get("i1", {"checkout": 10.0, "payments": 20.0})
-    assert len(calls) == 2
+    stale = m.get("i1", {"checkout": 10.0, "payments": 20.0})  # services changed: read again...
+    assert stale is got  # ... meanwhile the evidence read so far
+    assert m.settle(timeout=10) and len(calls) == 2
     up[0] = False
+    m.get("i2", {"search": 5.0})
+    assert m.settle(timeout=10)
     assert not m.get("i2", {"search": 5.0}).available  # type: ignore[union-attr]
     later = m.get("i3", {"auth": 7.0})
     assert len(calls) == 3 and later is not None and not later.available and "moments ago" in later.note
     m.forget({"i1"})
     assert m.get("i1", {"checkout": 10.0, "payments": 20.0}) is not None and len(calls) == 3
+
+
+def _card_of(calls: list, incident_id: str) -> dict:
+    (card,) = [c.params for c in calls if not c.params.get("thread_ts")
+               and (c.params.get("metadata") or {}).get("event_payload", {}).get("incident_id") == incident_id]
+    return card
+
+
+def test_a_slow_prometheus_stalls_no_other_incident_and_its_evidence_reaches_the_card_later(tmp_path: Path) -> None:
+    """Prometheus (a loopback double answering /api/v1/query_range as Prometheus does) holds
+    every query until the test lets it answer. Meanwhile alerts of a second incident are
+    acknowledged, correlated and its card posted: evidence is read off the pipeline's lock.
+    Once Prometheus answers, the first incident's card is updated with the break it shows."""
+    import json
+
+    from slack_sdk import WebClient
+
+    from bot.alerts_runtime import get_pipeline
+    from bot.runtime import Runtime
+    from bot.slack.incidents import install_notifier, register_actions
+    from tests.doubles.http import HttpDouble, Request
+    from tests.slack_harness import SlackHarness
+
+    first_alert = time.time() - 120
+    spike_at = first_alert - 240
+    gate = threading.Event()
+    answered: list[str] = []
+
+    def query_range(req: Request, _m: object) -> tuple[int, dict]:
+        gate.wait(60)  # slow: answers when the test says (60 s is only a hang guard)
+        q, start, end, step = req.query["query"], float(req.query["start"]), float(req.query["end"]), \
+            float(req.query["step"])
+        result = []
+        if q == f'{METRIC}{{service="payments"}}':
+            rng = np.random.default_rng(7)
+            result = [{"metric": {"__name__": METRIC, "service": "payments"}, "values": [
+                [t, f"{0.002 + abs(rng.normal(0, 0.0003)) + (0.03 if t >= spike_at else 0.0):.6f}"]
+                for t in np.arange(start, end + 1, step).tolist()]}]
+        answered.append(q)
+        return 200, {"status": "success", "data": {"resultType": "matrix", "result": result}}
+
+    prom = HttpDouble()
+    prom.route("GET", "/api/v1/query_range", query_range)
+    prom.start()
+    rt = Runtime.build(Settings(TRIOPS_HOME=tmp_path, TRIOPS_PROMETHEUS_URL=prom.url, TRIOPS_PROMETHEUS_TIMEOUT_S=90,
+                                TRIOPS_INCIDENT_CHANNEL="C_INCIDENTS"), catalog=_catalog())
+    h = SlackHarness.start(rt, extensions=[register_actions])
+    notifier = install_notifier(rt, WebClient(token="xoxb-test", base_url=h.double.base_url))
+    assert notifier is not None
+    notifier.min_interval = 0.0
+
+    def post(alert: dict) -> list[str]:
+        r = h.http.post("/hooks/alerts", content=json.dumps([alert]))
+        assert r.status_code == 202, r.text
+        return list(r.json()["incidents"])
+
+    def at(t: float) -> str:
+        return datetime.fromtimestamp(t, UTC).isoformat()
+
+    try:
+        (slow,) = post({"name": "CheckoutErrors", "service": "payments", "severity": "critical",
+                        "starts_at": at(first_alert)})
+        deadline = time.monotonic() + 30  # a hang guard only
+        while not prom.calls("GET", "/api/v1/query_range"):  # its evidence is being read...
+            assert time.monotonic() < deadline, "the metric evidence was never asked for"
+            time.sleep(0.02)
+        (other,) = post({"name": "SearchDown", "service": "search", "severity": "critical",
+                         "starts_at": at(first_alert + 30)})  # ... another incident: acked and placed
+        assert other != slow
+        assert notifier.run_pending() == 2  # both cards posted...
+        cards = h.double.of("chat.postMessage")
+        assert answered == []  # ... before Prometheus answered a single query
+        assert "metric evidence pending" in json.dumps(_card_of(cards, slow)["blocks"])
+        _card_of(cards, other)
+        gate.set()
+        assert get_pipeline(rt).settle(timeout=120)
+        with rt.store.engine.connect() as conn:
+            where = s.slack_message(conn, slow)
+        assert where is not None
+        deadline = time.monotonic() + 30  # a hang guard only
+        while True:  # the arrival saved the incident and queued its card
+            notifier.run_pending()
+            updates = [json.dumps(c.params["blocks"]) for c in h.double.of("chat.update") if c.params["ts"] == where[1]]
+            if any("payments errors broke at" in u for u in updates):
+                break
+            assert time.monotonic() < deadline, f"the evidence never reached the card: {updates}"
+            time.sleep(0.05)
+        assert answered  # it did answer, after the cards above
+        with rt.store.engine.connect() as conn:
+            found = s.get_incident(conn, slow)
+        assert found is not None and [b.service for b in found[0].metric_breaks] == ["payments"]
+        assert found[0].metric_note == ""
+    finally:
+        gate.set()
+        h.stop()
+        prom.stop()

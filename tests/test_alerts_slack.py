@@ -167,7 +167,7 @@ def test_buttons_record_who_and_update_the_card(env) -> None:  # type: ignore[no
     assert [(a["action"], a["user"]) for a in _actions(h, iid)] == [("ack", "U42"), ("show", "U7"), ("resolve", "U9")]
     resolved_posts = [c for c in h.double.of("chat.postMessage") if c.params.get("text", "").startswith(":white_check_mark: Resolved")]
     assert len(resolved_posts) == 1
-    assert iid not in notifier.told and iid not in notifier.last_hash  # nothing kept for closed incidents
+    assert iid not in notifier.last_hash  # nothing kept for closed incidents
     posts_before = len(h.double.of("chat.postMessage"))
     notifier.on_incidents([iid])  # a late change after the close: the card may update, the thread stays quiet
     clock.t += 10

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,7 +24,7 @@ import pytest
 from slack_sdk import WebClient
 from sqlalchemy import create_engine, func, select, text
 
-from bot.slack.incidents import METADATA_TYPE, IncidentNotifier
+from bot.slack.incidents import METADATA_TYPE, THREAD_METADATA_TYPE, IncidentNotifier, thread_news
 from tests.alerts_helpers import T0, mk
 from tests.realservices import free_port
 from tests.slack_double import SlackDouble
@@ -34,7 +35,7 @@ from tools.scenario.topology import catalog
 from tools.store import Store, alert_log
 from tools.store import alerts as s
 from tools.store import lease as lease_store
-from tools.store.outbox import incident_outbox
+from tools.store.outbox import incident_outbox, incident_thread
 
 CHANNEL = "C_INCIDENTS"
 
@@ -391,13 +392,20 @@ def test_real_replicas_one_incident_one_post_every_alert_with_the_owner_killed_m
                     acked.update(r.json()["alert_ids"])
                     if killed.is_set():
                         sent_after_kill[0] += 1
-                    if len(acked) >= STORM // 3 and not killed.is_set():
-                        kill_owner()  # mid-storm, requests in flight
+                    if len(acked) >= kill_at and not killed.is_set():
+                        kill_owner()  # mid-storm, requests in flight, its next follow-up not yet due
                 return
             raise AssertionError(f"batch {k} was never acknowledged")
 
+        first_part = len(batches) // 3
+        kill_at = (first_part + 5) * BATCH
         with ThreadPoolExecutor(max_workers=6) as pool:
-            list(pool.map(send, range(len(batches))))
+            list(pool.map(send, range(first_part)))
+            guard = time.monotonic() + 60  # a hang guard: the card and its first list are out before
+            while not any(c.params.get("thread_ts") for c in double.of("chat.postMessage")):  # the kill,
+                assert time.monotonic() < guard, "the card was never posted"  # so what follows are
+                time.sleep(0.05)  # follow-ups ("N more alerts joined"), some owed by the replica killed
+            list(pool.map(send, range(first_part, len(batches))))
         http.close()
         procs[owner].wait(10)
         assert procs[owner].returncode == -signal.SIGKILL
@@ -428,6 +436,8 @@ def test_real_replicas_one_incident_one_post_every_alert_with_the_owner_killed_m
                                       .where(s.alerts.c.incident_id.is_not(None))).scalar_one()
                 unsent = conn.execute(select(func.count()).select_from(incident_outbox)
                                       .where(incident_outbox.c.version > incident_outbox.c.sent_version)).scalar_one()
+                unsent += conn.execute(select(func.count()).select_from(incident_thread)
+                                       .where(incident_thread.c.ts.is_(None))).scalar_one()
             if placed == STORM and not unsent and all(r[2] for r in incs):
                 break
             assert time.monotonic() < deadline, f"not settled: {incs}, {placed} placed, {unsent} unsent"
@@ -442,6 +452,11 @@ def test_real_replicas_one_incident_one_post_every_alert_with_the_owner_killed_m
         assert len(posts) == 1, [p.params.get("text") for p in posts]  # ONE post (updates allowed)
         assert posts[0].params["metadata"]["event_payload"]["incident_id"] == iid
         assert all(c.params["ts"] == ts for c in double.of("chat.update"))  # every update edits that card
+        # its thread: every alert announced exactly once, though the replica posting it died
+        texts = thread_texts(double, ts)
+        assert texts and texts[0].startswith("Alerts in this incident:")
+        assert any(re.match(r"\d+ more alerts? joined:", t) for t in texts), texts  # follow-ups were owed
+        assert announced(texts) == STORM, texts
     except BaseException:
         for i in range(REPLICAS):
             log = tmp_path / f"r{i}.log"
@@ -693,3 +708,138 @@ def test_the_log_numbers_a_batch_in_its_order(db: Store) -> None:
         rows = alert_log.read_after(conn, first - 1)
     assert last - first == 59 and [r[0] for r in rows] == list(range(first, last + 1))
     assert [a.id for _seq, a in rows] == [a.id for a in batch]  # type: ignore[union-attr]
+
+
+# --- thread follow-ups through the outbox ---------------------------------------------------------
+def thread_texts(double: SlackDouble, ts: str) -> list[str]:
+    """The incident thread's own messages (not the triage's), in the order Slack got them."""
+    return [c.params["text"] for c in double.of("chat.postMessage") if c.params.get("thread_ts") == ts
+            and (c.params.get("metadata") or {}).get("event_type") == THREAD_METADATA_TYPE]
+
+
+def announced(texts: list[str]) -> int:
+    """How many alerts the thread announced: the first list's lines (and its '… and K more'),
+    then each 'N more alerts joined' head (its lines may run over several messages)."""
+    n, in_first = 0, False
+    for t in texts:
+        joined = re.match(r"(\d+) more alerts? joined:", t)
+        if joined:
+            n, in_first = n + int(joined.group(1)), False
+            continue
+        in_first = in_first or t.startswith("Alerts in this incident:")
+        if in_first:
+            n += sum(1 for line in t.splitlines() if line.startswith("• "))
+            n += sum(int(m) for m in re.findall(r"^… and (\d+) more$", t, flags=re.M))
+    return n
+
+
+def test_a_follow_up_the_dead_poster_did_not_post_is_posted_once_by_whoever_posts_next(
+        db: Store, double: SlackDouble) -> None:
+    """Replica r1 posts the card, then dies before posting the next 'N more alerts joined';
+    r2 posts it (once), then r1's successor process posts the one after: nothing lost,
+    nothing repeated, though no poster saw the others' messages."""
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
+    p.outbox = True
+    alerts = storm(10)
+    (iid,) = p.ingest(alerts[:5]).incidents
+    r1 = notifier_for(db, double, "r1")
+    r1.on_incidents([iid])
+    assert r1.run_pending() == 1
+    with db.engine.connect() as conn:
+        where = s.slack_message(conn, iid)
+    assert where is not None
+    p.ingest(alerts[5:8])  # saved with its outbox change; r1 is killed before it posts it
+    r2 = notifier_for(db, double, "r2")
+    assert r2.poll() == 1 and r2.run_pending() == 1
+    assert thread_texts(double, where[1])[-1].startswith("3 more alerts joined:")
+    p.ingest(alerts[8:])
+    r1b = notifier_for(db, double, "r1b")  # r1 restarted: a new process, nothing in memory
+    assert r1b.poll() == 1 and r1b.run_pending() == 1
+    texts = thread_texts(double, where[1])
+    assert texts[-1].startswith("2 more alerts joined:") and announced(texts) == 10, texts
+    assert r2.poll() == 0 and r2.run_pending() == 0  # nothing left for anyone
+
+
+def test_a_crash_between_a_thread_post_and_its_record_does_not_post_it_twice(db: Store, double: SlackDouble) -> None:
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
+    p.outbox = True
+    alerts = storm(8)
+    (iid,) = p.ingest(alerts[:5]).incidents
+    r1 = notifier_for(db, double, "r1", claim_ttl=0.3)
+    r1.claim_ttl = 0.3  # (the notifier keeps a claim past a Slack call; this test kills r1 inside one)
+    r1.on_incidents([iid])
+    assert r1.run_pending() == 1
+    with db.engine.connect() as conn:
+        where = s.slack_message(conn, iid)
+    assert where is not None
+    p.ingest(alerts[5:])
+    # r1's poster claims, updates the card, plans the follow-up, starts it, posts it... and is
+    # killed before it records the message's ts (the steps of IncidentNotifier._send_claimed)
+    assert outbox.claim(db, iid, "r1", ttl=0.3) is not None
+    found = s_get(db, iid)
+    assert outbox.plan_thread(db, iid, "r1", 0.3, lambda told: thread_news(told, found[0], found[1], card_posted=True))
+    (msg,) = outbox.thread_unsent(db, iid)
+    assert outbox.start_thread_post(db, iid, msg.seq, "r1", 0.3)
+    WebClient(token="xoxb-test", base_url=double.base_url).chat_postMessage(
+        channel=CHANNEL, thread_ts=where[1], text=msg.text,
+        metadata={"event_type": THREAD_METADATA_TYPE, "event_payload": {"incident_id": iid, "token": msg.token}})
+    r2 = notifier_for(db, double, "r2")
+    assert r2.poll() == 0  # r1's claim is live
+    time.sleep(0.4)
+    assert r2.poll() == 1 and r2.run_pending() == 1
+    texts = thread_texts(double, where[1])
+    assert [t.split("\n")[0] for t in texts] == ["Alerts in this incident:", "3 more alerts joined:"]  # found, not re-posted
+    assert outbox.thread_unsent(db, iid) == []
+
+
+def s_get(db: Store, iid: str):  # type: ignore[no-untyped-def]
+    with db.engine.connect() as conn:
+        found = s.get_incident(conn, iid)
+    assert found is not None
+    return found
+
+
+def test_resolved_is_told_once_whichever_replica_posts_it(db: Store, double: SlackDouble) -> None:
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
+    p.outbox = True
+    (iid,) = p.ingest(storm(3)).incidents
+    posters = [notifier_for(db, double, f"n{i}") for i in range(3)]
+    posters[0].on_incidents([iid])
+    posters[0].run_pending()
+    assert p.resolve_by_hand(iid, "U9")
+    posters[1].on_incidents([iid])
+    posters[1].run_pending()
+    posters[2].on_incidents([iid])  # a late repeat of the same change elsewhere
+    posters[2].run_pending()
+    with db.engine.connect() as conn:
+        where = s.slack_message(conn, iid)
+    assert where is not None
+    texts = thread_texts(double, where[1])
+    assert sum(t.startswith(":white_check_mark: Resolved") for t in texts) == 1
+
+
+def test_a_rate_limited_follow_up_is_retried_once_and_a_refused_one_does_not_block_the_next(
+        db: Store, double: SlackDouble) -> None:
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
+    p.outbox = True
+    alerts = storm(10)
+    (iid,) = p.ingest(alerts[:5]).incidents
+    n = notifier_for(db, double, "r1")
+    n.on_incidents([iid])
+    assert n.run_pending() == 1
+    with db.engine.connect() as conn:
+        where = s.slack_message(conn, iid)
+    assert where is not None
+    n.on_incidents(p.ingest(alerts[5:7]).incidents)
+    double.fail_next("chat.postMessage", status=429, retry_after=1)
+    assert n.run_pending() == 0  # the card was updated, its follow-up rate-limited...
+    assert n.drain(time.monotonic() + 20) == 1  # ... and sent after Retry-After
+    n.on_incidents(p.ingest(alerts[7:9]).incidents)
+    double.fail_next("chat.postMessage", status=200, body={"ok": False, "error": "msg_too_long"})
+    assert n.run_pending() == 1  # refused for good: given up, logged
+    n.on_incidents(p.ingest(alerts[9:]).incidents)
+    assert n.run_pending() == 1
+    texts = thread_texts(double, where[1])
+    assert [t.split("\n")[0] for t in texts] == ["Alerts in this incident:", "2 more alerts joined:",
+                                                 "1 more alert joined:"]
+    assert outbox.thread_unsent(db, iid) == []

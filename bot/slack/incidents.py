@@ -14,7 +14,10 @@ Replicas: the in-memory queue only schedules; what must be posted is in the inci
 row first, so two replicas never post one card; the loop also picks up rows nobody alive
 is posting (the replica that saved them died), and a first post carries a token in its
 message metadata, so a successor finds a post whose ts was never recorded instead of
-posting the card twice.
+posting the card twice. The thread's messages ("N more alerts joined", "Resolved") are
+planned from what the store says the thread was told and queued in the outbox under the
+same claim (tools/store/outbox.py), so after a replica dies each is posted exactly once
+by whichever replica posts next, never lost and never repeated.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ log = logging.getLogger("triops.slack.incidents")
 
 MAX_TRIES = 5  # rate-limited or 5xx attempts per update before it waits for the next change
 METADATA_TYPE = "triops_incident"  # event_type of the metadata a card is posted with
+THREAD_METADATA_TYPE = "triops_incident_thread"  # ... and a message in its thread
 POLL_SECONDS = 1.0  # how often the loop looks for outbox rows nobody alive is posting
 
 
@@ -106,8 +110,6 @@ class IncidentNotifier:
         self.pending: dict[str, float] = {}  # incident id -> when it may be sent
         self.last_sent: dict[str, float] = {}
         self.last_hash: dict[str, str] = {}
-        self.told: dict[str, set[str]] = {}  # fingerprints already announced in the thread
-        self.told_resolved: set[str] = set()
         self.failures: dict[str, int] = {}
         self.cond = threading.Condition()
         self._sending = threading.Lock()  # the loop and the shutdown drain never send at once
@@ -287,7 +289,8 @@ class IncidentNotifier:
         try:
             if where is None:
                 token = uuid.uuid4().hex
-                if not outbox.begin_post(self.store, iid, self.holder, token, self.claim_ttl):
+                if not outbox.begin_post(self.store, iid, self.holder, token, self.claim_ttl,
+                                         thread=lambda told: thread_news(told, summary, members, card_posted=False)):
                     return False  # the claim expired under us: whoever holds it now posts
                 resp = self.client.chat_postMessage(
                     channel=self.channel, text=text, blocks=blocks, unfurl_links=False,
@@ -295,23 +298,25 @@ class IncidentNotifier:
                 )
                 channel, ts = resp["channel"], resp["ts"]
                 incidents.set_slack_message(self.store, iid, channel, ts)
-                self.told[iid] = set()
-                self._thread_news(iid, channel, ts, summary, members, first=True)
-                self._posted(summary, channel, ts)
+                try:
+                    told = self._send_thread(iid, channel, ts)
+                finally:  # the card is out: its triage is queued whatever became of the thread
+                    self._posted(summary, channel, ts)
+                if not told:
+                    return False
             else:
                 channel, ts = where
-                if iid not in self.told:  # after a restart: what is on the card was told already
-                    self.told[iid] = {a.fingerprint for a in members}
-                    if summary.status == "resolved":
-                        self.told_resolved.add(iid)
                 if self.last_hash.get(iid) != digest:
                     self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
-                self._thread_news(iid, channel, ts, summary, members, first=False)
+                if not outbox.plan_thread(self.store, iid, self.holder, self.claim_ttl,
+                                          lambda told: thread_news(told, summary, members, card_posted=True)):
+                    return False
+                if not self._send_thread(iid, channel, ts):
+                    return False
         except SlackApiError as exc:
             error = exc.response.get("error")
-            status = getattr(exc.response, "status_code", 0)
             tries = self.failures.get(iid, 0) + 1
-            if (status == 429 or status >= 500 or error == "ratelimited") and tries <= MAX_TRIES:
+            if _transient(exc) and tries <= MAX_TRIES:
                 retry = _retry_after(exc)
                 self.failures[iid] = tries
                 log.warning("slack refused incident %s update (%s); retry in %ss", iid, error, retry)
@@ -327,7 +332,7 @@ class IncidentNotifier:
         self.failures.pop(iid, None)
         self.last_hash[iid] = digest
         self.last_sent[iid] = self.clock()
-        if summary.status == "resolved" and iid in self.told_resolved:
+        if summary.status == "resolved":
             self._forget(iid)  # state is kept for live incidents only; the store has the rest
         return True
 
@@ -356,27 +361,89 @@ class IncidentNotifier:
             log.exception("on_posted failed for incident %s", summary.id)
 
     def _forget(self, iid: str) -> None:
-        """After a restart-like rebuild the thread is not re-announced (see `_send`)."""
-        for d in (self.last_hash, self.told, self.last_sent):
+        for d in (self.last_hash, self.last_sent):
             d.pop(iid, None)
-        self.told_resolved.discard(iid)
 
-    def _thread_news(
-        self, iid: str, channel: str, ts: str, s: IncidentSummary, members: list[Alert], *, first: bool
-    ) -> None:
-        told = self.told.setdefault(iid, set())
-        new = [a for a in members if a.fingerprint not in told]
-        if new:
-            head = "Alerts in this incident:" if first else f"{len(new)} more alert{'s' if len(new) > 1 else ''} joined:"
-            for chunk in _chunks([head, *(alert_line(a) for a in new[:60])] + ([f"… and {len(new) - 60} more"] if len(new) > 60 else [])):
-                self.client.chat_postMessage(channel=channel, thread_ts=ts, text=chunk, unfurl_links=False)
-            told.update(a.fingerprint for a in new)
-        if s.status == "open":
-            self.told_resolved.discard(iid)  # reopened: a later resolve is news again
-        elif iid not in self.told_resolved:
-            by = f" by <@{s.resolved_by}>" if s.resolved_by else " (all alerts resolved, quiet period passed)"
-            self.client.chat_postMessage(channel=channel, thread_ts=ts, text=f":white_check_mark: Resolved {fmt.when(s.resolved_at)}{by}.")
-            self.told_resolved.add(iid)
+    def _send_thread(self, iid: str, channel: str, ts: str) -> bool:
+        """Post the thread's queued messages in order, each once: one a dead poster started is
+        looked for in the thread first. False if the claim was lost meanwhile."""
+        unsent = outbox.thread_unsent(self.store, iid)
+        found = self._find_thread_posts(iid, channel, ts) if any(m.started_at for m in unsent) else {}
+        for m in unsent:
+            if m.token in found:
+                log.warning("incident %s: thread message found posted by a poster that died before recording it", iid)
+                outbox.thread_posted(self.store, iid, m.seq, found[m.token])
+                continue
+            if not outbox.start_thread_post(self.store, iid, m.seq, self.holder, self.claim_ttl):
+                return False
+            try:
+                resp = self.client.chat_postMessage(
+                    channel=channel, thread_ts=ts, text=m.text, unfurl_links=False,
+                    metadata={"event_type": THREAD_METADATA_TYPE, "event_payload": {"incident_id": iid, "token": m.token}},
+                )
+            except SlackApiError as exc:
+                if _transient(exc):
+                    raise  # retried with the card (see _send_claimed)
+                # refused for good (thread gone, message refused): never let it block the ones after it
+                log.warning("slack refused thread message %d of incident %s (%s); not retried",
+                            m.seq, iid, exc.response.get("error"))
+                outbox.thread_posted(self.store, iid, m.seq, "")
+                continue
+            outbox.thread_posted(self.store, iid, m.seq, str(resp["ts"]))
+        return True
+
+    def _find_thread_posts(self, iid: str, channel: str, ts: str) -> dict[str, str]:
+        """token -> ts of the messages this incident's thread carries (metadata on request)."""
+        out: dict[str, str] = {}
+        cursor: str | None = None
+        try:
+            while True:
+                resp = self.client.conversations_replies(channel=channel, ts=ts, include_all_metadata=True,
+                                                         limit=200, cursor=cursor)
+                for m in resp.get("messages") or []:
+                    meta = m.get("metadata") or {}
+                    payload = meta.get("event_payload") or {}
+                    if meta.get("event_type") == THREAD_METADATA_TYPE and payload.get("incident_id") == iid:
+                        out[str(payload.get("token"))] = str(m["ts"])
+                cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+                if not resp.get("has_more") or not cursor:
+                    return out
+        except SlackApiError as exc:  # cannot look (e.g. no history scope): post what is not known posted
+            log.warning("incident %s: cannot look for earlier thread messages (%s)", iid, exc.response.get("error"))
+            return out
+
+
+def thread_news(told: set[str], s: IncidentSummary, members: list[Alert], *, card_posted: bool) -> outbox.ThreadNews:
+    """What the thread has not been told yet, given what it has (`told`: "a:<fingerprint>"
+    per alert announced, "m:card" once the first list is planned, "m:resolved" while the
+    resolve is announced). Flapping re-fires share a fingerprint: never re-announced."""
+    if card_posted and not told:  # a card posted before the thread was kept in the store: told already
+        return outbox.ThreadNews([], ["m:card", *(f"a:{a.fingerprint}" for a in members),
+                                      *(["m:resolved"] if s.status != "open" else [])], [])
+    texts: list[str] = []
+    items: list[str] = [] if "m:card" in told else ["m:card"]
+    forget: list[str] = []
+    new = [a for a in members if f"a:{a.fingerprint}" not in told]
+    if new:
+        head = "Alerts in this incident:" if "m:card" not in told else \
+            f"{len(new)} more alert{'s' if len(new) > 1 else ''} joined:"
+        more = [f"… and {len(new) - 60} more"] if len(new) > 60 else []
+        texts += _chunks([head, *(alert_line(a) for a in new[:60]), *more])
+        items += [f"a:{a.fingerprint}" for a in new]
+    if s.status == "open":
+        if "m:resolved" in told:
+            forget.append("m:resolved")  # reopened: a later resolve is news again
+    elif "m:resolved" not in told:
+        by = f" by <@{s.resolved_by}>" if s.resolved_by else " (all alerts resolved, quiet period passed)"
+        texts.append(f":white_check_mark: Resolved {fmt.when(s.resolved_at)}{by}.")
+        items.append("m:resolved")
+    return outbox.ThreadNews(texts, items, forget)
+
+
+def _transient(exc: SlackApiError) -> bool:
+    """Rate-limited or a Slack-side failure: worth sending again later."""
+    status = getattr(exc.response, "status_code", 0)
+    return bool(status == 429 or status >= 500 or exc.response.get("error") == "ratelimited")
 
 
 def _retry_after(exc: SlackApiError) -> float:

@@ -18,7 +18,11 @@ else is a bug and propagates.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
+import uuid
+from collections import deque
 from collections.abc import Callable, Container, Mapping, Sequence
 from datetime import datetime
 
@@ -28,6 +32,8 @@ from tools.catalog import ServiceCatalog
 from tools.errors import BackendUnreachable, NoDataError, ToolError
 from tools.settings import Settings
 from tools.timeutil import from_epoch
+
+log = logging.getLogger("triops.alerts")
 
 HISTORY_S = 6 * 3600.0  # baseline the detector learns from (a short one lets a warm-up blip hide a break)
 AFTER_S = 15 * 60.0  # ... and how far past the first alert a break is still read
@@ -148,43 +154,110 @@ def prometheus_provider(settings: Settings, catalog: ServiceCatalog, *, max_serv
     return provide
 
 
-class IncidentMetrics:
-    """The pipeline's per-incident metric evidence: read again only when an incident's
-    services change; after Prometheus failed to answer, not asked for `retry_s` (the
-    evidence says why), so a down Prometheus costs one timeout, not one per batch."""
+PENDING_NOTE = "metric evidence pending: read in the background, the card updates when it arrives"
+DOWN_NOTE = "Prometheus was unreachable moments ago: cause ranked without metric evidence"
 
-    def __init__(self, provider: MetricProvider, catalog: ServiceCatalog, retry_s: float = 60.0):
+
+class IncidentMetrics:
+    """The pipeline's per-incident metric evidence, never waited for: the pipeline asks under
+    its lock, so a slow Prometheus (a timeout per query, `budget_s` per read) must not stall
+    the correlation of every other alert. `get` answers from the cache at once; evidence it
+    does not have yet is queued and read in the background (by at most `workers` threads,
+    one read per incident at a time), and `on_ready(incident_id)` is called when it arrives,
+    so the pipeline saves the incident again and its card is updated. Read again only when
+    an incident's services change; after Prometheus failed to answer, not asked for `retry_s` (the evidence says
+    why), so a down Prometheus costs one timeout, not one per batch."""
+
+    def __init__(self, provider: MetricProvider, catalog: ServiceCatalog, retry_s: float = 60.0, *,
+                 on_ready: Callable[[str], None] | None = None, workers: int = 2):
         self.provider, self.catalog, self.retry_s = provider, catalog, retry_s
+        self.on_ready = on_ready
         self._cache: dict[str, tuple[tuple[str, ...], MetricEvidence]] = {}
         self._down_until = 0.0
+        self._reading: set[str] = set()  # incidents with a read queued or in flight
+        self._queue: deque[tuple[str, tuple[str, ...], dict[str, float]]] = deque()
+        self._busy = 0  # reads queued and not yet reported through on_ready
+        self._workers, self._max_workers = 0, workers
+        self._cond = threading.Condition()
 
     def get(self, incident_id: str, first_seen: Mapping[str, float]) -> MetricEvidence | None:
-        """`first_seen`: the incident's services -> their first alert (epoch)."""
+        """`first_seen`: the incident's services -> their first alert (epoch). The evidence for
+        these services if read; else (a read started, or already under way) the evidence for
+        its earlier services, or a 'pending' one."""
         services = tuple(sorted(first_seen, key=lambda s: (first_seen[s], s)))
-        cached = self._cache.get(incident_id)
-        if cached is not None and cached[0] == services:
-            return cached[1]
-        if not services:
-            return None
-        now = time.monotonic()
-        if now < self._down_until:
-            if cached is not None:
+        with self._cond:
+            cached = self._cache.get(incident_id)
+            if cached is not None and cached[0] == services:
                 return cached[1]
-            ev = MetricEvidence(available=False,
-                                note="Prometheus was unreachable moments ago: cause ranked without metric evidence")
-        else:
+            if not services:
+                return None
+            if time.monotonic() < self._down_until:
+                if cached is not None:
+                    return cached[1]
+                ev = MetricEvidence(available=False, note=DOWN_NOTE)
+                self._cache[incident_id] = (services, ev)
+                return ev
+            if incident_id not in self._reading:
+                self._reading.add(incident_id)
+                self._busy += 1
+                self._queue.append((incident_id, services, dict(first_seen)))
+                if self._workers < self._max_workers:
+                    self._workers += 1
+                    threading.Thread(target=self._work, name="triops-metric-evidence", daemon=True).start()
+        return cached[1] if cached is not None else MetricEvidence(available=False, note=PENDING_NOTE)
+
+    def _work(self) -> None:
+        """A reader thread: reads queued incidents until none is left, then ends."""
+        while True:
+            with self._cond:
+                if not self._queue:
+                    self._workers -= 1
+                    return
+                incident_id, services, first_seen = self._queue.popleft()
+                down = time.monotonic() < self._down_until  # failed while this one waited: do not ask
+            self._read(incident_id, services, first_seen, down)
+
+    def _read(self, incident_id: str, services: tuple[str, ...], first_seen: dict[str, float], down: bool) -> None:
+        try:
             silent = [d for s in services[:3] for d in self.catalog.dependencies(s) if d not in first_seen]
             wanted = [*services[:5], *dict.fromkeys(silent)][:8]  # the first alerting, then what they call
-            ev = self.provider(wanted, min(first_seen.values()))
-            if not ev.available:
-                self._down_until = now + self.retry_s
-        self._cache[incident_id] = (services, ev)
-        return ev
+            if down:
+                ev = MetricEvidence(available=False, note=DOWN_NOTE)
+            else:
+                try:
+                    ev = self.provider(wanted, min(first_seen.values()))
+                except Exception as exc:  # a bug: nobody waits on this thread, so the card says it
+                    ref = uuid.uuid4().hex[:8]
+                    log.exception("metric evidence for incident %s failed [ref %s]", incident_id, ref)
+                    ev = MetricEvidence(available=False,
+                                        note=f"reading metric evidence failed [ref {ref}]: {type(exc).__name__}")
+            with self._cond:
+                if not ev.available and not down:
+                    self._down_until = time.monotonic() + self.retry_s
+                self._cache[incident_id] = (services, ev)
+                self._reading.discard(incident_id)
+            if self.on_ready is not None:
+                try:
+                    self.on_ready(incident_id)
+                except Exception:  # the next save of the incident carries the evidence anyway
+                    log.exception("saving the metric evidence of incident %s failed", incident_id)
+        finally:
+            with self._cond:
+                self._reading.discard(incident_id)
+                self._busy -= 1
+                self._cond.notify_all()
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until no read is in flight and every result was handed to `on_ready` (a
+        short-lived pipeline before it exits, a test). False if `timeout` passed first."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._busy == 0, timeout)
 
     def forget(self, live: Container[str]) -> None:
         """Drop the evidence of incidents no longer in `live`."""
-        for iid in [i for i in self._cache if i not in live]:
-            del self._cache[iid]
+        with self._cond:
+            for iid in [i for i in self._cache if i not in live]:
+                del self._cache[iid]
 
 
 def describe(b: MetricBreak, first_alert: float) -> str:

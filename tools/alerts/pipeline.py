@@ -9,6 +9,10 @@ position, saving the incidents and its new position together. The holder correla
 own batches at once (so a single process behaves as it always did); the others' batches
 it drains within a poll. On the holder's death the lease expires, another replica takes
 it, rebuilds the open incidents from the store and resumes from the saved position.
+
+Nothing slow that a cache can answer is waited for under the pipeline's lock: metric
+evidence (Prometheus) is read in the background (tools/alerts/metric_evidence.py), and
+the incident is saved again when it arrives, so its card updates through the outbox.
 """
 
 from __future__ import annotations
@@ -104,7 +108,10 @@ class AlertPipeline:
         self._pending: list[tuple[list[Alert], Future[IngestResult]]] = []
         self._pending_lock = threading.Lock()
         self._changes: dict[str, tuple[tuple[str, ...], list[ChangeEvent]]] = {}
-        self.metrics = IncidentMetrics(metrics, self.catalog) if metrics else None  # golden-signal breaks
+        # golden-signal breaks, read off the lock: an incident whose evidence arrives is saved again
+        self.metrics = IncidentMetrics(metrics, self.catalog, on_ready=self._evidence_arrived) if metrics else None
+        self._refresh: set[str] = set()  # incidents to save again (their evidence arrived)
+        self._refresh_lock = threading.Lock()
         self.listeners: list[Callable[[list[str]], None]] = []  # e.g. the Slack notifier
         self._summaries = IncrementalSummaries(lambda: self.engine.stats["events"])  # O(new alerts) per save
         if restore:
@@ -199,8 +206,11 @@ class AlertPipeline:
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        """A short-lived pipeline (the CLI, the demo) hands the lease over when done, so a
-        `triops serve` started right after correlates at once rather than after the expiry."""
+        """A short-lived pipeline (the CLI, the demo) saves the metric evidence still being
+        read, then hands the lease over, so a `triops serve` started right after correlates
+        at once rather than after the expiry."""
+        if self.metrics is not None:
+            self.metrics.settle(timeout=60.0)
         self.release()
 
     def check(self, batch: Sequence[Alert]) -> None:
@@ -523,7 +533,32 @@ class AlertPipeline:
             self._notify([incident_id])
         return ok
 
+    def _evidence_arrived(self, incident_id: str) -> None:
+        """The background read of an incident's metric evidence finished (IncidentMetrics):
+        save the incident again, so its card shows the evidence. If this save fails, the
+        next save (the ticker's, within seconds) carries it."""
+        with self._refresh_lock:
+            self._refresh.add(incident_id)
+        with self.lock:
+            try:  # never takes the lease (e.g. after the hand-over at shutdown): the owner reads its own
+                if self._epoch is None or not self._ensure_owner()[0]:
+                    return
+                touched = self._save([])
+            except LeaseLost:
+                self._drop_engine()
+                return
+            except Exception:
+                self._drop_engine()  # rebuilt from the store; the evidence is cached, saved next round
+                raise
+        self._notify(touched)
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait for the metric evidence being read to arrive and be saved (True when none is
+        left). Never call it holding `self.lock`: the arrival saves under it."""
+        return self.metrics.settle(timeout) if self.metrics is not None else True
+
     def summary(self, incident_id: str) -> IncidentSummary | None:
+        """The incident's summary now; its metric evidence as read so far (never waited for)."""
         inc = self.engine.incidents.get(incident_id)
         if inc is None:
             return None
@@ -535,7 +570,9 @@ class AlertPipeline:
               refused: Sequence[tuple[dict, str]] = (), acks: Sequence[tuple[str, str, str]] = ()) -> list[str]:
         """Write the placements and the changed incidents with the engine's new log position,
         fenced by the lease (LeaseLost: another replica took over; nothing is written)."""
-        dirty = sorted(self.engine.take_dirty())
+        with self._refresh_lock:  # cleared once saved: a failed save leaves them for the next
+            refresh = set(self._refresh)
+        dirty = sorted(self.engine.take_dirty() | {i for i in refresh if i in self.engine.incidents})
         self._summaries.touch((aid, iid) for aid, iid, _k, _t in placements)
         summaries = []
         parked = list(parked)
@@ -576,6 +613,9 @@ class AlertPipeline:
                 outbox_store.enqueue(conn, dirty)
             if trim:
                 log_store.trim(conn, new_position)
+        if refresh:
+            with self._refresh_lock:
+                self._refresh -= refresh
         self._position = new_position
         self._progress_at = time.monotonic()
         return dirty

@@ -7,14 +7,23 @@ writer on SQLite) for `ttl` seconds; the claim of a poster that died expires and
 takes it. Before a first post the poster records a `post_token`, which the message carries
 in its metadata: a successor that finds a token but no message ts looks for that message
 before posting again, so a crash between the post and the record repeats nothing.
+
+The card's thread gets the same treatment. Under the claim, the poster works out what the
+thread has not been told (`incident_thread_told`: each alert fingerprint announced, and
+markers) and writes those messages as rows of `incident_thread` in one transaction; then
+posts each row, marking it started before and posted (its ts) after, with its token in
+the message metadata. Whoever holds the claim next posts the rows still unposted, first
+looking in the thread for the ones a dead poster had started: each follow-up is posted
+once whichever replica posts it.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from sqlalchemy import Column, Integer, String, Table, case, select, update
+from sqlalchemy import Column, Integer, String, Table, Text, case, delete, func, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -32,6 +41,25 @@ incident_outbox = Table(
     Column("claimed_until", Epoch),
     Column("post_token", String(40)),  # set before a first post; carried in its metadata
     Column("post_started_at", Epoch),
+)
+
+
+incident_thread = Table(
+    "incident_thread",
+    metadata,
+    Column("incident_id", String(40), primary_key=True),
+    Column("seq", Integer, primary_key=True),  # the message's place in the thread
+    Column("text", Text, nullable=False),
+    Column("token", String(40), nullable=False),  # carried in its metadata
+    Column("started_at", Epoch),  # a post began: look for it in the thread before posting again
+    Column("ts", String(32)),  # Slack's ts, once posted
+)
+
+incident_thread_told = Table(
+    "incident_thread_told",
+    metadata,
+    Column("incident_id", String(40), primary_key=True),
+    Column("item", String(210), primary_key=True),  # "a:<fingerprint>" announced, or a marker "m:…"
 )
 
 
@@ -130,3 +158,69 @@ def release(conn: Connection, incident_id: str, holder: str) -> None:
 def read(conn: Connection, incident_id: str) -> dict | None:
     row = conn.execute(select(incident_outbox).where(incident_outbox.c.incident_id == incident_id)).mappings().first()
     return dict(row) if row else None
+
+
+class ThreadMessage(NamedTuple):
+    seq: int
+    text: str
+    token: str
+    started_at: float | None
+
+
+def extend(conn: Connection, incident_id: str, holder: str, ttl: float) -> bool:
+    """Still the claim's holder: hold it `ttl` seconds more (the fence before writing the
+    thread's plan). False if it was lost or expired."""
+    c = incident_outbox.c
+    now = db_now(conn)
+    done = conn.execute(update(incident_outbox)
+                        .where(c.incident_id == incident_id, c.claimed_by == holder, c.claimed_until > now)
+                        .values(claimed_until=now + ttl))
+    return bool(done.rowcount)
+
+
+def told(conn: Connection, incident_id: str) -> set[str]:
+    t = incident_thread_told.c
+    return set(conn.execute(select(t.item).where(t.incident_id == incident_id)).scalars())
+
+
+def add_thread(conn: Connection, incident_id: str, texts: Sequence[str], items: Sequence[str],
+               forget: Sequence[str] = ()) -> None:
+    """Queue `texts` for the thread (after what is queued) and record `items` as told, in the
+    caller's transaction (under the claim)."""
+    t = incident_thread.c
+    if texts:
+        last = conn.execute(select(func.max(t.seq)).where(t.incident_id == incident_id)).scalar() or 0
+        conn.execute(delete(incident_thread).where(  # posted: only the last is kept (it numbers the next)
+            t.incident_id == incident_id, t.ts.is_not(None), t.seq < last))
+        conn.execute(incident_thread.insert(), [
+            {"incident_id": incident_id, "seq": last + i, "text": text, "token": uuid.uuid4().hex}
+            for i, text in enumerate(texts, 1)])
+    if items:
+        conn.execute(insert_for(conn, incident_thread_told).on_conflict_do_nothing(),
+                     [{"incident_id": incident_id, "item": i} for i in dict.fromkeys(items)])
+    if forget:
+        k = incident_thread_told.c
+        conn.execute(delete(incident_thread_told).where(k.incident_id == incident_id, k.item.in_(list(forget))))
+
+
+def thread_unsent(conn: Connection, incident_id: str) -> list[ThreadMessage]:
+    t = incident_thread.c
+    rows = conn.execute(select(t.seq, t.text, t.token, t.started_at)
+                        .where(t.incident_id == incident_id, t.ts.is_(None)).order_by(t.seq))
+    return [ThreadMessage(int(r[0]), r[1], r[2], r[3]) for r in rows]
+
+
+def start_thread_post(conn: Connection, incident_id: str, seq: int, holder: str, ttl: float) -> bool:
+    """About to post thread message `seq`: mark it started and hold the claim `ttl` more.
+    False if the claim was lost or expired (another poster may send it now)."""
+    if not extend(conn, incident_id, holder, ttl):
+        return False
+    t = incident_thread.c
+    conn.execute(update(incident_thread).where(t.incident_id == incident_id, t.seq == seq)
+                 .values(started_at=func.coalesce(t.started_at, db_now(conn))))
+    return True
+
+
+def thread_posted(conn: Connection, incident_id: str, seq: int, ts: str) -> None:
+    t = incident_thread.c
+    conn.execute(update(incident_thread).where(t.incident_id == incident_id, t.seq == seq).values(ts=ts))
