@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.language_models import BaseChatModel
 
 import prompts
-from bot.agent import actions
+from bot.agent import actions, intent_choice
 from bot.agent.budget import Budget
 from bot.agent.capping import redact
 from bot.agent.grounding import Evidence, check, check_claims
@@ -142,9 +142,10 @@ class Assistant:
         return ans
 
     def _llm_allowed(self, question: str, conv: conv_store.Conversation, intent: str | None) -> bool:
-        """The per-intent choice (TRIOPS_LLM_INTENTS): the LLM answers only the intents where the
-        eval showed it at least as correct as the planner; the planner answers the rest."""
-        allowed = self.settings.llm_intents
+        """The per-intent choice (TRIOPS_LLM_INTENTS, else the one `triops eval agent --llm`
+        learned for this model): the LLM answers only the intents where the eval showed it at
+        least as correct as the planner; the planner answers the rest."""
+        allowed = intent_choice.allowed_intents(self.settings)
         if allowed is None:
             return True
         if intent is None:
