@@ -119,12 +119,16 @@ def system_prompt(
 ) -> str:
     """Stable for a day (the date, not the minute), so servers that cache a prompt prefix
     reuse it across questions; the time of day goes in the user turn."""
-    names = list(tool_names) if tool_names is not None else [t.name for t in offered_tools(registry)]
+    every = [t.name for t in offered_tools(registry)]
+    names = list(tool_names) if tool_names is not None else every
     catalog = ctx.catalog
     return prompts.render(
         "system",
         tool_names=names,
-        example_tool=names[0] if names else "tool_name",
+        # the citation example near the top is the same for every question (the first tool of
+        # the whole registry, not of this question's compact set): a server's cached prefix
+        # then reaches the per-question tool list, not only the first rules
+        example_tool=every[0] if every else "tool_name",
         today=ctx.now().strftime("%Y-%m-%d"),
         known_services=list(getattr(catalog, "service_names", []) or [])[:60],
         known_teams=list(getattr(catalog, "team_names", []) or [])[:30],
