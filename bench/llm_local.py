@@ -15,7 +15,7 @@ What it does, each step printed as it goes:
 4. the table (per model and the planner beside it) in Markdown, for bench/RESULTS.md.
 
 Not part of `make test` (it takes minutes): `make bench-llm`, or
-  python bench/llm_local.py --questions 12
+  python bench/llm_local.py --questions 10 --threads 1 --cli
 """
 
 from __future__ import annotations
@@ -419,17 +419,20 @@ def table(rows: list[tuple[str, Any]]) -> str:
             "|---|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [head]
     pct = lambda v: "–" if v is None else f"{v:.0%}"  # noqa: E731
+    # llama-cpp-python's stream carries no `usage`: unknown, not zero (the server log has the counts)
+    tokens = lambda s: "–" if s.path == "llm" and not s.tokens_per_question else f"{s.tokens_per_question:.0f}"  # noqa: E731
     for model, s in rows:
         lines.append(f"| {s.path} | {model} | {pct(s.routing_accuracy)} | {pct(s.args_accuracy)} | {pct(s.facts_accuracy)} | "
                      f"{pct(s.correctness)} | {pct(s.grounded_share)} | {pct(s.fallback_rate)} | "
-                     f"{s.p50_latency_ms / 1000:.1f} s | {s.p95_latency_ms / 1000:.1f} s | {s.tokens_per_question:.0f} | "
+                     f"{s.p50_latency_ms / 1000:.1f} s | {s.p95_latency_ms / 1000:.1f} s | {tokens(s)} | "
                      f"{'$0 (local)' if s.path == 'llm' else '–'} |")
     return "\n".join(lines)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", default="smollm2-135m-template,gemma3-270m", help=f"comma-separated, of: {', '.join(MODELS)}")
+    ap.add_argument("--models", default="smollm2-135m-template",
+                    help=f"comma-separated, of: {', '.join(MODELS)} (gemma3-270m is the base model, not instruction-tuned)")
     ap.add_argument("--questions", type=int, default=12)
     ap.add_argument("--venv", type=Path, default=ROOT / ".bench" / "llama-venv")
     ap.add_argument("--cache", type=Path, default=ROOT / ".bench" / "models")

@@ -113,6 +113,11 @@ def signature(t: Tool) -> str:
     return f"{t.name}({', '.join(args)}) — {schema.get('description', '')}"
 
 
+# the time of day rides in the user turn (the system prompt stays the same all day); an
+# answer that contains it has read the user turn back
+TIME_MARK = "(time now:"
+
+
 def system_prompt(
     registry: ToolRegistry, ctx: ToolContext, *, has_history: bool, can_suggest: bool = False,
     tool_names: Sequence[str] | None = None, tool_lines: Sequence[str] = (),
@@ -192,7 +197,7 @@ class LLMAgent:
                                         tool_lines=[signature(t) for t in offered] if self.settings.llm_tools_in_prompt else ()),
             middleware=[guard, repair],
         )
-        asked = f"{redact(question)}\n\n(time now: {self.ctx.now().strftime('%Y-%m-%d %H:%M')} UTC)"
+        asked = f"{redact(question)}\n\n{TIME_MARK} {self.ctx.now().strftime('%Y-%m-%d %H:%M')} UTC)"
         messages = [*history_messages(history), HumanMessage(content=asked)]
         # A safety net only (the budgets above end a run first): each round is several graph
         # steps (middleware, model, tools), and a model that keeps calling refused tools stops here.

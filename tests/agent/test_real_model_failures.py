@@ -144,7 +144,7 @@ def test_recorded_answers_of_a_real_small_model(rec: dict[str, Any], ctx: ToolCo
     ans = replay_recorded(rec, ctx, registry, double, tmp_path)
     said = rec["responses"][-1]["choices"][0]["message"]["content"]
     shown = answer_text(ans)
-    assert ans.path == "planner" and ans.fallback == "no_tool_call"
+    assert ans.path == "planner" and ans.fallback == rec.get("fallback", "no_tool_call")
     assert said[:40] not in shown
     never_raw(shown)
 
@@ -170,10 +170,27 @@ def test_a_made_up_call_in_the_prompts_signature_syntax_is_neither_run_nor_shown
 def test_a_state_claim_with_an_echoed_time_line_is_never_shown(
         ctx: ToolContext, registry: ToolRegistry, double: OpenAIDouble, tmp_path: Path) -> None:
     """"The fraud model is not healthy … (time now: 2026-11-23 12:00 UTC)": a state claim with no
-    tool call, ending in the user turn's time line read back. The planner answers from the tool."""
+    tool call, ending in the user turn's time line read back (a prompt echo, refused first).
+    The planner answers from the tool."""
     ans = replay_recorded(recorded("smollm2_state_claim_time_echo"), ctx, registry, double, tmp_path)
     shown = answer_text(ans)
-    assert ans.path == "planner" and ans.fallback == "no_tool_call"
+    assert ans.path == "planner" and ans.fallback == "prompt_echo"
     assert "not healthy" not in shown and "(time now:" not in shown and "manipulated" not in shown
     assert "fraud-scorer" in shown and any(c.tool.startswith("model") for c in ans.calls)
+    never_raw(shown)
+
+
+def test_a_chat_question_read_back_is_never_shown(ctx: ToolContext, registry: ToolRegistry, double: OpenAIDouble,
+                                                  tmp_path: Path) -> None:
+    """Gemma 3 270M answered "hello there" with the user turn read back, then the time line
+    triops adds and "mendatanguser" over and over. A greeting needs no tool; the answer was
+    refused only because the time's figures came from no tool ("ungrounded", a note that
+    misleads). It is refused as what it is, a read-back; the planner greets instead."""
+    rec = recorded("gemma3_chat_question_read_back")
+    said = rec["responses"][0]["choices"][0]["message"]["content"]
+    assert said.startswith("hello there") and "(time now:" in said
+    ans = replay_recorded(rec, ctx, registry, double, tmp_path)
+    shown = answer_text(ans)
+    assert ans.path == "planner" and ans.intent == "smalltalk" and ans.fallback == "prompt_echo"
+    assert "(time now:" not in shown and "mendatang" not in shown and said[:40] not in shown
     never_raw(shown)
