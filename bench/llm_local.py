@@ -15,7 +15,7 @@ What it does, each step printed as it goes:
 4. the table (per model and the planner beside it) in Markdown, for bench/RESULTS.md.
 
 Not part of `make test` (it takes minutes): `make bench-llm`, or
-  python bench/llm_local.py --questions 12
+  python bench/llm_local.py --questions 10 --threads 1 --cli
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -358,33 +360,57 @@ def evaluate(base: str, spec: ModelSpec, args: argparse.Namespace, transcripts: 
 
     rec = Recorder(base, transcripts)
     try:
-        settings = Settings(
-            TRIOPS_HOME=tempfile.mkdtemp(prefix="triops-bench-"), OPENAI_BASE_URL=rec.base_url + "/v1",
-            TRIOPS_LLM_MODEL=spec.key, TRIOPS_LLM_TIMEOUT=str(args.timeout), TRIOPS_AGENT_MAX_SECONDS=str(args.timeout),
-            TRIOPS_LLM_MAX_TOKENS=str(args.max_tokens), TRIOPS_LLM_CONTEXT_TOKENS=str(args.ctx),
-            TRIOPS_AGENT_MAX_TOOL_CALLS="3",
+        env = {
+            "TRIOPS_LLM_MODEL": spec.key, "TRIOPS_LLM_TIMEOUT": str(args.timeout),
+            "TRIOPS_AGENT_MAX_SECONDS": str(args.timeout), "TRIOPS_LLM_MAX_TOKENS": str(args.max_tokens),
+            "TRIOPS_LLM_CONTEXT_TOKENS": str(args.ctx), "TRIOPS_AGENT_MAX_TOOL_CALLS": "3",
             # llama-cpp-python's chatml-function-calling cannot stream a tool choice ("Automatic
             # streaming tool choice is not supported"); with the model's own template, stream so a
             # timed-out generation is cancelled
-            TRIOPS_LLM_STREAM="0" if spec.chat_format == "chatml-function-calling" else "1",
+            "TRIOPS_LLM_STREAM": "0" if spec.chat_format == "chatml-function-calling" else "1",
             # a template that drops `tools`: the signatures go in the system prompt, calls come back as text
-            TRIOPS_LLM_TOOLS_IN_PROMPT="0" if spec.chat_format == "chatml-function-calling" else "1",
-        )
+            "TRIOPS_LLM_TOOLS_IN_PROMPT": "0" if spec.chat_format == "chatml-function-calling" else "1",
+        }
+        settings = Settings(TRIOPS_HOME=tempfile.mkdtemp(prefix="triops-bench-"), OPENAI_BASE_URL=rec.base_url + "/v1", **env)
         sizes = prompt_sizes(base, settings)
         say(f"{spec.key}: prompt tokens: system {sizes['system_prompt']}, tool schemas {sizes['tool_schemas_full']} "
             f"({sizes['tools_full']} tools) or compact {sizes['tool_schemas_compact']} ({sizes['tools_compact']} tools)")
         cases = pick_cases(load_cases(ROOT / "bench" / "agent_eval.yaml"), args.questions)
+        picked = args.out / "cases.yaml"  # the same questions for `triops eval agent --llm --cases`
+        picked.write_text(yaml.safe_dump({"cases": [c.model_dump() for c in cases]}, sort_keys=False))
+        say(f"{len(cases)} questions in {picked}; the same eval from the CLI, while the server runs: "
+            + " ".join(f"{k}={v}" for k, v in {"OPENAI_BASE_URL": base + "/v1", **env}.items())
+            + f" triops eval agent --llm --cases {picked}")
 
         def progress(i: int, n: int, runs: dict[str, list[Any]]) -> None:
             r = runs["llm"][-1]
             print(f"   [{i}/{n}] {r.latency_ms / 1000:5.1f} s  {'ok ' if r.correct else 'MISS'} "
                   f"fallback={r.fallback or '-':13} tools={','.join(r.tools_called) or '-':30} {r.question!r}", flush=True)
 
-        started = time.monotonic()
+        started, load = time.monotonic(), os.getloadavg()[0]
         report = run_eval(cases, settings, llm=True, progress=progress)
-        return {"report": report, "sizes": sizes, "seconds": time.monotonic() - started}
+        return {"report": report, "sizes": sizes, "seconds": time.monotonic() - started, "env": env, "cases": picked,
+                "load": (load, os.getloadavg()[0])}
     finally:
         rec.close()
+
+
+def run_cli(base: str, res: dict[str, Any], out: Path) -> str:
+    """`triops eval agent --llm` on the same questions against the same server (no proxy): its
+    table as the user sees it, kept in `out`; returns its summary line for the LLM path."""
+    env = {**os.environ, **res["env"], "OPENAI_BASE_URL": base + "/v1", "PYTHONPATH": str(ROOT),
+           "TRIOPS_HOME": tempfile.mkdtemp(prefix="triops-bench-cli-"), "COLUMNS": "200"}
+    cmd = [sys.executable, "-c", "from bot.cli import main; main()", "eval", "agent", "--llm", "--cases", str(res["cases"])]
+    say("running: " + " ".join(f"{k}={v}" for k, v in res["env"].items()) + f" OPENAI_BASE_URL={base}/v1 "
+        f"triops eval agent --llm --cases {res['cases']}")
+    started, load = time.monotonic(), os.getloadavg()[0]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
+    seconds = time.monotonic() - started
+    out.write_text(done.stdout + done.stderr)
+    print(done.stdout[-3000:], flush=True)
+    llm = next((line for line in done.stdout.splitlines() if line.lstrip("│┃| ").startswith("llm")), "(no llm row)")
+    return (f"`triops eval agent --llm` (exit {done.returncode}, {seconds:.0f} s, load {load:.1f} → "
+            f"{os.getloadavg()[0]:.1f}): {' '.join(llm.replace('│', ' ').split())}; full output {out.name}")
 
 
 # --- 4. the table ---------------------------------------------------------------------------------
@@ -393,17 +419,20 @@ def table(rows: list[tuple[str, Any]]) -> str:
             "|---|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [head]
     pct = lambda v: "–" if v is None else f"{v:.0%}"  # noqa: E731
+    # llama-cpp-python's stream carries no `usage`: unknown, not zero (the server log has the counts)
+    tokens = lambda s: "–" if s.path == "llm" and not s.tokens_per_question else f"{s.tokens_per_question:.0f}"  # noqa: E731
     for model, s in rows:
         lines.append(f"| {s.path} | {model} | {pct(s.routing_accuracy)} | {pct(s.args_accuracy)} | {pct(s.facts_accuracy)} | "
                      f"{pct(s.correctness)} | {pct(s.grounded_share)} | {pct(s.fallback_rate)} | "
-                     f"{s.p50_latency_ms / 1000:.1f} s | {s.p95_latency_ms / 1000:.1f} s | {s.tokens_per_question:.0f} | "
+                     f"{s.p50_latency_ms / 1000:.1f} s | {s.p95_latency_ms / 1000:.1f} s | {tokens(s)} | "
                      f"{'$0 (local)' if s.path == 'llm' else '–'} |")
     return "\n".join(lines)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", default="smollm2-135m-template,gemma3-270m", help=f"comma-separated, of: {', '.join(MODELS)}")
+    ap.add_argument("--models", default="smollm2-135m-template",
+                    help=f"comma-separated, of: {', '.join(MODELS)} (gemma3-270m is the base model, not instruction-tuned)")
     ap.add_argument("--questions", type=int, default=12)
     ap.add_argument("--venv", type=Path, default=ROOT / ".bench" / "llama-venv")
     ap.add_argument("--cache", type=Path, default=ROOT / ".bench" / "models")
@@ -413,6 +442,8 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=90.0, help="seconds per answer")
     ap.add_argument("--max-tokens", type=int, default=256)
     ap.add_argument("--out", type=Path, default=ROOT / ".bench" / "llm_local")
+    ap.add_argument("--cli", action="store_true", help="also run `triops eval agent --llm` on the same questions "
+                                                          "against the same server")
     ap.add_argument("--server-python", type=Path, help="a python where llama_cpp.server imports (skips the build)")
     ap.add_argument("--lib-path", type=Path, help="directory of the built libllama/libggml (LLAMA_CPP_LIB_PATH)")
     ap.add_argument("--base-url", help="an OpenAI-compatible server already running (Ollama, vLLM, llama.cpp): "
@@ -451,6 +482,7 @@ def main() -> None:
         transcripts.unlink(missing_ok=True)
         try:
             res = evaluate(base, spec, args, transcripts)
+            cli = run_cli(base, res, args.out / f"{spec.key}.cli.txt") if args.cli else ""
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -468,7 +500,8 @@ def main() -> None:
                      f"{sizes['tool_schemas_full']} ({sizes['tools_full']} tools) or {sizes['tool_schemas_compact']} compact "
                      f"({sizes['tools_compact']} tools, used at --ctx {args.ctx}). Fallbacks: {reasons}. "
                      f"LLM intents at least as correct as the planner: {', '.join(report.llm_intents or []) or 'none'}. "
-                     f"Wall time {res['seconds']:.0f} s for {report.cases} questions.")
+                     f"Wall time {res['seconds']:.0f} s for {report.cases} questions, load average "
+                     f"{res['load'][0]:.1f} → {res['load'][1]:.1f}, {os.cpu_count()} cores." + (f" {cli}" if cli else ""))
         (args.out / f"{spec.key}.report.json").write_text(report.model_dump_json(indent=1))
     md = table(rows) + "\n\n" + "\n".join(notes)
     (args.out / "table.md").write_text(md + "\n")

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field
 
-from bot.agent import eval_world
+from bot.agent import eval_world, intent_choice
 from bot.agent.grounding import extract
 from bot.agent.models import AgentAnswer
 from bot.agent.planner import Planner
@@ -228,12 +228,15 @@ def run_eval(
         if progress is not None:
             progress(i + 1, len(cases), runs)
     ctx.store.close()
+    chosen = llm_intents(runs["planner"], runs["llm"]) if use_llm else None
+    if chosen is not None:  # the default from now on for this endpoint and model
+        intent_choice.save(settings, chosen, len(cases))
     return EvalReport(
         cases=len(cases),
         tools=registry.names(),
         summaries=[summarise(p, rs, settings.llm_model if p == "llm" else None) for p, rs in runs.items()],
         results=[r for rs in runs.values() for r in rs],
-        llm_intents=llm_intents(runs["planner"], runs["llm"]) if use_llm else None,
+        llm_intents=chosen,
     )
 
 

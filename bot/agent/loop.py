@@ -113,18 +113,27 @@ def signature(t: Tool) -> str:
     return f"{t.name}({', '.join(args)}) — {schema.get('description', '')}"
 
 
+# the time of day rides in the user turn (the system prompt stays the same all day); an
+# answer that contains it has read the user turn back
+TIME_MARK = "(time now:"
+
+
 def system_prompt(
     registry: ToolRegistry, ctx: ToolContext, *, has_history: bool, can_suggest: bool = False,
     tool_names: Sequence[str] | None = None, tool_lines: Sequence[str] = (),
 ) -> str:
     """Stable for a day (the date, not the minute), so servers that cache a prompt prefix
     reuse it across questions; the time of day goes in the user turn."""
-    names = list(tool_names) if tool_names is not None else [t.name for t in offered_tools(registry)]
+    every = [t.name for t in offered_tools(registry)]
+    names = list(tool_names) if tool_names is not None else every
     catalog = ctx.catalog
     return prompts.render(
         "system",
         tool_names=names,
-        example_tool=names[0] if names else "tool_name",
+        # the citation example near the top is the same for every question (the first tool of
+        # the whole registry, not of this question's compact set): a server's cached prefix
+        # then reaches the per-question tool list, not only the first rules
+        example_tool=every[0] if every else "tool_name",
         today=ctx.now().strftime("%Y-%m-%d"),
         known_services=list(getattr(catalog, "service_names", []) or [])[:60],
         known_teams=list(getattr(catalog, "team_names", []) or [])[:30],
@@ -188,7 +197,7 @@ class LLMAgent:
                                         tool_lines=[signature(t) for t in offered] if self.settings.llm_tools_in_prompt else ()),
             middleware=[guard, repair],
         )
-        asked = f"{redact(question)}\n\n(time now: {self.ctx.now().strftime('%Y-%m-%d %H:%M')} UTC)"
+        asked = f"{redact(question)}\n\n{TIME_MARK} {self.ctx.now().strftime('%Y-%m-%d %H:%M')} UTC)"
         messages = [*history_messages(history), HumanMessage(content=asked)]
         # A safety net only (the budgets above end a run first): each round is several graph
         # steps (middleware, model, tools), and a model that keeps calling refused tools stops here.

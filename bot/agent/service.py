@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.language_models import BaseChatModel
 
 import prompts
-from bot.agent import actions
+from bot.agent import actions, intent_choice
 from bot.agent.budget import Budget
 from bot.agent.capping import redact
 from bot.agent.grounding import Evidence, check, check_claims
 from bot.agent.llm import failure_reason, make_chat_model
-from bot.agent.loop import LLMAgent, LLMRun, system_prompt
+from bot.agent.loop import TIME_MARK, LLMAgent, LLMRun, system_prompt
 from bot.agent.models import AgentAnswer, Grounding, ToolCallRecord
 from bot.agent.planner import Planner
 from bot.agent.render import output_text
@@ -142,9 +142,10 @@ class Assistant:
         return ans
 
     def _llm_allowed(self, question: str, conv: conv_store.Conversation, intent: str | None) -> bool:
-        """The per-intent choice (TRIOPS_LLM_INTENTS): the LLM answers only the intents where the
-        eval showed it at least as correct as the planner; the planner answers the rest."""
-        allowed = self.settings.llm_intents
+        """The per-intent choice (TRIOPS_LLM_INTENTS, else the one `triops eval agent --llm`
+        learned for this model): the LLM answers only the intents where the eval showed it at
+        least as correct as the planner; the planner answers the rest."""
+        allowed = intent_choice.allowed_intents(self.settings)
         if allowed is None:
             return True
         if intent is None:
@@ -178,10 +179,11 @@ class Assistant:
         return self._check_run(question, run, previous, intent, about=about)
 
     def _unusable(self, text: str) -> str | None:
-        """Why a final text must never be shown: a payload, or the prompt read back."""
+        """Why a final text must never be shown: a payload, or the prompt (or the user turn,
+        with the time line triops added to it) read back."""
         if looks_like_payload(text):
             return "bad_output"
-        if echoes(text, system_prompt(self.registry, self.ctx, has_history=False)):
+        if TIME_MARK in text or echoes(text, system_prompt(self.registry, self.ctx, has_history=False)):
             return "prompt_echo"
         return None
 

@@ -71,3 +71,18 @@ def test_fallback_notes(reason: str) -> None:
     assert text.startswith("_(") and text.endswith(")_")
     if reason == "budget":
         assert "time budget" in text
+
+
+def test_system_prompt_differs_between_questions_only_from_the_tool_list_on(ctx, registry) -> None:  # type: ignore[no-untyped-def]
+    """Two questions offered different compact tool sets (as SmolLM2 was, recorded on llama.cpp's
+    server): the prompts are the same up to the tool list, so the server's cached prefix covers
+    the rules (it stopped at 201 of ~800 tokens when the citation example named the first
+    offered tool)."""
+    from bot.agent.loop import system_prompt
+
+    lines = ["dora_metrics(service: string)", "alerts_list(service: string)"]
+    a = system_prompt(registry, ctx, has_history=False, tool_names=["dora_metrics", "alerts_list"], tool_lines=lines)
+    b = system_prompt(registry, ctx, has_history=False, tool_names=["alert_stats", "alerts_list"], tool_lines=lines)
+    cut = a.index("Tools available:")
+    assert a[:cut] == b[:cut] and a != b
+    assert '<tool_call>{"name": "alert_stats"' in b  # the call example names a tool this question offers

@@ -128,18 +128,69 @@ def test_tool_written_with_unparseable_arguments_is_a_failed_turn(ctx: ToolConte
 RECORDED = json.loads((Path(__file__).parent / "fixtures" / "llm_transcripts.json").read_text()).get("recorded", [])
 
 
+def replay_recorded(rec: dict[str, Any], ctx: ToolContext, registry: ToolRegistry, double: OpenAIDouble, tmp_path: Path):  # type: ignore[no-untyped-def]
+    for body in rec["responses"]:
+        double.push(body)
+    ctx.settings = make_settings(tmp_path, OPENAI_BASE_URL=double.base_url, TRIOPS_LLM_MODEL="smollm2-135m",
+                                 TRIOPS_LLM_TOOLS_IN_PROMPT="1", TRIOPS_LLM_CONTEXT_TOKENS="4096")
+    return Assistant(registry, ctx, ctx.settings).ask(rec["question"])
+
+
 @pytest.mark.parametrize("rec", RECORDED, ids=[r["id"] for r in RECORDED])
 def test_recorded_answers_of_a_real_small_model(rec: dict[str, Any], ctx: ToolContext, registry: ToolRegistry, double: OpenAIDouble, tmp_path: Path) -> None:
     """Every recorded SmolLM2 answer was prose with no tool call and made-up facts (an
     invented `alert_get` service, invented commands, "20 (15)" alerts): none is shown; the
     planner answers and says why."""
-    for body in rec["responses"]:
-        double.push(body)
-    ctx.settings = make_settings(tmp_path, OPENAI_BASE_URL=double.base_url, TRIOPS_LLM_MODEL="smollm2-135m",
-                                 TRIOPS_LLM_TOOLS_IN_PROMPT="1", TRIOPS_LLM_CONTEXT_TOKENS="4096")
-    ans = Assistant(registry, ctx, ctx.settings).ask(rec["question"])
+    ans = replay_recorded(rec, ctx, registry, double, tmp_path)
     said = rec["responses"][-1]["choices"][0]["message"]["content"]
     shown = answer_text(ans)
-    assert ans.path == "planner" and ans.fallback == "no_tool_call"
+    assert ans.path == "planner" and ans.fallback == rec.get("fallback", "no_tool_call")
     assert said[:40] not in shown
+    never_raw(shown)
+
+
+def recorded(name: str) -> dict[str, Any]:
+    return next(r for r in RECORDED if r["id"] == name)
+
+
+def test_a_made_up_call_in_the_prompts_signature_syntax_is_neither_run_nor_shown(
+        ctx: ToolContext, registry: ToolRegistry, double: OpenAIDouble, tmp_path: Path) -> None:
+    """SmolLM2 read the tool list's own syntax back with made-up names:
+    `checkout_ship(service: string, window: string = "6h")`, then `check_ship({name: ...})`.
+    Neither is JSON nor a registered tool: nothing runs, and the user sees the planner's answer."""
+    ans = replay_recorded(recorded("smollm2_signature_echo"), ctx, registry, double, tmp_path)
+    shown = answer_text(ans)
+    assert ans.path == "planner" and ans.fallback == "no_tool_call"
+    assert not any(c.by == "llm" for c in ans.calls)
+    assert [c.tool for c in ans.calls] == ["dora_metrics"]  # the planner's call
+    assert "checkout_ship" not in shown and "check_ship" not in shown and "string" not in shown
+    never_raw(shown)
+
+
+def test_a_state_claim_with_an_echoed_time_line_is_never_shown(
+        ctx: ToolContext, registry: ToolRegistry, double: OpenAIDouble, tmp_path: Path) -> None:
+    """"The fraud model is not healthy … (time now: 2026-11-23 12:00 UTC)": a state claim with no
+    tool call, ending in the user turn's time line read back (a prompt echo, refused first).
+    The planner answers from the tool."""
+    ans = replay_recorded(recorded("smollm2_state_claim_time_echo"), ctx, registry, double, tmp_path)
+    shown = answer_text(ans)
+    assert ans.path == "planner" and ans.fallback == "prompt_echo"
+    assert "not healthy" not in shown and "(time now:" not in shown and "manipulated" not in shown
+    assert "fraud-scorer" in shown and any(c.tool.startswith("model") for c in ans.calls)
+    never_raw(shown)
+
+
+def test_a_chat_question_read_back_is_never_shown(ctx: ToolContext, registry: ToolRegistry, double: OpenAIDouble,
+                                                  tmp_path: Path) -> None:
+    """Gemma 3 270M answered "hello there" with the user turn read back, then the time line
+    triops adds and "mendatanguser" over and over. A greeting needs no tool; the answer was
+    refused only because the time's figures came from no tool ("ungrounded", a note that
+    misleads). It is refused as what it is, a read-back; the planner greets instead."""
+    rec = recorded("gemma3_chat_question_read_back")
+    said = rec["responses"][0]["choices"][0]["message"]["content"]
+    assert said.startswith("hello there") and "(time now:" in said
+    ans = replay_recorded(rec, ctx, registry, double, tmp_path)
+    shown = answer_text(ans)
+    assert ans.path == "planner" and ans.intent == "smalltalk" and ans.fallback == "prompt_echo"
+    assert "(time now:" not in shown and "mendatang" not in shown and said[:40] not in shown
     never_raw(shown)
