@@ -220,14 +220,38 @@ def upsert_alerts(conn: Connection, batch: Sequence[Alert], received_at: float) 
             if prev["status"] == "resolved":
                 row["status"], row["ends_at"] = "resolved", prev["ends_at"]
         rows[row["id"]] = row
+    if conn.dialect.name == "postgresql":  # one fixed statement over arrays (see _PG_UPSERT)
+        conn.execute(_PG_UPSERT, {c: [r[c] for r in rows.values()] if c not in _JSON_COLUMNS
+                                  else [json.dumps(r[c]) for r in rows.values()] for c in _COLUMNS})
+        return
     conn.execute(_alerts_upsert(conn.dialect.name), list(rows.values()))
+
+
+_COLUMNS = ("id", "source", "fingerprint", "starts_at", "ends_at", "name", "service", "severity", "status",
+            "labels", "annotations", "links", "raw", "first_received_at", "last_received_at", "notifications")
+_JSON_COLUMNS = {"labels", "annotations", "links", "raw"}
+_PG_TYPES = {"starts_at": "float8", "ends_at": "float8", "first_received_at": "float8", "last_received_at": "float8",
+             "notifications": "int4", **dict.fromkeys(_JSON_COLUMNS, "json")}
+# The group's rows as one array per column: the statement's text is the same for every group
+# (psycopg prepares it once; a multi-row VALUES differs with the row count and was parsed,
+# planned and bound row by row each time), and nothing is processed per row in Python.
+_PG_UPSERT = text(
+    f"INSERT INTO alerts ({', '.join(_COLUMNS)}) "
+    "SELECT * FROM unnest(" + ", ".join(f"CAST(:{c} AS {_PG_TYPES.get(c, 'varchar')}[])" for c in _COLUMNS) + ") "
+    "ON CONFLICT (id) DO UPDATE SET "
+    "status = CASE WHEN alerts.status = 'resolved' THEN alerts.status ELSE excluded.status END, "
+    "ends_at = CASE WHEN alerts.status = 'resolved' THEN alerts.ends_at ELSE excluded.ends_at END, "
+    "severity = excluded.severity, labels = excluded.labels, annotations = excluded.annotations, "
+    "links = excluded.links, raw = excluded.raw, last_received_at = excluded.last_received_at, "
+    "notifications = alerts.notifications + excluded.notifications"
+)
 
 
 _ALERTS_UPSERT: dict[str, Any] = {}
 
 
 def _alerts_upsert(dialect: str) -> Any:
-    """Built once per dialect (building it per batch cost more than the insert)."""
+    """Built once (building it per batch cost more than the insert); SQLite's."""
     stmt = _ALERTS_UPSERT.get(dialect)
     if stmt is None:
         ins = sqlite_insert(alerts) if dialect == "sqlite" else pg_insert(alerts)
@@ -247,8 +271,6 @@ def _alerts_upsert(dialect: str) -> Any:
                 "notifications": alerts.c.notifications + ex.notifications,
             },
         )
-        if dialect == "postgresql":  # rows are unique: multi-row VALUES, one statement (see upsert_statement)
-            stmt = stmt.returning(alerts.c.id)
         _ALERTS_UPSERT[dialect] = stmt
     return stmt
 
