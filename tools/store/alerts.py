@@ -30,7 +30,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -281,12 +280,14 @@ def assign(conn: Connection, placements: Sequence[tuple[str, str, str, float]]) 
         return
     rows = {(iid, aid): {"incident_id": iid, "alert_id": aid, "joined_at": at, "kind": kind}
             for aid, iid, kind, at in placements}
+    if conn.dialect.name == "postgresql":  # memberships and assignments: one statement for the group
+        members = list(rows.values())
+        conn.execute(_MEMBERS_AND_ASSIGN_PG, {
+            "iids": [r["incident_id"] for r in members], "aids": [r["alert_id"] for r in members],
+            "ats": [r["joined_at"] for r in members], "kinds": [r["kind"] for r in members]})
+        return
     upsert(conn, alert_incident_members, list(rows.values()), ["incident_id", "alert_id"], update=False)
-    if conn.dialect.name == "postgresql":  # one statement for the group, not one per alert
-        conn.execute(_ASSIGN_PG, {"aids": [r["alert_id"] for r in rows.values()],
-                                  "iids": [r["incident_id"] for r in rows.values()]})
-    else:
-        conn.execute(_ASSIGN, [{"aid": r["alert_id"], "iid": r["incident_id"]} for r in rows.values()])
+    conn.execute(_ASSIGN, [{"aid": r["alert_id"], "iid": r["incident_id"]} for r in rows.values()])
 
 
 _ASSIGN = (
@@ -294,10 +295,16 @@ _ASSIGN = (
     .where(alerts.c.id == bindparam("aid"), alerts.c.incident_id.is_distinct_from(bindparam("iid")))
     .values(incident_id=bindparam("iid"))
 )
-_ASSIGN_PG = text(
-    "UPDATE alerts SET incident_id = v.iid FROM unnest(:aids, :iids) AS v(aid, iid) "
+# A data-modifying CTE: the membership rows and each alert's incident in one round trip,
+# with a text that is the same for every group (prepared once).
+_MEMBERS_AND_ASSIGN_PG = text(
+    "WITH v AS (SELECT * FROM unnest(CAST(:iids AS varchar[]), CAST(:aids AS varchar[]), "
+    "CAST(:ats AS float8[]), CAST(:kinds AS varchar[])) AS v(iid, aid, at, kind)), "
+    "ins AS (INSERT INTO alert_incident_members (incident_id, alert_id, joined_at, kind) "
+    "SELECT iid, aid, at, kind FROM v ON CONFLICT (incident_id, alert_id) DO NOTHING) "
+    "UPDATE alerts SET incident_id = v.iid FROM v "
     "WHERE alerts.id = v.aid AND alerts.incident_id IS DISTINCT FROM v.iid"
-).bindparams(bindparam("aids", type_=ARRAY(String)), bindparam("iids", type_=ARRAY(String)))
+)
 
 
 _NOT_IN_SUMMARY = {"acked_at", "acked_by", "resolved_by", "alert_ids", "time_to_ack_s", "time_to_resolve_s"}
