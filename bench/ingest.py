@@ -215,7 +215,7 @@ def run_one(tree: Path, label: str, store: str, pg_url: str | None, args: argpar
         "growth_rates": [round(r, 1) for r in grow_rates],
         "growth_last_over_first": round(grow_rates[-1] / grow_rates[0], 2),
         "growth_cpu_ms_per_1000": [round(c) for c in grow_cpu],
-        "growth_cpu_last_over_first": round(grow_cpu[-1] / grow_cpu[0], 2),
+        "growth_cpu_last_over_first": round(grow_cpu[-1] / grow_cpu[0], 2) if grow_cpu[0] else None,  # below a clock tick
         "non_202": lost,
     }
 
