@@ -8,6 +8,11 @@ is finished or reported, not dropped with a daemon thread.
 The event loop never does blocking work: Bolt's dispatch (signature check, middleware that
 reads the store, waiting for `ack()`), the webhooks' parsing and writes and the health
 check's query all run in worker threads.
+
+The alert webhooks (`POST /hooks/alerts`, `/hooks/alertmanager`, ...) skip FastAPI's routing
+and middleware stack through a direct ASGI lane (bot/hooks/lane.py) with the same handler,
+body limit, request metrics and error answers: in an alert storm the per-request cost bounds
+the ingest rate.
 """
 
 from __future__ import annotations
