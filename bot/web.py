@@ -8,6 +8,11 @@ is finished or reported, not dropped with a daemon thread.
 The event loop never does blocking work: Bolt's dispatch (signature check, middleware that
 reads the store, waiting for `ack()`), the webhooks' parsing and writes and the health
 check's query all run in worker threads.
+
+The alert webhooks (`POST /hooks/alerts`, `/hooks/alertmanager`, ...) skip FastAPI's routing
+and middleware stack through a direct ASGI lane (bot/hooks/lane.py) with the same handler,
+body limit, request metrics and error answers: in an alert storm the per-request cost bounds
+the ingest rate.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
@@ -29,6 +34,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from bot.hooks import alerts, delivery, mlops
+from bot.hooks.lane import HookLane
 from bot.router import Router
 from tools.errors import PayloadError, StoreUnavailable
 
@@ -46,6 +52,37 @@ class Worker(Protocol):
     def start(self) -> None: ...
 
     def stop(self, deadline: float) -> None: ...
+
+
+class TriopsAPI(FastAPI):
+    """FastAPI, with the alert webhooks served by a direct lane (bot/hooks/lane.py) in front
+    of the middleware stack and the router: in a storm the per-request cost bounds the rate."""
+
+    hook_lane: Any = None  # the lane inside the same body limit and request metrics
+    lane: HookLane | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.lane is not None and self.lane.matches(scope):
+            scope["app"] = self  # what Starlette sets: handlers read request.app.state
+            await self.hook_lane(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def install_hook_lane(api: TriopsAPI, wrap: Callable[[Any], Any]) -> None:
+    """Serve the alert webhook routes (bot/hooks/alerts.py) through the lane; `wrap` adds the
+    middlewares every request goes through (body limit, request metrics)."""
+    from tools.alerts.sources import ALERT_SOURCES
+
+    routes: dict[tuple[str, str], tuple[str, Any]] = {}
+    for route in alerts.router.routes:
+        path = getattr(route, "path", "")
+        name = path.removeprefix("/hooks/")
+        if name in ALERT_SOURCES:
+            for method in getattr(route, "methods", ()):  # others (PUT /hooks/alertmanager) stay routed
+                routes[(method, path)] = (name, route)
+    api.lane = HookLane(routes, api.exception_handlers)
+    api.hook_lane = wrap(api.lane)
 
 
 def create_app(router: Router, bolt_app: App | None = None, *, workers: Sequence[Worker] = ()) -> FastAPI:
@@ -77,7 +114,7 @@ def create_app(router: Router, bolt_app: App | None = None, *, workers: Sequence
                     log.info("stopped %s", w.name)
 
     docs = settings.api_docs
-    api = FastAPI(
+    api = TriopsAPI(
         title="triops",
         version="0.1.0",
         lifespan=lifespan,
@@ -92,9 +129,10 @@ def create_app(router: Router, bolt_app: App | None = None, *, workers: Sequence
     redact_access_log()
     for r in HOOK_ROUTERS:
         api.include_router(r)
-    from bot.observability import mount_metrics
+    from bot.observability import _CountRequests, mount_metrics
 
-    mount_metrics(api, router.runtime.metrics)  # /metrics: tool calls and latencies, queues (prometheus_client)
+    metrics = mount_metrics(api, router.runtime.metrics)  # /metrics: tool calls and latencies, queues (prometheus_client)
+    install_hook_lane(api, lambda lane: _CountRequests(BodyLimit(lane, max_bytes=settings.max_body_bytes), metrics))
 
     @api.get("/healthz")
     def healthz(ready: bool = False) -> Response:  # a plain def: FastAPI runs it in a worker thread

@@ -56,6 +56,45 @@ def test_retries_update_and_resolve_closes(db: Store) -> None:
     assert count(db, s.alerts) == 2
 
 
+def test_a_batch_stores_every_field_as_given_on_both_stores(db: Store) -> None:
+    """One statement for the whole batch (arrays per column on PostgreSQL): maps, links, raw,
+    unicode, missing and present ends and a repeat inside the batch come back as sent."""
+    from tools.alerts.models import AlertLinks
+
+    a = mk("HighErrorRate", "payments", 0).model_copy(update={
+        "labels": {"pod": "payments-7d9-x", "zone": "eu-west-1a"}, "annotations": {"summary": "5xx > 5 % — ünïcode ✓"},
+        "links": AlertLinks(runbook="https://runbooks/x", dashboard=None), "raw": {"nested": {"n": [1, 2.5, None]}}})
+    b = mk("DiskFull", "ledger", 30, status="resolved", started=0)
+    with db.engine.begin() as conn:
+        s.upsert_alerts(conn, [a, b, a], T0 + 40)
+    with db.engine.connect() as conn:
+        rows = {r["id"]: r for r in conn.execute(select(s.alerts)).mappings()}
+    ra, rb = rows[a.id], rows[b.id]
+    assert (ra["labels"], ra["annotations"], ra["raw"]) == (a.labels, a.annotations, a.raw)
+    assert ra["links"] == {"runbook": "https://runbooks/x"} and ra["ends_at"] is None
+    assert (ra["notifications"], ra["status"], ra["first_received_at"]) == (2, "firing", T0 + 40)
+    assert (rb["status"], rb["ends_at"], rb["notifications"]) == ("resolved", T0 + 30, 1)
+
+
+def test_saved_incidents_come_back_as_their_summaries_on_both_stores(db: Store) -> None:
+    """The incidents a group touched are written in one statement (column arrays and
+    pydantic's JSON on PostgreSQL): every column and the whole summary read back as saved."""
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200))
+    p.ingest([mk("PostgresDown", "postgres-main", 0), mk("HighErrorRate", "payments", 60),
+              mk("SearchLatency", "search", 90, namespace="x")])
+    saved = {iid: p.summary(iid) for iid in p.engine.incidents}
+    with db.engine.connect() as conn:
+        rows = {r["id"]: r for r in conn.execute(select(s.alert_incidents)).mappings()}
+    assert set(rows) == set(saved) and len(rows) == 2
+    for iid, summary in saved.items():
+        assert summary is not None
+        row = rows[iid]
+        assert row["summary"] == summary.model_dump(mode="json", exclude=s._NOT_IN_SUMMARY)
+        assert row["services"] == summary.services and row["services_text"] == "|" + "|".join(summary.services) + "|"
+        assert (row["status"], row["alert_count"], row["opened_at"]) == (
+            summary.status, summary.alert_count, summary.opened_at.timestamp())
+
+
 def test_pipeline_persists_correlates_and_restores(db: Store) -> None:
     p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200))
     r1 = p.ingest([mk("PostgresDown", "postgres-main", 0), mk("HighErrorRate", "payments", 60)])

@@ -30,7 +30,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -220,14 +219,38 @@ def upsert_alerts(conn: Connection, batch: Sequence[Alert], received_at: float) 
             if prev["status"] == "resolved":
                 row["status"], row["ends_at"] = "resolved", prev["ends_at"]
         rows[row["id"]] = row
+    if conn.dialect.name == "postgresql":  # one fixed statement over arrays (see _PG_UPSERT)
+        conn.execute(_PG_UPSERT, {c: [r[c] for r in rows.values()] if c not in _JSON_COLUMNS
+                                  else [json.dumps(r[c]) for r in rows.values()] for c in _COLUMNS})
+        return
     conn.execute(_alerts_upsert(conn.dialect.name), list(rows.values()))
+
+
+_COLUMNS = ("id", "source", "fingerprint", "starts_at", "ends_at", "name", "service", "severity", "status",
+            "labels", "annotations", "links", "raw", "first_received_at", "last_received_at", "notifications")
+_JSON_COLUMNS = {"labels", "annotations", "links", "raw"}
+_PG_TYPES = {"starts_at": "float8", "ends_at": "float8", "first_received_at": "float8", "last_received_at": "float8",
+             "notifications": "int4", **dict.fromkeys(_JSON_COLUMNS, "json")}
+# The group's rows as one array per column: the statement's text is the same for every group
+# (psycopg prepares it once; a multi-row VALUES differs with the row count and was parsed,
+# planned and bound row by row each time), and nothing is processed per row in Python.
+_PG_UPSERT = text(
+    f"INSERT INTO alerts ({', '.join(_COLUMNS)}) "
+    "SELECT * FROM unnest(" + ", ".join(f"CAST(:{c} AS {_PG_TYPES.get(c, 'varchar')}[])" for c in _COLUMNS) + ") "
+    "ON CONFLICT (id) DO UPDATE SET "
+    "status = CASE WHEN alerts.status = 'resolved' THEN alerts.status ELSE excluded.status END, "
+    "ends_at = CASE WHEN alerts.status = 'resolved' THEN alerts.ends_at ELSE excluded.ends_at END, "
+    "severity = excluded.severity, labels = excluded.labels, annotations = excluded.annotations, "
+    "links = excluded.links, raw = excluded.raw, last_received_at = excluded.last_received_at, "
+    "notifications = alerts.notifications + excluded.notifications"
+)
 
 
 _ALERTS_UPSERT: dict[str, Any] = {}
 
 
 def _alerts_upsert(dialect: str) -> Any:
-    """Built once per dialect (building it per batch cost more than the insert)."""
+    """Built once (building it per batch cost more than the insert); SQLite's."""
     stmt = _ALERTS_UPSERT.get(dialect)
     if stmt is None:
         ins = sqlite_insert(alerts) if dialect == "sqlite" else pg_insert(alerts)
@@ -247,8 +270,6 @@ def _alerts_upsert(dialect: str) -> Any:
                 "notifications": alerts.c.notifications + ex.notifications,
             },
         )
-        if dialect == "postgresql":  # rows are unique: multi-row VALUES, one statement (see upsert_statement)
-            stmt = stmt.returning(alerts.c.id)
         _ALERTS_UPSERT[dialect] = stmt
     return stmt
 
@@ -259,12 +280,14 @@ def assign(conn: Connection, placements: Sequence[tuple[str, str, str, float]]) 
         return
     rows = {(iid, aid): {"incident_id": iid, "alert_id": aid, "joined_at": at, "kind": kind}
             for aid, iid, kind, at in placements}
+    if conn.dialect.name == "postgresql":  # memberships and assignments: one statement for the group
+        members = list(rows.values())
+        conn.execute(_MEMBERS_AND_ASSIGN_PG, {
+            "iids": [r["incident_id"] for r in members], "aids": [r["alert_id"] for r in members],
+            "ats": [r["joined_at"] for r in members], "kinds": [r["kind"] for r in members]})
+        return
     upsert(conn, alert_incident_members, list(rows.values()), ["incident_id", "alert_id"], update=False)
-    if conn.dialect.name == "postgresql":  # one statement for the group, not one per alert
-        conn.execute(_ASSIGN_PG, {"aids": [r["alert_id"] for r in rows.values()],
-                                  "iids": [r["incident_id"] for r in rows.values()]})
-    else:
-        conn.execute(_ASSIGN, [{"aid": r["alert_id"], "iid": r["incident_id"]} for r in rows.values()])
+    conn.execute(_ASSIGN, [{"aid": r["alert_id"], "iid": r["incident_id"]} for r in rows.values()])
 
 
 _ASSIGN = (
@@ -272,10 +295,16 @@ _ASSIGN = (
     .where(alerts.c.id == bindparam("aid"), alerts.c.incident_id.is_distinct_from(bindparam("iid")))
     .values(incident_id=bindparam("iid"))
 )
-_ASSIGN_PG = text(
-    "UPDATE alerts SET incident_id = v.iid FROM unnest(:aids, :iids) AS v(aid, iid) "
+# A data-modifying CTE: the membership rows and each alert's incident in one round trip,
+# with a text that is the same for every group (prepared once).
+_MEMBERS_AND_ASSIGN_PG = text(
+    "WITH v AS (SELECT * FROM unnest(CAST(:iids AS varchar[]), CAST(:aids AS varchar[]), "
+    "CAST(:ats AS float8[]), CAST(:kinds AS varchar[])) AS v(iid, aid, at, kind)), "
+    "ins AS (INSERT INTO alert_incident_members (incident_id, alert_id, joined_at, kind) "
+    "SELECT iid, aid, at, kind FROM v ON CONFLICT (incident_id, alert_id) DO NOTHING) "
+    "UPDATE alerts SET incident_id = v.iid FROM v "
     "WHERE alerts.id = v.aid AND alerts.incident_id IS DISTINCT FROM v.iid"
-).bindparams(bindparam("aids", type_=ARRAY(String)), bindparam("iids", type_=ARRAY(String)))
+)
 
 
 _NOT_IN_SUMMARY = {"acked_at", "acked_by", "resolved_by", "alert_ids", "time_to_ack_s", "time_to_resolve_s"}
@@ -283,6 +312,20 @@ _NOT_IN_SUMMARY = {"acked_at", "acked_by", "resolved_by", "alert_ids", "time_to_
 
 def save_incidents(conn: Connection, summaries: Sequence[IncidentSummary]) -> None:
     """Write the engine-owned columns; actions and the Slack ts are kept as they are."""
+    if conn.dialect.name == "postgresql" and summaries:
+        _save_incidents_pg(conn, summaries)
+    else:
+        upsert(conn, alert_incidents, _incident_rows(summaries), ["id"])
+    if any(s.merged_ids or s.split_from for s in summaries):
+        _apply_moves(conn, summaries)
+    resolved = {s.id: to_epoch(s.resolved_at) for s in summaries if s.status == "resolved" and s.resolved_at}
+    if resolved:  # a confirmed cause's recovery ends when its incident resolves
+        from tools.store.delivery import close_confirmed_recoveries
+
+        close_confirmed_recoveries(conn, {k: v for k, v in resolved.items() if v is not None})
+
+
+def _incident_rows(summaries: Sequence[IncidentSummary]) -> list[dict[str, Any]]:
     rows = []
     for s in summaries:
         rows.append(
@@ -302,14 +345,37 @@ def save_incidents(conn: Connection, summaries: Sequence[IncidentSummary]) -> No
                 "summary": s.model_dump(mode="json", exclude=_NOT_IN_SUMMARY),
             }
         )
-    upsert(conn, alert_incidents, rows, ["id"])
-    if any(s.merged_ids or s.split_from for s in summaries):
-        _apply_moves(conn, summaries)
-    resolved = {s.id: to_epoch(s.resolved_at) for s in summaries if s.status == "resolved" and s.resolved_at}
-    if resolved:  # a confirmed cause's recovery ends when its incident resolves
-        from tools.store.delivery import close_confirmed_recoveries
+    return rows
 
-        close_confirmed_recoveries(conn, {k: v for k, v in resolved.items() if v is not None})
+
+_INCIDENT_COLUMNS = {  # column -> its PostgreSQL array type, for _save_incidents_pg
+    "id": "varchar", "status": "varchar", "severity": "varchar", "title": "varchar", "services": "json",
+    "services_text": "text", "opened_at": "float8", "last_alert_at": "float8", "resolved_at": "float8",
+    "alert_count": "int4", "notifications": "int4", "duplicates": "int4", "summary": "json",
+}
+_PG_SAVE_INCIDENTS = text(
+    f"INSERT INTO alert_incidents ({', '.join(_INCIDENT_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in _INCIDENT_COLUMNS.items())
+    + ") ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _INCIDENT_COLUMNS if c != "id")
+)
+
+
+def _save_incidents_pg(conn: Connection, summaries: Sequence[IncidentSummary]) -> None:
+    """`save_incidents`' upsert on PostgreSQL: one prepared statement over column arrays, the
+    summaries serialised by pydantic's own JSON encoder (ingest saves every incident a group
+    touched: the per-row binding and a Python JSON pass per summary were most of its cost)."""
+    latest = {s.id: s for s in summaries}  # the last one wins, as with one row after another
+    cols: dict[str, list[Any]] = {c: [] for c in _INCIDENT_COLUMNS}
+    for s in latest.values():
+        for c, v in (("id", s.id), ("status", s.status), ("severity", s.severity), ("title", s.title[:500]),
+                     ("services", json.dumps(s.services)), ("services_text", "|" + "|".join(s.services) + "|"),
+                     ("opened_at", to_epoch(s.opened_at)), ("last_alert_at", to_epoch(s.last_alert_at)),
+                     ("resolved_at", to_epoch(s.resolved_at)), ("alert_count", s.alert_count),
+                     ("notifications", s.notifications), ("duplicates", s.duplicates),
+                     ("summary", s.model_dump_json(exclude=_NOT_IN_SUMMARY))):
+            cols[c].append(v)
+    conn.execute(_PG_SAVE_INCIDENTS, cols)
 
 
 def record_action(conn: Connection, incident_id: str, action: str, user: str, at: float, surface: str = "slack") -> bool:
