@@ -408,10 +408,11 @@ def rank_incident(
     - several independent upstream services with no shared dependency and no change to
       explain them, and a lead over the runner-up below `margin`;
     - the best candidate alerts, but a dependency of it that does not alert is shared with
-      services alerting at the same time in other incidents (`elsewhere`): its symptoms
-      may all come from that silent dependency, unless its own evidence leads that
-      dependency's by `margin`. With enough of them alerting, that dependency is named
-      (inferred, not alerting) instead."""
+      services alerting at the same time, in this incident or in others (`elsewhere`): its
+      symptoms may all come from that silent dependency, unless its own evidence (a change
+      or a metric break included: evidence is weighed, not a veto) leads that dependency's
+      by `margin`. With enough of them alerting, that dependency is named (inferred, not
+      alerting) instead."""
     first_alerts, counts = incident_alerts(inc)
     causes, roots, g = _rank(inc.services, catalog, changes, lookback, first_alerts, counts, metrics)
     note = "" if metrics is None else metrics.note
@@ -447,9 +448,12 @@ def rank_incident(
                 c.facts.append(CauseEvidence(kind="dependency_path", text=" → ".join(p), path=p, services=[u]))
             c.refuted_if.append(f"{d} is healthy (its own metrics, or other dependents of it not alerting)")
             c.score = round(c.score, 2)
-            causes = sorted([*causes, c], key=lambda x: -x.score)
+            # it replaces the same dependency inferred from this incident alone (a subset of these siblings)
+            others = [x for x in causes if x.service != d or x.alerting]
             if top.score - c.score >= margin:  # its own evidence (a change, a metric break included) still leads clearly
-                return RankedCauses(causes=causes, reason=top.evidence[0] if top.evidence else "", metric_note=note)
+                return RankedCauses(causes=sorted([*others, c], key=lambda x: (x is not top, -x.score)),
+                                    reason=top.evidence[0] if top.evidence else "", metric_note=note)
+            causes = sorted([*others, c], key=lambda x: (x is not c, -x.score))
             if len(hits) >= SILENT_PARENT_NAME:
                 return RankedCauses(causes=causes, reason=c.evidence[0], metric_note=note)
             return RankedCauses(
