@@ -470,7 +470,9 @@ def _silent_parent(top: str, seen: Mapping[str, float], g: _Graph,
     it alert within SIBLING_WINDOW of `top`, in this incident (`seen`) or in others
     (`elsewhere`: correlation keeps siblings apart), together at least SIBLING_SHARE of its
     dependents (one sibling of ten is a coincidence, most of them is a pattern):
-    (it, [(sibling, when)])."""
+    (it, [(sibling, when)]). A sibling that also depends on `top`, or on another service
+    alerting in this incident, is no evidence: that explains it as well as the silent
+    dependency would."""
     t = seen[top]
     best: tuple[str, list[tuple[str, float]]] | None = None
     for d in g.deps.get(top, ()):
@@ -478,9 +480,12 @@ def _silent_parent(top: str, seen: Mapping[str, float], g: _Graph,
             continue  # it alerts: then it is a candidate in its own right, not a silent one
         hits = []
         for u in g.users.get(d, ()):
-            if u == top:
-                continue
+            up = g.upstream(u)
+            if u == top or top in up:
+                continue  # a caller of `top` too: its alerts are explained by `top`, not evidence for d
             at = seen.get(u)
+            if at is not None and any(x in seen for x in up):
+                continue  # something else it depends on alerts with it: that explains it as well
             if at is None or abs(at - t) > SIBLING_WINDOW:
                 at = elsewhere(u, t)
             if at is not None:
