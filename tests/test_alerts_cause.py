@@ -236,3 +236,21 @@ def test_a_change_on_the_top_service_is_weighed_against_a_silent_dependency_not_
                            elsewhere=lambda s, t: e.alerting_near(s, t, 120, api))
     assert not strong.abstained and strong.causes[0].service == "api"
     assert any(c.service == "db" and not c.alerting for c in strong.causes[1:])
+
+
+def test_a_sibling_that_the_top_service_explains_is_no_evidence_for_a_silent_dependency() -> None:
+    """web calls both api and db; api alerts, then web 30 s later (api's cascade). web is a
+    caller of the silent db too, but api explains it: api is named, with no "no clear
+    cause" over db (this cost top-1 on loud storms while siblings were counted blindly)."""
+    from tools.catalog import Service, ServiceCatalog
+
+    cat = ServiceCatalog(services=[
+        Service(name="db", team="t"), Service(name="api", team="t", depends_on=["db"]),
+        Service(name="web", team="t", depends_on=["api", "db"]),
+    ])
+    e = CorrelationEngine(cat)
+    api = e.process(mk("HighErrorRate", "api", 0)).incident_id
+    assert e.process(mk("HighErrorRate", "web", 30)).incident_id == api
+    ranked = rank_incident(e.incidents[api], cat, elsewhere=lambda s, t: e.alerting_near(s, t, 120, api))
+    assert not ranked.abstained and ranked.causes[0].service == "api"
+    assert not any(f.kind == "shared_dependency" for c in ranked.causes for f in c.facts)
