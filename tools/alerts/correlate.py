@@ -31,7 +31,6 @@ from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import compress
 from typing import Literal, NamedTuple
 
 from tools.alerts.models import SEVERITY_RANK, Alert, alert_id
@@ -166,7 +165,7 @@ class CorrelationEngine:
         self._up: dict[str, frozenset[str]] = {}  # transitive dependencies of each service
         self._up_dist: dict[str, dict[str, int]] = {}  # ... and the fewest hops to each
         self._deps1: dict[str, frozenset[str]] = {}  # direct dependencies
-        self._svc_queries: dict[str | None, tuple[tuple, tuple, tuple]] = {}  # service -> fact, queries, keys
+        self._svc_queries: dict[str | None, tuple[tuple, tuple]] = {}  # service -> fact, queries
         self.stats: Counter[str] = Counter()
         self.aliases: dict[str, str] = {}  # merged incident id -> the incident that absorbed it
         self.merges: list[MergeRecord] = []  # every merge/split decision, newest last (callers persist it)
@@ -176,7 +175,7 @@ class CorrelationEngine:
         self._max_horizon = max(cfg.window, cfg.cascade_window)
         # same-service evidence is never discounted before the shorter of the two freshness windows
         self._fresh_min = min((f for f in (cfg.service_fresh, cfg.symptom_fresh) if f is not None), default=float("inf"))
-        self._grp_parts: dict[tuple, tuple[tuple, tuple, tuple]] = {}  # (unowned, group) -> fact, queries, keys
+        self._grp_parts: dict[tuple, tuple[tuple, tuple]] = {}  # (unowned, group) -> fact, queries
         self._tpl_query = (cfg.w_template, cfg.cascade_window)
         self._tpl_query_unowned = (cfg.w_template_unowned, cfg.cascade_window)
         if catalog is not None:
@@ -294,10 +293,10 @@ class CorrelationEngine:
         incidents_get = self.incidents.get
         max_horizon = self._max_horizon
         w_sibling, w_anchor = cfg.w_sibling, cfg.w_anchor
-        index = self._index
-        # most related keys have no open incident: select the few that do without a Python-level loop
-        for k, weight, horizon in compress(features[2], map(index_get, features[3])):
-            ids = index[k]
+        for k, weight, horizon in features[2]:
+            ids = index_get(k)
+            if not ids:
+                continue
             stale = False
             is_svc = k[0] == "svc"
             for iid in ids:
@@ -580,44 +579,43 @@ class CorrelationEngine:
             found = workload
         return found
 
-    def _features(self, alert: Alert) -> tuple[str | None, tuple[tuple, ...], tuple[tuple[tuple, float, float], ...],
-                                                tuple[tuple, ...]]:
-        """(service, facts this alert adds to its incident, queries: key, weight, horizon, and
-        the queries' keys). The service's and the group's parts are built once each and joined."""
+    def _features(self, alert: Alert) -> tuple[str | None, tuple[tuple, ...], tuple[tuple[tuple, float, float], ...]]:
+        """(service, facts this alert adds to its incident, queries: key, weight, horizon).
+        The service's and the group's parts are built once each and joined."""
         svc = self.service_of(alert) or None
         group = tuple(map(alert.labels.get, self.config.group_labels))
         tpl = ("tpl", self.miner.add(alert.message))
-        sf, sq, sk = self._svc_part(svc)
+        sf, sq = self._svc_part(svc)
         gp = self._grp_parts.get((svc is None, group))
         if gp is None:
             gp = self._grp_parts[(svc is None, group)] = self._grp_part(svc is None, group)
         tq = self._tpl_query_unowned if svc is None else self._tpl_query
-        return svc, sf + gp[0] + (tpl,), sq + gp[1] + ((tpl, *tq),), sk + gp[2] + (tpl,)
+        return svc, sf + gp[0] + (tpl,), sq + gp[1] + ((tpl, *tq),)
 
-    def _svc_part(self, svc: str | None) -> tuple[tuple, tuple, tuple]:
-        """A service's fact, its queries (itself and every related service) and their keys."""
+    def _svc_part(self, svc: str | None) -> tuple[tuple, tuple]:
+        """A service's fact, and its queries (itself and every related service)."""
         hit = self._svc_queries.get(svc)
         if hit is None:
             cfg = self.config
             if svc is None:
-                hit = ((), (), ())
+                hit = ((), ())
             else:
                 queries = ((("svc", svc), cfg.w_same_service, cfg.window),
                            *((("svc", n), w, cfg.cascade_window) for n, w in self._related.get(svc, ())))
-                hit = ((("svc", svc),), queries, tuple(q[0] for q in queries))
+                hit = ((("svc", svc),), queries)
             self._svc_queries[svc] = hit
         return hit
 
-    def _grp_part(self, unowned: bool, group: tuple) -> tuple[tuple, tuple, tuple]:
+    def _grp_part(self, unowned: bool, group: tuple) -> tuple[tuple, tuple]:
         """The cluster/namespace fact, and its query when it counts (only for an unowned alert by default)."""
         if not group[-1]:
-            return (), (), ()
+            return (), ()
         cfg = self.config
         fact = ("grp", *group)
         w_grp = cfg.w_namespace_unowned if unowned else cfg.w_namespace
         if not w_grp:
-            return (fact,), (), ()
-        return (fact,), ((fact, w_grp, cfg.cascade_window),), (fact,)
+            return (fact,), ()
+        return (fact,), ((fact, w_grp, cfg.cascade_window),)
 
     # --- merge and split ------------------------------------------------------------------
     def resolve_id(self, incident_id: str) -> str:
