@@ -7,6 +7,12 @@ process, best and median of N rounds, is the comparison that survives the neighb
 streams are those of `alertstorm.py --throughput 100000` (storm seed 1): all notifications,
 and the distinct alerts only (first notification of each occurrence: every one is placed).
 Each file is loaded as its own module, so a BEFORE tree's engine needs no other checkout.
+
+Instructions per alert (deterministic, unlike CPU time on a shared machine): run the engine
+`--passes` times over the distinct alerts of a 60-hour storm (seed 1) under callgrind, and take
+the difference of 3 passes and 1 pass, divided by 2 and by the alerts (printed on stderr):
+
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null .venv/bin/python bench/correlate_cpu.py --passes 3 ENGINE.py
 """
 
 from __future__ import annotations
@@ -23,8 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import alertstorm as storms
 
 
-def main() -> None:
-    rounds, paths = int(sys.argv[1]), sys.argv[2:]
+def _load(paths: list[str]) -> list:
     engines = []
     for i, path in enumerate(paths):
         spec = importlib.util.spec_from_file_location(f"engine{i}", path)
@@ -33,6 +38,31 @@ def main() -> None:
         sys.modules[spec.name] = mod  # dataclasses look their module up
         spec.loader.exec_module(mod)
         engines.append((path, mod))
+    return engines
+
+
+def passes(k: int, path: str) -> None:
+    """`k` passes of one engine over the distinct alerts of a 60-hour storm (for callgrind)."""
+    ((_, mod),) = _load([path])
+    storm = storms.build_storm(1, storms.StormConfig(hours=60.0))
+    firsts: dict = {}
+    for a in storm.notifications:
+        firsts.setdefault(a.id, a)
+    gc.collect()
+    gc.freeze()
+    for _ in range(k):
+        e = mod.CorrelationEngine(storm.catalog, mod.CorrelationConfig())
+        for a in firsts.values():
+            e.process(a)
+    print(f"{k} passes over {len(firsts):,} distinct alerts", file=sys.stderr)
+
+
+def main() -> None:
+    if sys.argv[1] == "--passes":
+        passes(int(sys.argv[2]), sys.argv[3])
+        return
+    rounds, paths = int(sys.argv[1]), sys.argv[2:]
+    engines = _load(paths)
     n, hours = 100_000, 6.0
     storm = storms.build_storm(1, storms.StormConfig(hours=hours))
     while len(storm.notifications) < n:  # as alertstorm.throughput builds it
