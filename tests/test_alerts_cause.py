@@ -157,3 +157,100 @@ def test_a_lone_alert_whose_direct_callers_are_all_healthy_loses_to_the_service_
     whole = rank_causes({"postgres-main": T0, "payments": T0 + 50, "checkout": T0 + 60}, catalog(),
                         alert_counts={"postgres-main": 1, "payments": 1, "checkout": 2})
     assert whole[0].service == "postgres-main"
+
+
+def _db_api_cache():  # type: ignore[no-untyped-def]
+    from tools.catalog import Service, ServiceCatalog
+
+    return ServiceCatalog(services=[
+        Service(name="db", team="t"), Service(name="cache", team="t"),
+        Service(name="api", team="t", depends_on=["db", "cache"]),
+        *(Service(name=n, team="t", depends_on=["db"]) for n in ("worker", "cron", "etl")),
+    ])
+
+
+def test_a_silent_dependency_is_found_under_a_top_that_is_not_itself_the_most_upstream() -> None:
+    """api alerts first; cache (a dependency of api) fires one alert 100 s later and joins
+    api's incident, so api is no longer "most upstream"; worker, cron and etl (db's other
+    callers) alert in incidents of their own within a minute of api. All of db's callers
+    alert and db does not: db is named (inferred), not api."""
+    cat = _db_api_cache()
+    e = CorrelationEngine(cat)
+    api = e.process(mk("HighErrorRate", "api", 0)).incident_id
+    e.process(mk("QueueBacklog", "worker", 30, message="jobs piling up"))
+    e.process(mk("CronFailed", "cron", 50, message="cron job failed"))
+    assert e.process(mk("CacheEvictions", "cache", 100, message="evictions high")).incident_id == api
+    ranked = rank_incident(e.incidents[api], cat, elsewhere=lambda s, t: e.alerting_near(s, t, 120, api))
+    assert not ranked.abstained and ranked.causes[0].service == "db" and not ranked.causes[0].alerting
+    (shared,) = [f for f in ranked.causes[0].facts if f.kind == "shared_dependency"]
+    assert set(shared.services) == {"api", "worker", "cron"} and "in another incident" in shared.text
+
+
+def test_siblings_alerting_in_the_same_incident_count_toward_the_silent_dependency() -> None:
+    """api (three distinct alerts) and worker alert together in one incident, cron in
+    another; etl, db's fourth caller, stays quiet. Three of db's four callers alert within a
+    minute: the pattern of a silent db, whichever incident each sibling landed in."""
+    cat = _db_api_cache()
+    e = CorrelationEngine(cat)
+    api = e.process(mk("HighErrorRate", "api", 0, message="errors high")).incident_id
+    e.process(mk("Latency", "api", 5, message="latency high"))
+    e.process(mk("Saturation", "api", 8, message="saturation high"))
+    assert e.process(mk("HighErrorRate", "worker", 20, message="errors high")).incident_id == api
+    assert e.process(mk("CronFailed", "cron", 50, message="cron job failed")).incident_id != api
+    ranked = rank_incident(e.incidents[api], cat, elsewhere=lambda s, t: e.alerting_near(s, t, 120, api))
+    assert ranked.causes[0].service == "db" and not ranked.causes[0].alerting
+    (shared,) = [f for f in ranked.causes[0].facts if f.kind == "shared_dependency" and "cron" in f.services]
+    assert set(shared.services) == {"api", "worker", "cron"}
+
+
+def test_a_change_on_the_top_service_is_weighed_against_a_silent_dependency_not_a_veto() -> None:
+    """api was deployed 100 min before it alerted (a weak suspect); all three of db's other
+    callers alert at the same time in other incidents. The deployment counts in api's score
+    but does not stop the comparison: db, explaining four services, is named. A failed
+    deployment minutes before api breaks three of its signals keeps api on top."""
+    from tools.catalog import Service, ServiceCatalog
+
+    cat = ServiceCatalog(services=[
+        Service(name="db", team="t"),
+        *(Service(name=n, team="t", depends_on=["db"]) for n in ("api", "worker", "cron", "etl")),
+    ])
+    e = CorrelationEngine(cat)
+    api = e.process(mk("HighErrorRate", "api", 0)).incident_id
+    for i, (svc, t) in enumerate((("worker", 20), ("cron", 40), ("etl", 60))):
+        e.process(mk(f"Broken{i}", svc, t, message=f"{svc} broken {i}"))
+
+    def ranked(minutes_before: float):  # type: ignore[no-untyped-def]
+        dep = ChangeEvent(kind="deployment", id="d-1", service="api", status="success",
+                          at=datetime.fromtimestamp(T0 - minutes_before * 60, UTC))
+        return rank_incident(e.incidents[api], cat, [dep], elsewhere=lambda s, t: e.alerting_near(s, t, 120, api))
+
+    weak = ranked(100)
+    assert weak.causes[0].service == "db" and not weak.abstained
+    api_cause = next(c for c in weak.causes if c.service == "api")
+    assert api_cause.change is not None and any(f.kind == "change" for f in api_cause.facts)
+    # api breaking three of its own signals right after a failed deployment: its evidence leads
+    e.process(mk("Latency", "api", 5, message="latency high"))
+    e.process(mk("Saturation", "api", 8, message="saturation high"))
+    strong = rank_incident(e.incidents[api], cat, [ChangeEvent(kind="deployment", id="d-2", service="api", status="failed",
+                                                               at=datetime.fromtimestamp(T0 - 120, UTC))],
+                           elsewhere=lambda s, t: e.alerting_near(s, t, 120, api))
+    assert not strong.abstained and strong.causes[0].service == "api"
+    assert any(c.service == "db" and not c.alerting for c in strong.causes[1:])
+
+
+def test_a_sibling_that_the_top_service_explains_is_no_evidence_for_a_silent_dependency() -> None:
+    """web calls both api and db; api alerts, then web 30 s later (api's cascade). web is a
+    caller of the silent db too, but api explains it: api is named, with no "no clear
+    cause" over db (this cost top-1 on loud storms while siblings were counted blindly)."""
+    from tools.catalog import Service, ServiceCatalog
+
+    cat = ServiceCatalog(services=[
+        Service(name="db", team="t"), Service(name="api", team="t", depends_on=["db"]),
+        Service(name="web", team="t", depends_on=["api", "db"]),
+    ])
+    e = CorrelationEngine(cat)
+    api = e.process(mk("HighErrorRate", "api", 0)).incident_id
+    assert e.process(mk("HighErrorRate", "web", 30)).incident_id == api
+    ranked = rank_incident(e.incidents[api], cat, elsewhere=lambda s, t: e.alerting_near(s, t, 120, api))
+    assert not ranked.abstained and ranked.causes[0].service == "api"
+    assert not any(f.kind == "shared_dependency" for c in ranked.causes for f in c.facts)

@@ -411,3 +411,38 @@ def test_a_refiring_alert_keeps_its_incident_open_but_does_not_pull_a_new_fault_
         ["AuthErrors/auth", "InventoryErrors/inventory", "PostgresDown/postgres-main"],
         ["DiskFilling/postgres-main", "PaymentsSlow/payments"],
     ]
+
+
+_PLACE_THIRD = """
+from tests.alerts_helpers import mk
+from tools.alerts.correlate import CorrelationEngine
+from tools.catalog import Service, ServiceCatalog
+cat = ServiceCatalog(services=[Service(name="db", team="t"),
+                               *(Service(name=n, team="t", depends_on=["db"]) for n in ("svc-a", "svc-b"))])
+e = CorrelationEngine(cat)
+e.process(mk("Errors", "svc-a", 0, message="errors high"))
+e.process(mk("Errors", "svc-b", 20, message="errors high"))
+print(e.process(mk("Latency", "svc-a", 40, message="latency high")).why)
+"""
+
+
+def test_placement_evidence_does_not_depend_on_the_hash_seed() -> None:
+    """svc-a and svc-b (siblings below db) are both roots of one incident; a second alert of
+    svc-a relates to it as a root, and must never also count as "a sibling of svc-b": that
+    used to depend on which root a set of strings yielded first, i.e. on PYTHONHASHSEED, so
+    two processes could place (and explain) the same alert differently."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    outs = set()
+    for seed in range(8):
+        env = {**os.environ, "PYTHONHASHSEED": str(seed), "PYTHONPATH": str(root)}
+        run = subprocess.run([sys.executable, "-c", _PLACE_THIRD], env=env, cwd=root, capture_output=True, text=True,
+                             check=True)
+        outs.add(run.stdout.strip())
+    assert len(outs) == 1, outs
+    (why,) = outs
+    assert "sibling" not in why and "'svc', 3.0" in why

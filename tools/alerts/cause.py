@@ -408,10 +408,11 @@ def rank_incident(
     - several independent upstream services with no shared dependency and no change to
       explain them, and a lead over the runner-up below `margin`;
     - the best candidate alerts, but a dependency of it that does not alert is shared with
-      services alerting at the same time in other incidents (`elsewhere`): its symptoms
-      may all come from that silent dependency, unless its own evidence leads that
-      dependency's by `margin`. With enough of them alerting, that dependency is named
-      (inferred, not alerting) instead."""
+      services alerting at the same time, in this incident or in others (`elsewhere`): its
+      symptoms may all come from that silent dependency, unless its own evidence (a change
+      or a metric break included: evidence is weighed, not a veto) leads that dependency's
+      by `margin`. With enough of them alerting, that dependency is named (inferred, not
+      alerting) instead."""
     first_alerts, counts = incident_alerts(inc)
     causes, roots, g = _rank(inc.services, catalog, changes, lookback, first_alerts, counts, metrics)
     note = "" if metrics is None else metrics.note
@@ -429,26 +430,30 @@ def rank_incident(
             reason=(f"no clear cause: {', '.join(roots[:4])} alert independently (none depends on another), "
                     f"{why}, and no change explains them"),
         )
-    if elsewhere is not None and top.alerting and top.service in roots and not has_change:
+    if elsewhere is not None and top.alerting:
         parent = _silent_parent(top.service, inc.services, g, elsewhere)
         if parent is not None:
             d, hits = parent
             c = CauseCandidate(service=d, score=0.0, alerting=False)
-            names = ", ".join(f"{u} ({_ago(t - inc.services[top.service])} {'after' if t >= inc.services[top.service] else 'before'})"
-                              for u, t in hits[:4])
+            t0 = inc.services[top.service]
+            names = ", ".join(f"{u} ({_ago(t - t0)} {'after' if t >= t0 else 'before'}"
+                              f"{'' if u in inc.services else ', in another incident'})" for u, t in hits[:4])
             _fact(c, CauseEvidence(
                 kind="shared_dependency", weight=SILENT_PARENT_W * (1 + len(hits)),
                 text=f"does not alert, but {top.service} and {len(hits)} other service(s) that depend on it alert "
-                     f"at the same time in other incidents: {names}",
+                     f"at the same time: {names}",
                 services=[top.service, *(u for u, _t in hits)]))
             for u in [top.service, *(u for u, _t in hits[:3])]:
                 p = g.path(u, d)
                 c.facts.append(CauseEvidence(kind="dependency_path", text=" → ".join(p), path=p, services=[u]))
             c.refuted_if.append(f"{d} is healthy (its own metrics, or other dependents of it not alerting)")
-            causes = sorted([*causes, c], key=lambda x: -x.score)
             c.score = round(c.score, 2)
-            if top.score - c.score >= margin:  # its own evidence still leads clearly
-                return RankedCauses(causes=causes, reason=top.evidence[0] if top.evidence else "", metric_note=note)
+            # it replaces the same dependency inferred from this incident alone (a subset of these siblings)
+            others = [x for x in causes if x.service != d or x.alerting]
+            if top.score - c.score >= margin:  # its own evidence (a change, a metric break included) still leads clearly
+                return RankedCauses(causes=sorted([*others, c], key=lambda x: (x is not top, -x.score)),
+                                    reason=top.evidence[0] if top.evidence else "", metric_note=note)
+            causes = sorted([*others, c], key=lambda x: (x is not c, -x.score))
             if len(hits) >= SILENT_PARENT_NAME:
                 return RankedCauses(causes=causes, reason=c.evidence[0], metric_note=note)
             return RankedCauses(
@@ -462,9 +467,12 @@ def rank_incident(
 def _silent_parent(top: str, seen: Mapping[str, float], g: _Graph,
                    elsewhere: Elsewhere) -> tuple[str, list[tuple[str, float]]] | None:
     """A direct dependency of `top` that does not alert while other services depending on
-    it alert within SIBLING_WINDOW of `top` in other incidents, together at least
-    SIBLING_SHARE of its dependents (one sibling of ten is a coincidence, most of them is a
-    pattern): (it, [(sibling, when)])."""
+    it alert within SIBLING_WINDOW of `top`, in this incident (`seen`) or in others
+    (`elsewhere`: correlation keeps siblings apart), together at least SIBLING_SHARE of its
+    dependents (one sibling of ten is a coincidence, most of them is a pattern):
+    (it, [(sibling, when)]). A sibling that also depends on `top`, or on another service
+    alerting in this incident, is no evidence: that explains it as well as the silent
+    dependency would."""
     t = seen[top]
     best: tuple[str, list[tuple[str, float]]] | None = None
     for d in g.deps.get(top, ()):
@@ -472,9 +480,14 @@ def _silent_parent(top: str, seen: Mapping[str, float], g: _Graph,
             continue  # it alerts: then it is a candidate in its own right, not a silent one
         hits = []
         for u in g.users.get(d, ()):
-            if u == top or u in seen:
-                continue
-            at = elsewhere(u, t)
+            up = g.upstream(u)
+            if u == top or top in up:
+                continue  # a caller of `top` too: its alerts are explained by `top`, not evidence for d
+            at = seen.get(u)
+            if at is not None and any(x in seen for x in up):
+                continue  # something else it depends on alerts with it: that explains it as well
+            if at is None or abs(at - t) > SIBLING_WINDOW:
+                at = elsewhere(u, t)
             if at is not None:
                 hits.append((u, at))
         share = (1 + len(hits)) / len(g.users.get(d, [top]))

@@ -30,12 +30,20 @@ import heapq
 from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal, NamedTuple
 
-from tools.alerts.models import SEVERITY_RANK, Alert
+from tools.alerts.models import SEVERITY_RANK, Alert, alert_id
 from tools.alerts.templates import TemplateMiner
 from tools.catalog import ServiceCatalog
 from tools.timeutil import to_epoch
+
+
+def _epoch(dt: datetime) -> float:
+    """`to_epoch` without its UTC conversion for the aware datetimes alerts carry (the same
+    instant, so the same float); the engine reads two per notification."""
+    return dt.timestamp() if dt.tzinfo is not None else (to_epoch(dt) or 0.0)
+
 
 PlacementKind = Literal["opened", "joined", "duplicate", "refired", "flapping", "resolved"]
 
@@ -98,11 +106,11 @@ class _FpState:
     starts_at: float
     incident: str
     firing: bool
-    fires: deque
+    fires: deque | tuple  # fire times within flap_window; a tuple (first fire) until it re-fires
     flapping: bool = False
 
 
-@dataclass
+@dataclass(slots=True, weakref_slot=True)  # slots: less memory per incident; summary.py keeps weak refs
 class IncidentState:
     id: str
     opened_at: float
@@ -157,12 +165,19 @@ class CorrelationEngine:
         self._up: dict[str, frozenset[str]] = {}  # transitive dependencies of each service
         self._up_dist: dict[str, dict[str, int]] = {}  # ... and the fewest hops to each
         self._deps1: dict[str, frozenset[str]] = {}  # direct dependencies
-        self._svc_queries: dict[str, list[tuple[tuple, float, float]]] = {}
+        self._svc_queries: dict[str | None, tuple[tuple, tuple]] = {}  # service -> fact, queries
         self.stats: Counter[str] = Counter()
         self.aliases: dict[str, str] = {}  # merged incident id -> the incident that absorbed it
         self.merges: list[MergeRecord] = []  # every merge/split decision, newest last (callers persist it)
         self.kept_apart: set[frozenset[str]] = set()  # incidents a human split: the engine never re-merges them
         self._svc_seen: dict[str, deque[tuple[float, str]]] = {}  # service -> (first alert, incident), recent
+        cfg = self.config
+        self._max_horizon = max(cfg.window, cfg.cascade_window)
+        # same-service evidence is never discounted before the shorter of the two freshness windows
+        self._fresh_min = min((f for f in (cfg.service_fresh, cfg.symptom_fresh) if f is not None), default=float("inf"))
+        self._grp_parts: dict[tuple, tuple[tuple, tuple]] = {}  # (unowned, group) -> fact, queries
+        self._tpl_query = (cfg.w_template, cfg.cascade_window)
+        self._tpl_query_unowned = (cfg.w_template_unowned, cfg.cascade_window)
         if catalog is not None:
             self._build_graph(catalog)
 
@@ -209,12 +224,17 @@ class CorrelationEngine:
 
     # --- the stream -----------------------------------------------------------------------
     def process(self, alert: Alert) -> Placement:
-        t = alert.event_time
-        self.advance(t)
+        starts = _epoch(alert.starts_at)
+        ends = alert.ends_at
+        t = _epoch(ends) if ends is not None and alert.status == "resolved" else starts  # == alert.event_time
+        if t > self.clock:
+            self.clock = t
+        if self._due and self._due[0][0] <= self.clock:
+            self.advance(t)
         self.stats["events"] += 1
         key = f"{alert.source}\x00{alert.fingerprint}"
         st = self._fp.get(key)
-        aid = alert.id
+        aid = alert_id(alert.source, alert.fingerprint, starts)  # == alert.id, its start read once
         if alert.status == "resolved":
             return self._resolve(alert, aid, key, st, t)
         if st is not None and st.firing:
@@ -270,41 +290,45 @@ class CorrelationEngine:
         scores: dict[tuple[str, str], float] = {}
         how_of: dict[str, tuple[int, float]] = {}
         index_get = self._index.get
-        incidents = self.incidents
-        max_horizon = max(cfg.window, cfg.cascade_window)
+        incidents_get = self.incidents.get
+        max_horizon = self._max_horizon
+        w_sibling, w_anchor = cfg.w_sibling, cfg.w_anchor
         for k, weight, horizon in features[2]:
             ids = index_get(k)
             if not ids:
                 continue
             stale = False
+            is_svc = k[0] == "svc"
             for iid in ids:
-                inc = incidents.get(iid)
+                inc = incidents_get(iid)
                 last = None if inc is None else inc.key_last.get(k)
-                if inc is None or last is None or t - last > max_horizon or inc.status != "open":
+                if last is None or t - last > max_horizon or inc.status != "open":  # type: ignore[union-attr]
                     stale = True
                     continue
                 if t - last > horizon:
                     continue
                 w = weight
-                if k[0] == "svc":
+                if is_svc:
                     how = how_of.get(iid)
                     if how is None:
-                        how = how_of[iid] = self._explained(svc, inc, t)
+                        how = how_of[iid] = self._explained(svc, inc, t)  # type: ignore[arg-type]
                     if k[1] != svc:
                         if not how[0]:
                             w *= cfg.unexplained_factor
                     elif svc is not None:
-                        since = inc.services.get(svc)
+                        since = inc.services.get(svc)  # type: ignore[union-attr]
                         if since is None:  # a split took this service out of the incident
                             continue
-                        root = svc in inc.roots
-                        fresh = cfg.service_fresh if root else cfg.symptom_fresh
-                        if fresh is not None and t - since > fresh:
-                            w *= cfg.service_late_factor if root else cfg.symptom_late_factor
-                    if how[0] == 4 and cfg.w_sibling:
-                        scores[(iid, "sibling")] = cfg.w_sibling
-                    if how[0] == 2 and cfg.w_anchor:
-                        scores[(iid, "anchor")] = cfg.w_anchor * (1.0 + 0.25 * how[1])
+                        if t - since > self._fresh_min:
+                            root = svc in inc.roots  # type: ignore[union-attr]
+                            fresh = cfg.service_fresh if root else cfg.symptom_fresh
+                            if fresh is not None and t - since > fresh:
+                                w *= cfg.service_late_factor if root else cfg.symptom_late_factor
+                    h0 = how[0]
+                    if h0 == 4 and w_sibling:
+                        scores[(iid, "sibling")] = w_sibling
+                    elif h0 == 2 and w_anchor:
+                        scores[(iid, "anchor")] = w_anchor * (1.0 + 0.25 * how[1])
                 if not w:
                     continue
                 slot = (iid, k[0])  # evidence of one kind counts once (its strongest); kinds add up
@@ -312,26 +336,29 @@ class CorrelationEngine:
                     scores[slot] = w
             if stale:  # drop incidents no alert can join any more: lists stay short
                 self._prune_key(k, t, max_horizon)
-        totals: dict[str, float] = {}
-        for (iid, _kind), w in scores.items():
-            totals[iid] = totals.get(iid, 0.0) + w
         best: IncidentState | None = None
         best_score = 0.0
-        for iid, score in totals.items():
-            inc = self.incidents[iid]
-            if score > best_score or (
-                best is not None and score == best_score and inc.last_alert_at > best.last_alert_at
-            ):
-                best, best_score = inc, score
+        if scores:
+            totals: dict[str, float] = {}
+            for (iid, _kind), w in scores.items():
+                totals[iid] = totals.get(iid, 0.0) + w
+            incidents = self.incidents
+            for iid, score in totals.items():
+                inc = incidents[iid]
+                if score > best_score or (
+                    best is not None and score == best_score and inc.last_alert_at > best.last_alert_at
+                ):
+                    best, best_score = inc, score
         if best is None or best_score < cfg.min_score:
             why: tuple = (("below_min_score", best.id, round(best_score, 2)),) if best is not None else ()
             placement = self._open(alert, aid, key, t, features, why)
             best = self.incidents[placement.incident_id]
         else:
-            why = tuple((kind, round(w, 2)) for (iid, kind), w in scores.items() if iid == best.id)
+            bid = best.id
+            why = tuple([(kind, round(w, 2)) for (iid, kind), w in scores.items() if iid == bid])
             self._add_member(best, alert, aid, t, features)
             best.why[aid] = why
-            self._fp[key] = _FpState(aid, t, best.id, True, deque([t]))
+            self._fp[key] = _FpState(aid, t, best.id, True, (t,))
             self.stats["alerts"] += 1
             placement = Placement(aid, best.id, "joined", why)
         if cfg.merge_causes and svc is not None and svc in best.roots:
@@ -351,13 +378,15 @@ class CorrelationEngine:
         self.stats["incidents"] += 1
         self._add_member(inc, alert, aid, t, features)
         inc.why[aid] = why
-        self._fp[key] = _FpState(aid, t, inc.id, True, deque([t]))
+        self._fp[key] = _FpState(aid, t, inc.id, True, (t,))
         self.stats["alerts"] += 1
         return Placement(aid, inc.id, "opened", why)
 
     def _refire(self, alert: Alert, aid: str, key: str, st: _FpState, t: float) -> Placement:
         cfg = self.config
         fires = st.fires
+        if not isinstance(fires, deque):  # the first re-fire: start counting
+            fires = st.fires = deque(fires)
         fires.append(t)
         while fires and t - fires[0] > cfg.flap_window:
             fires.popleft()
@@ -419,7 +448,7 @@ class CorrelationEngine:
         alert: Alert,
         aid: str,
         t: float,
-        features: tuple[str | None, list[tuple], list] | None = None,
+        features: tuple | None = None,
         *,
         new_alert: bool = True,
         new_evidence: bool = True,
@@ -431,32 +460,39 @@ class CorrelationEngine:
         inc.firing.add(f"{alert.source}\x00{alert.fingerprint}")
         inc.events += 1
         inc.close_due = None
-        inc.last_event_at = max(inc.last_event_at, t)
-        if new_alert:
-            inc.last_alert_at = max(inc.last_alert_at, t)
+        if t > inc.last_event_at:
+            inc.last_event_at = t
+        if new_alert and t > inc.last_alert_at:
+            inc.last_alert_at = t
         inc.names[alert.name] += 1
         if SEVERITY_RANK[alert.severity] > SEVERITY_RANK.get(inc.severity, 0):
             inc.severity = alert.severity
-        svc, facts, _ = features if features is not None else self._features(alert)
+        svc, facts = (features if features is not None else self._features(alert))[:2]
+        iid = inc.id
         if svc and svc not in inc.services:
             inc.services[svc] = t
             self._add_root(inc, svc)
             seen = self._svc_seen.get(svc)
             if seen is None:
                 seen = self._svc_seen[svc] = deque(maxlen=32)
-            seen.append((t, inc.id))
+            seen.append((t, iid))
 
-        self.dirty.add(inc.id)
+        self.dirty.add(iid)
         width = self.config.index_width
+        index = self._index
+        key_last = inc.key_last
         for k in facts:
-            if new_alert and (new_evidence or k not in inc.key_last):
-                inc.key_last[k] = t
-            lst = self._index.setdefault(k, [])
-            if lst and lst[-1] == inc.id:
+            if new_alert and (new_evidence or k not in key_last):
+                key_last[k] = t
+            lst = index.get(k)
+            if lst is None:
+                index[k] = [iid]
                 continue
-            if inc.id in lst:
-                lst.remove(inc.id)
-            lst.append(inc.id)
+            if lst and lst[-1] == iid:
+                continue
+            if iid in lst:
+                lst.remove(iid)
+            lst.append(iid)
             if len(lst) > width:
                 del lst[0]
 
@@ -485,12 +521,14 @@ class CorrelationEngine:
         the closer its delay is to `hop_typical` a hop: the best-fitting root wins);
         3: yes, as a cause alerting just after the symptoms below it (may merge them);
         4: perhaps, as a sibling of a root alerting at once: both depend on a service that
-        does not alert (a silent shared cause)."""
+        does not alert (a silent shared cause); only when no root relates to it otherwise,
+        so the answer never depends on the order a set yields its roots."""
         if svc is None:
             return 1, 0.0
         cfg = self.config
         dist = self._up_dist.get(svc, {})
         best, fit = 0, 0.0
+        sibling = False
         for r in inc.roots:  # a set: take the best fit, so iteration order never matters
             h = dist.get(r)
             if h is not None:  # svc depends on root r, h hops down
@@ -510,9 +548,11 @@ class CorrelationEngine:
                     best = max(best, 1)
                 elif t - inc.services[r] <= cfg.upstream_lag:
                     best = 3
-            elif (best == 0 and cfg.sibling_lag is not None and t - inc.services[r] <= cfg.sibling_lag
+            elif (not sibling and cfg.sibling_lag is not None and t - inc.services[r] <= cfg.sibling_lag
                   and self._deps1.get(svc, frozenset()) & self._deps1.get(r, frozenset())):
-                best = 4
+                sibling = True
+        if best == 0 and sibling:  # only when no root relates to it otherwise, whatever the set's order
+            best = 4
         return best, fit
 
     def _add_root(self, inc: IncidentState, svc: str) -> None:
@@ -539,31 +579,43 @@ class CorrelationEngine:
             found = workload
         return found
 
-    def _features(self, alert: Alert) -> tuple[str | None, list[tuple], list[tuple[tuple, float, float]]]:
-        """(service, facts this alert adds to its incident, queries: key, weight, horizon)."""
+    def _features(self, alert: Alert) -> tuple[str | None, tuple[tuple, ...], tuple[tuple[tuple, float, float], ...]]:
+        """(service, facts this alert adds to its incident, queries: key, weight, horizon).
+        The service's and the group's parts are built once each and joined."""
+        svc = self.service_of(alert) or None
+        group = tuple(map(alert.labels.get, self.config.group_labels))
+        tpl = ("tpl", self.miner.add(alert.message))
+        sf, sq = self._svc_part(svc)
+        gp = self._grp_parts.get((svc is None, group))
+        if gp is None:
+            gp = self._grp_parts[(svc is None, group)] = self._grp_part(svc is None, group)
+        tq = self._tpl_query_unowned if svc is None else self._tpl_query
+        return svc, sf + gp[0] + (tpl,), sq + gp[1] + ((tpl, *tq),)
+
+    def _svc_part(self, svc: str | None) -> tuple[tuple, tuple]:
+        """A service's fact, and its queries (itself and every related service)."""
+        hit = self._svc_queries.get(svc)
+        if hit is None:
+            cfg = self.config
+            if svc is None:
+                hit = ((), ())
+            else:
+                queries = ((("svc", svc), cfg.w_same_service, cfg.window),
+                           *((("svc", n), w, cfg.cascade_window) for n, w in self._related.get(svc, ())))
+                hit = ((("svc", svc),), queries)
+            self._svc_queries[svc] = hit
+        return hit
+
+    def _grp_part(self, unowned: bool, group: tuple) -> tuple[tuple, tuple]:
+        """The cluster/namespace fact, and its query when it counts (only for an unowned alert by default)."""
+        if not group[-1]:
+            return (), ()
         cfg = self.config
-        facts: list[tuple] = []
-        queries: list[tuple[tuple, float, float]] = []
-        svc = self.service_of(alert)
-        if svc:
-            facts.append(("svc", svc))
-            cached = self._svc_queries.get(svc)
-            if cached is None:
-                cached = self._svc_queries[svc] = [
-                    (("svc", svc), cfg.w_same_service, cfg.window),
-                    *((("svc", n), w, cfg.cascade_window) for n, w in self._related.get(svc, ())),
-                ]
-            queries.extend(cached)
-        labels = alert.labels
-        group = tuple(labels.get(g) for g in cfg.group_labels)
-        if group[-1]:
-            facts.append(("grp", *group))
-            w_grp = cfg.w_namespace if svc else cfg.w_namespace_unowned
-            if w_grp:
-                queries.append((facts[-1], w_grp, cfg.cascade_window))
-        facts.append(("tpl", self.miner.add(alert.message)))
-        queries.append((facts[-1], cfg.w_template if svc else cfg.w_template_unowned, cfg.cascade_window))
-        return svc, facts, queries
+        fact = ("grp", *group)
+        w_grp = cfg.w_namespace_unowned if unowned else cfg.w_namespace
+        if not w_grp:
+            return (fact,), ()
+        return (fact,), ((fact, w_grp, cfg.cascade_window),)
 
     # --- merge and split ------------------------------------------------------------------
     def resolve_id(self, incident_id: str) -> str:
