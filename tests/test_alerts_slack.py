@@ -62,7 +62,9 @@ def card_text(params: dict) -> str:
     return "\n".join(out)
 
 
-def wait_until(cond, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+def wait_until(cond, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    """A generous deadline: the first triage builds the runbook index, which on a loaded CI
+    machine took longer than 10 s (a wait, not a timing assertion)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if cond():
