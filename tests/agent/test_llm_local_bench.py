@@ -21,7 +21,6 @@ def test_base_url_with_cli_also_runs_the_cli_eval(tmp_path: Path) -> None:
             env={**os.environ, "PYTHONPATH": str(ROOT), "TRIOPS_HOME": str(tmp_path / "home")},
             capture_output=True, text=True, cwd=ROOT, timeout=300,
         )
-        asked = [r for r in double.requests if r["path"].endswith("/chat/completions")]
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"triops eval agent --llm --cases {tmp_path / 'cases.yaml'}" in done.stdout
     assert "`triops eval agent --llm` (exit" in done.stdout  # its summary line, under the table
