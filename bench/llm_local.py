@@ -452,13 +452,16 @@ def main() -> None:
 
     import gguf_meta
 
-    if args.base_url:  # a server the user runs: only the eval
+    if args.base_url:  # a server the user runs: the eval (and with --cli, the CLI's), no build
         args.out.mkdir(parents=True, exist_ok=True)
         spec = ModelSpec(key=args.models, title=args.models, packages=(), members=(), sha256="-", licence="-",
                          origin=args.base_url)
-        res = evaluate(args.base_url.removesuffix("/v1"), spec, args, args.out / "transcripts.jsonl")
+        base = args.base_url.rstrip("/").removesuffix("/v1")
+        res = evaluate(base, spec, args, args.out / "transcripts.jsonl")
+        cli = run_cli(base, res, args.out / "cli.txt") if args.cli else ""
         by_path = {s.path: s for s in res["report"].summaries}
-        print("\n" + table([("built-in planner", by_path["planner"]), (args.models, by_path["llm"])]))
+        print("\n" + table([("built-in planner", by_path["planner"]), (args.models, by_path["llm"])])
+              + (f"\n\n{cli}" if cli else ""))
         return
 
     py = args.server_python or ensure_server_venv(args.venv, args.jobs)

@@ -114,6 +114,8 @@ def eval_agent(
     if report.llm_intents is not None:
         console.print("LLM at least as correct as the planner on: " + (", ".join(report.llm_intents) or "no intent")
                       + f" → TRIOPS_LLM_INTENTS={','.join(report.llm_intents) or 'none'}")
+    if report.llm_choice:  # where the choice was saved, or why not
+        console.print(report.llm_choice, markup=False)
     if not any(s.path == "llm" for s in report.summaries):
         console.print("LLM agent: not run (set OPENAI_API_KEY and/or OPENAI_BASE_URL, TRIOPS_LLM_MODEL).")
     misses = [r for r in report.results if r.routed is False or r.facts_missing or not r.grounded]

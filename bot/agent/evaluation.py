@@ -50,6 +50,7 @@ class CaseResult(BaseModel):
     grounded: bool  # llm: only the model's own answers count; a planner fallback is not grounded
     correct: bool = False  # routed, the facts present, and grounded
     fallback: str | None = None
+    endpoint_failure: bool = False  # llm: a timeout, no connection or an HTTP error: not the model's answer
     latency_ms: float
     tokens: int
     cost_usd: float | None
@@ -81,8 +82,10 @@ class EvalReport(BaseModel):
     tools: list[str]
     summaries: list[PathSummary]
     results: list[CaseResult]
-    # intents where the LLM path was at least as correct as the planner (TRIOPS_LLM_INTENTS)
+    # intents where the LLM path was at least as correct as the planner (TRIOPS_LLM_INTENTS);
+    # None: the LLM did not run, or no intent was measured (the endpoint failed every answer)
     llm_intents: list[str] | None = None
+    llm_choice: str | None = None  # where that choice was saved, or why it was not
 
 
 def load_cases(path: Path = DEFAULT_CASES) -> list[Case]:
@@ -100,6 +103,16 @@ def _fact_present(fact: str, text: str) -> bool:
     except ValueError:
         return fact.lower() in text.lower()
     return any(abs(abs(f.value) - want) <= 0.5 * 10 ** (-f.decimals) + 1e-9 for f in extract(text).numbers)
+
+
+ENDPOINT_FAILURES = ("timeout", "llm_unreachable")
+_HTTP_ERROR = re.compile(r"returned an error \(HTTP \d{3}\)")  # prompts/fallback_note.j2, llm_error
+
+
+def endpoint_failed(ans: AgentAnswer) -> bool:
+    """The request failed before the model answered (timeout, no connection, an HTTP error
+    status): that says how the endpoint was, not how correct the model is."""
+    return ans.fallback in ENDPOINT_FAILURES or (ans.fallback == "llm_error" and bool(_HTTP_ERROR.search(ans.text)))
 
 
 _ENTITY_ARGS = ("scope", "service", "team", "model", "name", "id")
@@ -154,6 +167,7 @@ def score(case: Case, ans: AgentAnswer, registry: ToolRegistry, run: str,
         grounded=grounded,
         correct=routed is not False and not missing and grounded,
         fallback=ans.fallback,
+        endpoint_failure=run == "llm" and endpoint_failed(ans),
         latency_ms=round(ans.latency_ms, 1),
         tokens=ans.usage.total_tokens,
         cost_usd=ans.usage.cost_usd,
@@ -228,28 +242,53 @@ def run_eval(
         if progress is not None:
             progress(i + 1, len(cases), runs)
     ctx.store.close()
-    chosen = llm_intents(runs["planner"], runs["llm"]) if use_llm else None
-    if chosen is not None:  # the default from now on for this endpoint and model
-        intent_choice.save(settings, chosen, len(cases))
+    chosen = note = None
+    if use_llm:
+        verdicts = intent_verdicts(runs["planner"], runs["llm"])
+        chosen = sorted(i for i, ok in verdicts.items() if ok) if verdicts else None  # None: none measured
+        note = keep_choice(settings, runs["llm"], verdicts)
     return EvalReport(
         cases=len(cases),
         tools=registry.names(),
         summaries=[summarise(p, rs, settings.llm_model if p == "llm" else None) for p, rs in runs.items()],
         results=[r for rs in runs.values() for r in rs],
         llm_intents=chosen,
+        llm_choice=note,
     )
 
 
-def llm_intents(planner: list[CaseResult], llm: list[CaseResult]) -> list[str]:
-    """The intents where the LLM path answered at least as correctly as the planner: the
-    per-intent choice that keeps the planner never worse off (TRIOPS_LLM_INTENTS)."""
-    out = []
+def intent_verdicts(planner: list[CaseResult], llm: list[CaseResult]) -> dict[str, bool]:
+    """Per intent: whether the LLM path answered at least as correctly as the planner, the
+    choice that keeps the planner never worse off. An intent whose every LLM answer was an
+    endpoint failure was not measured."""
+    out = {}
     for intent in sorted({r.expected_intent for r in planner}):
         p = [r.correct for r in planner if r.expected_intent == intent]
-        m = [r.correct for r in llm if r.expected_intent == intent]
-        if m and sum(m) / len(m) >= sum(p) / len(p) and any(m):
-            out.append(intent)
+        answered = [r for r in llm if r.expected_intent == intent]
+        if not answered or all(r.endpoint_failure for r in answered):
+            continue
+        m = [r.correct for r in answered]
+        out[intent] = sum(m) / len(m) >= sum(p) / len(p) and any(m)
     return out
+
+
+def keep_choice(settings: Settings, llm: list[CaseResult], verdicts: dict[str, bool]) -> str:
+    """Saves the verdicts as the default for this endpoint and model, unless the run measured
+    the endpoint rather than the model; says where, or why not."""
+    failed = [r for r in llm if r.fallback]
+    if failed and all(r.endpoint_failure for r in failed):
+        reasons: dict[str, int] = {}
+        for r in failed:
+            reasons[r.fallback or ""] = reasons.get(r.fallback or "", 0) + 1
+        return ("LLM choice not saved: every LLM failure was the endpoint's ("
+                + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items()))
+                + "); is it up? The earlier choice stands.")
+    if not verdicts:
+        return "LLM choice not saved: no intent was measured."
+    cases = {i: sum(1 for r in llm if r.expected_intent == i) for i in verdicts}
+    path = intent_choice.save(settings, verdicts, cases)
+    return (f"LLM choice for {intent_choice.key(settings)} saved to {path} ({', '.join(verdicts)}; "
+            "intents not in these cases keep their earlier verdict).")
 
 
 def slug(text: str) -> str:

@@ -143,15 +143,15 @@ class Assistant:
 
     def _llm_allowed(self, question: str, conv: conv_store.Conversation, intent: str | None) -> bool:
         """The per-intent choice (TRIOPS_LLM_INTENTS, else the one `triops eval agent --llm`
-        learned for this model): the LLM answers only the intents where the eval showed it at
-        least as correct as the planner; the planner answers the rest."""
-        allowed = intent_choice.allowed_intents(self.settings)
-        if allowed is None:
+        learned for this model): the planner answers the intents where the eval showed it more
+        correct than the LLM; the LLM the rest."""
+        choice = intent_choice.current(self.settings)
+        if choice is None:
             return True
         if intent is None:
             previous = conv.turns[-1] if conv.turns else None
             intent = self.planner.follow_up(question, self.planner.route(question), previous).intent
-        return intent in allowed
+        return choice.allows(intent)
 
     def _tool_suggestions(self, ans: AgentAnswer) -> list[dict]:
         """Deterministic suggestions from tool outputs, kept only if allowed and valid."""
