@@ -24,6 +24,7 @@ import pytest
 from slack_sdk import WebClient
 from sqlalchemy import create_engine, func, select, text
 
+from bot.slack import incidents as incidents_mod
 from bot.slack.incidents import METADATA_TYPE, THREAD_METADATA_TYPE, IncidentNotifier, thread_news
 from tests.alerts_helpers import T0, mk
 from tests.realservices import free_port
@@ -765,30 +766,127 @@ def test_a_crash_between_a_thread_post_and_its_record_does_not_post_it_twice(db:
     p.outbox = True
     alerts = storm(8)
     (iid,) = p.ingest(alerts[:5]).incidents
-    r1 = notifier_for(db, double, "r1", claim_ttl=0.3)
-    r1.claim_ttl = 0.3  # (the notifier keeps a claim past a Slack call; this test kills r1 inside one)
+    where = killed_after_a_thread_post(db, double, p, alerts, iid)
+    r2 = notifier_for(db, double, "r2")
+    assert r2.poll() == 0  # r1's claim is live
+    expire_claim(db, iid)  # r1 is dead: its claim runs out
+    assert r2.poll() == 1 and r2.run_pending() == 1
+    texts = thread_texts(double, where[1])
+    assert [t.split("\n")[0] for t in texts] == ["Alerts in this incident:", "3 more alerts joined:"]  # found, not re-posted
+    assert outbox.thread_unsent(db, iid) == []
+
+
+def killed_after_a_thread_post(db: Store, double: SlackDouble, p: AlertPipeline, alerts: list, iid: str) -> tuple:
+    """r1 posts the card of `alerts[:5]`; `alerts[5:]` join; r1's poster claims, plans the
+    follow-up, starts it, posts it... and is killed before it records the message's ts (the
+    steps of IncidentNotifier._send_claimed). Returns where the card is."""
+    r1 = notifier_for(db, double, "r1")
     r1.on_incidents([iid])
     assert r1.run_pending() == 1
     with db.engine.connect() as conn:
         where = s.slack_message(conn, iid)
     assert where is not None
     p.ingest(alerts[5:])
-    # r1's poster claims, updates the card, plans the follow-up, starts it, posts it... and is
-    # killed before it records the message's ts (the steps of IncidentNotifier._send_claimed)
-    assert outbox.claim(db, iid, "r1", ttl=0.3) is not None
+    assert outbox.claim(db, iid, "r1", ttl=30) is not None
     found = s_get(db, iid)
-    assert outbox.plan_thread(db, iid, "r1", 0.3, lambda told: thread_news(told, found[0], found[1], card_posted=True))
+    assert outbox.plan_thread(db, iid, "r1", 30, lambda told: thread_news(told, found[0], found[1], card_posted=True))
     (msg,) = outbox.thread_unsent(db, iid)
-    assert outbox.start_thread_post(db, iid, msg.seq, "r1", 0.3)
+    assert outbox.start_thread_post(db, iid, msg.seq, "r1", 30)
     WebClient(token="xoxb-test", base_url=double.base_url).chat_postMessage(
         channel=CHANNEL, thread_ts=where[1], text=msg.text,
         metadata={"event_type": THREAD_METADATA_TYPE, "event_payload": {"incident_id": iid, "token": msg.token}})
+    return where
+
+
+def expire_claim(db: Store, iid: str) -> None:
+    """The claim's holder died: its claim has run out (no waiting for a real expiry)."""
+    with db.engine.begin() as conn:
+        conn.execute(incident_outbox.update().where(incident_outbox.c.incident_id == iid).values(claimed_until=0))
+
+
+def test_a_rate_limited_look_into_the_thread_posts_nothing_twice(db: Store, double: SlackDouble) -> None:
+    """The successor's look for the dead poster's message is rate-limited: it retries the
+    look after Retry-After rather than post what a partial look did not find."""
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
+    p.outbox = True
+    alerts = storm(8)
+    (iid,) = p.ingest(alerts[:5]).incidents
+    where = killed_after_a_thread_post(db, double, p, alerts, iid)
+    expire_claim(db, iid)
+    now = [0.0]
     r2 = notifier_for(db, double, "r2")
-    assert r2.poll() == 0  # r1's claim is live
-    time.sleep(0.4)
-    assert r2.poll() == 1 and r2.run_pending() == 1
+    r2.clock = lambda: now[0]
+    double.fail_next("conversations.replies", status=429, retry_after=1)
+    assert r2.poll() == 1 and r2.run_pending() == 0  # the look was refused: nothing posted
+    assert len(thread_texts(double, where[1])) == 2
+    now[0] += 2  # Retry-After passed
+    assert r2.run_pending() == 1
     texts = thread_texts(double, where[1])
-    assert [t.split("\n")[0] for t in texts] == ["Alerts in this incident:", "3 more alerts joined:"]  # found, not re-posted
+    assert [t.split("\n")[0] for t in texts] == ["Alerts in this incident:", "3 more alerts joined:"], texts
+    assert outbox.thread_unsent(db, iid) == []
+
+
+def test_a_resolve_still_unposted_when_its_card_version_is_given_up_on_is_posted_later(
+        db: Store, double: SlackDouble, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slack rate-limits the 'Resolved' follow-up past MAX_TRIES: the card version is given
+    up on, but the follow-up stays queued, and a replica posts it though nothing changes again."""
+    monkeypatch.setattr(incidents_mod, "MAX_TRIES", 1)
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
+    p.outbox = True
+    (iid,) = p.ingest(storm(3)).incidents
+    now = [0.0]
+    r1 = notifier_for(db, double, "r1")
+    r1.clock = lambda: now[0]
+    r1.on_incidents([iid])
+    assert r1.run_pending() == 1
+    assert p.resolve_by_hand(iid, "U9")  # the last change this incident will ever have
+    r1.on_incidents([iid])
+    for _ in range(2):
+        double.fail_next("chat.postMessage", status=429, retry_after=1)
+    assert r1.run_pending() == 0  # rate-limited: retried after Retry-After
+    now[0] += 2
+    assert r1.run_pending() == 0  # rate-limited again: this card version is given up on
+    assert [m.text.split(" ")[0] for m in outbox.thread_unsent(db, iid)] == [":white_check_mark:"]
+    with db.engine.connect() as conn:
+        row = conn.execute(select(incident_outbox).where(incident_outbox.c.incident_id == iid)).mappings().one()
+    assert row["sent_version"] == row["version"]
+    expire_claim(db, iid)  # r1 dies
+    r2 = notifier_for(db, double, "r2")
+    assert r2.poll() == 1 and r2.run_pending() == 1
+    with db.engine.connect() as conn:
+        where = s.slack_message(conn, iid)
+    assert where is not None
+    texts = thread_texts(double, where[1])
+    assert sum(t.startswith(":white_check_mark: Resolved") for t in texts) == 1, texts
+    assert outbox.thread_unsent(db, iid) == [] and r2.poll() == 0
+
+
+@pytest.mark.parametrize("error", ["token_revoked", "not_in_channel", "channel_not_found"])
+def test_a_slack_refusal_of_every_post_keeps_the_follow_up_queued(db: Store, double: SlackDouble, error: str) -> None:
+    """A refusal that is not about the message (the token revoked, the bot out of the
+    channel) gives up nothing: the follow-up waits, held by its poster, until Slack takes it."""
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
+    p.outbox = True
+    alerts = storm(6)
+    (iid,) = p.ingest(alerts[:5]).incidents
+    now = [0.0]
+    r1 = notifier_for(db, double, "r1")
+    r1.clock = lambda: now[0]
+    r1.on_incidents([iid])
+    assert r1.run_pending() == 1
+    r1.on_incidents(p.ingest(alerts[5:]).incidents)
+    double.fail_next("chat.postMessage", status=200, body={"ok": False, "error": error})
+    assert r1.run_pending() == 0
+    assert len(outbox.thread_unsent(db, iid)) == 1  # not given up on
+    r2 = notifier_for(db, double, "r2")
+    assert r2.poll() == 0  # held by r1 through its back-off: no replica hammers a refusing Slack
+    now[0] += 16
+    assert r1.run_pending() == 1  # fixed meanwhile: posted
+    with db.engine.connect() as conn:
+        where = s.slack_message(conn, iid)
+    assert where is not None
+    assert [t.split("\n")[0] for t in thread_texts(double, where[1])] == ["Alerts in this incident:",
+                                                                           "1 more alert joined:"]
     assert outbox.thread_unsent(db, iid) == []
 
 
