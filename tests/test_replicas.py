@@ -31,6 +31,7 @@ from tests.realservices import free_port
 from tests.slack_double import SlackDouble
 from tests.stores import open_test_store, postgres_url
 from tools.alerts import outbox
+from tools.alerts.metric_evidence import PENDING_NOTE, MetricEvidence
 from tools.alerts.pipeline import LEASE, AlertPipeline
 from tools.scenario.topology import catalog
 from tools.store import Store, alert_log
@@ -888,6 +889,35 @@ def test_a_slack_refusal_of_every_post_keeps_the_follow_up_queued(db: Store, dou
     assert [t.split("\n")[0] for t in thread_texts(double, where[1])] == ["Alerts in this incident:",
                                                                            "1 more alert joined:"]
     assert outbox.thread_unsent(db, iid) == []
+
+
+def test_metric_evidence_a_stopped_owner_did_not_save_is_read_by_the_next_one(db: Store) -> None:
+    """The owner hands the lease over (stopped, or lost it) while its incident's evidence is
+    still being read: the card says 'pending', and its arrival is not saved there (no lease).
+    The next owner reads that incident's evidence itself, so the card does not say 'pending'
+    forever though no alert of it ever comes again."""
+    gate = threading.Event()
+
+    def slow(services, first):  # type: ignore[no-untyped-def]  # Prometheus, answering late
+        gate.wait(30)
+        return MetricEvidence(checked=list(services))
+
+    def quick(services, first):  # type: ignore[no-untyped-def]
+        return MetricEvidence(checked=list(services))
+
+    a = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="r1", metrics=slow)
+    (iid,) = a.ingest(storm(3)).incidents
+    assert s_get(db, iid)[0].metric_note == PENDING_NOTE
+    a.release()  # r1 hands the correlator over before its read came back
+    gate.set()
+    assert a.settle(timeout=30)  # arrived, but r1 no longer owns the incident: not saved there
+    assert s_get(db, iid)[0].metric_note == PENDING_NOTE
+    b = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="r2", metrics=quick)
+    assert b.is_owner
+    b.tick()  # its first round: the incident is saved again, its evidence asked for...
+    assert b.settle(timeout=30)  # ... and saved when it arrives
+    found = s_get(db, iid)[0]
+    assert found.metric_note == "" and found.status == "open"
 
 
 def s_get(db: Store, iid: str):  # type: ignore[no-untyped-def]
