@@ -372,7 +372,10 @@ class IncidentNotifier:
         latest messages: the attempt was at most a claim's lifetime ago), if Slack has it."""
         try:
             resp = self.client.conversations_history(channel=self.channel, limit=200, include_all_metadata=True)
-        except SlackApiError as exc:  # cannot look (e.g. no channels:history): post again
+        except SlackApiError as exc:
+            if _transient(exc):  # posting now could repeat the card: look again later
+                raise
+            # cannot look (e.g. no channels:history): post again
             log.warning("incident %s: cannot look for an earlier post (%s)", iid, exc.response.get("error"))
             return None
         for m in resp.get("messages") or []:
