@@ -3,7 +3,9 @@
 Updates are coalesced: an incident is re-rendered at most once every `min_interval`
 seconds however many alerts join, and not at all if the card would look the same. A 429
 that outlasts slack_sdk's own retries puts the incident back in the queue after
-`Retry-After`. Flapping re-fires update the card but are never re-announced in the thread.
+`Retry-After`; a refusal of every post (token revoked, bot not in the channel) keeps
+everything queued and backs off; only an error about one message (too long, its thread
+gone) gives that message up. Flapping re-fires update the card but are never re-announced in the thread.
 Buttons (Acknowledge, Resolve, Show alerts) are recorded with who pressed them.
 
 The notifier is a managed worker of `triops serve`: started by the lifespan, and stopped by
