@@ -77,8 +77,8 @@ class AlertTicker:
         self._beat.start()
 
     def stop(self, deadline: float) -> None:
-        """Stop ticking; a round in progress finishes (its incidents are saved) before
-        `deadline`; then the lease is handed over."""
+        """Stop ticking; a round in progress finishes (its incidents are saved) and metric
+        evidence being read arrives (saved) before `deadline`; then the lease is handed over."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -87,7 +87,12 @@ class AlertTicker:
                 return
         if self._beat is not None:  # no renewal may land after the hand-over
             self._beat.join(timeout=max(0.0, deadline - time.monotonic()))
+        pipeline = get_pipeline(self.rt)
+        # evidence still being read is saved (the card updated) while this replica still owns
+        # the incidents; what misses the deadline the next correlator reads again
+        if not pipeline.settle(max(0.0, deadline - time.monotonic())):
+            log.warning("metric evidence still being read at the shutdown deadline: the next correlator reads it again")
         try:
-            get_pipeline(self.rt).release()
+            pipeline.release()
         except Exception:  # the lease then expires by itself
             log.exception("could not hand the correlator lease over")

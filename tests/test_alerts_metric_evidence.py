@@ -257,6 +257,70 @@ def test_the_pipeline_reads_again_only_when_services_change_and_pauses_after_a_f
     assert m.get("i1", {"checkout": 10.0, "payments": 20.0}) is not None and len(calls) == 3
 
 
+def test_evidence_that_could_not_be_read_is_asked_again_once_prometheus_may_answer() -> None:
+    """Prometheus was down when the incident was read: after `retry_s` the incident's next
+    save asks again, so its card gets the evidence once Prometheus is back."""
+    from tools.alerts.metric_evidence import IncidentMetrics, MetricEvidence
+
+    calls: list[tuple[str, ...]] = []
+    up = [False]
+
+    def provider(services, first):  # type: ignore[no-untyped-def]
+        calls.append(tuple(services))
+        return MetricEvidence(checked=list(services)) if up[0] else MetricEvidence(available=False, note="down")
+
+    m = IncidentMetrics(provider, catalog(), retry_s=0.0)  # the pause after a failure is over at once
+    m.get("i1", {"checkout": 10.0})
+    assert m.settle(timeout=10) and len(calls) == 1
+    up[0] = True  # Prometheus is back
+    stale = m.get("i1", {"checkout": 10.0})  # the failure expired: asked again...
+    assert stale is not None and not stale.available  # (meanwhile the card says why there is none)
+    assert m.settle(timeout=10) and len(calls) == 2
+    got = m.get("i1", {"checkout": 10.0})
+    assert got is not None and got.available and got.checked
+
+
+def test_a_stopping_replica_saves_the_metric_evidence_it_is_reading_before_it_hands_over(tmp_path: Path) -> None:
+    """`triops serve` stops while an incident's evidence is being read: the ticker's stop
+    waits (up to its deadline) for it to arrive and be saved, then hands the lease over."""
+    from bot.alerts_runtime import AlertTicker, get_pipeline
+    from bot.runtime import Runtime
+    from tests.doubles.http import HttpDouble, Request
+
+    gate = threading.Event()
+
+    def query_range(req: Request, _m: object) -> tuple[int, dict]:
+        gate.wait(60)  # answers when the test says (60 s is only a hang guard)
+        return 200, {"status": "success", "data": {"resultType": "matrix", "result": []}}
+
+    prom = HttpDouble()
+    prom.route("GET", "/api/v1/query_range", query_range)
+    prom.start()
+    rt = Runtime.build(Settings(TRIOPS_HOME=tmp_path, TRIOPS_PROMETHEUS_URL=prom.url, TRIOPS_PROMETHEUS_TIMEOUT_S=90),
+                       catalog=_catalog())
+    ticker = AlertTicker(rt, every=3600.0)
+    try:
+        ticker.start()
+        p = get_pipeline(rt)
+        (iid,) = p.ingest([_alert("HighErrorRate", "checkout", time.time() - 120)]).opened
+        deadline = time.monotonic() + 30  # a hang guard only
+        while not prom.calls("GET", "/api/v1/query_range"):
+            assert time.monotonic() < deadline, "the metric evidence was never asked for"
+            time.sleep(0.02)
+        stopping = threading.Thread(target=ticker.stop, args=(time.monotonic() + 60,))
+        stopping.start()
+        stopping.join(timeout=2.0)  # (a stop that does not wait has handed over by now)
+        gate.set()
+        stopping.join(timeout=60)
+        assert not stopping.is_alive() and not p.is_owner
+        with rt.store.engine.connect() as conn:
+            found = s.get_incident(conn, iid)
+        assert found is not None and "pending" not in found[0].metric_note, found[0].metric_note
+    finally:
+        gate.set()
+        prom.stop()
+
+
 def _card_of(calls: list, incident_id: str) -> dict:
     (card,) = [c.params for c in calls if not c.params.get("thread_ts")
                and (c.params.get("metadata") or {}).get("event_payload", {}).get("incident_id") == incident_id]

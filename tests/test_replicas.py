@@ -24,12 +24,14 @@ import pytest
 from slack_sdk import WebClient
 from sqlalchemy import create_engine, func, select, text
 
+from bot.slack import incidents as incidents_mod
 from bot.slack.incidents import METADATA_TYPE, THREAD_METADATA_TYPE, IncidentNotifier, thread_news
 from tests.alerts_helpers import T0, mk
 from tests.realservices import free_port
 from tests.slack_double import SlackDouble
 from tests.stores import open_test_store, postgres_url
 from tools.alerts import outbox
+from tools.alerts.metric_evidence import PENDING_NOTE, MetricEvidence
 from tools.alerts.pipeline import LEASE, AlertPipeline
 from tools.scenario.topology import catalog
 from tools.store import Store, alert_log
@@ -254,23 +256,34 @@ def test_a_crash_between_commit_and_post_neither_loses_nor_repeats_the_card(db: 
     assert row["sent_version"] == row["version"] and row["claimed_by"] is None
 
 
-def test_a_crash_between_post_and_record_does_not_post_twice(db: Store, double: SlackDouble) -> None:
+@pytest.mark.parametrize("look_rate_limited", [False, True])
+def test_a_crash_between_post_and_record_does_not_post_twice(db: Store, double: SlackDouble,
+                                                              look_rate_limited: bool) -> None:
     p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="r1")
     p.outbox = True
     (iid,) = p.ingest(storm(5)).incidents
     # replica r1's poster claims the card, records its token, posts... and is killed before
     # it records the message's ts (the exact steps of IncidentNotifier._send_claimed)
-    claim = outbox.claim(db, iid, "r1", ttl=0.3)
+    claim = outbox.claim(db, iid, "r1", ttl=30)
     assert claim is not None
     assert outbox.claim(db, iid, "r2", ttl=30) is None  # claimed: nobody else posts meanwhile
-    assert outbox.begin_post(db, iid, "r1", "tok-1", ttl=0.3)
+    assert outbox.begin_post(db, iid, "r1", "tok-1", ttl=30)
     client = WebClient(token="xoxb-test", base_url=double.base_url)
     first = client.chat_postMessage(channel=CHANNEL, text="card", metadata={
         "event_type": METADATA_TYPE, "event_payload": {"incident_id": iid, "token": "tok-1"}})
+    now = [0.0]
     survivor = notifier_for(db, double, "r2")
+    survivor.clock = lambda: now[0]
     assert survivor.poll() == 0  # r1's claim is still live
-    time.sleep(0.4)
-    assert survivor.poll() == 1 and survivor.run_pending() == 1
+    expire_claim(db, iid)  # r1 is dead: its claim runs out
+    if look_rate_limited:  # the look for r1's post is refused for now: looked again later, not guessed
+        double.fail_next("conversations.history", status=429, retry_after=1)
+        assert survivor.poll() == 1 and survivor.run_pending() == 0
+        assert len(cards(double)) == 1
+        now[0] += 60
+        assert survivor.run_pending() == 1
+    else:
+        assert survivor.poll() == 1 and survivor.run_pending() == 1
     assert len(cards(double)) == 1  # found, not re-posted
     (upd,) = double.of("chat.update")
     assert upd.params["ts"] == first["ts"]  # the card r1 posted is the one kept up to date
@@ -612,16 +625,17 @@ def test_a_claim_that_expired_cannot_start_a_post_and_outlasts_a_slack_call(db: 
     p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="r1")
     p.outbox = True
     (iid,) = p.ingest(storm(3)).incidents
-    assert outbox.claim(db, iid, "r1", ttl=0.2) is not None
-    time.sleep(0.3)
+    assert outbox.claim(db, iid, "r1", ttl=30) is not None
+    expire_claim(db, iid)
     assert not outbox.begin_post(db, iid, "r1", "tok-1", ttl=30)  # expired: another may hold it now
     n = notifier_for(db, double, "r2", claim_ttl=30.0)
     assert n.client.timeout == 30 and n.claim_ttl > n.client.timeout
 
 
 def test_a_card_claimed_before_its_outbox_row_existed_is_found_if_its_poster_dies(db: Store) -> None:
-    assert outbox.claim(db, "inc-x", "r1", ttl=0.2) is not None  # r1 dies without completing
-    time.sleep(0.3)
+    assert outbox.claim(db, "inc-x", "r1", ttl=30) is not None  # r1 dies without completing
+    assert outbox.pending(db, "r2") == []  # (claimed)
+    expire_claim(db, "inc-x")
     assert outbox.pending(db, "r2") == ["inc-x"]
 
 
@@ -765,31 +779,157 @@ def test_a_crash_between_a_thread_post_and_its_record_does_not_post_it_twice(db:
     p.outbox = True
     alerts = storm(8)
     (iid,) = p.ingest(alerts[:5]).incidents
-    r1 = notifier_for(db, double, "r1", claim_ttl=0.3)
-    r1.claim_ttl = 0.3  # (the notifier keeps a claim past a Slack call; this test kills r1 inside one)
+    where = killed_after_a_thread_post(db, double, p, alerts, iid)
+    r2 = notifier_for(db, double, "r2")
+    assert r2.poll() == 0  # r1's claim is live
+    expire_claim(db, iid)  # r1 is dead: its claim runs out
+    assert r2.poll() == 1 and r2.run_pending() == 1
+    texts = thread_texts(double, where[1])
+    assert [t.split("\n")[0] for t in texts] == ["Alerts in this incident:", "3 more alerts joined:"]  # found, not re-posted
+    assert outbox.thread_unsent(db, iid) == []
+
+
+def killed_after_a_thread_post(db: Store, double: SlackDouble, p: AlertPipeline, alerts: list, iid: str) -> tuple:
+    """r1 posts the card of `alerts[:5]`; `alerts[5:]` join; r1's poster claims, plans the
+    follow-up, starts it, posts it... and is killed before it records the message's ts (the
+    steps of IncidentNotifier._send_claimed). Returns where the card is."""
+    r1 = notifier_for(db, double, "r1")
     r1.on_incidents([iid])
     assert r1.run_pending() == 1
     with db.engine.connect() as conn:
         where = s.slack_message(conn, iid)
     assert where is not None
     p.ingest(alerts[5:])
-    # r1's poster claims, updates the card, plans the follow-up, starts it, posts it... and is
-    # killed before it records the message's ts (the steps of IncidentNotifier._send_claimed)
-    assert outbox.claim(db, iid, "r1", ttl=0.3) is not None
+    assert outbox.claim(db, iid, "r1", ttl=30) is not None
     found = s_get(db, iid)
-    assert outbox.plan_thread(db, iid, "r1", 0.3, lambda told: thread_news(told, found[0], found[1], card_posted=True))
+    assert outbox.plan_thread(db, iid, "r1", 30, lambda told: thread_news(told, found[0], found[1], card_posted=True))
     (msg,) = outbox.thread_unsent(db, iid)
-    assert outbox.start_thread_post(db, iid, msg.seq, "r1", 0.3)
+    assert outbox.start_thread_post(db, iid, msg.seq, "r1", 30)
     WebClient(token="xoxb-test", base_url=double.base_url).chat_postMessage(
         channel=CHANNEL, thread_ts=where[1], text=msg.text,
         metadata={"event_type": THREAD_METADATA_TYPE, "event_payload": {"incident_id": iid, "token": msg.token}})
+    return where
+
+
+def expire_claim(db: Store, iid: str) -> None:
+    """The claim's holder died: its claim has run out (no waiting for a real expiry)."""
+    with db.engine.begin() as conn:
+        conn.execute(incident_outbox.update().where(incident_outbox.c.incident_id == iid).values(claimed_until=0))
+
+
+def test_a_rate_limited_look_into_the_thread_posts_nothing_twice(db: Store, double: SlackDouble) -> None:
+    """The successor's look for the dead poster's message is rate-limited: it retries the
+    look after Retry-After rather than post what a partial look did not find."""
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
+    p.outbox = True
+    alerts = storm(8)
+    (iid,) = p.ingest(alerts[:5]).incidents
+    where = killed_after_a_thread_post(db, double, p, alerts, iid)
+    expire_claim(db, iid)
+    now = [0.0]
     r2 = notifier_for(db, double, "r2")
-    assert r2.poll() == 0  # r1's claim is live
-    time.sleep(0.4)
-    assert r2.poll() == 1 and r2.run_pending() == 1
+    r2.clock = lambda: now[0]
+    double.fail_next("conversations.replies", status=429, retry_after=1)
+    assert r2.poll() == 1 and r2.run_pending() == 0  # the look was refused: nothing posted
+    assert len(thread_texts(double, where[1])) == 2
+    now[0] += 2  # Retry-After passed
+    assert r2.run_pending() == 1
     texts = thread_texts(double, where[1])
-    assert [t.split("\n")[0] for t in texts] == ["Alerts in this incident:", "3 more alerts joined:"]  # found, not re-posted
+    assert [t.split("\n")[0] for t in texts] == ["Alerts in this incident:", "3 more alerts joined:"], texts
     assert outbox.thread_unsent(db, iid) == []
+
+
+def test_a_resolve_still_unposted_when_its_card_version_is_given_up_on_is_posted_later(
+        db: Store, double: SlackDouble, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slack rate-limits the 'Resolved' follow-up past MAX_TRIES: the card version is given
+    up on, but the follow-up stays queued, and a replica posts it though nothing changes again."""
+    monkeypatch.setattr(incidents_mod, "MAX_TRIES", 1)
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
+    p.outbox = True
+    (iid,) = p.ingest(storm(3)).incidents
+    now = [0.0]
+    r1 = notifier_for(db, double, "r1")
+    r1.clock = lambda: now[0]
+    r1.on_incidents([iid])
+    assert r1.run_pending() == 1
+    assert p.resolve_by_hand(iid, "U9")  # the last change this incident will ever have
+    r1.on_incidents([iid])
+    for _ in range(2):
+        double.fail_next("chat.postMessage", status=429, retry_after=1)
+    assert r1.run_pending() == 0  # rate-limited: retried after Retry-After
+    now[0] += 2
+    assert r1.run_pending() == 0  # rate-limited again: this card version is given up on
+    assert [m.text.split(" ")[0] for m in outbox.thread_unsent(db, iid)] == [":white_check_mark:"]
+    with db.engine.connect() as conn:
+        row = conn.execute(select(incident_outbox).where(incident_outbox.c.incident_id == iid)).mappings().one()
+    assert row["sent_version"] == row["version"]
+    expire_claim(db, iid)  # r1 dies
+    r2 = notifier_for(db, double, "r2")
+    assert r2.poll() == 1 and r2.run_pending() == 1
+    with db.engine.connect() as conn:
+        where = s.slack_message(conn, iid)
+    assert where is not None
+    texts = thread_texts(double, where[1])
+    assert sum(t.startswith(":white_check_mark: Resolved") for t in texts) == 1, texts
+    assert outbox.thread_unsent(db, iid) == [] and r2.poll() == 0
+
+
+@pytest.mark.parametrize("error", ["token_revoked", "not_in_channel", "channel_not_found"])
+def test_a_slack_refusal_of_every_post_keeps_the_follow_up_queued(db: Store, double: SlackDouble, error: str) -> None:
+    """A refusal that is not about the message (the token revoked, the bot out of the
+    channel) gives up nothing: the follow-up waits, held by its poster, until Slack takes it."""
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
+    p.outbox = True
+    alerts = storm(6)
+    (iid,) = p.ingest(alerts[:5]).incidents
+    now = [0.0]
+    r1 = notifier_for(db, double, "r1")
+    r1.clock = lambda: now[0]
+    r1.on_incidents([iid])
+    assert r1.run_pending() == 1
+    r1.on_incidents(p.ingest(alerts[5:]).incidents)
+    double.fail_next("chat.postMessage", status=200, body={"ok": False, "error": error})
+    assert r1.run_pending() == 0
+    assert len(outbox.thread_unsent(db, iid)) == 1  # not given up on
+    r2 = notifier_for(db, double, "r2")
+    assert r2.poll() == 0  # held by r1 through its back-off: no replica hammers a refusing Slack
+    now[0] += 16
+    assert r1.run_pending() == 1  # fixed meanwhile: posted
+    with db.engine.connect() as conn:
+        where = s.slack_message(conn, iid)
+    assert where is not None
+    assert [t.split("\n")[0] for t in thread_texts(double, where[1])] == ["Alerts in this incident:",
+                                                                           "1 more alert joined:"]
+    assert outbox.thread_unsent(db, iid) == []
+
+
+def test_metric_evidence_a_stopped_owner_did_not_save_is_read_by_the_next_one(db: Store) -> None:
+    """The owner hands the lease over (stopped, or lost it) while its incident's evidence is
+    still being read: the card says 'pending', and its arrival is not saved there (no lease).
+    The next owner reads that incident's evidence itself, so the card does not say 'pending'
+    forever though no alert of it ever comes again."""
+    gate = threading.Event()
+
+    def slow(services, first):  # type: ignore[no-untyped-def]  # Prometheus, answering late
+        gate.wait(30)
+        return MetricEvidence(checked=list(services))
+
+    def quick(services, first):  # type: ignore[no-untyped-def]
+        return MetricEvidence(checked=list(services))
+
+    a = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="r1", metrics=slow)
+    (iid,) = a.ingest(storm(3)).incidents
+    assert s_get(db, iid)[0].metric_note == PENDING_NOTE
+    a.release()  # r1 hands the correlator over before its read came back
+    gate.set()
+    assert a.settle(timeout=30)  # arrived, but r1 no longer owns the incident: not saved there
+    assert s_get(db, iid)[0].metric_note == PENDING_NOTE
+    b = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="r2", metrics=quick)
+    assert b.is_owner
+    b.tick()  # its first round: the incident is saved again, its evidence asked for...
+    assert b.settle(timeout=30)  # ... and saved when it arrives
+    found = s_get(db, iid)[0]
+    assert found.metric_note == "" and found.status == "open"
 
 
 def s_get(db: Store, iid: str):  # type: ignore[no-untyped-def]

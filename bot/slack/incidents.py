@@ -3,7 +3,9 @@
 Updates are coalesced: an incident is re-rendered at most once every `min_interval`
 seconds however many alerts join, and not at all if the card would look the same. A 429
 that outlasts slack_sdk's own retries puts the incident back in the queue after
-`Retry-After`. Flapping re-fires update the card but are never re-announced in the thread.
+`Retry-After`; a refusal of every post (token revoked, bot not in the channel) keeps
+everything queued and backs off; only an error about one message (too long, its thread
+gone) gives that message up. Flapping re-fires update the card but are never re-announced in the thread.
 Buttons (Acknowledge, Resolve, Show alerts) are recorded with who pressed them.
 
 The notifier is a managed worker of `triops serve`: started by the lifespan, and stopped by
@@ -51,6 +53,17 @@ MAX_TRIES = 5  # rate-limited or 5xx attempts per update before it waits for the
 METADATA_TYPE = "triops_incident"  # event_type of the metadata a card is posted with
 THREAD_METADATA_TYPE = "triops_incident_thread"  # ... and a message in its thread
 POLL_SECONDS = 1.0  # how often the loop looks for outbox rows nobody alive is posting
+GIVE_UP_RETRY_S = 60.0  # a card version given up on: its thread's follow-ups are tried again after this
+BLOCKED_MAX_S = 300.0  # the longest back-off while Slack refuses every post (token revoked, no channel…)
+# Slack errors about one message (too long, bad blocks, its thread or card gone): only that
+# message is given up on. Any other refusal (invalid_auth, token_revoked, not_in_channel,
+# channel_not_found, account_inactive…) blocks every post: nothing is dropped, all waits.
+MESSAGE_ERRORS = frozenset({
+    "msg_too_long", "no_text", "invalid_blocks", "invalid_blocks_format", "invalid_attachments",
+    "too_many_attachments", "invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large",
+    "thread_not_found", "message_not_found", "cant_update_message", "edit_window_closed",
+    "cannot_reply_to_message",
+})
 
 
 def alert_line(a: Alert) -> str:
@@ -264,7 +277,8 @@ class IncidentNotifier:
         finally:
             wait = self._hold.pop(iid, None)
             if done is not False:  # sent, or given up on (a permanent error): this version is done
-                outbox.complete(self.store, iid, self.holder, claim.version)
+                outbox.complete(self.store, iid, self.holder, claim.version,
+                                hold_for=None if wait is None else wait + self.claim_ttl)
             elif wait is not None:  # rate-limited: this replica retries when Slack said, nobody before
                 outbox.hold(self.store, iid, self.holder, wait + self.claim_ttl)
             else:
@@ -325,9 +339,28 @@ class IncidentNotifier:
                     self.pending[iid] = self.clock() + retry
                     self.cond.notify_all()
                 return False
-            # a permanent error (no such channel, message deleted…): retrying won't help
+            if not _transient(exc) and error not in MESSAGE_ERRORS:
+                # the bot cannot post at all (token revoked, not in the channel…): keep the card
+                # and its follow-ups queued, held by this replica, and look again later
+                self.failures[iid] = tries
+                retry = min(BLOCKED_MAX_S, 15.0 * 2 ** min(tries - 1, 5))
+                log.error("slack refused incident %s update (%s): nothing is posted until that is fixed; "
+                          "retry in %ss", iid, error, retry)
+                self._hold[iid] = retry
+                with self.cond:
+                    self.pending[iid] = self.clock() + retry
+                    self.cond.notify_all()
+                return False
+            # refused for good (message too long, card deleted…) or rate-limited MAX_TRIES times:
+            # this version is given up on; what its thread still owes is tried again later
             self.failures.pop(iid, None)
             log.warning("slack refused incident %s update (%s); giving up on this update", iid, error)
+            if outbox.thread_unsent(self.store, iid):
+                retry = _retry_after(exc) if _transient(exc) else GIVE_UP_RETRY_S
+                self._hold[iid] = retry
+                with self.cond:
+                    self.pending[iid] = self.clock() + retry
+                    self.cond.notify_all()
             return None
         self.failures.pop(iid, None)
         self.last_hash[iid] = digest
@@ -341,7 +374,10 @@ class IncidentNotifier:
         latest messages: the attempt was at most a claim's lifetime ago), if Slack has it."""
         try:
             resp = self.client.conversations_history(channel=self.channel, limit=200, include_all_metadata=True)
-        except SlackApiError as exc:  # cannot look (e.g. no channels:history): post again
+        except SlackApiError as exc:
+            if _transient(exc):  # posting now could repeat the card: look again later
+                raise
+            # cannot look (e.g. no channels:history): post again
             log.warning("incident %s: cannot look for an earlier post (%s)", iid, exc.response.get("error"))
             return None
         for m in resp.get("messages") or []:
@@ -382,9 +418,9 @@ class IncidentNotifier:
                     metadata={"event_type": THREAD_METADATA_TYPE, "event_payload": {"incident_id": iid, "token": m.token}},
                 )
             except SlackApiError as exc:
-                if _transient(exc):
-                    raise  # retried with the card (see _send_claimed)
-                # refused for good (thread gone, message refused): never let it block the ones after it
+                if _transient(exc) or exc.response.get("error") not in MESSAGE_ERRORS:
+                    raise  # retried with the card after Retry-After or a back-off (see _send_claimed)
+                # this message refused for good (too long, thread gone): never let it block the ones after it
                 log.warning("slack refused thread message %d of incident %s (%s); not retried",
                             m.seq, iid, exc.response.get("error"))
                 outbox.thread_posted(self.store, iid, m.seq, "")
@@ -408,7 +444,10 @@ class IncidentNotifier:
                 cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
                 if not resp.get("has_more") or not cursor:
                     return out
-        except SlackApiError as exc:  # cannot look (e.g. no history scope): post what is not known posted
+        except SlackApiError as exc:
+            if _transient(exc):  # a partial look would post again what it did not reach: look after Retry-After
+                raise
+            # cannot look (e.g. no history scope): post what is not known posted
             log.warning("incident %s: cannot look for earlier thread messages (%s)", iid, exc.response.get("error"))
             return out
 

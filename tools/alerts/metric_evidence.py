@@ -25,6 +25,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Container, Mapping, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
@@ -32,6 +33,9 @@ from tools.catalog import ServiceCatalog
 from tools.errors import BackendUnreachable, NoDataError, ToolError
 from tools.settings import Settings
 from tools.timeutil import from_epoch
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 log = logging.getLogger("triops.alerts")
 
@@ -166,13 +170,15 @@ class IncidentMetrics:
     one read per incident at a time), and `on_ready(incident_id)` is called when it arrives,
     so the pipeline saves the incident again and its card is updated. Read again only when
     an incident's services change; after Prometheus failed to answer, not asked for `retry_s` (the evidence says
-    why), so a down Prometheus costs one timeout, not one per batch."""
+    why), so a down Prometheus costs one timeout, not one per batch. Evidence that could not
+    be read is kept only `retry_s`: the incident's next save after that asks again."""
 
     def __init__(self, provider: MetricProvider, catalog: ServiceCatalog, retry_s: float = 60.0, *,
                  on_ready: Callable[[str], None] | None = None, workers: int = 2):
         self.provider, self.catalog, self.retry_s = provider, catalog, retry_s
         self.on_ready = on_ready
-        self._cache: dict[str, tuple[tuple[str, ...], MetricEvidence]] = {}
+        # incident -> (its services, their evidence, when it expires: None for evidence read)
+        self._cache: dict[str, tuple[tuple[str, ...], MetricEvidence, float | None]] = {}
         self._down_until = 0.0
         self._reading: set[str] = set()  # incidents with a read queued or in flight
         self._queue: deque[tuple[str, tuple[str, ...], dict[str, float]]] = deque()
@@ -186,16 +192,17 @@ class IncidentMetrics:
         its earlier services, or a 'pending' one."""
         services = tuple(sorted(first_seen, key=lambda s: (first_seen[s], s)))
         with self._cond:
+            now = time.monotonic()
             cached = self._cache.get(incident_id)
-            if cached is not None and cached[0] == services:
+            if cached is not None and cached[0] == services and (cached[2] is None or now < cached[2]):
                 return cached[1]
             if not services:
                 return None
-            if time.monotonic() < self._down_until:
+            if now < self._down_until:
                 if cached is not None:
                     return cached[1]
                 ev = MetricEvidence(available=False, note=DOWN_NOTE)
-                self._cache[incident_id] = (services, ev)
+                self._cache[incident_id] = (services, ev, self._down_until)
                 return ev
             if incident_id not in self._reading:
                 self._reading.add(incident_id)
@@ -234,7 +241,8 @@ class IncidentMetrics:
             with self._cond:
                 if not ev.available and not down:
                     self._down_until = time.monotonic() + self.retry_s
-                self._cache[incident_id] = (services, ev)
+                # what could not be read is asked again once Prometheus may answer
+                self._cache[incident_id] = (services, ev, None if ev.available else time.monotonic() + self.retry_s)
                 self._reading.discard(incident_id)
             if self.on_ready is not None:
                 try:
@@ -258,6 +266,19 @@ class IncidentMetrics:
         with self._cond:
             for iid in [i for i in self._cache if i not in live]:
                 del self._cache[iid]
+
+
+def awaiting(conn: Connection) -> list[str]:
+    """Open incidents whose saved card still says their evidence is pending: its reader (a
+    replica that stopped or lost the lease) never saved it, so the next correlator reads it."""
+    from sqlalchemy import Text, cast, select
+
+    from tools.store.alerts import alert_incidents
+
+    c = alert_incidents.c
+    rows = conn.execute(select(c.id, c.summary).where(c.status == "open",
+                                                      cast(c.summary, Text).like("%metric evidence pending%")))
+    return [iid for iid, summary in rows if (summary or {}).get("metric_note") == PENDING_NOTE]
 
 
 def describe(b: MetricBreak, first_alert: float) -> str:

@@ -84,9 +84,9 @@ def hold(store: Any, incident_id: str, holder: str, seconds: float) -> None:
         outbox_store.hold(conn, incident_id, holder, seconds)
 
 
-def complete(store: Any, incident_id: str, holder: str, version: int) -> None:
+def complete(store: Any, incident_id: str, holder: str, version: int, hold_for: float | None = None) -> None:
     with store.engine.begin() as conn:
-        outbox_store.complete(conn, incident_id, holder, version)
+        outbox_store.complete(conn, incident_id, holder, version, hold_for)
 
 
 def release(store: Any, incident_id: str, holder: str) -> None:

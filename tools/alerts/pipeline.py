@@ -162,6 +162,11 @@ class AlertPipeline:
             from tools.alerts.decisions import restore_decisions
 
             restore_decisions(self.engine, conn, [r[0] for r in rows])  # the merges and splits made so far
+            from tools.alerts.metric_evidence import awaiting
+
+            unread = awaiting(conn)  # its reader stopped or lost the lease: saved again, read here
+        with self._refresh_lock:
+            self._refresh.update(unread)
         self._epoch, self._position = epoch, position
         log.info("correlating alerts (lease epoch %d, from log position %d); restored %d open incidents",
                  epoch, position, len(rows))
@@ -537,9 +542,9 @@ class AlertPipeline:
         """The background read of an incident's metric evidence finished (IncidentMetrics):
         save the incident again, so its card shows the evidence. If this save fails, the
         next save (the ticker's, within seconds) carries it."""
-        with self._refresh_lock:
-            self._refresh.add(incident_id)
         with self.lock:
+            with self._refresh_lock:  # under the lock: a save begun before the arrival clears what it saw
+                self._refresh.add(incident_id)
             try:  # never takes the lease (e.g. after the hand-over at shutdown): the owner reads its own
                 if self._epoch is None or not self._ensure_owner()[0]:
                     return

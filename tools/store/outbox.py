@@ -23,7 +23,19 @@ import uuid
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from sqlalchemy import Column, Integer, String, Table, Text, case, delete, func, select, update
+from sqlalchemy import (
+    Column,
+    Integer,
+    String,
+    Table,
+    Text,
+    case,
+    delete,
+    exists,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -91,10 +103,13 @@ def _claimable(conn: Connection, holder: str) -> ColumnElement[bool]:
 
 def pending(conn: Connection, holder: str, older_than: float = 0.0, limit: int = 200) -> list[str]:
     """Incidents with a change unposted for `older_than` seconds that nobody alive is posting
-    (the replica that saved it posts it within its coalescing interval; this is the rest)."""
-    c = incident_outbox.c
+    (the replica that saved it posts it within its coalescing interval; this is the rest).
+    A thread message still unposted counts as a change: a card version given up on (Slack
+    kept refusing) must not strand the "Resolved" queued with it when nothing changes again."""
+    c, t = incident_outbox.c, incident_thread.c
+    unsent = exists().where(t.incident_id == c.incident_id, t.ts.is_(None))
     q = (select(c.incident_id)
-         .where(c.version > c.sent_version, _claimable(conn, holder),
+         .where((c.version > c.sent_version) | unsent, _claimable(conn, holder),
                 c.pending_since <= db_now(conn) - older_than)
          .order_by(c.pending_since).limit(limit))
     return [r[0] for r in conn.execute(q)]
@@ -131,12 +146,14 @@ def begin_post(conn: Connection, incident_id: str, holder: str, token: str, ttl:
     return bool(done.rowcount)
 
 
-def complete(conn: Connection, incident_id: str, holder: str, version: int) -> None:
-    """The card shows `version` (or that version is given up on): release the claim."""
+def complete(conn: Connection, incident_id: str, holder: str, version: int, hold_for: float | None = None) -> None:
+    """The card shows `version` (or that version is given up on): release the claim, or keep
+    it `hold_for` seconds more (Slack said when to come back for the thread still unsent)."""
     c = incident_outbox.c
+    claim = {"claimed_by": None, "claimed_until": None} if hold_for is None else \
+        {"claimed_until": db_now(conn) + hold_for}
     conn.execute(update(incident_outbox).where(c.incident_id == incident_id, c.claimed_by == holder).values(
-        sent_version=case((c.sent_version < version, version), else_=c.sent_version),
-        claimed_by=None, claimed_until=None,
+        sent_version=case((c.sent_version < version, version), else_=c.sent_version), **claim,
     ))
 
 
