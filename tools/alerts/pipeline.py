@@ -214,8 +214,8 @@ class AlertPipeline:
         """A short-lived pipeline (the CLI, the demo) saves the metric evidence still being
         read, then hands the lease over, so a `triops serve` started right after correlates
         at once rather than after the expiry."""
-        if self.metrics is not None:
-            self.metrics.settle(timeout=60.0)
+        if not self.settle(timeout=60.0):
+            log.warning("metric evidence still being read after 60 s: the next correlator reads it again")
         self.release()
 
     def check(self, batch: Sequence[Alert]) -> None:
