@@ -60,9 +60,13 @@ class TriopsAPI(FastAPI):
 
     hook_lane: Any = None  # the lane inside the same body limit and request metrics
     lane: HookLane | None = None
+    lane_middleware: tuple[Any, ...] = ()  # the middlewares the lane's wrapper reproduces
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if self.lane is not None and self.lane.matches(scope):
+        # A middleware added after the lane was built (CORS, auth, a request id...) is not in
+        # its wrapper: then every request takes the routed path, slower but never around it.
+        if (self.lane is not None and self.lane.matches(scope)
+                and tuple(m.cls for m in self.user_middleware) == self.lane_middleware):
             scope["app"] = self  # what Starlette sets: handlers read request.app.state
             await self.hook_lane(scope, receive, send)
             return
@@ -83,6 +87,7 @@ def install_hook_lane(api: TriopsAPI, wrap: Callable[[Any], Any]) -> None:
                 routes[(method, path)] = (name, route)
     api.lane = HookLane(routes, api.exception_handlers)
     api.hook_lane = wrap(api.lane)
+    api.lane_middleware = tuple(m.cls for m in api.user_middleware)
 
 
 def create_app(router: Router, bolt_app: App | None = None, *, workers: Sequence[Worker] = ()) -> FastAPI:

@@ -115,3 +115,21 @@ def test_with_the_database_down_the_lane_answers_as_the_routed_app(tmp_path: Pat
             answers.append((r.status_code, r.text, r.headers.get("retry-after")))
     assert answers[0] == answers[1]
     assert answers[0][0] >= 500
+
+
+def test_a_middleware_added_after_the_lane_is_not_bypassed(tmp_path: Path) -> None:
+    """The lane reproduces only the middlewares present when it was built; one added later
+    (here, one that stamps a header) sends the webhooks back through the routed stack
+    (Starlette refuses middlewares once the app has started)."""
+    from starlette.middleware.base import BaseHTTPMiddleware
+
+    async def stamp(request: Any, call_next: Any) -> Any:
+        response = await call_next(request)
+        response.headers["x-stamped"] = "1"
+        return response
+
+    for app, _rt in _app("sqlite", tmp_path / "later", lane=True):
+        app.add_middleware(BaseHTTPMiddleware, dispatch=stamp)  # after create_app, before start
+        with TestClient(app) as http:
+            got = http.post("/hooks/alerts", content=ALERT, headers=TOKEN)
+            assert got.status_code == 202 and got.headers.get("x-stamped") == "1"
