@@ -446,3 +446,17 @@ def test_placement_evidence_does_not_depend_on_the_hash_seed() -> None:
     assert len(outs) == 1, outs
     (why,) = outs
     assert "sibling" not in why and "'svc', 3.0" in why
+
+
+def test_a_long_lived_engine_does_not_keep_a_feature_part_per_namespace_it_ever_saw() -> None:
+    """Short-lived namespaces (PR previews) each add a cached group part: the cache is
+    bounded, and an alert after the cache was cleared is placed as before."""
+    from tools.alerts import correlate
+
+    e = CorrelationEngine(catalog())
+    for i in range(correlate._PART_CACHE_MAX + 50):
+        e.process(mk("KubePodCrashLooping", None, T0 + i, fp=f"fp-{i}", namespace=f"pr-{i}"))
+    assert len(e._grp_parts) <= correlate._PART_CACHE_MAX
+    first = e.process(mk("HighErrorRate", "checkout", T0 + 9000, fp="a", namespace="shop"))
+    again = e.process(mk("HighLatency", "checkout", T0 + 9010, fp="b", namespace="shop"))
+    assert again.incident_id == first.incident_id

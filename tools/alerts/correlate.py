@@ -47,6 +47,10 @@ def _epoch(dt: datetime) -> float:
 
 PlacementKind = Literal["opened", "joined", "duplicate", "refired", "flapping", "resolved"]
 
+# The per-service and per-group parts of an alert's features are pure caches: cleared when
+# this large, so a long-lived correlator's memory does not grow with every namespace it saw.
+_PART_CACHE_MAX = 4096
+
 
 @dataclass(frozen=True)
 class CorrelationConfig:
@@ -588,6 +592,8 @@ class CorrelationEngine:
         sf, sq = self._svc_part(svc)
         gp = self._grp_parts.get((svc is None, group))
         if gp is None:
+            if len(self._grp_parts) >= _PART_CACHE_MAX:  # short-lived namespaces (PR previews) come and go
+                self._grp_parts.clear()
             gp = self._grp_parts[(svc is None, group)] = self._grp_part(svc is None, group)
         tq = self._tpl_query_unowned if svc is None else self._tpl_query
         return svc, sf + gp[0] + (tpl,), sq + gp[1] + ((tpl, *tq),)
@@ -603,6 +609,8 @@ class CorrelationEngine:
                 queries = ((("svc", svc), cfg.w_same_service, cfg.window),
                            *((("svc", n), w, cfg.cascade_window) for n, w in self._related.get(svc, ())))
                 hit = ((("svc", svc),), queries)
+            if len(self._svc_queries) >= _PART_CACHE_MAX:  # services named only by alert labels
+                self._svc_queries.clear()
             self._svc_queries[svc] = hit
         return hit
 
