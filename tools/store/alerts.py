@@ -312,10 +312,8 @@ _NOT_IN_SUMMARY = {"acked_at", "acked_by", "resolved_by", "alert_ids", "time_to_
 
 def save_incidents(conn: Connection, summaries: Sequence[IncidentSummary]) -> None:
     """Write the engine-owned columns; actions and the Slack ts are kept as they are."""
-    if conn.dialect.name == "postgresql" and summaries:
-        _save_incidents_pg(conn, summaries)
-    else:
-        upsert(conn, alert_incidents, _incident_rows(summaries), ["id"])
+    if summaries:
+        _save_incident_rows(conn, summaries)
     if any(s.merged_ids or s.split_from for s in summaries):
         _apply_moves(conn, summaries)
     resolved = {s.id: to_epoch(s.resolved_at) for s in summaries if s.status == "resolved" and s.resolved_at}
@@ -325,57 +323,38 @@ def save_incidents(conn: Connection, summaries: Sequence[IncidentSummary]) -> No
         close_confirmed_recoveries(conn, {k: v for k, v in resolved.items() if v is not None})
 
 
-def _incident_rows(summaries: Sequence[IncidentSummary]) -> list[dict[str, Any]]:
-    rows = []
-    for s in summaries:
-        rows.append(
-            {
-                "id": s.id,
-                "status": s.status,
-                "severity": s.severity,
-                "title": s.title[:500],
-                "services": s.services,
-                "services_text": "|" + "|".join(s.services) + "|",
-                "opened_at": to_epoch(s.opened_at),
-                "last_alert_at": to_epoch(s.last_alert_at),
-                "resolved_at": to_epoch(s.resolved_at),
-                "alert_count": s.alert_count,
-                "notifications": s.notifications,
-                "duplicates": s.duplicates,
-                "summary": s.model_dump(mode="json", exclude=_NOT_IN_SUMMARY),
-            }
-        )
-    return rows
-
-
-_INCIDENT_COLUMNS = {  # column -> its PostgreSQL array type, for _save_incidents_pg
+_INCIDENT_COLUMNS = {  # column -> its PostgreSQL array type
     "id": "varchar", "status": "varchar", "severity": "varchar", "title": "varchar", "services": "json",
     "services_text": "text", "opened_at": "float8", "last_alert_at": "float8", "resolved_at": "float8",
     "alert_count": "int4", "notifications": "int4", "duplicates": "int4", "summary": "json",
 }
-_PG_SAVE_INCIDENTS = text(
-    f"INSERT INTO alert_incidents ({', '.join(_INCIDENT_COLUMNS)}) SELECT * FROM unnest("
-    + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in _INCIDENT_COLUMNS.items())
-    + ") ON CONFLICT (id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _INCIDENT_COLUMNS if c != "id")
-)
+_UPDATE_INCIDENT = " ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _INCIDENT_COLUMNS if c != "id")
+_SAVE_INCIDENTS = {
+    # PostgreSQL: one prepared statement over column arrays
+    "postgresql": text(f"INSERT INTO alert_incidents ({', '.join(_INCIDENT_COLUMNS)}) SELECT * FROM unnest("
+                       + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in _INCIDENT_COLUMNS.items()) + ")" + _UPDATE_INCIDENT),
+    # SQLite: one executemany of plain values (its JSON columns are text)
+    "sqlite": text(f"INSERT INTO alert_incidents ({', '.join(_INCIDENT_COLUMNS)}) VALUES ("
+                   + ", ".join(f":{c}" for c in _INCIDENT_COLUMNS) + ")" + _UPDATE_INCIDENT),
+}
 
 
-def _save_incidents_pg(conn: Connection, summaries: Sequence[IncidentSummary]) -> None:
-    """`save_incidents`' upsert on PostgreSQL: one prepared statement over column arrays, the
-    summaries serialised by pydantic's own JSON encoder (ingest saves every incident a group
-    touched: the per-row binding and a Python JSON pass per summary were most of its cost)."""
+def _save_incident_rows(conn: Connection, summaries: Sequence[IncidentSummary]) -> None:
+    """`save_incidents`' upsert: a fixed statement (no per-row type processing in
+    SQLAlchemy), the summaries serialised by pydantic's own JSON encoder (ingest saves every
+    incident a group touched: the per-row binding and a Python JSON pass per summary were
+    most of its cost)."""
     latest = {s.id: s for s in summaries}  # the last one wins, as with one row after another
-    cols: dict[str, list[Any]] = {c: [] for c in _INCIDENT_COLUMNS}
-    for s in latest.values():
-        for c, v in (("id", s.id), ("status", s.status), ("severity", s.severity), ("title", s.title[:500]),
-                     ("services", json.dumps(s.services)), ("services_text", "|" + "|".join(s.services) + "|"),
-                     ("opened_at", to_epoch(s.opened_at)), ("last_alert_at", to_epoch(s.last_alert_at)),
-                     ("resolved_at", to_epoch(s.resolved_at)), ("alert_count", s.alert_count),
-                     ("notifications", s.notifications), ("duplicates", s.duplicates),
-                     ("summary", s.model_dump_json(exclude=_NOT_IN_SUMMARY))):
-            cols[c].append(v)
-    conn.execute(_PG_SAVE_INCIDENTS, cols)
+    rows = [{"id": s.id, "status": s.status, "severity": s.severity, "title": s.title[:500],
+             "services": json.dumps(s.services), "services_text": "|" + "|".join(s.services) + "|",
+             "opened_at": to_epoch(s.opened_at), "last_alert_at": to_epoch(s.last_alert_at),
+             "resolved_at": to_epoch(s.resolved_at), "alert_count": s.alert_count,
+             "notifications": s.notifications, "duplicates": s.duplicates,
+             "summary": s.model_dump_json(exclude=_NOT_IN_SUMMARY)} for s in latest.values()]
+    if conn.dialect.name == "postgresql":
+        conn.execute(_SAVE_INCIDENTS["postgresql"], {c: [r[c] for r in rows] for c in _INCIDENT_COLUMNS})
+    else:
+        conn.execute(_SAVE_INCIDENTS["sqlite"], rows)
 
 
 def record_action(conn: Connection, incident_id: str, action: str, user: str, at: float, surface: str = "slack") -> bool:
