@@ -24,14 +24,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     bindparam,
-    case,
     func,
     select,
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from tools.alerts.models import Alert, AlertLinks
@@ -195,10 +192,11 @@ def _alert_row(a: Alert, received_at: float) -> dict[str, Any]:
         "service": a.service,
         "severity": a.severity,
         "status": a.status,
-        "labels": a.labels,
-        "annotations": a.annotations,
-        "links": a.links.model_dump(exclude_none=True),
-        "raw": json.loads(json.dumps(a.raw, default=str)) if a.raw else {},
+        # the JSON columns as their text: both statements bind them so (see _UPSERT_ALERTS)
+        "labels": json.dumps(a.labels),
+        "annotations": json.dumps(a.annotations),
+        "links": a.links.model_dump_json(exclude_none=True),
+        "raw": json.dumps(a.raw, default=str) if a.raw else "{}",
         "first_received_at": received_at,
         "last_received_at": received_at,
         "notifications": 1,
@@ -219,11 +217,10 @@ def upsert_alerts(conn: Connection, batch: Sequence[Alert], received_at: float) 
             if prev["status"] == "resolved":
                 row["status"], row["ends_at"] = "resolved", prev["ends_at"]
         rows[row["id"]] = row
-    if conn.dialect.name == "postgresql":  # one fixed statement over arrays (see _PG_UPSERT)
-        conn.execute(_PG_UPSERT, {c: [r[c] for r in rows.values()] if c not in _JSON_COLUMNS
-                                  else [json.dumps(r[c]) for r in rows.values()] for c in _COLUMNS})
+    if conn.dialect.name == "postgresql":  # one fixed statement over arrays
+        conn.execute(_UPSERT_ALERTS["postgresql"], {c: [r[c] for r in rows.values()] for c in _COLUMNS})
         return
-    conn.execute(_alerts_upsert(conn.dialect.name), list(rows.values()))
+    conn.execute(_UPSERT_ALERTS["sqlite"], list(rows.values()))
 
 
 _COLUMNS = ("id", "source", "fingerprint", "starts_at", "ends_at", "name", "service", "severity", "status",
@@ -231,47 +228,25 @@ _COLUMNS = ("id", "source", "fingerprint", "starts_at", "ends_at", "name", "serv
 _JSON_COLUMNS = {"labels", "annotations", "links", "raw"}
 _PG_TYPES = {"starts_at": "float8", "ends_at": "float8", "first_received_at": "float8", "last_received_at": "float8",
              "notifications": "int4", **dict.fromkeys(_JSON_COLUMNS, "json")}
-# The group's rows as one array per column: the statement's text is the same for every group
-# (psycopg prepares it once; a multi-row VALUES differs with the row count and was parsed,
-# planned and bound row by row each time), and nothing is processed per row in Python.
-_PG_UPSERT = text(
-    f"INSERT INTO alerts ({', '.join(_COLUMNS)}) "
-    "SELECT * FROM unnest(" + ", ".join(f"CAST(:{c} AS {_PG_TYPES.get(c, 'varchar')}[])" for c in _COLUMNS) + ") "
-    "ON CONFLICT (id) DO UPDATE SET "
+_ON_CONFLICT = (
+    " ON CONFLICT (id) DO UPDATE SET "
     "status = CASE WHEN alerts.status = 'resolved' THEN alerts.status ELSE excluded.status END, "
     "ends_at = CASE WHEN alerts.status = 'resolved' THEN alerts.ends_at ELSE excluded.ends_at END, "
     "severity = excluded.severity, labels = excluded.labels, annotations = excluded.annotations, "
     "links = excluded.links, raw = excluded.raw, last_received_at = excluded.last_received_at, "
     "notifications = alerts.notifications + excluded.notifications"
 )
-
-
-_ALERTS_UPSERT: dict[str, Any] = {}
-
-
-def _alerts_upsert(dialect: str) -> Any:
-    """Built once (building it per batch cost more than the insert); SQLite's."""
-    stmt = _ALERTS_UPSERT.get(dialect)
-    if stmt is None:
-        ins = sqlite_insert(alerts) if dialect == "sqlite" else pg_insert(alerts)
-        ex = ins.excluded
-        was_resolved = alerts.c.status == "resolved"
-        stmt = ins.on_conflict_do_update(
-            index_elements=["id"],
-            set_={
-                "status": case((was_resolved, alerts.c.status), else_=ex.status),
-                "ends_at": case((was_resolved, alerts.c.ends_at), else_=ex.ends_at),
-                "severity": ex.severity,
-                "labels": ex.labels,
-                "annotations": ex.annotations,
-                "links": ex.links,
-                "raw": ex.raw,
-                "last_received_at": ex.last_received_at,
-                "notifications": alerts.c.notifications + ex.notifications,
-            },
-        )
-        _ALERTS_UPSERT[dialect] = stmt
-    return stmt
+# Fixed statement texts, the JSON columns bound as their text: nothing is processed per row
+# by SQLAlchemy. On PostgreSQL the group's rows go as one array per column (the text is the
+# same for every group, so psycopg prepares it once; a multi-row VALUES differs with the row
+# count and was parsed, planned and bound row by row each time); on SQLite as an executemany.
+_UPSERT_ALERTS = {
+    "postgresql": text(f"INSERT INTO alerts ({', '.join(_COLUMNS)}) SELECT * FROM unnest("
+                       + ", ".join(f"CAST(:{c} AS {_PG_TYPES.get(c, 'varchar')}[])" for c in _COLUMNS) + ")"
+                       + _ON_CONFLICT),
+    "sqlite": text(f"INSERT INTO alerts ({', '.join(_COLUMNS)}) VALUES (" + ", ".join(f":{c}" for c in _COLUMNS) + ")"
+                   + _ON_CONFLICT),
+}
 
 
 def assign(conn: Connection, placements: Sequence[tuple[str, str, str, float]]) -> None:
