@@ -23,7 +23,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    bindparam,
     func,
     select,
     text,
@@ -261,15 +260,17 @@ def assign(conn: Connection, placements: Sequence[tuple[str, str, str, float]]) 
             "iids": [r["incident_id"] for r in members], "aids": [r["alert_id"] for r in members],
             "ats": [r["joined_at"] for r in members], "kinds": [r["kind"] for r in members]})
         return
-    upsert(conn, alert_incident_members, list(rows.values()), ["incident_id", "alert_id"], update=False)
-    conn.execute(_ASSIGN, [{"aid": r["alert_id"], "iid": r["incident_id"]} for r in rows.values()])
+    members = list(rows.values())  # ids are the engine's own (a-…, inc-…): within their columns
+    conn.execute(_MEMBERS_SQLITE, members)
+    conn.execute(_ASSIGN_SQLITE, members)
 
 
-_ASSIGN = (
-    update(alerts)
-    .where(alerts.c.id == bindparam("aid"), alerts.c.incident_id.is_distinct_from(bindparam("iid")))
-    .values(incident_id=bindparam("iid"))
+# SQLite's: fixed texts executed over the rows (no per-row processing in SQLAlchemy)
+_MEMBERS_SQLITE = text(
+    "INSERT INTO alert_incident_members (incident_id, alert_id, joined_at, kind) "
+    "VALUES (:incident_id, :alert_id, :joined_at, :kind) ON CONFLICT (incident_id, alert_id) DO NOTHING"
 )
+_ASSIGN_SQLITE = text("UPDATE alerts SET incident_id = :incident_id WHERE id = :alert_id AND incident_id IS NOT :incident_id")
 # A data-modifying CTE: the membership rows and each alert's incident in one round trip,
 # with a text that is the same for every group (prepared once).
 _MEMBERS_AND_ASSIGN_PG = text(
