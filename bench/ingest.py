@@ -8,7 +8,8 @@ each store (SQLite; PostgreSQL when --pg-url is given, in a fresh database per r
   storm   N notifications over 40 services, `--per-request` alerts per POST /hooks/alerts,
           `--clients` concurrent keep-alive clients -> notifications/s and requests/s;
   growth  one service, one incident growing to `--grow` alerts, in 10 chunks -> the rate
-          of each chunk and last/first (flat = within ±20 %).
+          of each chunk and last/first (flat = within ±20 %); started once the server is
+          idle after the storm (its new incidents' background work would land in chunk 1).
 The clients are lean (asyncio streams, requests encoded before the clock starts) because
 they share the 2 cores with the server; they speak HTTP/1.1 keep-alive to the real server,
 and every response must be a 202 that reports every alert of its request stored (anything
@@ -127,6 +128,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def settle(pid: int, timeout: float = 15.0) -> None:
+    """Wait until the server is idle (under 5 % of a core over half a second), at most `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        c0 = cpu_seconds(pid)
+        time.sleep(0.5)
+        if cpu_seconds(pid) - c0 < 0.025:
+            return
+
+
 def _request(host: str, body: bytes, token: str | None = None) -> bytes:
     """One pre-encoded HTTP/1.1 keep-alive POST /hooks/alerts."""
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
@@ -194,6 +205,7 @@ def run_one(tree: Path, label: str, store: str, pg_url: str | None, args: argpar
             cpu0, client0 = cpu_seconds(pid), time.process_time()
             secs, lost = _send(base, storm, args.clients)
             cpu, client = cpu_seconds(pid) - cpu0, time.process_time() - client0
+            settle(pid)  # the storm's aftermath (its 40 new incidents' background work) is not growth
             grow_rates, grow_cpu = [], []
             chunk = args.grow // 10
             bodies = _payloads(args.grow, args.per_request, 1, "grow", one_incident=True)

@@ -3,7 +3,8 @@
 `IncrementalSummaries` keeps the per-alert parts of a summary (each service's first alert,
 flapping names, held-back notes) as alerts arrive; hypothesis drives random streams through
 the real engine (repeats that replace an alert's latest notification, renamed repeats,
-resolves, re-fires and flapping, held-back notes, late causes that merge incidents, human
+resolves, re-fires and flapping, held-back notes, service-less alerts the ranking credits to
+their pod's workload, late causes that merge incidents, human
 merges and splits, unreported notifications) and compares every dirty incident's summary
 with `summarise` after every batch.
 """
@@ -39,6 +40,8 @@ notification = st.fixed_dictionaries({
     "status": st.sampled_from(["firing", "firing", "resolved"]),
     "held": st.sampled_from([None, None, "2 more", "5 more"]),
     "dt": st.floats(-30, 400),
+    # a service-less alert counts for its pod's workload once that is an affected service
+    "pod": st.sampled_from([None, "api-5f6d8-x1z", "db-77c-q2", "web-1-2", "cache", "worker-a-b-c"]),
 })
 # Splits come last: the engine keeps a split-off service in the old incident's indexes, and a
 # later alert of that service fails to place (KeyError in _place_new; reported to its owner).
@@ -57,7 +60,8 @@ def _alert(n: dict[str, Any], t: float) -> Alert:
     return Alert(
         source="alertmanager", fingerprint=f"fp{n['fp']}", name=n["name"], service=n["service"],
         severity="critical" if n["fp"] % 3 == 0 else "warning", status=n["status"],
-        labels={"alertname": n["name"], **({"service": n["service"]} if n["service"] else {})},
+        labels={"alertname": n["name"], **({"service": n["service"]} if n["service"] else {}),
+                **({"pod": n["pod"]} if n.get("pod") else {})},
         annotations=annotations, starts_at=datetime.fromtimestamp(started, UTC),
         ends_at=datetime.fromtimestamp(max(started, T0 + t), UTC) if n["status"] == "resolved" else None,
     )
@@ -193,3 +197,30 @@ def test_after_a_split_both_incidents_are_recounted() -> None:
         assert s == summarise(engine.incidents[i], CATALOG)
     assert summaries.summarise(engine.incidents[iid], CATALOG).held_back == []
     assert summaries.rebuilds == 3
+
+
+def test_a_pod_alert_counts_for_its_workload_once_that_alerts() -> None:
+    """A service-less alert of pod api-… (placed on db: a db alert named that pod first):
+    the ranking does not count it while api is not affected, then counts it for api, as
+    api's first alert, since it came before api's own; incrementally exactly as recounted,
+    without rebuilding."""
+    engine = CorrelationEngine(CATALOG)
+    summaries = IncrementalSummaries(lambda: engine.stats["events"])
+    db = _notify(engine, 1.0, fp=0, service="db", pod="api-5f6d8-aaa")
+    iid = db[1]
+    pod = _notify(engine, 2.0, fp=1, service=None, pod="api-5f6d8-x1z")
+    summaries.touch([db, pod])
+    inc = engine.incidents[iid]
+    assert pod[1] == iid and "api" not in inc.services
+    s = summaries.summarise(inc, CATALOG)
+    assert s == summarise(inc, CATALOG)
+    api = [_notify(engine, 3.0 + i, fp=2 + i, service="api") for i in range(2)]
+    summaries.touch(api)
+    assert all(i == iid for _a, i in api) and "api" in inc.services
+    s = summaries.summarise(inc, CATALOG)
+    assert s == summarise(inc, CATALOG)
+    own = next(f for c in s.causes if c.service == "api" for f in c.facts if f.kind == "own_alerts")
+    assert own.text == "fired 3 distinct alerts of its own"  # its two, and the pod's
+    first = next(f for c in s.causes if c.service == "api" for f in c.facts if f.kind in ("first_alert", "early_alert"))
+    assert first.alert_id == pod[0]
+    assert summaries.rebuilds == 1

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
-from tools.alerts.models import ChangeEvent
+from tools.alerts.models import Alert, ChangeEvent
 from tools.catalog import ServiceCatalog
 from tools.timeutil import from_epoch, to_epoch
 
@@ -403,6 +403,7 @@ def rank_incident(
     margin: float = MARGIN,
     elsewhere: Elsewhere | None = None,
     metrics: MetricEvidence | None = None,
+    alerts: tuple[Mapping[str, str], Mapping[str, int]] | None = None,
 ) -> RankedCauses:
     """The incident's ranked causes, or an abstention when nothing singles one out:
     - several independent upstream services with no shared dependency and no change to
@@ -412,8 +413,10 @@ def rank_incident(
       symptoms may all come from that silent dependency, unless its own evidence (a change
       or a metric break included: evidence is weighed, not a veto) leads that dependency's
       by `margin`. With enough of them alerting, that dependency is named (inferred, not
-      alerting) instead."""
-    first_alerts, counts = incident_alerts(inc)
+      alerting) instead.
+    `alerts`: what `incident_alerts(inc)` would count, kept up to date by the caller (the live
+    path: tools/alerts/summary.py), so a save need not recount every alert of a big incident."""
+    first_alerts, counts = incident_alerts(inc) if alerts is None else alerts
     causes, roots, g = _rank(inc.services, catalog, changes, lookback, first_alerts, counts, metrics)
     note = "" if metrics is None else metrics.note
     if not causes:
@@ -508,14 +511,19 @@ def incident_alerts(inc: IncidentState) -> tuple[dict[str, str], dict[str, int]]
             continue
         svc = a.service
         if not svc:
-            pod = a.labels.get("pod")
-            workload = pod.rsplit("-", 2)[0] if pod and pod.count("-") >= 2 else None
+            workload = pod_workload(a)
             svc = workload if workload in inc.services else None
         if not svc:
             continue
         first.setdefault(svc, aid)
         fps.setdefault(svc, set()).add(a.fingerprint)
     return first, {s: len(v) for s, v in fps.items()}
+
+
+def pod_workload(a: Alert) -> str | None:
+    """The workload a service-less alert's pod is named after (`api-7d4b9-x2x` -> `api`)."""
+    pod = a.labels.get("pod")
+    return pod.rsplit("-", 2)[0] if pod and pod.count("-") >= 2 else None
 
 
 def suspect_change(causes: list[CauseCandidate]) -> ChangeEvent | None:

@@ -6,7 +6,7 @@ import threading
 import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from tools.alerts.cause import (
     CauseCandidate,
     Elsewhere,
     RankedCauses,
+    pod_workload,
     rank_incident,
     suspect_change,
 )
@@ -163,9 +164,12 @@ class _Partial:
     split_from: str | None = None
     counted: dict[str, Alert] = field(default_factory=dict)  # alert id -> the notification counted
     first_of: dict[str, tuple[int, str]] = field(default_factory=dict)  # service -> (position, alert id)
-    # what the ranking counts: the first alert per (service, fingerprint), and every alert
-    # without a service (the ranking may credit it to its pod's workload)
-    ranked: dict[tuple[str, str], tuple[int, str]] = field(default_factory=dict)
+    # what the ranking counts (cause.incident_alerts): per service its first alert and its
+    # distinct fingerprints, counting a service-less alert for its pod's workload once that
+    # workload is an affected service (until then it waits in `orphans`)
+    rank_first: dict[str, tuple[int, str]] = field(default_factory=dict)  # service -> (position, alert id)
+    rank_fps: dict[str, set[str]] = field(default_factory=dict)
+    orphans: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)  # workload -> [(pos, id, fp)]
     names_by_fp: dict[str, Counter[str]] = field(default_factory=dict)  # fingerprint -> alert names
     held: Counter[str] = field(default_factory=Counter)  # truncated_alerts annotations
     pending: dict[str, None] = field(default_factory=dict)  # alert ids notified since (ordered set)
@@ -180,6 +184,12 @@ class _Partial:
             self.held[held] += sign
             if self.held[held] <= 0:
                 del self.held[held]
+
+    def credit(self, svc: str, pos: int, aid: str, fp: str) -> None:
+        got = self.rank_first.get(svc)
+        if got is None or pos < got[0]:
+            self.rank_first[svc] = (pos, aid)
+        self.rank_fps.setdefault(svc, set()).add(fp)
 
     def valid_for(self, inc: IncidentState) -> bool:
         """Still a prefix of this incident: nothing merged in or split out since (a split
@@ -208,7 +218,15 @@ class _Partial:
             self.add(a, +1)
             if a.service and a.service not in self.first_of:
                 self.first_of[a.service] = (pos, aid)
-            self.ranked.setdefault((a.service, a.fingerprint) if a.service else ("", aid), (pos, aid))
+            if a.service:
+                self.credit(a.service, pos, aid, a.fingerprint)
+            else:
+                workload = pod_workload(a)
+                if workload:
+                    self.orphans.setdefault(workload, []).append((pos, aid, a.fingerprint))
+        for workload in [w for w in self.orphans if w in inc.services]:  # services only grow (a split rebuilds)
+            for pos, aid, fp in self.orphans.pop(workload):
+                self.credit(workload, pos, aid, fp)
         self.n = len(ids)
         self.last = ids[-1] if ids else ""
         self.merged, self.split_from = len(inc.merged_ids), inc.split_from
@@ -265,11 +283,10 @@ class IncrementalSummaries:
             names = part.names_by_fp
             flapping = sorted({n for fp in inc.flapping for n in names.get(fp, ())})
             held_back = sorted(part.held)
-            counted = [aid for _pos, aid in sorted(part.ranked.values())]
-        # the ranking reads each service's first alert and its distinct fingerprints: just those
-        view = replace(inc, alert_ids=counted, alerts={aid: inc.alerts[aid] for aid in counted})
-        ranked = rank_incident(view, catalog, changes, elsewhere=_elsewhere(engine, inc.id) if engine else None,
-                               metrics=metrics)
+            counted = ({s: aid for s, (_pos, aid) in part.rank_first.items()},
+                       {s: len(fps) for s, fps in part.rank_fps.items()})
+        ranked = rank_incident(inc, catalog, changes, elsewhere=_elsewhere(engine, inc.id) if engine else None,
+                               metrics=metrics, alerts=counted)
         return _assemble(inc, ranked, first_of, flapping, held_back, metrics)
 
     def _current(self, inc: IncidentState) -> _Partial:

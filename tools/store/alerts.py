@@ -23,15 +23,11 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    bindparam,
-    case,
     func,
     select,
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from tools.alerts.models import Alert, AlertLinks
@@ -195,10 +191,11 @@ def _alert_row(a: Alert, received_at: float) -> dict[str, Any]:
         "service": a.service,
         "severity": a.severity,
         "status": a.status,
-        "labels": a.labels,
-        "annotations": a.annotations,
-        "links": a.links.model_dump(exclude_none=True),
-        "raw": json.loads(json.dumps(a.raw, default=str)) if a.raw else {},
+        # the JSON columns as their text: both statements bind them so (see _UPSERT_ALERTS)
+        "labels": json.dumps(a.labels),
+        "annotations": json.dumps(a.annotations),
+        "links": a.links.model_dump_json(exclude_none=True),
+        "raw": json.dumps(a.raw, default=str) if a.raw else "{}",
         "first_received_at": received_at,
         "last_received_at": received_at,
         "notifications": 1,
@@ -219,11 +216,10 @@ def upsert_alerts(conn: Connection, batch: Sequence[Alert], received_at: float) 
             if prev["status"] == "resolved":
                 row["status"], row["ends_at"] = "resolved", prev["ends_at"]
         rows[row["id"]] = row
-    if conn.dialect.name == "postgresql":  # one fixed statement over arrays (see _PG_UPSERT)
-        conn.execute(_PG_UPSERT, {c: [r[c] for r in rows.values()] if c not in _JSON_COLUMNS
-                                  else [json.dumps(r[c]) for r in rows.values()] for c in _COLUMNS})
+    if conn.dialect.name == "postgresql":  # one fixed statement over arrays
+        conn.execute(_UPSERT_ALERTS["postgresql"], {c: [r[c] for r in rows.values()] for c in _COLUMNS})
         return
-    conn.execute(_alerts_upsert(conn.dialect.name), list(rows.values()))
+    conn.execute(_UPSERT_ALERTS["sqlite"], list(rows.values()))
 
 
 _COLUMNS = ("id", "source", "fingerprint", "starts_at", "ends_at", "name", "service", "severity", "status",
@@ -231,47 +227,25 @@ _COLUMNS = ("id", "source", "fingerprint", "starts_at", "ends_at", "name", "serv
 _JSON_COLUMNS = {"labels", "annotations", "links", "raw"}
 _PG_TYPES = {"starts_at": "float8", "ends_at": "float8", "first_received_at": "float8", "last_received_at": "float8",
              "notifications": "int4", **dict.fromkeys(_JSON_COLUMNS, "json")}
-# The group's rows as one array per column: the statement's text is the same for every group
-# (psycopg prepares it once; a multi-row VALUES differs with the row count and was parsed,
-# planned and bound row by row each time), and nothing is processed per row in Python.
-_PG_UPSERT = text(
-    f"INSERT INTO alerts ({', '.join(_COLUMNS)}) "
-    "SELECT * FROM unnest(" + ", ".join(f"CAST(:{c} AS {_PG_TYPES.get(c, 'varchar')}[])" for c in _COLUMNS) + ") "
-    "ON CONFLICT (id) DO UPDATE SET "
+_ON_CONFLICT = (
+    " ON CONFLICT (id) DO UPDATE SET "
     "status = CASE WHEN alerts.status = 'resolved' THEN alerts.status ELSE excluded.status END, "
     "ends_at = CASE WHEN alerts.status = 'resolved' THEN alerts.ends_at ELSE excluded.ends_at END, "
     "severity = excluded.severity, labels = excluded.labels, annotations = excluded.annotations, "
     "links = excluded.links, raw = excluded.raw, last_received_at = excluded.last_received_at, "
     "notifications = alerts.notifications + excluded.notifications"
 )
-
-
-_ALERTS_UPSERT: dict[str, Any] = {}
-
-
-def _alerts_upsert(dialect: str) -> Any:
-    """Built once (building it per batch cost more than the insert); SQLite's."""
-    stmt = _ALERTS_UPSERT.get(dialect)
-    if stmt is None:
-        ins = sqlite_insert(alerts) if dialect == "sqlite" else pg_insert(alerts)
-        ex = ins.excluded
-        was_resolved = alerts.c.status == "resolved"
-        stmt = ins.on_conflict_do_update(
-            index_elements=["id"],
-            set_={
-                "status": case((was_resolved, alerts.c.status), else_=ex.status),
-                "ends_at": case((was_resolved, alerts.c.ends_at), else_=ex.ends_at),
-                "severity": ex.severity,
-                "labels": ex.labels,
-                "annotations": ex.annotations,
-                "links": ex.links,
-                "raw": ex.raw,
-                "last_received_at": ex.last_received_at,
-                "notifications": alerts.c.notifications + ex.notifications,
-            },
-        )
-        _ALERTS_UPSERT[dialect] = stmt
-    return stmt
+# Fixed statement texts, the JSON columns bound as their text: nothing is processed per row
+# by SQLAlchemy. On PostgreSQL the group's rows go as one array per column (the text is the
+# same for every group, so psycopg prepares it once; a multi-row VALUES differs with the row
+# count and was parsed, planned and bound row by row each time); on SQLite as an executemany.
+_UPSERT_ALERTS = {
+    "postgresql": text(f"INSERT INTO alerts ({', '.join(_COLUMNS)}) SELECT * FROM unnest("
+                       + ", ".join(f"CAST(:{c} AS {_PG_TYPES.get(c, 'varchar')}[])" for c in _COLUMNS) + ")"
+                       + _ON_CONFLICT),
+    "sqlite": text(f"INSERT INTO alerts ({', '.join(_COLUMNS)}) VALUES (" + ", ".join(f":{c}" for c in _COLUMNS) + ")"
+                   + _ON_CONFLICT),
+}
 
 
 def assign(conn: Connection, placements: Sequence[tuple[str, str, str, float]]) -> None:
@@ -286,15 +260,17 @@ def assign(conn: Connection, placements: Sequence[tuple[str, str, str, float]]) 
             "iids": [r["incident_id"] for r in members], "aids": [r["alert_id"] for r in members],
             "ats": [r["joined_at"] for r in members], "kinds": [r["kind"] for r in members]})
         return
-    upsert(conn, alert_incident_members, list(rows.values()), ["incident_id", "alert_id"], update=False)
-    conn.execute(_ASSIGN, [{"aid": r["alert_id"], "iid": r["incident_id"]} for r in rows.values()])
+    members = list(rows.values())  # ids are the engine's own (a-…, inc-…): within their columns
+    conn.execute(_MEMBERS_SQLITE, members)
+    conn.execute(_ASSIGN_SQLITE, members)
 
 
-_ASSIGN = (
-    update(alerts)
-    .where(alerts.c.id == bindparam("aid"), alerts.c.incident_id.is_distinct_from(bindparam("iid")))
-    .values(incident_id=bindparam("iid"))
+# SQLite's: fixed texts executed over the rows (no per-row processing in SQLAlchemy)
+_MEMBERS_SQLITE = text(
+    "INSERT INTO alert_incident_members (incident_id, alert_id, joined_at, kind) "
+    "VALUES (:incident_id, :alert_id, :joined_at, :kind) ON CONFLICT (incident_id, alert_id) DO NOTHING"
 )
+_ASSIGN_SQLITE = text("UPDATE alerts SET incident_id = :incident_id WHERE id = :alert_id AND incident_id IS NOT :incident_id")
 # A data-modifying CTE: the membership rows and each alert's incident in one round trip,
 # with a text that is the same for every group (prepared once).
 _MEMBERS_AND_ASSIGN_PG = text(
@@ -312,10 +288,8 @@ _NOT_IN_SUMMARY = {"acked_at", "acked_by", "resolved_by", "alert_ids", "time_to_
 
 def save_incidents(conn: Connection, summaries: Sequence[IncidentSummary]) -> None:
     """Write the engine-owned columns; actions and the Slack ts are kept as they are."""
-    if conn.dialect.name == "postgresql" and summaries:
-        _save_incidents_pg(conn, summaries)
-    else:
-        upsert(conn, alert_incidents, _incident_rows(summaries), ["id"])
+    if summaries:
+        _save_incident_rows(conn, summaries)
     if any(s.merged_ids or s.split_from for s in summaries):
         _apply_moves(conn, summaries)
     resolved = {s.id: to_epoch(s.resolved_at) for s in summaries if s.status == "resolved" and s.resolved_at}
@@ -325,57 +299,38 @@ def save_incidents(conn: Connection, summaries: Sequence[IncidentSummary]) -> No
         close_confirmed_recoveries(conn, {k: v for k, v in resolved.items() if v is not None})
 
 
-def _incident_rows(summaries: Sequence[IncidentSummary]) -> list[dict[str, Any]]:
-    rows = []
-    for s in summaries:
-        rows.append(
-            {
-                "id": s.id,
-                "status": s.status,
-                "severity": s.severity,
-                "title": s.title[:500],
-                "services": s.services,
-                "services_text": "|" + "|".join(s.services) + "|",
-                "opened_at": to_epoch(s.opened_at),
-                "last_alert_at": to_epoch(s.last_alert_at),
-                "resolved_at": to_epoch(s.resolved_at),
-                "alert_count": s.alert_count,
-                "notifications": s.notifications,
-                "duplicates": s.duplicates,
-                "summary": s.model_dump(mode="json", exclude=_NOT_IN_SUMMARY),
-            }
-        )
-    return rows
-
-
-_INCIDENT_COLUMNS = {  # column -> its PostgreSQL array type, for _save_incidents_pg
+_INCIDENT_COLUMNS = {  # column -> its PostgreSQL array type
     "id": "varchar", "status": "varchar", "severity": "varchar", "title": "varchar", "services": "json",
     "services_text": "text", "opened_at": "float8", "last_alert_at": "float8", "resolved_at": "float8",
     "alert_count": "int4", "notifications": "int4", "duplicates": "int4", "summary": "json",
 }
-_PG_SAVE_INCIDENTS = text(
-    f"INSERT INTO alert_incidents ({', '.join(_INCIDENT_COLUMNS)}) SELECT * FROM unnest("
-    + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in _INCIDENT_COLUMNS.items())
-    + ") ON CONFLICT (id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _INCIDENT_COLUMNS if c != "id")
-)
+_UPDATE_INCIDENT = " ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _INCIDENT_COLUMNS if c != "id")
+_SAVE_INCIDENTS = {
+    # PostgreSQL: one prepared statement over column arrays
+    "postgresql": text(f"INSERT INTO alert_incidents ({', '.join(_INCIDENT_COLUMNS)}) SELECT * FROM unnest("
+                       + ", ".join(f"CAST(:{c} AS {t}[])" for c, t in _INCIDENT_COLUMNS.items()) + ")" + _UPDATE_INCIDENT),
+    # SQLite: one executemany of plain values (its JSON columns are text)
+    "sqlite": text(f"INSERT INTO alert_incidents ({', '.join(_INCIDENT_COLUMNS)}) VALUES ("
+                   + ", ".join(f":{c}" for c in _INCIDENT_COLUMNS) + ")" + _UPDATE_INCIDENT),
+}
 
 
-def _save_incidents_pg(conn: Connection, summaries: Sequence[IncidentSummary]) -> None:
-    """`save_incidents`' upsert on PostgreSQL: one prepared statement over column arrays, the
-    summaries serialised by pydantic's own JSON encoder (ingest saves every incident a group
-    touched: the per-row binding and a Python JSON pass per summary were most of its cost)."""
+def _save_incident_rows(conn: Connection, summaries: Sequence[IncidentSummary]) -> None:
+    """`save_incidents`' upsert: a fixed statement (no per-row type processing in
+    SQLAlchemy), the summaries serialised by pydantic's own JSON encoder (ingest saves every
+    incident a group touched: the per-row binding and a Python JSON pass per summary were
+    most of its cost)."""
     latest = {s.id: s for s in summaries}  # the last one wins, as with one row after another
-    cols: dict[str, list[Any]] = {c: [] for c in _INCIDENT_COLUMNS}
-    for s in latest.values():
-        for c, v in (("id", s.id), ("status", s.status), ("severity", s.severity), ("title", s.title[:500]),
-                     ("services", json.dumps(s.services)), ("services_text", "|" + "|".join(s.services) + "|"),
-                     ("opened_at", to_epoch(s.opened_at)), ("last_alert_at", to_epoch(s.last_alert_at)),
-                     ("resolved_at", to_epoch(s.resolved_at)), ("alert_count", s.alert_count),
-                     ("notifications", s.notifications), ("duplicates", s.duplicates),
-                     ("summary", s.model_dump_json(exclude=_NOT_IN_SUMMARY))):
-            cols[c].append(v)
-    conn.execute(_PG_SAVE_INCIDENTS, cols)
+    rows = [{"id": s.id, "status": s.status, "severity": s.severity, "title": s.title[:500],
+             "services": json.dumps(s.services), "services_text": "|" + "|".join(s.services) + "|",
+             "opened_at": to_epoch(s.opened_at), "last_alert_at": to_epoch(s.last_alert_at),
+             "resolved_at": to_epoch(s.resolved_at), "alert_count": s.alert_count,
+             "notifications": s.notifications, "duplicates": s.duplicates,
+             "summary": s.model_dump_json(exclude=_NOT_IN_SUMMARY)} for s in latest.values()]
+    if conn.dialect.name == "postgresql":
+        conn.execute(_SAVE_INCIDENTS["postgresql"], {c: [r[c] for r in rows] for c in _INCIDENT_COLUMNS})
+    else:
+        conn.execute(_SAVE_INCIDENTS["sqlite"], rows)
 
 
 def record_action(conn: Connection, incident_id: str, action: str, user: str, at: float, surface: str = "slack") -> bool:
