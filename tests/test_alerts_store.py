@@ -76,6 +76,22 @@ def test_a_batch_stores_every_field_as_given_on_both_stores(db: Store) -> None:
     assert (rb["status"], rb["ends_at"], rb["notifications"]) == ("resolved", T0 + 30, 1)
 
 
+def test_an_alert_placed_twice_in_one_group_ends_in_its_last_incident_on_both_stores(db: Store) -> None:
+    """Placed in one incident, moved, and moved back within one group commit: every
+    membership is kept and the alert's incident is the last one (PostgreSQL's UPDATE … FROM
+    over two rows for one alert used to pick either)."""
+    a, b = mk("HighErrorRate", "payments", 0), mk("DiskFull", "ledger", 5)
+    with db.engine.begin() as conn:
+        s.upsert_alerts(conn, [a, b], T0 + 10)
+        s.assign(conn, [(a.id, "inc-a", "opened", T0), (b.id, "inc-b", "opened", T0 + 5),
+                        (a.id, "inc-b", "joined", T0 + 6), (a.id, "inc-a", "joined", T0 + 7)])
+    with db.engine.connect() as conn:
+        placed = dict(conn.execute(select(s.alerts.c.id, s.alerts.c.incident_id)).all())
+        members = set(conn.execute(select(s.alert_incident_members.c.incident_id, s.alert_incident_members.c.alert_id)).all())
+    assert placed == {a.id: "inc-a", b.id: "inc-b"}
+    assert members == {("inc-a", a.id), ("inc-b", a.id), ("inc-b", b.id)}
+
+
 def test_saved_incidents_come_back_as_their_summaries_on_both_stores(db: Store) -> None:
     """The incidents a group touched are written in one statement (column arrays and
     pydantic's JSON on PostgreSQL): every column and the whole summary read back as saved."""

@@ -254,15 +254,18 @@ def assign(conn: Connection, placements: Sequence[tuple[str, str, str, float]]) 
         return
     rows = {(iid, aid): {"incident_id": iid, "alert_id": aid, "joined_at": at, "kind": kind}
             for aid, iid, kind, at in placements}
+    # an alert placed twice in one group (opened in A, then A merged into B) ends in its last
+    # incident on both stores (an UPDATE … FROM with two rows per alert picks one arbitrarily)
+    last = {aid: iid for aid, iid, _, _ in placements}
+    members = list(rows.values())  # ids are the engine's own (a-…, inc-…): within their columns
     if conn.dialect.name == "postgresql":  # memberships and assignments: one statement for the group
-        members = list(rows.values())
         conn.execute(_MEMBERS_AND_ASSIGN_PG, {
             "iids": [r["incident_id"] for r in members], "aids": [r["alert_id"] for r in members],
-            "ats": [r["joined_at"] for r in members], "kinds": [r["kind"] for r in members]})
+            "ats": [r["joined_at"] for r in members], "kinds": [r["kind"] for r in members],
+            "last_iids": list(last.values()), "last_aids": list(last)})
         return
-    members = list(rows.values())  # ids are the engine's own (a-…, inc-…): within their columns
     conn.execute(_MEMBERS_SQLITE, members)
-    conn.execute(_ASSIGN_SQLITE, members)
+    conn.execute(_ASSIGN_SQLITE, [{"incident_id": iid, "alert_id": aid} for aid, iid in last.items()])
 
 
 # SQLite's: fixed texts executed over the rows (no per-row processing in SQLAlchemy)
@@ -278,8 +281,9 @@ _MEMBERS_AND_ASSIGN_PG = text(
     "CAST(:ats AS float8[]), CAST(:kinds AS varchar[])) AS v(iid, aid, at, kind)), "
     "ins AS (INSERT INTO alert_incident_members (incident_id, alert_id, joined_at, kind) "
     "SELECT iid, aid, at, kind FROM v ON CONFLICT (incident_id, alert_id) DO NOTHING) "
-    "UPDATE alerts SET incident_id = v.iid FROM v "
-    "WHERE alerts.id = v.aid AND alerts.incident_id IS DISTINCT FROM v.iid"
+    "UPDATE alerts SET incident_id = u.iid "
+    "FROM unnest(CAST(:last_iids AS varchar[]), CAST(:last_aids AS varchar[])) AS u(iid, aid) "
+    "WHERE alerts.id = u.aid AND alerts.incident_id IS DISTINCT FROM u.iid"
 )
 
 
