@@ -99,6 +99,7 @@ def test_a_choice_saved_by_the_previous_version_still_sends_the_other_intents_to
     right = ScriptedChatModel(script=[call("dora_metrics", {"scope": "checkout", "window": "30d"}),
                                       say("Checkout: 10 deployments, 20% failed [dora_metrics].")])
     run_eval([DORA], ctx.settings, model=right, llm=True)
+    assert intent_choice.learned(ctx.settings) == {"dora": True}
     choice = intent_choice.current(ctx.settings)
     assert choice is not None and choice.allows("dora") and choice.allows("smalltalk") and not choice.allows("alerts")
 
