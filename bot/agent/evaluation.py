@@ -259,36 +259,35 @@ def run_eval(
 
 def intent_verdicts(planner: list[CaseResult], llm: list[CaseResult]) -> dict[str, bool]:
     """Per intent: whether the LLM path answered at least as correctly as the planner, the
-    choice that keeps the planner never worse off. An intent whose every LLM answer was an
-    endpoint failure was not measured."""
+    choice that keeps the planner never worse off. An endpoint failure is not the model's
+    answer, so it is left out: an intent with no other answer gets no verdict."""
     out = {}
     for intent in sorted({r.expected_intent for r in planner}):
         p = [r.correct for r in planner if r.expected_intent == intent]
-        answered = [r for r in llm if r.expected_intent == intent]
-        if not answered or all(r.endpoint_failure for r in answered):
-            continue
-        m = [r.correct for r in answered]
-        out[intent] = sum(m) / len(m) >= sum(p) / len(p) and any(m)
+        m = [r.correct for r in llm if r.expected_intent == intent and not r.endpoint_failure]
+        if m:
+            out[intent] = sum(m) / len(m) >= sum(p) / len(p) and any(m)
     return out
 
 
 def keep_choice(settings: Settings, llm: list[CaseResult], verdicts: dict[str, bool]) -> str:
-    """Saves the verdicts as the default for this endpoint and model, unless the run measured
-    the endpoint rather than the model; says where, or why not."""
-    failed = [r for r in llm if r.fallback]
-    if failed and all(r.endpoint_failure for r in failed):
-        reasons: dict[str, int] = {}
-        for r in failed:
+    """Saves the verdicts as the default for this endpoint and model, unless no LLM answer
+    measured the model (every one an endpoint failure, or none); says where, or why not."""
+    reasons: dict[str, int] = {}
+    for r in llm:
+        if r.endpoint_failure:
             reasons[r.fallback or ""] = reasons.get(r.fallback or "", 0) + 1
-        return ("LLM choice not saved: every LLM failure was the endpoint's ("
-                + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items()))
-                + "); is it up? The earlier choice stands.")
+    failures = ", ".join(f"{k} {v}" for k, v in sorted(reasons.items()))
+    if reasons and all(r.endpoint_failure for r in llm):
+        return (f"LLM choice not saved: every LLM answer was an endpoint failure ({failures}); "
+                "is it up? The earlier choice stands.")
     if not verdicts:
         return "LLM choice not saved: no intent was measured."
-    cases = {i: sum(1 for r in llm if r.expected_intent == i) for i in verdicts}
+    cases = {i: sum(1 for r in llm if r.expected_intent == i and not r.endpoint_failure) for i in verdicts}
     path = intent_choice.save(settings, verdicts, cases)
+    left_out = f"; endpoint failures left out: {failures}" if failures else ""
     return (f"LLM choice for {intent_choice.key(settings)} saved to {path} ({', '.join(verdicts)}; "
-            "intents not in these cases keep their earlier verdict).")
+            f"intents not in these cases keep their earlier verdict{left_out}).")
 
 
 def slug(text: str) -> str:

@@ -4,7 +4,9 @@ The rule is that the planner is never worse off for having an LLM configured. Th
 measures, per intent, whether the configured model answers at least as correctly as the
 planner; each verdict is stored in TRIOPS_HOME for the (endpoint, model) it was measured on,
 merged intent by intent, and the assistant routes the intents the model lost to the planner.
-An intent never measured stays with the LLM, behind the grounding guard. TRIOPS_LLM_INTENTS
+An intent never measured stays with the LLM, behind the grounding guard, except under an
+entry the previous version wrote ({"intents": [...]}, the intents the model may answer): there
+an intent it did not list stays with the planner until an eval measures it. TRIOPS_LLM_INTENTS
 overrides it all (`all` lets the model answer every intent, `none` none, a list only those):
 it is the way to pin one choice on replicas whose TRIOPS_HOME differ.
 """
@@ -78,6 +80,9 @@ def save(settings: Settings, verdicts: dict[str, bool], cases: dict[str, int]) -
     for intent, ok in verdicts.items():
         merged[intent] = {"llm": ok, "cases": cases.get(intent, 0), "measured_at": now}
     data[key(settings)] = {"model": settings.llm_model, "verdicts": merged}
+    only = legacy(entry)
+    if only is not None:  # kept: the intents it did not list stay with the planner until measured
+        data[key(settings)]["intents"] = sorted(only)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
@@ -85,12 +90,24 @@ def save(settings: Settings, verdicts: dict[str, bool], cases: dict[str, int]) -
     return path
 
 
+def _entry(settings: Settings) -> Any:
+    return _read(path_of(settings)).get(key(settings))
+
+
+def legacy(entry: Any) -> frozenset[str] | None:
+    """The previous version's list of the intents the model may answer; None when absent."""
+    intents = entry.get("intents") if isinstance(entry, dict) else None
+    return frozenset(str(i) for i in intents) if isinstance(intents, list) else None
+
+
 def learned(settings: Settings) -> dict[str, bool] | None:
-    """The stored verdicts for the configured endpoint and model; None when never measured."""
-    entry = _read(path_of(settings)).get(key(settings))
+    """The stored verdicts for the configured endpoint and model; None when never measured
+    (a previous version's list, with no verdicts, reads as a verdict for each intent it lists)."""
+    entry = _entry(settings)
     verdicts = entry.get("verdicts") if isinstance(entry, dict) else None
     if not isinstance(verdicts, dict):
-        return None
+        only = legacy(entry)
+        return None if only is None else dict.fromkeys(sorted(only), True)
     return {str(i): bool(v.get("llm")) for i, v in verdicts.items() if isinstance(v, dict)}
 
 
@@ -99,5 +116,9 @@ def current(settings: Settings) -> Choice | None:
     chosen = settings.llm_intents
     if chosen is not None:
         return None if "all" in chosen else Choice(only=frozenset(chosen - {"none"}))
-    declined = frozenset(i for i, ok in (learned(settings) or {}).items() if not ok)
+    verdicts = learned(settings) or {}
+    declined = frozenset(i for i, ok in verdicts.items() if not ok)
+    only = legacy(_entry(settings))  # an intent it did not list and no eval measured: the planner
+    if only is not None:
+        return Choice(only=only | {i for i, ok in verdicts.items() if ok}, declined=declined)
     return Choice(declined=declined) if declined else None

@@ -3,6 +3,7 @@ only when the run measured the model, merged intent by intent, said where, read 
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from tools.settings import Settings
 
 DORA = Case(question="how did checkout ship in the last 30 days?", intent="dora", tools=["dora_metrics"], facts=["10"])
 HELLO = Case(question="hello", intent="smalltalk")
+THANKS = Case(question="thanks a lot", intent="smalltalk")
 CASES = [DORA, HELLO]
 
 
@@ -84,6 +86,24 @@ def test_an_unreadable_choice_file_means_no_learned_choice(tmp_path: Path) -> No
     assert intent_choice.learned(make_settings(tmp_path)) == {"dora": False, "smalltalk": True}
 
 
+def test_a_choice_saved_by_the_previous_version_still_sends_the_other_intents_to_the_planner(
+        ctx: ToolContext, registry: ToolRegistry, tmp_path: Path) -> None:
+    # the format before per-intent verdicts: the intents the model may answer, every other to the planner
+    legacy = {"model": "gpt-4o-mini", "intents": ["smalltalk"], "cases": 2, "measured_at": "2026-11-30T10:00:00+00:00"}
+    (tmp_path / intent_choice.FILE).write_text(json.dumps({intent_choice.key(ctx.settings): legacy}))
+    choice = intent_choice.current(ctx.settings)
+    assert choice is not None and choice.allows("smalltalk") and not choice.allows("dora")
+    assert not _asks_the_model(registry, ctx, ctx.settings, "how did checkout ship in the last 30 days?")
+    assert _asks_the_model(registry, ctx, ctx.settings, "hello")
+    # an eval of dora alone, which the model now wins, changes dora only: alerts stays with the planner
+    right = ScriptedChatModel(script=[call("dora_metrics", {"scope": "checkout", "window": "30d"}),
+                                      say("Checkout: 10 deployments, 20% failed [dora_metrics].")])
+    run_eval([DORA], ctx.settings, model=right, llm=True)
+    assert intent_choice.learned(ctx.settings) == {"dora": True}
+    choice = intent_choice.current(ctx.settings)
+    assert choice is not None and choice.allows("dora") and choice.allows("smalltalk") and not choice.allows("alerts")
+
+
 # --- 6a: an eval that measured the endpoint, not the model, changes nothing -------------------------
 def test_an_eval_with_the_endpoint_down_saves_nothing_and_says_so(ctx: ToolContext, registry: ToolRegistry,
                                                                   tmp_path: Path, closed_port: int) -> None:
@@ -115,6 +135,21 @@ def test_an_intent_the_endpoint_failed_on_is_not_measured_when_others_were(tmp_p
     report = run_eval(CASES, make_settings(tmp_path), model=model, llm=True)
     assert report.llm_choice is not None and "saved to" in report.llm_choice
     assert intent_choice.learned(make_settings(tmp_path)) == {"dora": False}  # smalltalk: no verdict
+
+
+def test_one_timeout_in_a_clean_run_is_left_out_and_the_rest_is_saved(tmp_path: Path) -> None:
+    # dora answered right, one greeting right, the other greeting timed out: the only failure
+    model = ScriptedChatModel(script=[call("dora_metrics", {"scope": "checkout", "window": "30d"}),
+                                      say("Checkout: 10 deployments, 20% failed [dora_metrics]."),
+                                      say("Hello!"), TimeoutError("read timed out")])
+    report = run_eval([DORA, HELLO, THANKS], make_settings(tmp_path), model=model, llm=True)
+    llm = [r for r in report.results if r.path == "llm"]
+    assert [r.fallback for r in llm] == [None, None, "timeout"]
+    assert [r.correct for r in report.results if r.path == "planner"] == [True, True, True]
+    assert report.llm_choice is not None and "saved to" in report.llm_choice and "timeout 1" in report.llm_choice
+    # smalltalk: the timeout is not a wrong answer, so 1/1 measured is as correct as the planner's 2/2
+    assert intent_choice.learned(make_settings(tmp_path)) == {"dora": True, "smalltalk": True}
+    assert report.llm_intents == ["dora", "smalltalk"]
 
 
 # --- 6b: a partial cases file changes only the intents it covers -----------------------------------
@@ -158,7 +193,7 @@ def test_the_cli_prints_where_the_choice_was_saved(tmp_path: Path, monkeypatch: 
 def test_the_cli_says_the_choice_was_not_saved_when_the_endpoint_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                         double: OpenAIDouble) -> None:
     out = _cli_eval(tmp_path, monkeypatch, double, CASES)  # nothing scripted: HTTP 500 to every request
-    assert "LLMchoicenotsaved:everyLLMfailurewastheendpoint's(llm_error2)" in out
+    assert "LLMchoicenotsaved:everyLLManswerwasanendpointfailure(llm_error2)" in out
     assert not (tmp_path / intent_choice.FILE).exists()
 
 
