@@ -1068,3 +1068,25 @@ def test_unsent_follow_ups_without_a_card_or_long_given_up_neither_come_back_nor
     (fresh,) = p.ingest([mk("Down", "auth", 3.0)]).incidents  # a change nobody has posted
     assert outbox.pending(db, "r2", limit=1) == [fresh]  # a change goes first
     assert sorted(outbox.pending(db, "r2")) == sorted([fresh, recent])  # the recent follow-up is still retried
+
+
+@pytest.mark.parametrize("error", ["msg_too_long", "invalid_arguments"])
+def test_a_refused_card_update_still_tells_the_thread_and_is_not_retried(
+        db: Store, double: SlackDouble, error: str) -> None:
+    """The card's update is refused for good: that version is given up (logged), but the
+    alerts that joined are still announced in the thread, and nothing is queued again."""
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
+    p.outbox = True
+    alerts = storm(7)
+    (iid,) = p.ingest(alerts[:5]).incidents
+    n = notifier_for(db, double, "r1")
+    n.on_incidents([iid])
+    assert n.run_pending() == 1
+    n.on_incidents(p.ingest(alerts[5:]).incidents)
+    double.fail_next("chat.update", status=200, body={"ok": False, "error": error})
+    assert n.run_pending() == 0  # this card version given up on...
+    with db.engine.connect() as conn:
+        where = s.slack_message(conn, iid)
+    assert where is not None
+    assert thread_texts(double, where[1])[-1].startswith("2 more alerts joined:")  # ... its thread told
+    assert outbox.thread_unsent(db, iid) == [] and n.depth() == 0 and n.poll() == 0

@@ -298,6 +298,7 @@ class IncidentNotifier:
         blocks = [b.to_dict() for b in incident_card(summary, self._runbook(summary, members), actions=self.actions)]
         text = incident_text(summary)[:3000]
         digest = hashlib.sha1(json.dumps(blocks, sort_keys=True).encode(), usedforsecurity=False).hexdigest()
+        shown = True  # False: Slack refused this card version (logged); its thread is still told
         try:
             if where is None and claim.post_token:  # a poster died mid-post: was the card posted?
                 where = self._find_posted(iid)  # a 429 here waits for Retry-After, claim kept (below)
@@ -326,7 +327,7 @@ class IncidentNotifier:
             else:
                 channel, ts = where
                 if self.last_hash.get(iid) != digest:
-                    self._update_card(iid, channel, ts, text, blocks)
+                    shown = self._update_card(iid, channel, ts, text, blocks)
                 if not outbox.plan_thread(self.store, iid, self.holder, self.claim_ttl,
                                           lambda told: thread_news(told, summary, members, card_posted=True)):
                     return False
@@ -379,18 +380,21 @@ class IncidentNotifier:
         self.last_sent[iid] = self.clock()
         if summary.status == "resolved":
             self._forget(iid)  # state is kept for live incidents only; the store has the rest
-        return True
+        return True if shown else None
 
-    def _update_card(self, iid: str, channel: str, ts: str, text: str, blocks: list[dict]) -> None:
-        """Update the posted card; a refusal of this version alone (too long, bad blocks) is
-        logged and given up, so the thread's follow-ups still go out and nothing loops on it."""
+    def _update_card(self, iid: str, channel: str, ts: str, text: str, blocks: list[dict]) -> bool:
+        """Update the posted card (True). A refusal of this version alone (too long, bad blocks,
+        card deleted) is logged and given up (False), so the thread's follow-ups still go out
+        and nothing loops on it until the incident changes again."""
         try:
             self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+            return True
         except SlackApiError as exc:
             if _transient(exc) or _cannot_post(exc):
                 raise
-            log.error("slack refused incident %s card update (%s); this version is not shown",
+            log.error("slack refused incident %s card update (%s); this version is given up",
                       iid, exc.response.get("error"))
+            return False
 
     def _find_posted(self, iid: str) -> tuple[str, str] | None:
         """The card a previous attempt posted (found by its metadata among the channel's
