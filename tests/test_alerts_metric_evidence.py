@@ -7,6 +7,7 @@ metric evidence, says so, and does not wait long."""
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -309,7 +310,11 @@ def test_a_stopping_replica_saves_the_metric_evidence_it_is_reading_before_it_ha
             time.sleep(0.02)
         stopping = threading.Thread(target=ticker.stop, args=(time.monotonic() + 60,))
         stopping.start()
-        stopping.join(timeout=2.0)  # (a stop that does not wait has handed over by now)
+        # the stop either ends (it did not wait: a bug) or parks waiting for the evidence
+        while stopping.is_alive() and not _waiting_in_settle(stopping):
+            assert time.monotonic() < deadline + 30, "the stop neither ended nor waited for the evidence"
+            time.sleep(0.01)
+        assert stopping.is_alive() and p.is_owner  # Prometheus has not answered: still waiting, lease kept
         gate.set()
         stopping.join(timeout=60)
         assert not stopping.is_alive() and not p.is_owner
@@ -319,6 +324,16 @@ def test_a_stopping_replica_saves_the_metric_evidence_it_is_reading_before_it_ha
     finally:
         gate.set()
         prom.stop()
+
+
+def _waiting_in_settle(thread: threading.Thread) -> bool:
+    """The thread is inside the metric reader's settle() (waiting for evidence in flight)."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    while frame is not None:
+        if frame.f_code.co_name == "settle" and frame.f_code.co_filename.endswith("metric_evidence.py"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _card_of(calls: list, incident_id: str) -> dict:

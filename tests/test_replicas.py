@@ -280,6 +280,8 @@ def test_a_crash_between_post_and_record_does_not_post_twice(db: Store, double: 
         double.fail_next("conversations.history", status=429, retry_after=1)
         assert survivor.poll() == 1 and survivor.run_pending() == 0
         assert len(cards(double)) == 1
+        assert outbox_row(db, iid)["claimed_by"] == "r2"  # Retry-After honoured: r2 keeps the claim...
+        assert notifier_for(db, double, "r3").poll() == 0  # ... so no other replica looks meanwhile
         now[0] += 60
         assert survivor.run_pending() == 1
     else:
@@ -983,3 +985,108 @@ def test_a_rate_limited_follow_up_is_retried_once_and_a_refused_one_does_not_blo
     assert [t.split("\n")[0] for t in texts] == ["Alerts in this incident:", "2 more alerts joined:",
                                                  "1 more alert joined:"]
     assert outbox.thread_unsent(db, iid) == []
+
+
+def outbox_row(db: Store, iid: str) -> dict:
+    with db.engine.connect() as conn:
+        return dict(conn.execute(select(incident_outbox).where(incident_outbox.c.incident_id == iid)).mappings().one())
+
+
+@pytest.mark.parametrize("error", ["msg_too_long", "invalid_blocks", "invalid_arguments"])
+def test_a_first_card_refused_for_good_gives_up_its_thread_and_waits_for_the_next_change(
+        db: Store, double: SlackDouble, error: str) -> None:
+    """The card itself is refused (too long, bad blocks, an error the bot does not know): its
+    thread cannot exist, so nothing is retried every minute; the incident's next change posts
+    the card, and its thread starts with the whole list."""
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
+    p.outbox = True
+    (iid,) = p.ingest(storm(3)).incidents
+    n = notifier_for(db, double, "r1")
+    n.on_incidents([iid])
+    double.fail_next("chat.postMessage", status=200, body={"ok": False, "error": error})
+    assert n.run_pending() == 0 and cards(double) == []
+    assert outbox.thread_unsent(db, iid) == []  # given up with the card
+    assert n.depth() == 0 and n.poll() == 0  # not queued again, here or anywhere
+    expire_claim(db, iid)
+    assert notifier_for(db, double, "r2").poll() == 0
+    assert p.resolve_by_hand(iid, "U9")  # the next change
+    n.on_incidents([iid])
+    assert n.run_pending() == 1 and len(cards(double)) == 1
+    with db.engine.connect() as conn:
+        where = s.slack_message(conn, iid)
+    assert where is not None
+    texts = thread_texts(double, where[1])
+    assert texts[0].startswith("Alerts in this incident:") and announced(texts) == 3, texts
+    assert texts[-1].startswith(":white_check_mark: Resolved") and outbox.thread_unsent(db, iid) == []
+
+
+@pytest.mark.parametrize("error", ["restricted_action_thread_locked", "attachment_payload_limit_exceeded",
+                                   "invalid_form_data", "some_error_slack_adds_later"])
+def test_an_unknown_refusal_of_a_follow_up_gives_that_message_up_and_blocks_nothing(
+        db: Store, double: SlackDouble, error: str) -> None:
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
+    p.outbox = True
+    alerts = storm(8)
+    (iid,) = p.ingest(alerts[:5]).incidents
+    n = notifier_for(db, double, "r1")
+    n.on_incidents([iid])
+    assert n.run_pending() == 1
+    n.on_incidents(p.ingest(alerts[5:7]).incidents)
+    double.fail_next("chat.postMessage", status=200, body={"ok": False, "error": error})
+    assert n.run_pending() == 1  # refused: that message given up, the card version done
+    assert n.depth() == 0 and outbox.thread_unsent(db, iid) == []  # nothing waits (nor holds a shutdown)
+    n.on_incidents(p.ingest(alerts[7:]).incidents)
+    assert n.run_pending() == 1
+    with db.engine.connect() as conn:
+        where = s.slack_message(conn, iid)
+    assert where is not None
+    assert [t.split("\n")[0] for t in thread_texts(double, where[1])] == ["Alerts in this incident:",
+                                                                           "1 more alert joined:"]
+
+
+def test_unsent_follow_ups_without_a_card_or_long_given_up_neither_come_back_nor_crowd_out_changes(
+        db: Store, double: SlackDouble) -> None:
+    """Rows older code left unsent (a card never posted, a give-up hours ago) are not pending:
+    they never post, and must not fill `limit` ahead of a change nobody has posted."""
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
+    p.outbox = True
+    (no_card,) = p.ingest([mk("Down", "payments", 0.0)]).incidents
+    (old,) = p.ingest([mk("Down", "inventory", 1.0)]).incidents
+    (recent,) = p.ingest([mk("Down", "search", 2.0)]).incidents
+    n = notifier_for(db, double, "r1")
+    n.on_incidents([old, recent])
+    assert n.run_pending() == 2
+    with db.engine.begin() as conn:
+        o, t = incident_outbox.c, incident_thread.c
+        conn.execute(incident_outbox.update().where(o.incident_id == no_card).values(sent_version=o.version))
+        for iid in (no_card, old, recent):  # a follow-up a give-up left queued
+            conn.execute(incident_thread.insert().values(incident_id=iid, seq=99, text="x", token=uuid.uuid4().hex))
+        conn.execute(incident_outbox.update().where(o.incident_id.in_([no_card, old]))
+                     .values(pending_since=lease_store.db_now(conn) - 7200))
+        assert conn.execute(select(func.count()).select_from(incident_thread)
+                            .where(t.ts.is_(None), t.seq == 99)).scalar_one() == 3
+    (fresh,) = p.ingest([mk("Down", "auth", 3.0)]).incidents  # a change nobody has posted
+    assert outbox.pending(db, "r2", limit=1) == [fresh]  # a change goes first
+    assert sorted(outbox.pending(db, "r2")) == sorted([fresh, recent])  # the recent follow-up is still retried
+
+
+@pytest.mark.parametrize("error", ["msg_too_long", "invalid_arguments"])
+def test_a_refused_card_update_still_tells_the_thread_and_is_not_retried(
+        db: Store, double: SlackDouble, error: str) -> None:
+    """The card's update is refused for good: that version is given up (logged), but the
+    alerts that joined are still announced in the thread, and nothing is queued again."""
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
+    p.outbox = True
+    alerts = storm(7)
+    (iid,) = p.ingest(alerts[:5]).incidents
+    n = notifier_for(db, double, "r1")
+    n.on_incidents([iid])
+    assert n.run_pending() == 1
+    n.on_incidents(p.ingest(alerts[5:]).incidents)
+    double.fail_next("chat.update", status=200, body={"ok": False, "error": error})
+    assert n.run_pending() == 0  # this card version given up on...
+    with db.engine.connect() as conn:
+        where = s.slack_message(conn, iid)
+    assert where is not None
+    assert thread_texts(double, where[1])[-1].startswith("2 more alerts joined:")  # ... its thread told
+    assert outbox.thread_unsent(db, iid) == [] and n.depth() == 0 and n.poll() == 0

@@ -3,9 +3,11 @@
 Updates are coalesced: an incident is re-rendered at most once every `min_interval`
 seconds however many alerts join, and not at all if the card would look the same. A 429
 that outlasts slack_sdk's own retries puts the incident back in the queue after
-`Retry-After`; a refusal of every post (token revoked, bot not in the channel) keeps
-everything queued and backs off; only an error about one message (too long, its thread
-gone) gives that message up. Flapping re-fires update the card but are never re-announced in the thread.
+`Retry-After`; a refusal of every post (CANNOT_POST: token revoked, bot not in the channel)
+keeps everything queued and backs off; any other refusal is about one message (too long,
+its thread gone, an error this list does not know) and gives that message up, logged.
+A first card refused for good gives up its thread too (it has none), so nothing retries it
+until the incident changes again. Flapping re-fires update the card but are never re-announced in the thread.
 Buttons (Acknowledge, Resolve, Show alerts) are recorded with who pressed them.
 
 The notifier is a managed worker of `triops serve`: started by the lifespan, and stopped by
@@ -55,14 +57,16 @@ THREAD_METADATA_TYPE = "triops_incident_thread"  # ... and a message in its thre
 POLL_SECONDS = 1.0  # how often the loop looks for outbox rows nobody alive is posting
 GIVE_UP_RETRY_S = 60.0  # a card version given up on: its thread's follow-ups are tried again after this
 BLOCKED_MAX_S = 300.0  # the longest back-off while Slack refuses every post (token revoked, no channel…)
-# Slack errors about one message (too long, bad blocks, its thread or card gone): only that
-# message is given up on. Any other refusal (invalid_auth, token_revoked, not_in_channel,
-# channel_not_found, account_inactive…) blocks every post: nothing is dropped, all waits.
-MESSAGE_ERRORS = frozenset({
-    "msg_too_long", "no_text", "invalid_blocks", "invalid_blocks_format", "invalid_attachments",
-    "too_many_attachments", "invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large",
-    "thread_not_found", "message_not_found", "cant_update_message", "edit_window_closed",
-    "cannot_reply_to_message",
+# Slack errors that mean the bot cannot post at all (its token, its membership, the channel,
+# the workspace): nothing is dropped, everything waits and is retried with a back-off. Any
+# other non-transient refusal is about one message (msg_too_long, invalid_blocks,
+# restricted_action_thread_locked, an error added to Slack's API later…): only that message
+# is given up on, so an unknown error can never block an incident for good.
+CANNOT_POST = frozenset({
+    "invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive", "no_permission",
+    "not_in_channel", "channel_not_found", "is_archived", "missing_scope", "team_access_not_granted",
+    "org_login_required", "ekm_access_denied", "enterprise_is_restricted", "access_denied",
+    "not_allowed_token_type", "restricted_action", "team_not_found",
 })
 
 
@@ -291,16 +295,17 @@ class IncidentNotifier:
         if found is None:
             return None
         summary, members = found
-        if where is None and claim.post_token:  # a poster died mid-post: was the card posted?
-            where = self._find_posted(iid)
-            if where is not None:
-                log.warning("incident %s: card found posted by a poster that died before recording it", iid)
-                incidents.set_slack_message(self.store, iid, *where)
-                self._posted(summary, *where)  # its triage died with that poster
         blocks = [b.to_dict() for b in incident_card(summary, self._runbook(summary, members), actions=self.actions)]
         text = incident_text(summary)[:3000]
         digest = hashlib.sha1(json.dumps(blocks, sort_keys=True).encode(), usedforsecurity=False).hexdigest()
+        shown = True  # False: Slack refused this card version (logged); its thread is still told
         try:
+            if where is None and claim.post_token:  # a poster died mid-post: was the card posted?
+                where = self._find_posted(iid)  # a 429 here waits for Retry-After, claim kept (below)
+                if where is not None:
+                    log.warning("incident %s: card found posted by a poster that died before recording it", iid)
+                    incidents.set_slack_message(self.store, iid, *where)
+                    self._posted(summary, *where)  # its triage died with that poster
             if where is None:
                 token = uuid.uuid4().hex
                 if not outbox.begin_post(self.store, iid, self.holder, token, self.claim_ttl,
@@ -311,6 +316,7 @@ class IncidentNotifier:
                     metadata={"event_type": METADATA_TYPE, "event_payload": {"incident_id": iid, "token": token}},
                 )
                 channel, ts = resp["channel"], resp["ts"]
+                where = (channel, ts)  # posted: a failure from here on is its thread's, not the card's
                 incidents.set_slack_message(self.store, iid, channel, ts)
                 try:
                     told = self._send_thread(iid, channel, ts)
@@ -321,7 +327,7 @@ class IncidentNotifier:
             else:
                 channel, ts = where
                 if self.last_hash.get(iid) != digest:
-                    self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+                    shown = self._update_card(iid, channel, ts, text, blocks)
                 if not outbox.plan_thread(self.store, iid, self.holder, self.claim_ttl,
                                           lambda told: thread_news(told, summary, members, card_posted=True)):
                     return False
@@ -330,7 +336,8 @@ class IncidentNotifier:
         except SlackApiError as exc:
             error = exc.response.get("error")
             tries = self.failures.get(iid, 0) + 1
-            if _transient(exc) and tries <= MAX_TRIES:
+            # a first card is never given up to a rate limit: that would lose the page
+            if _transient(exc) and (tries <= MAX_TRIES or where is None):
                 retry = _retry_after(exc)
                 self.failures[iid] = tries
                 log.warning("slack refused incident %s update (%s); retry in %ss", iid, error, retry)
@@ -339,7 +346,7 @@ class IncidentNotifier:
                     self.pending[iid] = self.clock() + retry
                     self.cond.notify_all()
                 return False
-            if not _transient(exc) and error not in MESSAGE_ERRORS:
+            if _cannot_post(exc):
                 # the bot cannot post at all (token revoked, not in the channel…): keep the card
                 # and its follow-ups queued, held by this replica, and look again later
                 self.failures[iid] = tries
@@ -352,10 +359,16 @@ class IncidentNotifier:
                     self.cond.notify_all()
                 return False
             # refused for good (message too long, card deleted…) or rate-limited MAX_TRIES times:
-            # this version is given up on; what its thread still owes is tried again later
+            # this version is given up on; what its thread still owes is tried again later,
+            # for a while (outbox.thread_retry_due) and only if the card exists to carry it
             self.failures.pop(iid, None)
-            log.warning("slack refused incident %s update (%s); giving up on this update", iid, error)
-            if outbox.thread_unsent(self.store, iid):
+            if where is None:  # the card itself was refused: it has no thread to tell anything
+                dropped = outbox.give_up_thread(self.store, iid)
+                log.error("slack refused incident %s card (%s); not posted until the incident changes "
+                          "(%d thread message(s) given up)", iid, error, dropped)
+                return None
+            log.error("slack refused incident %s update (%s); giving up on this update", iid, error)
+            if outbox.thread_retry_due(self.store, iid):
                 retry = _retry_after(exc) if _transient(exc) else GIVE_UP_RETRY_S
                 self._hold[iid] = retry
                 with self.cond:
@@ -367,7 +380,21 @@ class IncidentNotifier:
         self.last_sent[iid] = self.clock()
         if summary.status == "resolved":
             self._forget(iid)  # state is kept for live incidents only; the store has the rest
-        return True
+        return True if shown else None
+
+    def _update_card(self, iid: str, channel: str, ts: str, text: str, blocks: list[dict]) -> bool:
+        """Update the posted card (True). A refusal of this version alone (too long, bad blocks,
+        card deleted) is logged and given up (False), so the thread's follow-ups still go out
+        and nothing loops on it until the incident changes again."""
+        try:
+            self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+            return True
+        except SlackApiError as exc:
+            if _transient(exc) or _cannot_post(exc):
+                raise
+            log.error("slack refused incident %s card update (%s); this version is given up",
+                      iid, exc.response.get("error"))
+            return False
 
     def _find_posted(self, iid: str) -> tuple[str, str] | None:
         """The card a previous attempt posted (found by its metadata among the channel's
@@ -418,10 +445,10 @@ class IncidentNotifier:
                     metadata={"event_type": THREAD_METADATA_TYPE, "event_payload": {"incident_id": iid, "token": m.token}},
                 )
             except SlackApiError as exc:
-                if _transient(exc) or exc.response.get("error") not in MESSAGE_ERRORS:
+                if _transient(exc) or _cannot_post(exc):
                     raise  # retried with the card after Retry-After or a back-off (see _send_claimed)
                 # this message refused for good (too long, thread gone): never let it block the ones after it
-                log.warning("slack refused thread message %d of incident %s (%s); not retried",
+                log.error("slack refused thread message %d of incident %s (%s); not retried",
                             m.seq, iid, exc.response.get("error"))
                 outbox.thread_posted(self.store, iid, m.seq, "")
                 continue
@@ -483,6 +510,11 @@ def _transient(exc: SlackApiError) -> bool:
     """Rate-limited or a Slack-side failure: worth sending again later."""
     status = getattr(exc.response, "status_code", 0)
     return bool(status == 429 or status >= 500 or exc.response.get("error") == "ratelimited")
+
+
+def _cannot_post(exc: SlackApiError) -> bool:
+    """Slack refuses every post the bot makes (not this message): wait, drop nothing."""
+    return not _transient(exc) and exc.response.get("error") in CANNOT_POST
 
 
 def _retry_after(exc: SlackApiError) -> float:

@@ -69,6 +69,16 @@ def thread_unsent(store: Any, incident_id: str) -> list[ThreadMessage]:
         return outbox_store.thread_unsent(conn, incident_id)
 
 
+def thread_retry_due(store: Any, incident_id: str) -> bool:
+    with store.engine.connect() as conn:
+        return outbox_store.thread_retry_due(conn, incident_id)
+
+
+def give_up_thread(store: Any, incident_id: str) -> int:
+    with store.engine.begin() as conn:
+        return outbox_store.give_up_thread(conn, incident_id)
+
+
 def start_thread_post(store: Any, incident_id: str, seq: int, holder: str, ttl: float) -> bool:
     with store.engine.begin() as conn:
         return outbox_store.start_thread_post(conn, incident_id, seq, holder, ttl)
@@ -94,5 +104,6 @@ def release(store: Any, incident_id: str, holder: str) -> None:
         outbox_store.release(conn, incident_id, holder)
 
 
-__all__ = ["Claim", "Planner", "ThreadMessage", "ThreadNews", "begin_post", "claim", "complete", "hold", "pending",
-           "plan_thread", "release", "start_thread_post", "thread_posted", "thread_unsent"]
+__all__ = ["Claim", "Planner", "ThreadMessage", "ThreadNews", "begin_post", "claim", "complete", "give_up_thread", "hold",
+           "pending", "plan_thread", "release", "start_thread_post", "thread_posted", "thread_retry_due",
+           "thread_unsent"]

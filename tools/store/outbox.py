@@ -39,8 +39,13 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
+from tools.store.alerts import alert_incidents
 from tools.store.base import Epoch, insert_for, metadata
 from tools.store.lease import db_now
+
+# how long after its change a thread follow-up whose card version was given up on is still
+# retried with nothing changing: beyond that only the incident's next change retries it
+THREAD_RETRY_MAX_S = 3600.0
 
 incident_outbox = Table(
     "incident_outbox",
@@ -101,18 +106,37 @@ def _claimable(conn: Connection, holder: str) -> ColumnElement[bool]:
     return c.claimed_by.is_(None) | (c.claimed_by == holder) | (c.claimed_until < db_now(conn))
 
 
-def pending(conn: Connection, holder: str, older_than: float = 0.0, limit: int = 200) -> list[str]:
+def _thread_retry_due(conn: Connection, max_age: float) -> ColumnElement[bool]:
+    """The row's incident has a posted card and a follow-up still unsent, queued with a change
+    at most `max_age` seconds old. A follow-up without a card can never be posted, and an old
+    one (left by a give-up long ago) must not come back forever nor crowd out fresh changes."""
+    c, t, i = incident_outbox.c, incident_thread.c, alert_incidents.c
+    unsent = exists().where(t.incident_id == c.incident_id, t.ts.is_(None))
+    carded = exists().where(i.id == c.incident_id, i.slack_ts.is_not(None), i.slack_ts != "")
+    return unsent & carded & (c.pending_since >= db_now(conn) - max_age)
+
+
+def pending(conn: Connection, holder: str, older_than: float = 0.0, limit: int = 200,
+            thread_max_age: float = THREAD_RETRY_MAX_S) -> list[str]:
     """Incidents with a change unposted for `older_than` seconds that nobody alive is posting
     (the replica that saved it posts it within its coalescing interval; this is the rest).
-    A thread message still unposted counts as a change: a card version given up on (Slack
-    kept refusing) must not strand the "Resolved" queued with it when nothing changes again."""
-    c, t = incident_outbox.c, incident_thread.c
-    unsent = exists().where(t.incident_id == c.incident_id, t.ts.is_(None))
+    A thread message still unposted under a posted card counts as a change for
+    `thread_max_age` seconds: a card version given up on (Slack kept refusing) must not strand
+    the "Resolved" queued with it when nothing changes again. Unposted changes come first."""
+    c = incident_outbox.c
+    changed = c.version > c.sent_version
     q = (select(c.incident_id)
-         .where((c.version > c.sent_version) | unsent, _claimable(conn, holder),
+         .where(changed | _thread_retry_due(conn, thread_max_age), _claimable(conn, holder),
                 c.pending_since <= db_now(conn) - older_than)
-         .order_by(c.pending_since).limit(limit))
+         .order_by(case((changed, 0), else_=1), c.pending_since).limit(limit))
     return [r[0] for r in conn.execute(q)]
+
+
+def thread_retry_due(conn: Connection, incident_id: str, max_age: float = THREAD_RETRY_MAX_S) -> bool:
+    """The incident's unsent follow-ups are still worth retrying with nothing changing (see pending)."""
+    c = incident_outbox.c
+    q = select(c.incident_id).where(c.incident_id == incident_id, _thread_retry_due(conn, max_age))
+    return conn.execute(q).first() is not None
 
 
 def claim(conn: Connection, incident_id: str, holder: str, ttl: float) -> Claim | None:
@@ -236,6 +260,16 @@ def start_thread_post(conn: Connection, incident_id: str, seq: int, holder: str,
     conn.execute(update(incident_thread).where(t.incident_id == incident_id, t.seq == seq)
                  .values(started_at=func.coalesce(t.started_at, db_now(conn))))
     return True
+
+
+def give_up_thread(conn: Connection, incident_id: str) -> int:
+    """The incident's first card was refused for good, so its thread does not exist: its
+    unsent messages are given up (ts "") and what they would have told is forgotten, so the
+    card a later change posts starts its thread with the whole list. Returns how many."""
+    t, k = incident_thread.c, incident_thread_told.c
+    done = conn.execute(update(incident_thread).where(t.incident_id == incident_id, t.ts.is_(None)).values(ts=""))
+    conn.execute(delete(incident_thread_told).where(k.incident_id == incident_id))
+    return int(done.rowcount)
 
 
 def thread_posted(conn: Connection, incident_id: str, seq: int, ts: str) -> None:
