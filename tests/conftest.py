@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -18,6 +19,9 @@ from tools.catalog import ServiceCatalog
 from tools.contract import ToolContext
 from tools.settings import Settings
 from tools.store import Store
+
+if TYPE_CHECKING:
+    from tests.slack_harness import SlackHarness
 
 FIXED_NOW = datetime(2026, 3, 31, tzinfo=UTC)
 
@@ -48,3 +52,12 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def ctx(settings: Settings, store: Store, catalog: ServiceCatalog, now: datetime) -> ToolContext:
     return ToolContext(settings=settings, store=store, catalog=catalog, clock=lambda: now)
+
+
+@pytest.fixture
+def harnesses() -> Iterator[list[SlackHarness]]:
+    """Slack harnesses a test starts (append them), stopped after it."""
+    started: list[SlackHarness] = []
+    yield started
+    for h in started:
+        h.stop()

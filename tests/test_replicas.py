@@ -236,6 +236,30 @@ def notifier_for(db: Store, double: SlackDouble, holder: str, claim_ttl: float =
                             holder=holder, claim_ttl=claim_ttl, min_interval=0.0, orphan_after=0.0)
 
 
+def outbox_pipeline(db: Store) -> AlertPipeline:
+    """The correlator c1 at t=200, saving incident changes to the outbox for the posters."""
+    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
+    p.outbox = True
+    return p
+
+
+def first_card(db: Store, double: SlackDouble, p: AlertPipeline, alerts: list) -> tuple[IncidentNotifier, str]:
+    """`alerts` make one incident, whose card poster r1 posts: (r1, the incident)."""
+    (iid,) = p.ingest(alerts).incidents
+    r1 = notifier_for(db, double, "r1")
+    r1.on_incidents([iid])
+    assert r1.run_pending() == 1
+    return r1, iid
+
+
+def card_of(db: Store, iid: str) -> tuple[str, str]:
+    """Where the incident's card is (channel, ts)."""
+    with db.engine.connect() as conn:
+        where = s.slack_message(conn, iid)
+    assert where is not None
+    return where
+
+
 def cards(double: SlackDouble) -> list:
     return [c for c in double.of("chat.postMessage") if not c.params.get("thread_ts")]
 
@@ -754,16 +778,10 @@ def test_a_follow_up_the_dead_poster_did_not_post_is_posted_once_by_whoever_post
     """Replica r1 posts the card, then dies before posting the next 'N more alerts joined';
     r2 posts it (once), then r1's successor process posts the one after: nothing lost,
     nothing repeated, though no poster saw the others' messages."""
-    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
-    p.outbox = True
+    p = outbox_pipeline(db)
     alerts = storm(10)
-    (iid,) = p.ingest(alerts[:5]).incidents
-    r1 = notifier_for(db, double, "r1")
-    r1.on_incidents([iid])
-    assert r1.run_pending() == 1
-    with db.engine.connect() as conn:
-        where = s.slack_message(conn, iid)
-    assert where is not None
+    _, iid = first_card(db, double, p, alerts[:5])
+    where = card_of(db, iid)
     p.ingest(alerts[5:8])  # saved with its outbox change; r1 is killed before it posts it
     r2 = notifier_for(db, double, "r2")
     assert r2.poll() == 1 and r2.run_pending() == 1
@@ -777,8 +795,7 @@ def test_a_follow_up_the_dead_poster_did_not_post_is_posted_once_by_whoever_post
 
 
 def test_a_crash_between_a_thread_post_and_its_record_does_not_post_it_twice(db: Store, double: SlackDouble) -> None:
-    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
-    p.outbox = True
+    p = outbox_pipeline(db)
     alerts = storm(8)
     (iid,) = p.ingest(alerts[:5]).incidents
     where = killed_after_a_thread_post(db, double, p, alerts, iid)
@@ -798,9 +815,7 @@ def killed_after_a_thread_post(db: Store, double: SlackDouble, p: AlertPipeline,
     r1 = notifier_for(db, double, "r1")
     r1.on_incidents([iid])
     assert r1.run_pending() == 1
-    with db.engine.connect() as conn:
-        where = s.slack_message(conn, iid)
-    assert where is not None
+    where = card_of(db, iid)
     p.ingest(alerts[5:])
     assert outbox.claim(db, iid, "r1", ttl=30) is not None
     found = s_get(db, iid)
@@ -822,8 +837,7 @@ def expire_claim(db: Store, iid: str) -> None:
 def test_a_rate_limited_look_into_the_thread_posts_nothing_twice(db: Store, double: SlackDouble) -> None:
     """The successor's look for the dead poster's message is rate-limited: it retries the
     look after Retry-After rather than post what a partial look did not find."""
-    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
-    p.outbox = True
+    p = outbox_pipeline(db)
     alerts = storm(8)
     (iid,) = p.ingest(alerts[:5]).incidents
     where = killed_after_a_thread_post(db, double, p, alerts, iid)
@@ -846,8 +860,7 @@ def test_a_resolve_still_unposted_when_its_card_version_is_given_up_on_is_posted
     """Slack rate-limits the 'Resolved' follow-up past MAX_TRIES: the card version is given
     up on, but the follow-up stays queued, and a replica posts it though nothing changes again."""
     monkeypatch.setattr(incidents_mod, "MAX_TRIES", 1)
-    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
-    p.outbox = True
+    p = outbox_pipeline(db)
     (iid,) = p.ingest(storm(3)).incidents
     now = [0.0]
     r1 = notifier_for(db, double, "r1")
@@ -868,9 +881,7 @@ def test_a_resolve_still_unposted_when_its_card_version_is_given_up_on_is_posted
     expire_claim(db, iid)  # r1 dies
     r2 = notifier_for(db, double, "r2")
     assert r2.poll() == 1 and r2.run_pending() == 1
-    with db.engine.connect() as conn:
-        where = s.slack_message(conn, iid)
-    assert where is not None
+    where = card_of(db, iid)
     texts = thread_texts(double, where[1])
     assert sum(t.startswith(":white_check_mark: Resolved") for t in texts) == 1, texts
     assert outbox.thread_unsent(db, iid) == [] and r2.poll() == 0
@@ -880,8 +891,7 @@ def test_a_resolve_still_unposted_when_its_card_version_is_given_up_on_is_posted
 def test_a_slack_refusal_of_every_post_keeps_the_follow_up_queued(db: Store, double: SlackDouble, error: str) -> None:
     """A refusal that is not about the message (the token revoked, the bot out of the
     channel) gives up nothing: the follow-up waits, held by its poster, until Slack takes it."""
-    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
-    p.outbox = True
+    p = outbox_pipeline(db)
     alerts = storm(6)
     (iid,) = p.ingest(alerts[:5]).incidents
     now = [0.0]
@@ -897,9 +907,7 @@ def test_a_slack_refusal_of_every_post_keeps_the_follow_up_queued(db: Store, dou
     assert r2.poll() == 0  # held by r1 through its back-off: no replica hammers a refusing Slack
     now[0] += 16
     assert r1.run_pending() == 1  # fixed meanwhile: posted
-    with db.engine.connect() as conn:
-        where = s.slack_message(conn, iid)
-    assert where is not None
+    where = card_of(db, iid)
     assert [t.split("\n")[0] for t in thread_texts(double, where[1])] == ["Alerts in this incident:",
                                                                            "1 more alert joined:"]
     assert outbox.thread_unsent(db, iid) == []
@@ -942,8 +950,7 @@ def s_get(db: Store, iid: str):  # type: ignore[no-untyped-def]
 
 
 def test_resolved_is_told_once_whichever_replica_posts_it(db: Store, double: SlackDouble) -> None:
-    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
-    p.outbox = True
+    p = outbox_pipeline(db)
     (iid,) = p.ingest(storm(3)).incidents
     posters = [notifier_for(db, double, f"n{i}") for i in range(3)]
     posters[0].on_incidents([iid])
@@ -953,25 +960,17 @@ def test_resolved_is_told_once_whichever_replica_posts_it(db: Store, double: Sla
     posters[1].run_pending()
     posters[2].on_incidents([iid])  # a late repeat of the same change elsewhere
     posters[2].run_pending()
-    with db.engine.connect() as conn:
-        where = s.slack_message(conn, iid)
-    assert where is not None
+    where = card_of(db, iid)
     texts = thread_texts(double, where[1])
     assert sum(t.startswith(":white_check_mark: Resolved") for t in texts) == 1
 
 
 def test_a_rate_limited_follow_up_is_retried_once_and_a_refused_one_does_not_block_the_next(
         db: Store, double: SlackDouble) -> None:
-    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
-    p.outbox = True
+    p = outbox_pipeline(db)
     alerts = storm(10)
-    (iid,) = p.ingest(alerts[:5]).incidents
-    n = notifier_for(db, double, "r1")
-    n.on_incidents([iid])
-    assert n.run_pending() == 1
-    with db.engine.connect() as conn:
-        where = s.slack_message(conn, iid)
-    assert where is not None
+    n, iid = first_card(db, double, p, alerts[:5])
+    where = card_of(db, iid)
     n.on_incidents(p.ingest(alerts[5:7]).incidents)
     double.fail_next("chat.postMessage", status=429, retry_after=1)
     assert n.run_pending() == 0  # the card was updated, its follow-up rate-limited...
@@ -998,8 +997,7 @@ def test_a_first_card_refused_for_good_gives_up_its_thread_and_waits_for_the_nex
     """The card itself is refused (too long, bad blocks, an error the bot does not know): its
     thread cannot exist, so nothing is retried every minute; the incident's next change posts
     the card, and its thread starts with the whole list."""
-    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
-    p.outbox = True
+    p = outbox_pipeline(db)
     (iid,) = p.ingest(storm(3)).incidents
     n = notifier_for(db, double, "r1")
     n.on_incidents([iid])
@@ -1012,9 +1010,7 @@ def test_a_first_card_refused_for_good_gives_up_its_thread_and_waits_for_the_nex
     assert p.resolve_by_hand(iid, "U9")  # the next change
     n.on_incidents([iid])
     assert n.run_pending() == 1 and len(cards(double)) == 1
-    with db.engine.connect() as conn:
-        where = s.slack_message(conn, iid)
-    assert where is not None
+    where = card_of(db, iid)
     texts = thread_texts(double, where[1])
     assert texts[0].startswith("Alerts in this incident:") and announced(texts) == 3, texts
     assert texts[-1].startswith(":white_check_mark: Resolved") and outbox.thread_unsent(db, iid) == []
@@ -1024,22 +1020,16 @@ def test_a_first_card_refused_for_good_gives_up_its_thread_and_waits_for_the_nex
                                    "invalid_form_data", "some_error_slack_adds_later"])
 def test_an_unknown_refusal_of_a_follow_up_gives_that_message_up_and_blocks_nothing(
         db: Store, double: SlackDouble, error: str) -> None:
-    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
-    p.outbox = True
+    p = outbox_pipeline(db)
     alerts = storm(8)
-    (iid,) = p.ingest(alerts[:5]).incidents
-    n = notifier_for(db, double, "r1")
-    n.on_incidents([iid])
-    assert n.run_pending() == 1
+    n, iid = first_card(db, double, p, alerts[:5])
     n.on_incidents(p.ingest(alerts[5:7]).incidents)
     double.fail_next("chat.postMessage", status=200, body={"ok": False, "error": error})
     assert n.run_pending() == 1  # refused: that message given up, the card version done
     assert n.depth() == 0 and outbox.thread_unsent(db, iid) == []  # nothing waits (nor holds a shutdown)
     n.on_incidents(p.ingest(alerts[7:]).incidents)
     assert n.run_pending() == 1
-    with db.engine.connect() as conn:
-        where = s.slack_message(conn, iid)
-    assert where is not None
+    where = card_of(db, iid)
     assert [t.split("\n")[0] for t in thread_texts(double, where[1])] == ["Alerts in this incident:",
                                                                            "1 more alert joined:"]
 
@@ -1048,8 +1038,7 @@ def test_unsent_follow_ups_without_a_card_or_long_given_up_neither_come_back_nor
         db: Store, double: SlackDouble) -> None:
     """Rows older code left unsent (a card never posted, a give-up hours ago) are not pending:
     they never post, and must not fill `limit` ahead of a change nobody has posted."""
-    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
-    p.outbox = True
+    p = outbox_pipeline(db)
     (no_card,) = p.ingest([mk("Down", "payments", 0.0)]).incidents
     (old,) = p.ingest([mk("Down", "inventory", 1.0)]).incidents
     (recent,) = p.ingest([mk("Down", "search", 2.0)]).incidents
@@ -1075,18 +1064,12 @@ def test_a_refused_card_update_still_tells_the_thread_and_is_not_retried(
         db: Store, double: SlackDouble, error: str) -> None:
     """The card's update is refused for good: that version is given up (logged), but the
     alerts that joined are still announced in the thread, and nothing is queued again."""
-    p = AlertPipeline(db, catalog(), providers=[], clock=clock_at(200), holder="c1")
-    p.outbox = True
+    p = outbox_pipeline(db)
     alerts = storm(7)
-    (iid,) = p.ingest(alerts[:5]).incidents
-    n = notifier_for(db, double, "r1")
-    n.on_incidents([iid])
-    assert n.run_pending() == 1
+    n, iid = first_card(db, double, p, alerts[:5])
     n.on_incidents(p.ingest(alerts[5:]).incidents)
     double.fail_next("chat.update", status=200, body={"ok": False, "error": error})
     assert n.run_pending() == 0  # this card version given up on...
-    with db.engine.connect() as conn:
-        where = s.slack_message(conn, iid)
-    assert where is not None
+    where = card_of(db, iid)
     assert thread_texts(double, where[1])[-1].startswith("2 more alerts joined:")  # ... its thread told
     assert outbox.thread_unsent(db, iid) == [] and n.depth() == 0 and n.poll() == 0

@@ -16,7 +16,6 @@ import json
 import re
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -103,13 +102,6 @@ def python_signed(body: bytes, secret: str = SECRET, ts: int | None = None) -> d
 PIPELINES = [pytest.param(github.GitHubDouble, _github, shell_signed, id="github"),
              pytest.param(airflow.AirflowDouble, _airflow, python_signed, id="airflow")]
 
-
-@pytest.fixture
-def harnesses() -> Iterator[list[SlackHarness]]:
-    started: list[SlackHarness] = []
-    yield started
-    for h in started:
-        h.stop()
 
 
 def _runtime(store: Store, tmp_path: Path, env: dict[str, str]) -> Runtime:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,13 +70,6 @@ def db(tmp_path: Path) -> Path:
     store.close()
     return path
 
-
-@pytest.fixture
-def harnesses() -> Iterator[list[SlackHarness]]:
-    started: list[SlackHarness] = []
-    yield started
-    for h in started:
-        h.stop()
 
 
 def mention(text: str, ts: str, channel: str = "C1", user: str = "U1", thread_ts: str | None = None) -> dict[str, Any]:
