@@ -41,7 +41,8 @@ class Store:
             engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
         elif url.startswith("postgresql"):
-            engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+            url, connect_args = _pg_connect_args(url)
+            engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args)
         else:
             raise ValueError("TRIOPS_DATABASE_URL must be a sqlite:// or postgresql:// URL")
         store = cls(engine)
@@ -90,3 +91,24 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # 64 MB page cache (default 2 MB): the DORA queries' index probes re-read pages otherwise.
     cur.execute("PRAGMA cache_size=-65536")
     cur.close()
+
+
+def _pg_connect_args(url: str) -> tuple[str, dict[str, Any]]:
+    """psycopg's `prepare_threshold` from the URL's query (`?prepare_threshold=none` turns
+    server-side prepared statements off, as PgBouncer in transaction mode before 1.21 needs;
+    a number sets after how many runs a statement is prepared). libpq would refuse it as a
+    connection option, and psycopg needs it as a number or None, not text."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    raw = parsed.query.get("prepare_threshold")
+    if raw is None:
+        return url, {}
+    value = raw[-1] if isinstance(raw, tuple) else raw
+    if value.strip().lower() in ("none", "off", "false", ""):
+        threshold: int | None = None
+    elif value.strip().isdigit():
+        threshold = int(value)
+    else:
+        raise ValueError(f"TRIOPS_DATABASE_URL: prepare_threshold must be a whole number or 'none', not {value!r}")
+    return parsed.difference_update_query(["prepare_threshold"]).render_as_string(hide_password=False), {"prepare_threshold": threshold}
