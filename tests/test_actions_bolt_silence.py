@@ -19,7 +19,7 @@ from slack_sdk import WebClient
 
 from bot.agent.slack import APPROVE, run_followups
 from tests.agent.conftest import ScriptedChatModel, call, say
-from tests.agent.test_slack_agent import _click, db, harnesses, runtime, start  # noqa: F401
+from tests.agent.test_slack_agent import _click, db, runtime, start  # noqa: F401
 from tests.realservices import Process, alertmanager
 from tests.slack_harness import SlackHarness
 from tests.test_actions_bolt import APPROVER, COMMON, Agent, updates, wait_update

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from bot.agent.slack import APPROVE
 from tests.agent.conftest import ScriptedChatModel, call, say
-from tests.agent.test_slack_agent import _posted_ts, db, harnesses, mention, message, runtime, start  # noqa: F401
+from tests.agent.test_slack_agent import _posted_ts, db, mention, message, runtime, start  # noqa: F401
 from tests.doubles import github, kubernetes, opsgenie, pagerduty, webhook
 from tests.doubles.mlflow import MlflowWriteDouble
 from tests.slack_harness import SlackHarness

@@ -22,7 +22,6 @@ from tests.agent.test_slack_agent import (  # noqa: F401
     _click,
     _posted_ts,
     db,
-    harnesses,
     mention,
     message,
     runtime,
