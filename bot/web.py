@@ -61,12 +61,20 @@ class TriopsAPI(FastAPI):
     hook_lane: Any = None  # the lane inside the same body limit and request metrics
     lane: HookLane | None = None
     lane_middleware: tuple[Any, ...] = ()  # the middlewares the lane's wrapper reproduces
+    _lane_ok: bool | None = None  # kept once the stack is built: Starlette refuses middlewares after that
+
+    def _lane_current(self) -> bool:
+        if self._lane_ok is not None:
+            return self._lane_ok
+        ok = tuple(m.cls for m in self.user_middleware) == self.lane_middleware
+        if self.middleware_stack is not None:
+            self._lane_ok = ok
+        return ok
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         # A middleware added after the lane was built (CORS, auth, a request id...) is not in
         # its wrapper: then every request takes the routed path, slower but never around it.
-        if (self.lane is not None and self.lane.matches(scope)
-                and tuple(m.cls for m in self.user_middleware) == self.lane_middleware):
+        if self.lane is not None and self.lane.matches(scope) and self._lane_current():
             scope["app"] = self  # what Starlette sets: handlers read request.app.state
             await self.hook_lane(scope, receive, send)
             return

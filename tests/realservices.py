@@ -134,6 +134,17 @@ def prometheus(workdir: Path, config_yaml: str = "global:\n  scrape_interval: 15
         yield p
 
 
+@contextmanager
+def prometheus_with_series(workdir: Path, openmetrics: str) -> Iterator[Process]:
+    """A real Prometheus whose TSDB holds `openmetrics` (text ending in `# EOF`), loaded by
+    promtool before it starts: past series to query, no scraping needed."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "series.om").write_text(openmetrics)
+    create_blocks_from_openmetrics(workdir / "series.om", workdir / "tsdb")
+    with prometheus(workdir, tsdb=workdir / "tsdb") as p:
+        yield p
+
+
 def create_blocks_from_openmetrics(openmetrics: Path, tsdb: Path) -> None:
     """Fill a TSDB directory from an OpenMetrics text file (`promtool tsdb
     create-blocks-from openmetrics`); the file must end with `# EOF`."""

@@ -56,10 +56,7 @@ def _openmetrics() -> str:
 
 @pytest.fixture(scope="module")
 def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[realservices.Process]:
-    work = tmp_path_factory.mktemp("prom")
-    (work / "series.om").write_text(_openmetrics())
-    realservices.create_blocks_from_openmetrics(work / "series.om", work / "tsdb")
-    with realservices.prometheus(work, tsdb=work / "tsdb") as p:
+    with realservices.prometheus_with_series(tmp_path_factory.mktemp("prom"), _openmetrics()) as p:
         yield p
 
 

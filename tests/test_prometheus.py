@@ -66,11 +66,7 @@ def _openmetrics() -> str:
 
 @pytest.fixture(scope="module")
 def prom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[realservices.Process]:
-    work = tmp_path_factory.mktemp("prom")
-    om = work / "series.om"
-    om.write_text(_openmetrics())
-    realservices.create_blocks_from_openmetrics(om, work / "tsdb")
-    with realservices.prometheus(work, tsdb=work / "tsdb") as p:
+    with realservices.prometheus_with_series(tmp_path_factory.mktemp("prom"), _openmetrics()) as p:
         yield p
 
 

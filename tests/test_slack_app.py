@@ -228,81 +228,31 @@ def test_slow_llm_answers_never_delay_slash_command_acks(tmp_path):  # type: ign
     """6 @mentions in flight on a slow LLM (the double sleeps per call); 20 slash commands sent
     meanwhile over real HTTP (free-text questions: they need the LLM too) are each acknowledged
     within Slack's 3 s, and every asker hears back at once (the answer, or "busy")."""
-    import json as _json
-    import uuid as _uuid
     from concurrent.futures import ThreadPoolExecutor
-    from urllib.parse import urlencode
-
-    import httpx
-    from pydantic import SecretStr
 
     from bot.agent import eval_world
-    from bot.agent.slack import agent_extension
-    from bot.agent.surface import make_router
-    from bot.slack.app import AnswerPool, build_app
-    from bot.web import create_app
-    from tests.agent.openai_double import OpenAIDouble, completion
-    from tests.slack_double import SlackDouble, sign
-    from tests.slack_harness import SECRET, authorize
-    from tests.test_lifecycle import serving
+    from tests.slow_llm_bot import event, slow_llm_bot
     from tools.store import Store
 
     db = tmp_path / "world.db"
     seed = Store.open(f"sqlite:///{db}")
     eval_world.seed(seed)
     seed.close()
-    slack = SlackDouble().start()
-    with OpenAIDouble() as llm:
-        for _ in range(60):
-            llm.push(completion(content="Checkout looks fine."), delay=4.0)
-        settings = Settings(TRIOPS_HOME=str(tmp_path), OPENAI_BASE_URL=llm.base_url,
-                            OPENAI_API_KEY="sk-loopback-test-000000000", TRIOPS_ANSWER_WORKERS="8",
-                            TRIOPS_ANSWER_QUEUE="40")
-        settings.slack_api_url = slack.base_url
-        settings.slack_signing_secret = SecretStr(SECRET)
-        rt = Runtime.build(settings, store=Store.open(f"sqlite:///{db}"), catalog=eval_world.catalog(),
-                           clock=lambda: eval_world.NOW)
-        router = make_router(rt)
-        answers = AnswerPool(settings.answer_workers, settings.answer_queue)
-        bolt = build_app(router, authorize=authorize, extensions=[agent_extension], answers=answers)
-        with serving(create_app(router, bolt)) as base, httpx.Client(base_url=base, timeout=30) as http:
-            def post(body: str, content_type: str) -> float:
-                started = time.monotonic()
-                r = http.post("/slack/events", content=body,
-                              headers={"Content-Type": content_type, **sign(SECRET, body)})
-                assert r.status_code == 200, r.text
-                return time.monotonic() - started
+    with slow_llm_bot(tmp_path, db, TRIOPS_ANSWER_WORKERS="8", TRIOPS_ANSWER_QUEUE="40") as bot:
+        def mention(i: int) -> float:
+            return bot.post(event({"type": "app_mention", "user": "U2", "channel": "C1", "ts": f"100{i}.1",
+                                   "text": f"<@UBOT> why is checkout slow today, take {i}?"}), "application/json")
 
-            def mention(i: int) -> float:
-                return post(_json.dumps({
-                    "token": "legacy", "team_id": "T1", "api_app_id": "A1", "type": "event_callback",
-                    "event_id": f"Ev{_uuid.uuid4().hex[:10]}", "event_time": int(time.time()),
-                    "authorizations": [{"team_id": "T1", "user_id": "UBOT", "is_bot": True}],
-                    "event": {"type": "app_mention", "user": "U2", "channel": "C1", "ts": f"100{i}.1",
-                              "text": f"<@UBOT> why is checkout slow today, take {i}?"}}), "application/json")
-
-            def command(i: int) -> float:
-                return post(urlencode({
-                    "token": "legacy", "team_id": "T1", "channel_id": "C1", "user_id": f"U{i}",
-                    "command": settings.slack_command, "text": f"why is checkout slow, asks {i}?", "api_app_id": "A1",
-                    "response_url": slack.response_url(f"cmd{i}"), "trigger_id": "1.2.3"}),
-                    "application/x-www-form-urlencoded")
-
-            with ThreadPoolExecutor(max_workers=26) as pool:
-                mentions = [pool.submit(mention, i) for i in range(6)]
-                deadline = time.monotonic() + 10
-                while len(llm.requests) < 6:  # all six answers are waiting on the LLM now
-                    assert time.monotonic() < deadline, f"only {len(llm.requests)} LLM calls started"
-                    time.sleep(0.05)
-                acks = list(pool.map(command, range(20)))
-                assert all(m.result() < 3.0 for m in mentions)
-            assert max(acks) < 3.0, f"slash-command acks took up to {max(acks):.1f} s: {sorted(acks)}"
-            deadline = time.monotonic() + 30
-            while True:
-                heard = {c.path.rsplit("/", 1)[-1] for c in slack.of("response_url")}
-                if all(f"cmd{i}" in heard for i in range(20)):
-                    break
-                assert time.monotonic() < deadline, f"no word for {sorted({f'cmd{i}' for i in range(20)} - heard)}"
-                time.sleep(0.1)
-            answers.stop(time.monotonic() + 10)  # queued answers are dropped at teardown, running ones end
-    slack.stop()
+        with ThreadPoolExecutor(max_workers=26) as pool:
+            mentions = [pool.submit(mention, i) for i in range(6)]
+            bot.wait_llm_calls(6, timeout=10)  # all six answers are waiting on the LLM now
+            acks = list(pool.map(bot.command, range(20)))
+            assert all(m.result() < 3.0 for m in mentions)
+        assert max(acks) < 3.0, f"slash-command acks took up to {max(acks):.1f} s: {sorted(acks)}"
+        deadline = time.monotonic() + 30
+        while True:
+            heard = {c.path.rsplit("/", 1)[-1] for c in bot.slack.of("response_url")}
+            if all(f"cmd{i}" in heard for i in range(20)):
+                break
+            assert time.monotonic() < deadline, f"no word for {sorted({f'cmd{i}' for i in range(20)} - heard)}"
+            time.sleep(0.1)
